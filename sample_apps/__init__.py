@@ -1,0 +1,1 @@
+"""Sample WSGI applications used by the README, the tests and the benchmarks."""

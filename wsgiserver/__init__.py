@@ -1,0 +1,10 @@
+"""wsgiserver: a strict, fast HTTP/1.1 WSGI server with no dependencies.
+
+The public API: `Server`, `serve`, `Config`, and the exceptions in `wsgiserver.errors`.
+"""
+
+from wsgiserver.config import Config
+from wsgiserver.server import Server, serve
+
+__version__ = "0.1.0"
+__all__ = ["Config", "Server", "__version__", "serve"]

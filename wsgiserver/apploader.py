@@ -1,0 +1,81 @@
+"""Finding the WSGI application named on the command line.
+
+Owns: `module:attribute`, dotted attributes (`pkg.mod:obj.app`), factories (`mod:create()` or
+`--factory`), and turning every failure into one `AppLoadError` with a one-line message. Must
+not: start serving or touch sockets.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import re
+import sys
+import traceback
+from typing import Any, cast
+
+from wsgiserver.errors import AppLoadError
+from wsgiserver.gateway import WSGIApp
+
+_SPEC = re.compile(r"([A-Za-z_][\w.]*):([A-Za-z_][\w.]*)(\(\))?")
+
+
+def load_app(spec: str, *, factory: bool = False, app_dir: str | None = None) -> WSGIApp:
+    """Import and return the app named by `spec` ("module:attr", "module:attr()")."""
+    match = _SPEC.fullmatch(spec.strip())
+    if match is None:
+        raise AppLoadError(
+            f"{spec!r} is not an application path; expected module:attribute, "
+            "e.g. myproject.wsgi:application"
+        )
+    module_name, attribute, call = match.groups()
+    if app_dir is not None:
+        path = os.path.abspath(app_dir)
+        if path not in sys.path:
+            sys.path.insert(0, path)
+    module = _import(module_name)
+    target: Any = module
+    for part in attribute.split("."):
+        try:
+            target = getattr(target, part)
+        except AttributeError:
+            raise AppLoadError(f"module {module_name!r} has no attribute {attribute!r}") from None
+    if call or factory:
+        try:
+            target = target()
+        except Exception as exc:
+            raise AppLoadError(f"the factory {spec} failed: {_one_line(exc)}") from exc
+    if not callable(target):
+        raise AppLoadError(f"{spec} is a {type(target).__name__}, not a WSGI callable")
+    return cast(WSGIApp, target)
+
+
+def _import(module_name: str) -> Any:
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if (
+            exc.name is not None
+            and module_name.startswith(exc.name)
+            and (len(exc.name) == len(module_name) or module_name[len(exc.name)] == ".")
+        ):
+            raise AppLoadError(
+                f"no module named {module_name!r} (sys.path[0] is {sys.path[0]!r})"
+            ) from None
+        raise AppLoadError(f"importing {module_name!r} failed: {_one_line(exc)}") from exc
+    except SyntaxError as exc:
+        raise AppLoadError(
+            f"importing {module_name!r} failed: SyntaxError: {exc.msg} "
+            f"({exc.filename}, line {exc.lineno})"
+        ) from exc
+    except Exception as exc:
+        frame = traceback.extract_tb(exc.__traceback__)[-1]
+        raise AppLoadError(
+            f"importing {module_name!r} failed: {_one_line(exc)} "
+            f"({frame.filename}, line {frame.lineno})"
+        ) from exc
+
+
+def _one_line(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return " ".join(text.split())

@@ -1,0 +1,125 @@
+"""`wsgi.input` and `wsgi.file_wrapper` (PEP 3333 "Input and Error Streams", "Optional
+Platform-Specific File Handling").
+
+Owns: a file-like view of one request body that never reads past its end, and the file
+wrapper type the gateway recognises for sendfile. Must not: know about sockets or framing;
+body bytes come from a `pull` callable that returns b"" once the body is complete and raises
+when it is truncated or too slow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import IO, Any
+
+
+class InputStream:
+    """The request body as a read-only binary stream (PEP 3333 `wsgi.input`)."""
+
+    __slots__ = ("_buf", "_done", "_pull")
+
+    def __init__(self, pull: Callable[[], bytes]) -> None:
+        self._pull = pull
+        self._buf = b""
+        self._done = False
+
+    def _fill(self) -> bool:
+        """Append the next piece of body to the buffer; False at the end of the body."""
+        if self._done:
+            return False
+        data = self._pull()
+        if not data:
+            self._done = True
+            return False
+        self._buf = self._buf + data if self._buf else data
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            chunks = [self._buf]
+            while not self._done:
+                data = self._pull()
+                if not data:
+                    self._done = True
+                    break
+                chunks.append(data)
+            self._buf = b""
+            return b"".join(chunks)
+        while len(self._buf) < size and self._fill():
+            pass
+        data = self._buf[:size]
+        self._buf = self._buf[size:]
+        return data
+
+    def readline(self, size: int | None = -1) -> bytes:
+        limit = -1 if size is None else size
+        start = 0
+        while True:
+            end = self._buf.find(b"\n", start)
+            if end >= 0:
+                end += 1
+                break
+            if 0 <= limit <= len(self._buf):
+                end = limit
+                break
+            start = len(self._buf)
+            if not self._fill():
+                end = len(self._buf)
+                break
+        if 0 <= limit < end:
+            end = limit
+        line = self._buf[:end]
+        self._buf = self._buf[end:]
+        return line
+
+    def readlines(self, hint: int | None = -1) -> list[bytes]:
+        lines: list[bytes] = []
+        total = 0
+        while True:
+            line = self.readline()
+            if not line:
+                return lines
+            lines.append(line)
+            total += len(line)
+            if hint is not None and 0 < hint <= total:
+                return lines
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+    def exhausted(self) -> bool:
+        """True once the application has read the whole body."""
+        return self._done and not self._buf
+
+
+class FileWrapper:
+    """`wsgi.file_wrapper`: lets the server send a file with `socket.sendfile`.
+
+    Iterating it reads `block_size` blocks, so it also works under middleware that iterates the
+    response itself. `close()` closes the file (PEP 3333 requires it to be callable).
+    """
+
+    __slots__ = ("block_size", "filelike")
+
+    def __init__(self, filelike: IO[bytes] | Any, block_size: int = 65536) -> None:
+        self.filelike = filelike
+        self.block_size = block_size
+
+    def __iter__(self) -> Iterator[bytes]:
+        read = self.filelike.read
+        while True:
+            block = read(self.block_size)
+            if not block:
+                return
+            yield block
+
+    def close(self) -> None:
+        close = getattr(self.filelike, "close", None)
+        if close is not None:
+            close()

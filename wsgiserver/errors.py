@@ -1,0 +1,123 @@
+"""The one error hierarchy of wsgiserver.
+
+Owns: every exception the server raises on purpose, and the HTTP status each one means.
+Must not: format responses or log. Exactly one place (the transport) turns an `HTTPError` into
+an error response; exceptions only carry what it needs (status, reason, a short message).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class WSGIServerError(Exception):
+    """Base class of every exception wsgiserver raises deliberately."""
+
+
+class ConfigError(WSGIServerError):
+    """An option has a bad value. The message names the option and, when known, its source."""
+
+
+class BindError(WSGIServerError):
+    """A listening address cannot be bound (in use, not permitted, unknown host)."""
+
+
+class AppLoadError(WSGIServerError):
+    """The WSGI application named on the command line cannot be imported or built."""
+
+
+class ConnectionLost(WSGIServerError):
+    """The peer went away or the socket failed; nothing more can be sent or received."""
+
+
+class HTTPError(WSGIServerError):
+    """An error that answers the client with `status` and closes the connection."""
+
+    status: ClassVar[int] = 500
+    reason: ClassVar[str] = "Internal Server Error"
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail or self.reason)
+        self.detail = detail or self.reason
+
+
+class ProtocolError(HTTPError):
+    """The client sent something RFC 9110/9112 does not allow (or we chose not to accept)."""
+
+    status = 400
+    reason = "Bad Request"
+
+
+class BadRequest(ProtocolError):
+    """Malformed syntax or ambiguous framing (RFC 9112 section 2.2, 6.3)."""
+
+
+class RequestTimeout(ProtocolError):
+    """The request head or body did not arrive in time (RFC 9110 section 15.5.9)."""
+
+    status = 408
+    reason = "Request Timeout"
+
+
+class ContentTooLarge(ProtocolError):
+    """The request body is larger than the configured limit (RFC 9110 section 15.5.14)."""
+
+    status = 413
+    reason = "Content Too Large"
+
+
+class URITooLong(ProtocolError):
+    """The request line is longer than the configured limit (RFC 9110 section 15.5.15)."""
+
+    status = 414
+    reason = "URI Too Long"
+
+
+class ExpectationFailed(ProtocolError):
+    """An `Expect` value other than `100-continue` (RFC 9110 section 10.1.1)."""
+
+    status = 417
+    reason = "Expectation Failed"
+
+
+class HeaderFieldsTooLarge(ProtocolError):
+    """Too many header fields, one too long, or the whole head too big (RFC 6585 section 5)."""
+
+    status = 431
+    reason = "Request Header Fields Too Large"
+
+
+class UnsupportedTransferCoding(ProtocolError):
+    """A transfer coding we do not implement (RFC 9112 section 6.1: SHOULD answer 501)."""
+
+    status = 501
+    reason = "Not Implemented"
+
+
+class HTTPVersionNotSupported(ProtocolError):
+    """A major protocol version other than 1 (RFC 9110 section 15.6.6)."""
+
+    status = 505
+    reason = "HTTP Version Not Supported"
+
+
+class ServiceUnavailable(HTTPError):
+    """The server is overloaded or shutting down (RFC 9110 section 15.6.4)."""
+
+    status = 503
+    reason = "Service Unavailable"
+
+
+class ApplicationError(HTTPError):
+    """The WSGI application broke PEP 3333 (bad status, headers, types or call order)."""
+
+    status = 500
+    reason = "Internal Server Error"
+
+
+class ResponseFramingError(WSGIServerError):
+    """The application's body did not match the Content-Length it declared.
+
+    Raised after the head is on the wire, so it cannot become an error response: the
+    connection is closed instead (RFC 9112 section 6.3: the client sees an incomplete message).
+    """

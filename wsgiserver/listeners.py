@@ -1,0 +1,136 @@
+"""Listening sockets: parsing bind addresses and creating the sockets.
+
+Owns: the bind syntax (`HOST:PORT`, `[IPv6]:PORT`, `unix:PATH`), socket options for listeners,
+and reporting a failed bind as one clear `BindError`. Must not: accept connections or poll.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import socket
+import stat
+import sys
+from dataclasses import dataclass
+
+DEFAULT_BACKLOG = 2048
+
+
+@dataclass(frozen=True, slots=True)
+class BindAddress:
+    """A parsed bind address: TCP (`host`, `port`) or a unix socket `path`."""
+
+    host: str = ""
+    port: int = 0
+    path: str | None = None
+
+    def __str__(self) -> str:
+        if self.path is not None:
+            return f"unix:{self.path}"
+        if ":" in self.host:
+            return f"[{self.host}]:{self.port}"
+        return f"{self.host}:{self.port}"
+
+
+def parse_bind(text: str) -> BindAddress:
+    """Parse one --bind value. Raises ValueError with a message fit for a user."""
+    if text.startswith("unix:"):
+        path = text[5:]
+        if not path:
+            raise ValueError(f"{text!r}: a unix socket needs a path (unix:/run/app.sock)")
+        return BindAddress(path=path)
+    if text.startswith("["):
+        host, bracket, rest = text[1:].partition("]")
+        if not bracket or not host or not rest.startswith(":"):
+            raise ValueError(f"{text!r}: expected [IPv6]:PORT")
+        port_text = rest[1:]
+    else:
+        host, colon, port_text = text.rpartition(":")
+        if not colon:
+            raise ValueError(f"{text!r}: expected HOST:PORT, [IPv6]:PORT or unix:PATH")
+        if ":" in host:
+            raise ValueError(f"{text!r}: put an IPv6 address in brackets, like [::1]:8000")
+    if not port_text.isascii() or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ValueError(f"{text!r}: the port must be a number from 0 to 65535")
+    return BindAddress(host=host or "0.0.0.0", port=int(port_text))
+
+
+def create_listener(address: BindAddress, backlog: int = DEFAULT_BACKLOG) -> socket.socket:
+    """Bind and listen; raise BindError with a one-line reason on failure."""
+    from wsgiserver.errors import BindError
+
+    try:
+        if address.path is not None:
+            sock = _unix_listener(address.path)
+        else:
+            sock = _tcp_listener(address.host, address.port)
+        sock.listen(backlog)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if exc.errno == errno.EADDRINUSE:
+            reason = "address already in use"
+        raise BindError(f"cannot listen on {address}: {reason}") from None
+    sock.setblocking(False)
+    return sock
+
+
+def _tcp_listener(host: str, port: int) -> socket.socket:
+    try:
+        infos = socket.getaddrinfo(
+            host, port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0, socket.AI_PASSIVE
+        )
+    except socket.gaierror as exc:
+        raise OSError(exc.errno, f"unknown host {host!r}") from None
+    family, kind, proto, _, sockaddr = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        if sys.platform != "win32":
+            # Restarting must not wait for TIME_WAIT connections of the previous process.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind(sockaddr)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _unix_listener(path: str) -> socket.socket:
+    _remove_stale_socket(path)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.bind(path)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _remove_stale_socket(path: str) -> None:
+    """Remove a socket file left by a dead server; refuse if a server still answers on it."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(mode):
+        raise OSError(errno.EEXIST, "a file that is not a socket exists at this path")
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(path)
+    except OSError:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+    else:
+        raise OSError(errno.EADDRINUSE, "address already in use")
+    finally:
+        probe.close()
+
+
+def listener_address(sock: socket.socket) -> BindAddress:
+    """The address a listener is actually bound to (the real port when 0 was asked)."""
+    name = sock.getsockname()
+    if sock.family == getattr(socket, "AF_UNIX", None):
+        return BindAddress(path=name if isinstance(name, str) else name.decode())
+    return BindAddress(host=name[0], port=name[1])

@@ -1,0 +1,178 @@
+"""Readiness polling shared by all worker threads, with one-shot semantics.
+
+Owns: watching parked sockets and listeners for readability, and handing each ready socket
+to exactly one waiting thread. Must not: read, write or close sockets.
+
+On Linux every worker thread waits in `epoll_wait` on one epoll set whose sockets are armed
+with EPOLLONESHOT: the kernel gives each ready socket to one thread, which serves it at once,
+so a request costs no hand-off between threads. Elsewhere a portable selector is used with a
+leader/follower protocol: one thread selects at a time and shares out what it found.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import select
+import selectors
+import socket
+import threading
+from collections import deque
+from typing import Protocol
+
+
+class Poller(Protocol):
+    def arm(self, fd: int) -> None:
+        """Report `fd` once, to one waiter, when it becomes readable."""
+
+    def forget(self, fd: int) -> None:
+        """Stop watching `fd` (call before closing it)."""
+
+    def wait(self, timeout: float) -> int | None:
+        """Block until one armed fd is ready and return it; None on timeout or wake."""
+
+    def has_pending(self) -> bool:
+        """True if some armed fd is ready and no waiter has taken it yet."""
+
+    def wake(self) -> None:
+        """Make every current and future `wait` return None promptly (shutdown)."""
+
+    def close(self) -> None: ...
+
+
+class EpollPoller:
+    """Linux: one epoll set, waited on by every worker thread concurrently."""
+
+    def __init__(self) -> None:
+        self._epoll = select.epoll()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        # Level-triggered and never read: once woken, every waiter sees it.
+        self._epoll.register(self._wake_r.fileno(), select.EPOLLIN)
+        self._wake_fd = self._wake_r.fileno()
+        self._mask = select.EPOLLIN | select.EPOLLONESHOT | select.EPOLLRDHUP
+        # An epoll fd is itself readable while it holds undelivered events.
+        self._probe = select.poll()
+        self._probe.register(self._epoll.fileno(), select.POLLIN)
+
+    def arm(self, fd: int) -> None:
+        try:
+            self._epoll.modify(fd, self._mask)
+        except FileNotFoundError:
+            self._epoll.register(fd, self._mask)
+
+    def forget(self, fd: int) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self._epoll.unregister(fd)
+
+    def wait(self, timeout: float) -> int | None:
+        try:
+            events = self._epoll.poll(timeout, 1)
+        except InterruptedError:
+            return None
+        except (OSError, ValueError):
+            return None  # closed during shutdown
+        if not events:
+            return None
+        fd = events[0][0]
+        return None if fd == self._wake_fd else fd
+
+    def has_pending(self) -> bool:
+        try:
+            return bool(self._probe.poll(0))
+        except (OSError, ValueError):
+            return False
+
+    def wake(self) -> None:
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"x")
+
+    def close(self) -> None:
+        self._epoll.close()
+        self._wake_r.close()
+        self._wake_w.close()
+
+
+class SelectorPoller:
+    """Portable: one leader thread selects; ready fds are shared out one per waiter."""
+
+    def __init__(self) -> None:
+        self._selector = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._selector.register(self._wake_r, selectors.EVENT_READ)
+        self._cond = threading.Condition()
+        self._ready: deque[int] = deque()
+        self._pending: list[tuple[int, bool]] = []  # (fd, arm?) applied by the leader
+        self._leading = False
+        self._woken = False
+
+    def arm(self, fd: int) -> None:
+        with self._cond:
+            self._pending.append((fd, True))
+        self._interrupt()
+
+    def forget(self, fd: int) -> None:
+        with self._cond:
+            self._pending.append((fd, False))
+        self._interrupt()
+
+    def _interrupt(self) -> None:
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"x")
+
+    def wait(self, timeout: float) -> int | None:
+        with self._cond:
+            while not self._ready:
+                if self._woken:
+                    return None
+                if not self._leading:
+                    self._leading = True
+                    break
+                if not self._cond.wait(timeout):
+                    return None
+            else:
+                return self._ready.popleft()
+            pending, self._pending = self._pending, []
+        found: list[int] = []
+        try:
+            for fd, arm in pending:
+                with contextlib.suppress(KeyError, ValueError, OSError):
+                    if arm:
+                        self._selector.register(fd, selectors.EVENT_READ)
+                    else:
+                        self._selector.unregister(fd)
+            for key, _ in self._selector.select(timeout):
+                if key.fileobj is self._wake_r:
+                    with contextlib.suppress(OSError):
+                        self._wake_r.recv(4096)
+                    continue
+                self._selector.unregister(key.fileobj)  # one-shot, like EPOLLONESHOT
+                found.append(key.fd)
+        finally:
+            with self._cond:
+                self._leading = False
+                self._ready.extend(found)
+                self._cond.notify(len(found) + 1)
+        with self._cond:
+            return self._ready.popleft() if self._ready else None
+
+    def has_pending(self) -> bool:
+        with self._cond:
+            return bool(self._ready) or self._leading
+
+    def wake(self) -> None:
+        with self._cond:
+            self._woken = True
+            self._cond.notify_all()
+        self._interrupt()
+
+    def close(self) -> None:
+        self._selector.close()
+        self._wake_r.close()
+        self._wake_w.close()
+
+
+def make_poller() -> Poller:
+    if hasattr(select, "epoll"):
+        return EpollPoller()
+    return SelectorPoller()

@@ -1,0 +1,313 @@
+"""The per-connection HTTP/1.1 state machine for the server role (RFC 9112).
+
+Owns: the receive buffer, where we are in the request/response cycle, pipelining and the
+keep-alive decision. Must not: do I/O, read clocks or log. Errors are raised as
+`wsgiserver.errors.ProtocolError` subclasses carrying their status; once one is raised the
+connection is failed for good, so bytes after a framing error are never parsed (no desync).
+"""
+
+from __future__ import annotations
+
+from wsgiserver.errors import (
+    BadRequest,
+    HeaderFieldsTooLarge,
+    ProtocolError,
+    URITooLong,
+)
+from wsgiserver.protocol import grammar
+from wsgiserver.protocol.events import (
+    NEED_DATA,
+    PAUSED,
+    ConnectionClosed,
+    Data,
+    EndOfMessage,
+    Request,
+    Sentinel,
+)
+from wsgiserver.protocol.head import parse_request_head
+from wsgiserver.protocol.limits import Limits
+from wsgiserver.protocol.readers import ChunkedReader, ContentLengthReader
+from wsgiserver.protocol.writers import ResponseWriter
+
+_HEAD, _BODY, _DONE, _CLOSED, _FAILED = range(5)
+CONTINUE_RESPONSE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_DEFAULT_LIMITS = Limits()
+
+
+class ServerConnection:
+    """One HTTP/1.1 connection, seen from the server. Feed bytes, take events, send replies."""
+
+    __slots__ = (
+        "_buf",
+        "_continue_sent",
+        "_eof",
+        "_error",
+        "_leading",
+        "_reader",
+        "_scan",
+        "_state",
+        "_writer",
+        "close_requested",
+        "limits",
+        "request",
+    )
+
+    def __init__(self, limits: Limits = _DEFAULT_LIMITS) -> None:
+        self.limits = limits
+        self._buf = bytearray()
+        self._scan = 0  # where the search for the end of the head resumes
+        self._leading = 0  # empty lines skipped before this request line
+        self._eof = False
+        self._state = _HEAD
+        self._reader: ContentLengthReader | ChunkedReader | None = None
+        self._writer: ResponseWriter | None = None
+        self._continue_sent = False
+        self._error: ProtocolError | None = None
+        self.request: Request | None = None
+        # Set by the server when it is stopping: the next response says Connection: close.
+        self.close_requested = False
+
+    # -- receiving ------------------------------------------------------------------------
+
+    def receive_data(self, data: bytes) -> None:
+        """Add received bytes; b"" means the client closed its sending side."""
+        if data:
+            self._buf += data
+        else:
+            self._eof = True
+
+    @property
+    def has_buffered_data(self) -> bool:
+        """Bytes already received and not yet parsed (a pipelined next request)."""
+        return bool(self._buf)
+
+    @property
+    def buffered_size(self) -> int:
+        """How many received bytes wait in the buffer (body bytes while a request is open)."""
+        return len(self._buf)
+
+    @property
+    def failed(self) -> bool:
+        """True after a ProtocolError: the connection must be closed, never reused."""
+        return self._state == _FAILED
+
+    @property
+    def head_started(self) -> bool:
+        """True once any byte of the next request head has arrived."""
+        return self._state == _HEAD and bool(self._buf)
+
+    @property
+    def request_complete(self) -> bool:
+        return self._state == _DONE or (self._state == _BODY and self._reader is None)
+
+    def next_event(
+        self, max_bytes: int = 1 << 20
+    ) -> Request | Data | EndOfMessage | ConnectionClosed | Sentinel:
+        """The next event, NEED_DATA, or PAUSED (the current request is complete)."""
+        state = self._state
+        if state == _BODY:
+            reader = self._reader
+            if reader is None:
+                self._state = _DONE
+                return EndOfMessage([])
+            try:
+                event = reader.read(self._buf, self._eof, max_bytes)
+            except ProtocolError as exc:
+                self._fail(exc)
+                raise
+            if event is None:
+                return NEED_DATA
+            if type(event) is EndOfMessage:
+                self._state = _DONE
+                self._reader = None
+            return event
+        if state == _HEAD:
+            try:
+                return self._next_head()
+            except ProtocolError as exc:
+                self._fail(exc)
+                raise
+        if state == _DONE:
+            return PAUSED
+        if state == _CLOSED:
+            return ConnectionClosed()
+        if self._error is not None:
+            raise self._error
+        raise BadRequest("connection is no longer usable")
+
+    def _next_head(self) -> Request | ConnectionClosed | Sentinel:
+        buf = self._buf
+        # RFC 9112 section 2.2: ignore empty lines before a request line (bounded by the
+        # request-line limit so a stream of CRLFs cannot hold a worker forever).
+        while buf[:2] == b"\r\n":
+            del buf[:2]
+            self._leading += 2
+            if self._leading > self.limits.max_request_line:
+                raise BadRequest("too many empty lines before the request line")
+        if not buf:
+            if self._eof:
+                self._state = _CLOSED
+                return ConnectionClosed()
+            return NEED_DATA
+        end = buf.find(b"\r\n\r\n", self._scan)
+        if end < 0:
+            self._check_partial_head(buf)
+            return NEED_DATA
+        # Run the same early checks over the complete head (up to the last prefix that had no
+        # CRLFCRLF yet), so a head received at once fails exactly as one received byte by byte:
+        # one input, one answer. This also enforces the head size limit and guarantees
+        # `parse_request_head` never sees a bare CR or LF.
+        error = self._head_error(buf, max(self._scan - 1, 0), end + 3)
+        if error is not None:
+            raise error
+        head = bytes(buf[:end])
+        del buf[: end + 4]
+        self._scan = 0
+        self._leading = 0
+        request = parse_request_head(head, self.limits)
+        self.request = request
+        self._state = _BODY
+        if request.chunked:
+            self._reader = ChunkedReader(self.limits, len(request.headers))
+        elif request.content_length is not None:
+            self._reader = ContentLengthReader(request.content_length)
+        else:
+            self._reader = None
+        return request
+
+    def _check_partial_head(self, buf: bytearray) -> None:
+        """Fail early on a head that can never become valid, instead of waiting for more."""
+        size = len(buf)
+        error = self._head_error(buf, max(self._scan - 1, 0), size)
+        if error is not None:
+            raise error
+        if self._eof:
+            raise BadRequest("connection closed in the middle of a request head")
+        self._scan = max(size - 3, 0)
+
+    def _head_error(self, buf: bytearray, start: int, size: int) -> ProtocolError | None:
+        """The first error that the prefixes of `buf[:size]` show, by position, or None.
+
+        Each check is placed at the prefix length at which it first becomes certain, and the
+        earliest wins (ties: 414, then 431, then 400). So the answer depends only on the bytes,
+        never on how they were split into reads. Bytes before `start` were checked already.
+        """
+        limits = self.limits
+        best: tuple[int, ProtocolError] | None = None
+        max_line = limits.max_request_line
+        if size > max_line and buf.find(b"\r\n", 0, min(max_line + 2, size)) < 0:
+            # The request line is longer than allowed once byte `max_line` is not the CR of
+            # its CRLF, or once that CR is not followed by LF.
+            at = max_line + 1 if buf[max_line] != 0x0D else max_line + 2
+            if at <= size:
+                best = (at, URITooLong(f"request line longer than {max_line} bytes"))
+        at = limits.max_head_size + 4  # CRLFCRLF not found within max_head_size + 3 bytes
+        if at <= size and (best is None or at < best[0]):
+            too_big = f"request head larger than {limits.max_head_size} bytes"
+            best = (at, HeaderFieldsTooLarge(too_big))
+        # RFC 9112 section 2.2: a bare CR is invalid; we also refuse bare LF line endings.
+        bare: int | None = None
+        match = grammar.BARE_LF.search(buf, start, size)
+        if match is not None:
+            bare = match.start() + 1  # certain as soon as the LF arrives
+        match = grammar.BARE_CR_BEFORE.search(buf, start, size)
+        if match is not None and (bare is None or match.start() + 2 < bare):
+            bare = match.start() + 2  # certain once the byte after the CR arrives
+        if bare is not None and (best is None or bare < best[0]):
+            best = (bare, BadRequest("bare CR or LF in request head"))
+        return None if best is None else best[1]
+
+    def _fail(self, exc: ProtocolError) -> None:
+        self._state = _FAILED
+        self._error = exc
+        self._reader = None
+
+    # -- sending --------------------------------------------------------------------------
+
+    def send_continue(self) -> bytes:
+        """The interim 100 response, once, if the client asked for it and is still waiting."""
+        request = self.request
+        if (
+            request is None
+            or not request.expect_continue
+            or self._continue_sent
+            or self._writer is not None
+        ):
+            return b""
+        self._continue_sent = True
+        return CONTINUE_RESPONSE
+
+    def send_response(
+        self,
+        status: str,
+        headers: list[tuple[str, str]],
+        *,
+        length_hint: int | None = None,
+        extra: str = "",
+        close: bool = False,
+    ) -> bytes:
+        """The response head for the current request; see `ResponseWriter.head`."""
+        request = self.request
+        if request is None or self._writer is not None:
+            raise RuntimeError("send_response needs a request without a response")
+        keep_alive = request.keep_alive and not close and not self.close_requested
+        if keep_alive and not self.request_complete:
+            reader = self._reader
+            if request.expect_continue and not self._continue_sent:
+                # RFC 9110 section 10.1.1: the client may or may not send the body now; we
+                # cannot tell its bytes from a next request, so this connection must end.
+                keep_alive = False
+            elif (
+                isinstance(reader, ContentLengthReader)
+                and reader.remaining - len(self._buf) > self.limits.max_drain_size
+            ):
+                keep_alive = False
+        writer = ResponseWriter()
+        self._writer = writer
+        return writer.head(
+            status,
+            headers,
+            http_version=request.http_version,
+            head_request=request.method == "HEAD",
+            keep_alive=keep_alive,
+            length_hint=length_hint,
+            extra=extra,
+        )
+
+    @property
+    def writer(self) -> ResponseWriter:
+        writer = self._writer
+        if writer is None:
+            raise RuntimeError("no response has been started")
+        return writer
+
+    @property
+    def response_started(self) -> bool:
+        return self._writer is not None
+
+    def send_data(self, data: bytes) -> bytes:
+        return self.writer.body(data)
+
+    def send_end(self) -> bytes:
+        return self.writer.end()
+
+    @property
+    def keep_alive(self) -> bool:
+        """Whether the connection may carry another request after this response."""
+        writer = self._writer
+        if writer is not None:
+            return writer.keep_alive
+        request = self.request
+        return request is not None and request.keep_alive
+
+    def start_next_cycle(self) -> None:
+        """Reset for the next request; the request and response must both be complete."""
+        if not self.request_complete or self._writer is None:
+            raise RuntimeError("the current request or response is not finished")
+        if not self._writer.keep_alive:
+            raise RuntimeError("this connection must be closed, not reused")
+        self._state = _HEAD
+        self._reader = None
+        self._writer = None
+        self._continue_sent = False
+        self.request = None

@@ -1,0 +1,59 @@
+"""Compiled patterns for the RFC 9110 / RFC 9112 grammar, over bytes.
+
+Owns: the ABNF as regular expressions, in one place. Must not: decode to str; every pattern
+works on the wire bytes so no Unicode-aware method (strip, lower, splitlines, int on str) can
+widen what we accept.
+"""
+
+from __future__ import annotations
+
+import re
+
+# RFC 9110 section 5.6.2: tchar and token.
+TCHAR = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]"
+TOKEN = TCHAR + rb"+"
+TOKEN_RE = re.compile(TOKEN)
+
+# RFC 9112 section 3: request-line = method SP request-target SP HTTP-version.
+# The target is any run of VCHAR here; its form is checked separately (section 3.2).
+REQUEST_LINE = re.compile(rb"(" + TOKEN + rb") ([\x21-\x7e]+) HTTP/([0-9])\.([0-9])")
+# The same shape with any version-looking word: tells 505 (unsupported) from 400 (garbage).
+ANY_VERSION_LINE = re.compile(rb"(" + TOKEN + rb") ([\x21-\x7e]+) HTTP/([0-9]+)\.[0-9]+")
+
+# RFC 9112 section 5: field-line = field-name ":" OWS field-value OWS. Values are
+# VCHAR / obs-text with interior SP and HTAB; no other control characters (RFC 9110 5.5).
+FIELD_LINE = re.compile(rb"(" + TOKEN + rb"):[ \t]*([\t\x20-\x7e\x80-\xff]*)")
+
+# RFC 9112 section 7.1: chunk-size [ chunk-ext ], with
+# chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ).
+QUOTED_STRING = rb'"(?:[\t \x21\x23-\x5b\x5d-\x7e\x80-\xff]|\\[\t \x21-\x7e\x80-\xff])*"'
+CHUNK_LINE = re.compile(
+    rb"([0-9A-Fa-f]+)((?:[ \t]*;[ \t]*"
+    + TOKEN
+    + rb"(?:[ \t]*=[ \t]*(?:"
+    + TOKEN
+    + rb"|"
+    + QUOTED_STRING
+    + rb"))?)*)"
+)
+MAX_CHUNK_SIZE_DIGITS = 16  # 2**64 - 1 at most; anything longer is an attack, not a body
+
+DIGITS = re.compile(rb"[0-9]+")
+MAX_CONTENT_LENGTH_DIGITS = 19  # fits in 63 bits; the body limit rejects far earlier
+
+# RFC 9110 section 7.2 and RFC 3986 section 3.2.2: Host = uri-host [ ":" port ].
+HOST = re.compile(
+    rb"(?:\[[0-9A-Fa-f:.]+\]|\[v[0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+\]"
+    rb"|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]*)?"
+)
+# RFC 9112 section 3.2.2: absolute-form = absolute-URI (scheme "://" authority path-abempty).
+ABSOLUTE_FORM = re.compile(rb"([A-Za-z][A-Za-z0-9+\-.]*)://([^/?#]*)([^#]*)")
+# RFC 9112 section 3.2.3: authority-form = uri-host ":" port (CONNECT only).
+AUTHORITY_FORM = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]+):[0-9]+")
+
+BARE_LF = re.compile(rb"(?<!\r)\n")
+BARE_CR = re.compile(rb"\r(?!\n)")
+# For a buffer that may end in the middle of a CRLF: a CR is bare only once the byte after it
+# is known. (BARE_CR with `endpos` would be wrong there: the lookahead cannot see past endpos,
+# so the CR of a CRLF split across the limit looked bare.)
+BARE_CR_BEFORE = re.compile(rb"\r[^\n]")

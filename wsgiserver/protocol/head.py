@@ -1,0 +1,143 @@
+"""The request head as a whole: request line, target form, Host, and framing (RFC 9112 2-6).
+
+Owns: turning one complete head (request line and field lines, CRLF-separated, without the
+final empty line) into a validated `Request`. Must not: buffer bytes or track connection state.
+"""
+
+from __future__ import annotations
+
+from wsgiserver.errors import (
+    BadRequest,
+    ContentTooLarge,
+    HTTPVersionNotSupported,
+    URITooLong,
+)
+from wsgiserver.protocol import grammar
+from wsgiserver.protocol.events import Request
+from wsgiserver.protocol.headers import (
+    comma_list,
+    expects_continue,
+    is_chunked,
+    parse_content_length,
+    parse_field_lines,
+)
+from wsgiserver.protocol.limits import Limits
+
+# Fields whose values decide framing or routing; everything else is passed through untouched.
+_SPECIAL = frozenset((b"content-length", b"transfer-encoding", b"host", b"connection", b"expect"))
+
+
+def parse_request_head(head: bytes, limits: Limits) -> Request:
+    """Validate and parse a head. `head` must not contain bare CR or LF (checked by the caller)."""
+    lines = head.split(b"\r\n")
+    request_line = lines[0]
+    if len(request_line) > limits.max_request_line:
+        raise URITooLong(f"request line longer than {limits.max_request_line} bytes")
+    method, target, version = _parse_request_line(request_line)
+    fields = parse_field_lines(lines[1:], limits)
+
+    special: dict[bytes, list[bytes]] = {}
+    for name, value in fields:
+        if name in _SPECIAL:
+            special.setdefault(name, []).append(value)
+
+    scheme, host, path, query = _parse_target(method, target)
+    hosts = special.get(b"host")
+    if version == "1.1" and hosts is None:
+        raise BadRequest("missing Host header")  # RFC 9112 section 3.2: MUST answer 400
+    if hosts is not None:
+        if len(hosts) > 1:
+            raise BadRequest("more than one Host header")  # RFC 9112 section 3.2
+        if grammar.HOST.fullmatch(hosts[0]) is None:
+            raise BadRequest("invalid Host header")
+        if host is None:
+            host = hosts[0]
+
+    content_length: int | None = None
+    chunked = False
+    transfer_encoding = special.get(b"transfer-encoding")
+    if transfer_encoding is not None:
+        if version == "1.0":
+            # RFC 9112 section 6.1: framing of an HTTP/1.0 message with TE is faulty.
+            raise BadRequest("Transfer-Encoding in an HTTP/1.0 request")
+        if b"content-length" in special:
+            # RFC 9112 section 6.3 item 3: a classic request smuggling vector; refuse it.
+            raise BadRequest("both Content-Length and Transfer-Encoding")
+        chunked = is_chunked(transfer_encoding)
+    elif b"content-length" in special:
+        content_length = parse_content_length(special[b"content-length"])
+        if content_length > limits.max_body_size:
+            raise ContentTooLarge(f"request body larger than {limits.max_body_size} bytes")
+        if content_length == 0:
+            content_length = None
+
+    connection = [token.lower() for token in comma_list(special.get(b"connection", []))]
+    if version == "1.1":
+        keep_alive = b"close" not in connection
+    else:
+        keep_alive = b"keep-alive" in connection and b"close" not in connection
+
+    expect = special.get(b"expect")
+    # RFC 9110 section 10.1.1: a 100-continue expectation in HTTP/1.0 MUST be ignored.
+    expect_continue = expect is not None and expects_continue(expect) and version == "1.1"
+
+    return Request(
+        method=method.decode("ascii"),
+        target=target,
+        path=path,
+        query=query,
+        http_version=version,
+        headers=fields,
+        host=host,
+        content_length=content_length,
+        chunked=chunked,
+        keep_alive=keep_alive,
+        expect_continue=expect_continue and (chunked or content_length is not None),
+        scheme=scheme,
+    )
+
+
+def _parse_request_line(line: bytes) -> tuple[bytes, bytes, str]:
+    match = grammar.REQUEST_LINE.fullmatch(line)
+    if match is None:
+        other = grammar.ANY_VERSION_LINE.fullmatch(line)
+        if other is not None and other.group(3) != b"1":
+            raise HTTPVersionNotSupported(f"HTTP/{other.group(3).decode()}.x is not supported")
+        raise BadRequest("invalid request line")
+    method, target, major, minor = match.groups()
+    if major != b"1":
+        raise HTTPVersionNotSupported(f"HTTP/{major.decode()}.x is not supported")
+    # RFC 9110 section 6.2: a higher minor version is answered as the highest we support.
+    return method, target, "1.0" if minor == b"0" else "1.1"
+
+
+def _parse_target(method: bytes, target: bytes) -> tuple[str | None, bytes | None, bytes, bytes]:
+    """RFC 9112 section 3.2: return (scheme, authority, path, query) for the four forms."""
+    if method == b"CONNECT":
+        if grammar.AUTHORITY_FORM.fullmatch(target) is None:
+            raise BadRequest("CONNECT needs an authority-form target (host:port)")
+        return None, target, b"", b""
+    first = target[:1]
+    if first == b"/":
+        if b"#" in target:
+            raise BadRequest("fragment in request target")
+        path, _, query = target.partition(b"?")
+        return None, None, path, query
+    if target == b"*":
+        if method != b"OPTIONS":
+            raise BadRequest("asterisk-form target is only for OPTIONS")
+        return None, None, b"*", b""
+    match = grammar.ABSOLUTE_FORM.fullmatch(target)
+    if match is None:
+        raise BadRequest("invalid request target")
+    scheme, authority, rest = match.groups()
+    scheme = scheme.lower()
+    if scheme not in (b"http", b"https"):
+        raise BadRequest("absolute-form target with a scheme other than http or https")
+    if b"@" in authority:
+        # RFC 9110 section 4.2.4: userinfo in an http(s) URI is treated as an error.
+        raise BadRequest("userinfo in request target")
+    if not authority or grammar.HOST.fullmatch(authority) is None:
+        raise BadRequest("invalid authority in request target")
+    path, _, query = rest.partition(b"?")
+    return scheme.decode("ascii"), authority, path or b"/", query

@@ -1,0 +1,176 @@
+"""Response framing for the server role (RFC 9112 section 6 and 7, RFC 9110 section 6.4.1).
+
+Owns: choosing how a response body is delimited and producing the framed bytes: the head,
+each body piece, and the end. Must not: validate what a WSGI app returned (the gateway does
+that before calling here) or decide keep-alive on its own (the connection tells it).
+"""
+
+from __future__ import annotations
+
+from wsgiserver.errors import ApplicationError, ResponseFramingError
+from wsgiserver.protocol import grammar
+
+_NONE, _LENGTH, _CHUNKED, _CLOSE = range(4)
+
+
+def status_allows_body(code: int) -> bool:
+    """RFC 9110 section 6.4.1: 1xx, 204 and 304 responses never have content."""
+    return not (code < 200 or code == 204 or code == 304)
+
+
+class ResponseWriter:
+    """Frames one response. `head()` first, then `body()` any number of times, then `end()`."""
+
+    __slots__ = ("_framing", "_remaining", "keep_alive", "overflowed")
+
+    def __init__(self) -> None:
+        self._framing = _NONE
+        self._remaining = 0
+        self.overflowed = False
+        self.keep_alive = False
+
+    def head(
+        self,
+        status: str,
+        headers: list[tuple[str, str]],
+        *,
+        http_version: str,
+        head_request: bool,
+        keep_alive: bool,
+        length_hint: int | None,
+        extra: str,
+    ) -> bytes:
+        """Serialize the head and choose the framing.
+
+        `status` is a validated "NNN reason"; `headers` are validated str pairs without
+        hop-by-hop fields; `extra` holds server-generated lines (Date, Server), each ending in
+        CRLF. `length_hint` is the total body size when the caller already knows it.
+        """
+        code = int(status[:3])
+        declared: int | None = None
+        lines = []
+        for name, value in headers:
+            if len(name) == 14 and name.lower() == "content-length":
+                if code == 204:
+                    continue  # RFC 9110 section 8.6: MUST NOT send Content-Length with 204.
+                declared = _declared_length(value, declared)
+            lines.append(f"{name}: {value}\r\n")
+
+        if head_request or not status_allows_body(code):
+            framing = _NONE
+            if declared is None and head_request and length_hint is not None:
+                lines.append(f"Content-Length: {length_hint}\r\n")
+        elif declared is not None:
+            framing = _LENGTH
+            self._remaining = declared
+        elif length_hint is not None:
+            framing = _LENGTH
+            self._remaining = length_hint
+            lines.append(f"Content-Length: {length_hint}\r\n")
+        elif http_version == "1.1":
+            framing = _CHUNKED
+            lines.append("Transfer-Encoding: chunked\r\n")
+        else:
+            # RFC 9112 section 6.3 item 8: an HTTP/1.0 client reads until close.
+            framing = _CLOSE
+            keep_alive = False
+
+        if not keep_alive:
+            lines.append("Connection: close\r\n")
+        elif http_version == "1.0":
+            lines.append("Connection: keep-alive\r\n")
+        self._framing = framing
+        self.keep_alive = keep_alive
+        text = f"HTTP/1.1 {status}\r\n{extra}{''.join(lines)}\r\n"
+        try:
+            return text.encode("latin-1")
+        except UnicodeEncodeError as exc:
+            raise ApplicationError("response header is not encodable as ISO-8859-1") from exc
+
+    @property
+    def has_body(self) -> bool:
+        return self._framing != _NONE
+
+    @property
+    def complete(self) -> bool:
+        """True once a Content-Length body has all its bytes (more would be cut)."""
+        return self._framing == _LENGTH and self._remaining == 0
+
+    def body(self, data: bytes) -> bytes:
+        framing = self._framing
+        if framing == _LENGTH:
+            remaining = self._remaining
+            if len(data) > remaining:
+                # The app sent more than it declared: cut, and close after this response so
+                # the surplus can never be read as the start of another response.
+                data = data[:remaining]
+                self.overflowed = True
+                self.keep_alive = False
+            self._remaining = remaining - len(data)
+            return data
+        if framing == _CHUNKED:
+            if not data:
+                return b""  # an empty chunk would end the body (RFC 9112 section 7.1)
+            return b"%x\r\n%b\r\n" % (len(data), data)
+        if framing == _CLOSE:
+            return data
+        return b""
+
+    def chunk_prefix(self, size: int) -> bytes:
+        """Framing to put before `size` bytes sent by other means (sendfile)."""
+        if self._framing == _CHUNKED and size:
+            return b"%x\r\n" % size
+        return b""
+
+    def chunk_suffix(self, size: int) -> bytes:
+        if self._framing == _CHUNKED and size:
+            return b"\r\n"
+        return b""
+
+    def account(self, size: int) -> int:
+        """Record `size` bytes sent by other means; return how many may be sent at most."""
+        if self._framing == _LENGTH:
+            allowed = min(size, self._remaining)
+            if allowed < size:
+                self.overflowed = True
+                self.keep_alive = False
+            self._remaining -= allowed
+            return allowed
+        return size if self._framing != _NONE else 0
+
+    def end(self) -> bytes:
+        """Finish the body. A short Content-Length body cannot be finished: raise."""
+        if self._framing == _LENGTH and self._remaining:
+            self.keep_alive = False
+            raise ResponseFramingError(
+                f"application sent {self._remaining} bytes fewer than its Content-Length"
+            )
+        if self._framing == _CHUNKED:
+            return b"0\r\n\r\n"
+        return b""
+
+
+def _declared_length(value: str, previous: int | None) -> int:
+    raw = value.encode("latin-1", "replace").strip(b" \t")
+    if grammar.DIGITS.fullmatch(raw) is None or len(raw) > grammar.MAX_CONTENT_LENGTH_DIGITS:
+        raise ApplicationError(f"invalid Content-Length from application: {value!r}")
+    length = int(raw)
+    if previous is not None and previous != length:
+        raise ApplicationError("application sent conflicting Content-Length headers")
+    return length
+
+
+def error_response(status: int, reason: str, detail: str, *, extra: str = "") -> bytes:
+    """A complete, self-delimited error response that closes the connection.
+
+    `detail` goes into a short text/plain body; the caller must not include request bytes in
+    it unescaped (they are attacker-controlled).
+    """
+    body = f"{status} {reason}: {detail}\n".encode("ascii", "backslashreplace")
+    head = (
+        f"HTTP/1.1 {status} {reason}\r\n{extra}"
+        f"Content-Type: text/plain; charset=utf-8\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        f"Connection: close\r\n\r\n"
+    )
+    return head.encode("latin-1") + body

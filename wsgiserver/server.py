@@ -1,0 +1,447 @@
+"""The in-process server: listeners, the poller, worker threads, parking and shutdown.
+
+Owns: accepting connections, the pool of worker threads (growing on demand between `threads`
+and `max_threads`, shrinking when idle), parking idle connections in the poller with their
+deadlines, and graceful `shutdown()`. Must not: fork, install signal handlers or parse HTTP.
+
+Threads and ownership: a connection belongs either to the poller (parked, listed in
+`_parked`) or to exactly one thread (serving it, or expiring it). Every move between the two
+happens under `_lock`, so correctness never depends on the GIL.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import heapq
+import itertools
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable
+from email.utils import formatdate
+from typing import Any
+
+from wsgiserver.accesslog import RequestRecord, format_record
+from wsgiserver.config import Config
+from wsgiserver.gateway import Gateway, ServerInfo, WSGIApp
+from wsgiserver.listeners import BindAddress, create_listener, listener_address, parse_bind
+from wsgiserver.poller import make_poller
+from wsgiserver.protocol import Limits
+from wsgiserver.transport import PARK, Timeouts, Transport
+
+log = logging.getLogger("wsgiserver.error")
+access_log = logging.getLogger("wsgiserver.access")
+
+ACCEPT_BATCH = 32
+IDLE_THREAD_SECONDS = 30.0  # a thread above the minimum that waited this long exits
+# Pool growth: while no thread is idle, the housekeeper looks every GROWTH_TICK seconds; if
+# ready connections are waiting and the process used less than GROWTH_CPU_SHARE of one CPU,
+# the busy threads are blocked (sleeping, waiting on I/O), not computing, so one more thread
+# will add throughput. If they are computing, more threads would only fight over the GIL and
+# lengthen tail latency, so the pool stays as it is.
+GROWTH_TICK = 0.002
+GROWTH_CPU_SHARE = 0.5
+ACCEPT_PAUSE = 0.1  # seconds the listener rests after EMFILE/ENFILE, instead of spinning
+# accept() errors that concern one connection only (it was reset or refused before we got it).
+_TRANSIENT_ACCEPT = frozenset(
+    (
+        errno.ECONNABORTED,
+        errno.EPROTO,
+        errno.EPERM,
+        errno.EINTR,
+        errno.ENETDOWN,
+        errno.EHOSTUNREACH,
+        errno.ENETUNREACH,
+        errno.ECONNRESET,
+    )
+)
+
+
+class DateHeader:
+    """The Date (RFC 9110 section 6.6.1) and Server lines, formatted once per second."""
+
+    __slots__ = ("_line", "_second", "_server")
+
+    def __init__(self, server: str = "wsgiserver") -> None:
+        self._server = f"Server: {server}\r\n"
+        self._second = -1
+        self._line = ""
+
+    def __call__(self) -> str:
+        now = int(time.time())
+        if now != self._second:
+            # Two threads may both refresh at a second boundary; each writes a valid line.
+            self._line = f"Date: {formatdate(now, usegmt=True)}\r\n{self._server}"
+            self._second = now
+        return self._line
+
+
+class Server:
+    """A WSGI server in this process. Binds in the constructor; `serve_forever()` serves.
+
+    `Server(app, bind="127.0.0.1:0", threads=8)` accepts every `Config` option as a keyword,
+    or a ready `config=`. `address` is known as soon as the constructor returns.
+    """
+
+    def __init__(self, app: WSGIApp, config: Config | None = None, **options: Any) -> None:
+        if config is None:
+            config = Config.from_options(options)
+        elif options:
+            config = config.replace(**options)
+        self.config = config
+        self.app = app
+        self._limits = Limits(
+            max_request_line=config.max_request_line,
+            max_header_count=config.max_header_count,
+            max_header_field=config.max_header_field,
+            max_head_size=config.max_head_size,
+            max_body_size=config.max_body_size,
+            max_chunk_extension=config.max_chunk_extension,
+        )
+        self._timeouts = Timeouts(
+            keepalive=config.keepalive_timeout,
+            header=config.header_timeout,
+            body=config.body_timeout,
+            send=config.send_timeout,
+        )
+        self._access: Callable[[RequestRecord], None] | None = None
+        if config.access_log is not None:
+            fmt = config.access_log_format
+            self._access = lambda record: access_log.info(format_record(record, fmt))
+        self._date = DateHeader()
+        self._listeners: dict[int, socket.socket] = {}
+        self._gateways: dict[int, Gateway] = {}
+        self.addresses: list[BindAddress] = []
+        try:
+            for text in config.bind:
+                sock = create_listener(parse_bind(text), config.backlog)
+                self._listeners[sock.fileno()] = sock
+                bound = listener_address(sock)
+                self.addresses.append(bound)
+                self._gateways[sock.fileno()] = self._make_gateway(bound)
+        except BaseException:
+            for sock in self._listeners.values():
+                sock.close()
+            raise
+        self._poller = make_poller()
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._parked: dict[int, Transport] = {}
+        self._active: set[Transport] = set()
+        self._deadlines: list[tuple[float, int, Transport]] = []
+        self._scheduled: dict[Transport, float] = {}
+        self._sequence = itertools.count()
+        self._resume_accept: list[tuple[float, int]] = []
+        self._threads: set[threading.Thread] = set()
+        self._idle = 0
+        self._watching = False  # the housekeeper is watching a pool with no idle thread
+        self._stopping = threading.Event()
+        self._closed = False
+        self._serving = threading.Event()
+        self._stopped = threading.Event()
+        self._serving_thread: threading.Thread | None = None
+
+    def _make_gateway(self, bound: BindAddress) -> Gateway:
+        if bound.path is not None:
+            info = ServerInfo("localhost", "80", root_path=self.config.root_path)
+        else:
+            info = ServerInfo(bound.host, str(bound.port), root_path=self.config.root_path)
+        return Gateway(self.app, info, date=self._date)
+
+    # -- public API -----------------------------------------------------------------------
+
+    @property
+    def address(self) -> tuple[str, int] | str:
+        """The first listener's address: (host, port), or the unix socket path."""
+        first = self.addresses[0]
+        return first.path if first.path is not None else (first.host, first.port)
+
+    def serve_forever(self) -> None:
+        """Serve until `shutdown()` is called (from another thread or a signal handler)."""
+        if self._closed or self._serving_thread is not None:
+            raise RuntimeError("serve_forever() can run once per Server")
+        self._serving_thread = threading.current_thread()
+        try:
+            for fd in self._listeners:
+                self._poller.arm(fd)
+            for _ in range(self.config.threads):
+                self._start_thread()
+            self._serving.set()
+            self._housekeep()
+        finally:
+            self._stop_everything()
+            self._serving.set()  # never leave a wait_serving() caller hanging
+
+    def shutdown(self, timeout: float | None = None) -> None:
+        """Stop accepting, let in-flight requests finish, close everything.
+
+        Thread-safe. Returns once serving has stopped, except when called from the serving
+        thread itself (a signal handler), where it only asks for the stop.
+        """
+        with self._cond:
+            self._stopping.set()
+            self._cond.notify_all()
+        self._poller.wake()
+        if self._serving_thread is None:
+            self._stop_everything()
+            return
+        if threading.current_thread() is not self._serving_thread:
+            self._stopped.wait(timeout)
+
+    def wait_serving(self, timeout: float | None = None) -> bool:
+        """Wait until the worker threads are up (for tests and embedding)."""
+        return self._serving.wait(timeout)
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+    # -- housekeeping: deadlines and shutdown ---------------------------------------------
+
+    def _housekeep(self) -> None:
+        cpu_then = time.process_time()
+        wall_then = time.monotonic()
+        with self._cond:
+            while not self._stopping.is_set():
+                now = time.monotonic()
+                expired = self._pop_expired(now)
+                resume = [fd for when, fd in self._resume_accept if when <= now]
+                self._resume_accept = [(w, fd) for w, fd in self._resume_accept if w > now]
+                grow = False
+                if self._watching:
+                    cpu_now = time.process_time()
+                    share = (cpu_now - cpu_then) / max(now - wall_then, 1e-6)
+                    cpu_then, wall_then = cpu_now, now
+                    if self._idle:
+                        self._watching = False
+                    else:
+                        grow = (
+                            share < GROWTH_CPU_SHARE
+                            and len(self._threads) < self.config.max_threads
+                        )
+                if expired or resume or grow:
+                    self._cond.release()
+                    try:
+                        if grow and self._poller.has_pending():
+                            self._start_thread()
+                        for fd in resume:
+                            self._poller.arm(fd)
+                        for transport in expired:
+                            self._poller.forget(transport.fileno())
+                            transport.expire()
+                    finally:
+                        self._cond.acquire()
+                    if expired or resume:
+                        continue
+                wake_at = min(
+                    [self._deadlines[0][0]]
+                    if self._deadlines
+                    else [now + 1.0] + [when for when, _ in self._resume_accept]
+                )
+                timeout = max(min(wake_at - now, 1.0), 0.001)
+                if self._watching:
+                    timeout = min(timeout, GROWTH_TICK)
+                else:
+                    cpu_then, wall_then = time.process_time(), time.monotonic()
+                self._cond.wait(timeout)
+
+    def _pop_expired(self, now: float) -> list[Transport]:
+        """Under the lock: take parked transports whose deadline passed."""
+        expired: list[Transport] = []
+        heap = self._deadlines
+        while heap and heap[0][0] <= now:
+            deadline, _, transport = heapq.heappop(heap)
+            if self._scheduled.get(transport) != deadline:
+                continue  # a stale entry; the transport has a newer one
+            del self._scheduled[transport]
+            fd = transport.fileno() if transport.sock.fileno() >= 0 else -1
+            if self._parked.get(fd) is not transport:
+                continue  # being served; it schedules itself again when parked
+            if transport.deadline <= now:
+                del self._parked[fd]
+                expired.append(transport)
+            else:
+                self._schedule(transport)
+        return expired
+
+    def _schedule(self, transport: Transport) -> None:
+        deadline = transport.deadline
+        current = self._scheduled.get(transport)
+        if current is not None and current <= deadline:
+            return  # the earlier entry fires first and reschedules (one entry per transport)
+        self._scheduled[transport] = deadline
+        heapq.heappush(self._deadlines, (deadline, next(self._sequence), transport))
+        if self._deadlines[0][2] is transport:
+            self._cond.notify()
+
+    # -- worker threads -------------------------------------------------------------------
+
+    def _start_thread(self) -> None:
+        thread = threading.Thread(target=self._work, name="wsgiserver-worker", daemon=True)
+        with self._lock:
+            self._threads.add(thread)
+        thread.start()
+
+    def _work(self) -> None:
+        poller = self._poller
+        me = threading.current_thread()
+        lock = self._lock
+        try:
+            while True:
+                with lock:
+                    if self._stopping.is_set():
+                        return
+                    self._idle += 1
+                fd = poller.wait(IDLE_THREAD_SECONDS)
+                with lock:
+                    self._idle -= 1
+                    if self._stopping.is_set():
+                        return
+                    if fd is None:
+                        if len(self._threads) > self.config.threads:
+                            return  # idle for long: shrink the pool
+                        continue
+                    if self._idle == 0 and not self._watching:
+                        self._watching = True
+                        self._cond.notify()
+                    transport = None if fd in self._listeners else self._parked.pop(fd, None)
+                    if transport is not None:
+                        self._active.add(transport)
+                if transport is not None:
+                    self._serve(transport)
+                elif fd in self._listeners:
+                    self._accept(fd)
+        finally:
+            with lock:
+                self._threads.discard(me)
+                self._cond.notify_all()
+
+    def _serve(self, transport: Transport) -> None:
+        try:
+            action = transport.serve()
+        except BaseException:
+            # Transport.serve handles every request error itself; reaching here is a bug or
+            # BaseException from an app. It must not take the thread, or the pool, down.
+            log.exception("unexpected error while serving a connection")
+            action = transport.close()
+        with self._lock:
+            self._active.discard(transport)
+            if action != PARK:
+                return
+            if self._stopping.is_set() and not transport.conn.head_started:
+                park = False
+            else:
+                park = True
+                fd = transport.fileno()
+                self._parked[fd] = transport
+                self._schedule(transport)
+        if park:
+            self._poller.arm(fd)
+        else:
+            transport.close()
+
+    def _accept(self, listener_fd: int) -> None:
+        listener = self._listeners.get(listener_fd)
+        if listener is None:
+            return
+        accepted: list[Transport] = []
+        pause = False
+        for _ in range(ACCEPT_BATCH):
+            try:
+                sock, peer = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError as exc:
+                if exc.errno in _TRANSIENT_ACCEPT:
+                    continue
+                # EMFILE, ENFILE, ENOBUFS, ENOMEM: rest instead of spinning on a listener
+                # that stays readable; the housekeeper re-arms it.
+                log.warning("accept() failed: %s; pausing %.1fs", exc.strerror, ACCEPT_PAUSE)
+                pause = True
+                break
+            remote = (peer[0], peer[1]) if isinstance(peer, tuple) else None
+            if remote is not None:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            accepted.append(
+                Transport(
+                    sock,
+                    remote,
+                    self._gateways[listener_fd],
+                    self._limits,
+                    self._timeouts,
+                    self._access,
+                )
+            )
+        if pause:
+            with self._cond:
+                self._resume_accept.append((time.monotonic() + ACCEPT_PAUSE, listener_fd))
+                self._cond.notify()
+        elif not self._stopping.is_set():
+            self._poller.arm(listener_fd)
+        if not accepted:
+            return
+        last = accepted.pop()
+        with self._lock:
+            for transport in accepted:
+                self._parked[transport.fileno()] = transport
+                self._schedule(transport)
+            self._active.add(last)
+        for transport in accepted:
+            self._poller.arm(transport.fileno())
+        self._serve(last)
+
+    # -- stopping -------------------------------------------------------------------------
+
+    def _stop_everything(self) -> None:
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+            self._stopping.set()
+            parked = list(self._parked.values())
+            self._parked.clear()
+            for transport in self._active:
+                transport.conn.close_requested = True
+        for fd, sock in self._listeners.items():
+            self._poller.forget(fd)
+            sock.close()
+        for address in self.addresses:
+            if address.path is not None:
+                _unlink_quietly(address.path)
+        for transport in parked:
+            self._poller.forget(transport.fileno())
+            transport.close()
+        self._poller.wake()
+        deadline = time.monotonic() + self.config.graceful_timeout
+        with self._cond:
+            while self._threads and time.monotonic() < deadline:
+                self._cond.wait(deadline - time.monotonic())
+            stuck = list(self._active)
+        for transport in stuck:
+            log.warning("closing a connection still busy after graceful_timeout")
+            transport.close()
+        self._poller.close()
+        self._stopped.set()
+
+
+def _unlink_quietly(path: str) -> None:
+    import os
+
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+
+
+def serve(app: WSGIApp, **options: Any) -> None:
+    """Serve `app` until interrupted: `serve(app, bind="127.0.0.1:8080", threads=8)`."""
+    server = Server(app, **options)
+    log.info("serving on %s", ", ".join(str(a) for a in server.addresses))
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()

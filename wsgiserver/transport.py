@@ -1,0 +1,386 @@
+"""One connected socket: the imperative shell around a `ServerConnection`.
+
+Owns: recv/send/sendfile on one socket, the request-head and keep-alive deadlines, waiting
+for a body piece or for a slow reader (with timeouts), error responses (the single place that
+turns an `HTTPError` into bytes on the wire), lingering close, and the access-log record.
+Must not: own threads or the poller. `serve()` runs until it would block waiting for the
+next request and then tells the server to park it (`PARK`) or that it is finished (`CLOSE`);
+it never blocks waiting for a request head, so idle connections never hold a thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import IO
+
+from wsgiserver.accesslog import RequestRecord
+from wsgiserver.errors import (
+    ApplicationError,
+    ConnectionLost,
+    HTTPError,
+    RequestTimeout,
+    ResponseFramingError,
+)
+from wsgiserver.gateway import Gateway, Outcome
+from wsgiserver.protocol import (
+    NEED_DATA,
+    PAUSED,
+    ConnectionClosed,
+    Data,
+    Limits,
+    Request,
+    ServerConnection,
+)
+from wsgiserver.protocol.writers import error_response
+
+log = logging.getLogger("wsgiserver.error")
+
+PARK = 1  # wait (in the poller) until readable or until `deadline`
+CLOSE = 2  # the transport is closed
+
+RECV_SIZE = 65536
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Seconds. See docs: every timeout is listed in one table."""
+
+    keepalive: float = 5.0  # idle time allowed between requests
+    header: float = 20.0  # a whole request head, from accept or from its first byte
+    body: float = 30.0  # inactivity while the app reads the request body
+    send: float = 60.0  # a whole write to a slow reader
+    linger: float = 2.0  # reading and discarding after an error, before closing
+    prebuffer: int = 65536  # bodies up to this size are received before the app runs
+
+
+class Transport:
+    """Serves requests on one accepted socket. Exactly one thread uses it at a time."""
+
+    __slots__ = (
+        "_access",
+        "_gateway",
+        "_head_deadline",
+        "_linger_until",
+        "_pending",
+        "_timeouts",
+        "conn",
+        "deadline",
+        "remote",
+        "sock",
+    )
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        remote: tuple[str, int] | None,
+        gateway: Gateway,
+        limits: Limits,
+        timeouts: Timeouts,
+        access: Callable[[RequestRecord], None] | None = None,
+    ) -> None:
+        sock.setblocking(False)
+        self.sock = sock
+        self.remote = remote
+        self.conn = ServerConnection(limits)
+        self._gateway = gateway
+        self._timeouts = timeouts
+        self._access = access
+        now = time.monotonic()
+        # RFC 9112 section 9.5 leaves timeouts to us: the first head must arrive within
+        # `header` seconds of accept, each later head within `header` of its first byte.
+        self._head_deadline: float | None = now + timeouts.header
+        self._linger_until: float | None = None
+        self._pending: Request | None = None
+        self.deadline = self._head_deadline
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    # -- the request loop -----------------------------------------------------------------
+
+    def serve(self) -> int:
+        """Serve every request that can be served without waiting; PARK or CLOSE."""
+        conn = self.conn
+        try:
+            if self._linger_until is not None:
+                return self._linger()
+            while True:
+                if self._pending is not None:
+                    request = self._pending
+                    if conn.buffered_size < (request.content_length or 0):
+                        if not self._receive_nowait():
+                            return self._park(time.monotonic() + self._timeouts.body)
+                        continue
+                    self._pending = None
+                    if not self._respond(request):
+                        return self._finish()
+                    continue
+                event = conn.next_event()
+                if event is NEED_DATA:
+                    if not self._receive_nowait():
+                        return self._park_idle()
+                    continue
+                if type(event) is Request:
+                    self._head_deadline = None
+                    length = event.content_length
+                    if (
+                        length is not None
+                        and not event.expect_continue
+                        and length <= self._timeouts.prebuffer
+                        and conn.buffered_size < length
+                    ):
+                        # Receive a small body before the app runs, so a slow uploader
+                        # waits in the poller instead of holding a worker thread.
+                        self._pending = event
+                        continue
+                    if not self._respond(event):
+                        return self._finish()
+                    continue
+                if type(event) is ConnectionClosed or event is PAUSED:
+                    return self.close()
+        except HTTPError as exc:
+            return self._fail(exc)
+        except (ConnectionLost, OSError):
+            return self.close()
+
+    def _respond(self, request: Request) -> bool:
+        """Run the app for `request`; True if the connection can carry another request."""
+        conn = self.conn
+        record = None
+        if self._access is not None:
+            record = self._start_record(request)
+        outcome = Outcome()
+        try:
+            self._gateway.handle(conn, self, request, self.remote, outcome)
+        except HTTPError as exc:
+            if isinstance(exc, ApplicationError):
+                log.error(
+                    "%s (%s %s)",
+                    exc.detail,
+                    request.method,
+                    _printable(request.target),
+                    exc_info=exc.__cause__ or exc,
+                )
+            self._log_close_error(outcome)
+            if record is not None:
+                record.status = exc.status
+                self._end_record(record)
+            raise
+        except ResponseFramingError as exc:
+            log.error("%s (%s %s)", exc, request.method, _printable(request.target))
+            self._log_close_error(outcome)
+            outcome.aborted = True
+        except (ConnectionLost, OSError):
+            self._log_close_error(outcome)
+            raise
+        except BaseException:
+            log.exception("the application failed after the response head was sent")
+            self._log_close_error(outcome)
+            outcome.aborted = True
+        self._log_close_error(outcome)
+        if record is not None:
+            record.status = int(outcome.status[:3]) if outcome.status else 0
+            record.body_bytes = outcome.body_bytes
+            self._end_record(record)
+        if outcome.aborted or conn.failed or not conn.keep_alive:
+            return False
+        if not conn.request_complete and not self._drain():
+            return False
+        conn.start_next_cycle()
+        # A pipelined request already begun has its head deadline start now.
+        self._head_deadline = (
+            time.monotonic() + self._timeouts.header if conn.has_buffered_data else None
+        )
+        return True
+
+    def _drain(self) -> bool:
+        """Read and drop the body the app left unread, up to the drain limit."""
+        conn = self.conn
+        budget = conn.limits.max_drain_size
+        while True:
+            event = conn.next_event()
+            if event is NEED_DATA:
+                conn.receive_data(self.receive())
+            elif type(event) is Data:
+                budget -= len(event.data)
+                if budget < 0:
+                    return False
+            else:
+                return conn.request_complete
+
+    # -- receiving ------------------------------------------------------------------------
+
+    def _receive_nowait(self) -> bool:
+        """Feed whatever the socket has; False if it has nothing right now."""
+        try:
+            data = self.sock.recv(RECV_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return False
+        conn = self.conn
+        if (
+            data
+            and self._head_deadline is None
+            and not conn.buffered_size
+            and self._pending is None
+        ) and conn.request is None:
+            self._head_deadline = time.monotonic() + self._timeouts.header
+        conn.receive_data(data)
+        return True
+
+    def receive(self) -> bytes:
+        """Channel: block for the next bytes of a body (b"" at EOF), within the body timeout."""
+        sock = self.sock
+        try:
+            return sock.recv(RECV_SIZE)
+        except (BlockingIOError, InterruptedError):
+            pass
+        sock.settimeout(self._timeouts.body)
+        try:
+            return sock.recv(RECV_SIZE)
+        except TimeoutError:
+            raise RequestTimeout("request body not received in time") from None
+        except OSError as exc:
+            raise ConnectionLost(str(exc)) from exc
+        finally:
+            sock.setblocking(False)
+
+    # -- sending --------------------------------------------------------------------------
+
+    def send(self, data: bytes) -> None:
+        """Channel: send all of `data`, waiting at most the send timeout for a slow reader."""
+        sock = self.sock
+        try:
+            sent = sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError as exc:
+            raise ConnectionLost(str(exc)) from exc
+        if sent == len(data):
+            return
+        sock.settimeout(self._timeouts.send)
+        try:
+            sock.sendall(memoryview(data)[sent:])
+        except OSError as exc:
+            raise ConnectionLost(str(exc)) from exc
+        finally:
+            sock.setblocking(False)
+
+    def sendfile(self, file: IO[bytes], offset: int, count: int) -> int:
+        """Channel: send `count` bytes of `file` from `offset` with os.sendfile where possible."""
+        sock = self.sock
+        sock.settimeout(self._timeouts.send)
+        try:
+            sent = sock.sendfile(file, offset, count)
+        except OSError as exc:
+            raise ConnectionLost(str(exc)) from exc
+        finally:
+            sock.setblocking(False)
+        if sent < count:
+            raise ConnectionLost("file ended before the promised length was sent")
+        return sent
+
+    # -- ending ---------------------------------------------------------------------------
+
+    def _fail(self, exc: HTTPError) -> int:
+        """The one place an HTTPError becomes a response: answer, then close lingering."""
+        conn = self.conn
+        if not conn.response_started:
+            try:
+                self.send(
+                    error_response(exc.status, exc.reason, exc.detail, extra=self._gateway.date())
+                )
+            except (ConnectionLost, OSError):
+                return self.close()
+        return self._start_linger()
+
+    def _finish(self) -> int:
+        """After the last response: close, lingering if the client may still be sending."""
+        conn = self.conn
+        if conn.has_buffered_data or not conn.request_complete:
+            return self._start_linger()
+        return self.close()
+
+    def _start_linger(self) -> int:
+        # RFC 9112 section 9.6: close the sending side first and keep reading for a moment,
+        # so the client receives our response before any reset caused by its unread data.
+        try:
+            self.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            return self.close()
+        self._linger_until = time.monotonic() + self._timeouts.linger
+        return self._linger()
+
+    def _linger(self) -> int:
+        while True:
+            try:
+                data = self.sock.recv(RECV_SIZE)
+            except (BlockingIOError, InterruptedError):
+                if self._linger_until is None:
+                    return self.close()
+                return self._park(self._linger_until)
+            except OSError:
+                return self.close()
+            if not data:
+                return self.close()
+
+    def _park_idle(self) -> int:
+        if self._head_deadline is not None:
+            return self._park(self._head_deadline)
+        return self._park(time.monotonic() + self._timeouts.keepalive)
+
+    def _park(self, deadline: float) -> int:
+        self.deadline = deadline
+        return PARK
+
+    def expire(self) -> None:
+        """The deadline passed while parked: 408 if a head was due, then close."""
+        if self._linger_until is None and (self._head_deadline is not None or self._pending):
+            with contextlib.suppress(OSError):
+                self.sock.send(
+                    error_response(
+                        408,
+                        "Request Timeout",
+                        "request not received in time",
+                        extra=self._gateway.date(),
+                    )
+                )
+        self.close()
+
+    def close(self) -> int:
+        with contextlib.suppress(OSError):
+            self.sock.close()
+        return CLOSE
+
+    # -- logging --------------------------------------------------------------------------
+
+    def _start_record(self, request: Request) -> RequestRecord:
+        headers = dict(request.headers)
+        return RequestRecord(
+            remote=self.remote[0] if self.remote else "-",
+            method=request.method,
+            target=request.target.decode("latin-1"),
+            version=request.http_version,
+            referer=headers.get(b"referer", b"").decode("latin-1"),
+            user_agent=headers.get(b"user-agent", b"").decode("latin-1"),
+            started=time.time(),
+        )
+
+    def _end_record(self, record: RequestRecord) -> None:
+        record.duration_us = int((time.time() - record.started) * 1e6)
+        if self._access is not None:
+            self._access(record)
+
+    @staticmethod
+    def _log_close_error(outcome: Outcome) -> None:
+        if outcome.close_error is not None:
+            log.error("the response iterable's close() failed", exc_info=outcome.close_error)
+            outcome.close_error = None
+
+
+def _printable(target: bytes) -> str:
+    return target.decode("ascii", "backslashreplace")[:200]
