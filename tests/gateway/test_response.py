@@ -1,0 +1,320 @@
+"""start_response, write(), body iteration, framing, validation and close()."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.gateway.harness import run
+from wsgiserver.errors import ApplicationError, ResponseFramingError
+
+Environ = dict[str, Any]
+App = Callable[[Environ, Callable[..., Any]], Iterable[bytes]]
+GET = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+HEAD = b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n"
+GET10 = b"GET / HTTP/1.0\r\n\r\n"
+
+
+def simple(
+    body: Iterable[bytes], status: str = "200 OK", headers: list[tuple[str, str]] | None = None
+) -> App:
+    def app(environ: Environ, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        start_response(status, headers if headers is not None else [("Content-Type", "text/plain")])
+        return body
+
+    return app
+
+
+class Recorder:
+    """An iterable body that records close() calls and can fail at a chosen point."""
+
+    def __init__(self, chunks: list[bytes], fail_at: int | None = None) -> None:
+        self.chunks = chunks
+        self.fail_at = fail_at
+        self.closed = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        for index, chunk in enumerate(self.chunks):
+            if index == self.fail_at:
+                raise RuntimeError("boom")
+            yield chunk
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+def test_list_body_gets_exact_content_length() -> None:
+    exchange = run(simple([b"Hello, ", b"world!"]))
+    head, body = exchange.response()
+    assert body == b"Hello, world!"
+    assert (b"content-length", b"13") in head.headers
+    assert b"Date: " in exchange.raw
+    assert b"Server: wsgiserver" in exchange.raw
+
+
+def test_generator_body_is_chunked_on_http11() -> None:
+    exchange = run(simple(iter([b"a", b"", b"bc"])))
+    assert b"Transfer-Encoding: chunked" in exchange.raw
+    assert exchange.raw.endswith(b"1\r\na\r\n2\r\nbc\r\n0\r\n\r\n")
+    assert exchange.response()[1] == b"abc"
+
+
+def test_generator_body_is_close_delimited_on_http10() -> None:
+    exchange = run(simple(iter([b"a", b"bc"])), GET10)
+    assert b"Transfer-Encoding" not in exchange.raw
+    assert b"Connection: close" in exchange.raw
+    assert exchange.raw.endswith(b"\r\n\r\nabc")
+    assert not exchange.conn.keep_alive
+
+
+def test_http10_keep_alive_with_known_length() -> None:
+    exchange = run(simple([b"abc"]), b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+    assert b"Connection: keep-alive" in exchange.raw
+    assert exchange.conn.keep_alive
+
+
+@pytest.mark.parametrize("status", ["204 No Content", "304 Not Modified"])
+def test_no_body_statuses(status: str) -> None:
+    exchange = run(simple([b"must not be sent"], status))
+    assert exchange.raw.endswith(b"\r\n\r\n")
+    assert b"must not be sent" not in exchange.raw
+    assert b"Transfer-Encoding" not in exchange.raw
+
+
+def test_204_drops_content_length() -> None:
+    # RFC 9110 section 8.6: MUST NOT send Content-Length in a 204.
+    exchange = run(simple([], "204 No Content", [("Content-Length", "0")]))
+    assert b"Content-Length" not in exchange.raw
+
+
+def test_head_keeps_length_and_sends_no_body() -> None:
+    exchange = run(simple([b"twelve bytes"]), HEAD)
+    assert b"Content-Length: 12\r\n" in exchange.raw
+    assert exchange.raw.endswith(b"\r\n\r\n")
+
+
+def test_declared_length_short_body_aborts() -> None:
+    exchange = run(simple([b"abc"], headers=[("Content-Length", "10")]))
+    assert isinstance(exchange.error, ResponseFramingError)
+    assert exchange.raw.endswith(b"\r\n\r\nabc")
+    assert not exchange.conn.keep_alive
+
+
+def test_declared_length_long_body_is_cut_and_closes() -> None:
+    exchange = run(simple(iter([b"abcdef", b"more"]), headers=[("Content-Length", "4")]))
+    assert exchange.error is None
+    assert exchange.raw.endswith(b"\r\n\r\nabcd")
+    assert not exchange.conn.keep_alive
+
+
+def test_write_callable_sends_immediately() -> None:
+    def app(environ: Environ, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        write(b"first ")
+        write(b"")
+        return [b"second"]
+
+    exchange = run(app)
+    assert exchange.response()[1] == b"first second"
+
+
+def test_close_called_once_on_success_and_failure() -> None:
+    ok = Recorder([b"a", b"b"])
+    run(simple(ok))
+    assert ok.closed == 1
+    failing = Recorder([b"a", b"b"], fail_at=1)
+    exchange = run(simple(failing))
+    assert failing.closed == 1
+    assert isinstance(exchange.error, RuntimeError)
+    assert exchange.outcome.aborted
+    # Chunked and aborted: the terminating chunk must not be sent (RFC 9112 section 7.1).
+    assert not exchange.raw.endswith(b"0\r\n\r\n")
+
+
+def test_app_error_before_head_is_500_and_closes_iterable() -> None:
+    failing = Recorder([b"a"], fail_at=0)
+    exchange = run(simple(failing))
+    assert isinstance(exchange.error, ApplicationError)
+    assert exchange.error.status == 500
+    assert exchange.raw == b""
+    assert failing.closed == 1
+
+
+def test_app_raising_before_start_response() -> None:
+    def app(environ: Environ, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        raise KeyError("nope")
+
+    exchange = run(app)
+    assert isinstance(exchange.error, ApplicationError)
+    assert isinstance(exchange.error.__cause__, KeyError)
+
+
+def test_start_response_twice_without_exc_info_fails() -> None:
+    def app(environ: Environ, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        start_response("200 OK", [])
+        start_response("500 Oops", [])
+        return [b""]
+
+    exchange = run(app)
+    assert isinstance(exchange.error, ApplicationError)
+
+
+def test_start_response_with_exc_info_replaces_status_before_head() -> None:
+    def app(environ: Environ, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        try:
+            raise ValueError("late")
+        except ValueError:
+            start_response(
+                "500 Internal Server Error", [("Content-Type", "text/plain")], sys.exc_info()
+            )
+        return [b"error page"]
+
+    exchange = run(app)
+    head, body = exchange.response()
+    assert head.status_code == 500
+    assert body == b"error page"
+
+
+def test_start_response_with_exc_info_after_head_reraises() -> None:
+    def app(environ: Environ, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        write(b"partial")
+        try:
+            raise ValueError("late")
+        except ValueError:
+            start_response("500 Internal Server Error", [], sys.exc_info())
+        return [b"never"]
+
+    exchange = run(app)
+    assert isinstance(exchange.error, ValueError)
+    assert exchange.outcome.aborted
+
+
+def test_no_start_response_is_500() -> None:
+    def app(environ: Environ, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        return [b"x"]
+
+    assert isinstance(run(app).error, ApplicationError)
+
+
+@pytest.mark.parametrize(
+    ("status", "headers"),
+    [
+        ("200", []),
+        ("OK 200", []),
+        ("099 Low", []),
+        ("100 Continue", []),
+        ("200 OK\r\nX: y", []),
+        (b"200 OK", []),
+        ("200 OK", [("Bad Name", "v")]),
+        ("200 OK", [("X", "line\r\nbreak")]),
+        ("200 OK", [("X", "nul\x00")]),
+        ("200 OK", [("X", "snow\u2603")]),
+        ("200 OK", [(b"X", "bytes name")]),
+        ("200 OK", [("X", b"bytes value")]),
+        ("200 OK", [("X", "v", "extra")]),
+        ("200 OK", ("not", "a list")),
+        ("200 OK", [("Connection", "close")]),
+        ("200 OK", [("Transfer-Encoding", "chunked")]),
+        ("200 OK", [("Upgrade", "websocket")]),
+        ("200 OK", [("Content-Length", "-1")]),
+        ("200 OK", [("Content-Length", "1"), ("Content-Length", "2")]),
+    ],
+)
+def test_invalid_status_or_headers_are_500(status: Any, headers: Any) -> None:
+    exchange = run(simple([b"x"], status, headers))
+    assert isinstance(exchange.error, ApplicationError), exchange.raw
+    assert exchange.raw == b""
+
+
+@pytest.mark.parametrize("body", [["text"], [b"ok", "text"], [None], iter([1])])
+def test_non_bytes_body_is_500(body: Any) -> None:
+    exchange = run(simple(body))
+    assert isinstance(exchange.error, ApplicationError)
+
+
+def test_write_requires_bytes() -> None:
+    def app(environ: Environ, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        start_response("200 OK", [])("text")
+        return []
+
+    assert isinstance(run(app).error, ApplicationError)
+
+
+def test_file_wrapper_uses_sendfile(tmp_path: Path) -> None:
+    data = bytes(range(256)) * 400
+    path = tmp_path / "blob.bin"
+    path.write_bytes(data)
+    handles: list[Any] = []
+
+    def app(environ: Environ, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        handle = path.open("rb")
+        handle.seek(100)
+        handles.append(handle)
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        wrapper: Iterable[bytes] = environ["wsgi.file_wrapper"](handle)
+        return wrapper
+
+    exchange = run(app)
+    head, body = exchange.response()
+    assert body == data[100:]
+    assert (b"content-length", str(len(data) - 100).encode()) in head.headers
+    assert exchange.channel.sendfile_calls == [(100, len(data) - 100)]
+    assert handles[0].closed
+
+
+def test_file_wrapper_respects_declared_length(tmp_path: Path) -> None:
+    path = tmp_path / "blob.bin"
+    path.write_bytes(b"0123456789")
+
+    def app(environ: Environ, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Length", "4")])
+        wrapper: Iterable[bytes] = environ["wsgi.file_wrapper"](path.open("rb"))
+        return wrapper
+
+    exchange = run(app)
+    assert exchange.response()[1] == b"0123"
+    assert exchange.channel.sendfile_calls == [(0, 4)]
+
+
+def test_file_wrapper_without_fileno_is_iterated() -> None:
+    import io
+
+    def app(environ: Environ, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        start_response("200 OK", [])
+        wrapper: Iterable[bytes] = environ["wsgi.file_wrapper"](io.BytesIO(b"in memory"), 4)
+        return wrapper
+
+    exchange = run(app)
+    assert exchange.response()[1] == b"in memory"
+    assert exchange.channel.sendfile_calls == []
+
+
+def test_file_wrapper_head_request_sends_no_body(tmp_path: Path) -> None:
+    path = tmp_path / "blob.bin"
+    path.write_bytes(b"0123456789")
+
+    def app(environ: Environ, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        start_response("200 OK", [])
+        wrapper: Iterable[bytes] = environ["wsgi.file_wrapper"](path.open("rb"))
+        return wrapper
+
+    exchange = run(app, HEAD)
+    assert exchange.raw.endswith(b"\r\n\r\n")
+    assert b"Content-Length: 10" in exchange.raw
+    assert exchange.channel.sendfile_calls == []
+
+
+def test_close_error_is_reported_not_raised() -> None:
+    class BadClose(Recorder):
+        def close(self) -> None:
+            raise OSError("close failed")
+
+    exchange = run(simple(BadClose([b"a"])))
+    assert exchange.error is None
+    assert isinstance(exchange.outcome.close_error, OSError)
