@@ -1,0 +1,166 @@
+"""Owns the ``python -m bench`` command line: parse options, run, report.
+
+Example::
+
+    python -m bench --servers wsgiserver,waitress --scenarios hello,post \\
+        --duration 10 --json out.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bench.environment import (
+    SetupError,
+    ensure_environment,
+    ensure_wrk,
+    installed_versions,
+)
+from bench.idle import raise_nofile_limit
+from bench.machine import git_revision, machine_info, python_version, wrk_version
+from bench.paths import RESULTS_DIR
+from bench.report import commands_block, ratio, scenario_table
+from bench.results import Result
+from bench.runner import Settings, run_one, server_command
+from bench.scenarios import IDLE_CONNECTIONS, SCENARIOS
+from bench.servers import SERVERS, SUBJECT
+
+
+def _names(value: str, known: Sequence[str], what: str) -> list[str]:
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown {what}: {', '.join(unknown)} (choose from {', '.join(known)})"
+        )
+    return names
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse the command line."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="Benchmark wsgiserver against peer WSGI servers with wrk.",
+    )
+    servers, scenarios = list(SERVERS), list(SCENARIOS)
+    parser.add_argument("--servers", default=",".join(servers),
+                        type=lambda v: _names(v, servers, "server"),
+                        help=f"comma-separated (default: all: {','.join(servers)})")
+    parser.add_argument("--scenarios", default=",".join(scenarios),
+                        type=lambda v: _names(v, scenarios, "scenario"),
+                        help=f"comma-separated (default: all: {','.join(scenarios)})")
+    parser.add_argument("--duration", type=float, default=10.0,
+                        help="seconds of measured load per run (default 10)")
+    parser.add_argument("--warmup", type=float, default=1.0,
+                        help="seconds of unmeasured load before each run (default 1)")
+    parser.add_argument("--json", type=Path, metavar="FILE",
+                        help="also write every number to FILE as JSON")
+    parser.add_argument("--server-cpu", type=int, default=0, help="CPU for the server")
+    parser.add_argument("--client-cpu", type=int, default=1, help="CPU for wrk and helpers")
+    parser.add_argument("--reinstall", action="store_true",
+                        help="reinstall the packages of bench/.venv")
+    return parser.parse_args(argv)
+
+
+def _log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the selected scenarios for the selected servers; 0 unless setup failed."""
+    args = parse_args(argv)
+    try:
+        wrk_path = ensure_wrk(_log)
+        env = ensure_environment(_log, reinstall=args.reinstall)
+    except SetupError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 2
+    cpus = os.sched_getaffinity(0)
+    if args.server_cpu not in cpus or args.client_cpu not in cpus:
+        print(f"bench: CPUs {args.server_cpu} and {args.client_cpu} are needed; "
+              f"this process may use {sorted(cpus)}", file=sys.stderr)
+        return 2
+    raise_nofile_limit(IDLE_CONNECTIONS + 1024)
+    settings = Settings(duration=args.duration, warmup=args.warmup,
+                        server_cpu=args.server_cpu, client_cpu=args.client_cpu,
+                        helper_python=sys.executable)
+    sentinel = "65531"  # a port number that appears nowhere else in a command
+    commands = {
+        name: [word.replace(sentinel, "PORT") for word in
+               server_command(SERVERS[name], SCENARIOS["hello"], env, settings, int(sentinel))]
+        for name in args.servers
+    }
+    print(commands_block(commands) + "\n", flush=True)
+    started = datetime.datetime.now(datetime.UTC)
+    results: list[Result] = []
+    for scenario_name in args.scenarios:
+        scenario = SCENARIOS[scenario_name]
+        batch = []
+        for server_name in args.servers:
+            _log(f"{scenario.name}: {server_name}")
+            result = run_one(SERVERS[server_name], scenario, env, wrk_path, settings)
+            if result.error:
+                _log(f"{scenario.name}: {server_name} failed: {result.error}")
+            batch.append(result)
+        results += batch
+        print(scenario_table(scenario, batch, args.duration) + "\n", flush=True)
+
+    report = _json_report(args, settings, started, results, env.python, wrk_path,
+                          env.skipped)
+    out = args.json or RESULTS_DIR / f"bench-{started:%Y%m%dT%H%M%SZ}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    _log(f"wrote {out}")
+    return 0
+
+
+def _json_report(args: argparse.Namespace, settings: Settings, started: datetime.datetime,
+                 results: list[Result], python: Path, wrk_path: Path,
+                 skipped: dict[str, str]) -> dict[str, object]:
+    versions = installed_versions(python)
+    subjects = {r.scenario: r for r in results if r.server == SUBJECT}
+    ratios: dict[str, dict[str, dict[str, float | None]]] = {}
+    for result in results:
+        if result.server == SUBJECT:
+            continue
+        subject = subjects.get(result.scenario)
+        ratios.setdefault(result.scenario, {})[result.server] = {
+            "requests_per_sec": ratio(subject, result, "rps"),
+            "p99": ratio(subject, result, "p99"),
+        }
+    return {
+        "started": started.isoformat(timespec="seconds"),
+        "finished": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "settings": {
+            "servers": args.servers,
+            "scenarios": args.scenarios,
+            "duration_s": settings.duration,
+            "warmup_s": settings.warmup,
+            "server_cpu": settings.server_cpu,
+            "client_cpu": settings.client_cpu,
+            "idle_connections": IDLE_CONNECTIONS,
+        },
+        "machine": {
+            **machine_info(),
+            "server_python": python_version(python),
+            "wrk": wrk_version(wrk_path),
+        },
+        "versions": {
+            SUBJECT: git_revision(),
+            **{name: versions.get(SERVERS[name].package, "not installed")
+               for name in SERVERS if name != SUBJECT},
+            "flask": versions.get("flask", "not installed"),
+            "django": versions.get("django", "not installed"),
+        },
+        "skipped_packages": skipped,
+        "ratio_definition": f"{SUBJECT} / peer, same invocation; "
+                            "requests_per_sec > 1 and p99 < 1 favour " + SUBJECT,
+        "ratios": ratios,
+        "results": [result.to_json() for result in results],
+    }

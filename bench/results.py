@@ -1,0 +1,82 @@
+"""Owns the record of one (server, scenario) measurement and its JSON form."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bench.process import StopReport
+from bench.wrk import WrkResult
+
+
+@dataclass
+class IdleNumbers:
+    """Extra numbers of the ``idle`` scenario (RSS in KiB, summed over the tree)."""
+
+    rss_before_kib: int = 0
+    rss_idle_kib: int = 0
+    rss_idle_after_load_kib: int = 0
+    opened: int = 0
+    failed: int = 0
+    open_seconds: float = 0.0
+    still_open_before_load: int = -1
+    still_open_after_load: int = -1
+    plain: WrkResult | None = None
+    """The same hello load before the idle connections were opened."""
+
+    def to_json(self) -> dict[str, object]:
+        """A JSON-ready dict."""
+        return {
+            "rss_before_kib": self.rss_before_kib,
+            "rss_idle_kib": self.rss_idle_kib,
+            "rss_idle_after_load_kib": self.rss_idle_after_load_kib,
+            "idle_opened": self.opened,
+            "idle_failed": self.failed,
+            "idle_open_seconds": round(self.open_seconds, 2),
+            "idle_still_open_before_load": self.still_open_before_load,
+            "idle_still_open_after_load": self.still_open_after_load,
+            "plain_hello": self.plain.to_json() if self.plain else None,
+        }
+
+
+@dataclass
+class Result:
+    """Outcome of one server under one scenario; ``error`` is set when it failed."""
+
+    server: str
+    scenario: str
+    command: list[str]
+    wrk_command: list[str] = field(default_factory=list)
+    port: int = 0
+    error: str | None = None
+    wrk: WrkResult | None = None
+    rss_kib: int = 0
+    idle: IdleNumbers | None = None
+    stop: StopReport | None = None
+    log: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.wrk is not None
+
+    def to_json(self) -> dict[str, object]:
+        """A JSON-ready dict of every number and command."""
+        stop = self.stop
+        return {
+            "server": self.server,
+            "scenario": self.scenario,
+            "status": "ok" if self.ok else "failed",
+            "error": self.error,
+            "command": self.command,
+            "wrk_command": self.wrk_command,
+            "port": self.port,
+            "wrk": self.wrk.to_json() if self.wrk else None,
+            "rss_after_load_kib": self.rss_kib,
+            "idle": self.idle.to_json() if self.idle else None,
+            "stop": None if stop is None else {
+                "returncode": stop.returncode,
+                "killed": stop.killed,
+                "seconds": round(stop.seconds, 3),
+                "leftover_pids": stop.leftover_pids,
+            },
+            "log": self.log,
+        }

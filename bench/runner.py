@@ -1,0 +1,140 @@
+"""Owns one measurement: start a server, warm up, load it with wrk, stop it.
+
+Nothing here raises for a server that misbehaves: failures end up in
+:attr:`Result.error` so the suite carries on with the next run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import wrk
+from bench.environment import Environment
+from bench.idle import IdleConnections
+from bench.paths import LOG_DIR, REPO_ROOT
+from bench.ports import pick_port, wait_until_listening
+from bench.process import ServerProcess
+from bench.results import IdleNumbers, Result
+from bench.scenarios import Scenario
+from bench.servers import Server, unavailable_reason
+
+Load = Callable[[float], wrk.WrkResult]
+"""Runs the scenario's wrk load for the given number of seconds."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Knobs shared by every run."""
+
+    duration: float = 10.0
+    warmup: float = 1.0
+    host: str = "127.0.0.1"
+    server_cpu: int = 0
+    client_cpu: int = 1
+    startup_timeout: float = 20.0
+    stop_timeout: float = 10.0
+    start_attempts: int = 3
+    helper_python: str = "python3"
+
+
+def server_command(server: Server, scenario: Scenario, env: Environment,
+                   settings: Settings, port: int) -> list[str]:
+    """The full, pinned command line of ``server`` for ``scenario``."""
+    pin = ["taskset", "-c", str(settings.server_cpu)]
+    return pin + server.build(env, scenario.app, settings.host, port)
+
+
+def run_one(server: Server, scenario: Scenario, env: Environment, wrk_path: Path,
+            settings: Settings) -> Result:
+    """Measure ``server`` under ``scenario``; never raises for server failures."""
+    result = Result(server.name, scenario.name, server_command(server, scenario, env,
+                                                                settings, 0))
+    skipped = unavailable_reason(server, env)
+    if skipped is not None:
+        result.error = f"not installed: {skipped}"
+        return result
+    proc = _start(server, scenario, env, settings, result)
+    if proc is None:
+        return result
+    try:
+        _measure(proc, scenario, wrk_path, settings, result)
+    except (wrk.WrkError, RuntimeError, OSError) as exc:
+        result.error = str(exc)
+    finally:
+        if result.error is None and not proc.alive():
+            result.error = f"server exited during the run: {proc.log_tail()}"
+        result.stop = proc.stop(settings.stop_timeout)
+        result.log = str(proc.log_path)
+    return result
+
+
+def _start(server: Server, scenario: Scenario, env: Environment, settings: Settings,
+           result: Result) -> ServerProcess | None:
+    """Start the server on a fresh port, retrying when the port was lost."""
+    log_path = LOG_DIR / f"{scenario.name}-{server.name}.log"
+    for _ in range(settings.start_attempts):
+        port = pick_port(settings.host)
+        result.port = port
+        result.command = server_command(server, scenario, env, settings, port)
+        proc = ServerProcess(result.command, env.server_env(), REPO_ROOT, log_path)
+        deadline = time.monotonic() + settings.startup_timeout
+        why = wait_until_listening(settings.host, port, deadline, proc.alive, proc.tree_pids)
+        if why is None:
+            return proc
+        tail = proc.log_tail()
+        result.stop = proc.stop(settings.stop_timeout)
+        result.log = str(log_path)
+        result.error = f"failed to start ({why}): {tail}" if tail else f"failed to start ({why})"
+        if not _port_lost(why, tail):
+            return None
+    return None
+
+
+def _port_lost(why: str, log_tail: str) -> bool:
+    return "held by another process" in why or "address already in use" in log_tail.lower()
+
+
+def _measure(proc: ServerProcess, scenario: Scenario, wrk_path: Path, settings: Settings,
+             result: Result) -> None:
+    url = f"http://{settings.host}:{result.port}{scenario.path}"
+
+    def load(seconds: float) -> wrk.WrkResult:
+        cmd = wrk.command(wrk_path, settings.client_cpu, url, scenario.connections, seconds,
+                          scenario.headers, scenario.script)
+        result.wrk_command = cmd
+        return wrk.run(cmd, seconds)
+
+    load(settings.warmup)
+    if scenario.idle_connections:
+        _idle_run(proc, scenario, settings, result, load)
+    else:
+        result.wrk = load(settings.duration)
+    result.rss_kib = proc.rss_kib()
+    if result.wrk is not None and result.wrk.requests == 0:
+        result.error = "no request completed during the measured run"
+
+
+def _idle_run(proc: ServerProcess, scenario: Scenario, settings: Settings, result: Result,
+              load: Load) -> None:
+    """Plain hello, then hello again with the idle connections held open."""
+    numbers = IdleNumbers()
+    result.idle = numbers
+    numbers.plain = load(settings.duration)
+    numbers.rss_before_kib = proc.rss_kib()
+    idle = IdleConnections(settings.helper_python, settings.client_cpu, settings.host,
+                           result.port, scenario.idle_connections)
+    try:
+        opening = time.monotonic()
+        idle.open(str(REPO_ROOT))
+        numbers.open_seconds = time.monotonic() - opening
+        numbers.opened, numbers.failed = idle.opened, idle.failed
+        numbers.rss_idle_kib = proc.rss_kib()
+        numbers.still_open_before_load = idle.still_open()
+        result.wrk = load(settings.duration)
+        numbers.rss_idle_after_load_kib = proc.rss_kib()
+        numbers.still_open_after_load = idle.still_open()
+    finally:
+        idle.close()

@@ -1,0 +1,58 @@
+"""Owns the list of scenarios: which app and path, how wrk drives them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.paths import POST_SCRIPT
+
+BENCH_APP = "bench.app:app"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One load shape against one app."""
+
+    name: str
+    description: str
+    app: str
+    path: str
+    connections: int
+    headers: tuple[str, ...] = ()
+    script: Path | None = None
+    idle_connections: int = 0
+    """Idle keep-alive connections held open by a helper during the run."""
+
+
+IDLE_CONNECTIONS = 10_000
+
+SCENARIOS: dict[str, Scenario] = {
+    scenario.name: scenario
+    for scenario in (
+        Scenario("hello", "13-byte body, keep-alive", BENCH_APP, "/", 50),
+        Scenario(
+            "close",
+            "13-byte body, Connection: close on every request",
+            BENCH_APP,
+            "/",
+            50,
+            headers=("Connection: close",),
+        ),
+        Scenario("big", "1 MiB body from 16 x 64 KiB chunks", BENCH_APP, "/big", 16),
+        Scenario("big-file", "1 MiB body via wsgi.file_wrapper", BENCH_APP, "/big-file", 16),
+        Scenario("post", "64 KiB request body echoed back", BENCH_APP, "/echo", 16,
+                 script=POST_SCRIPT),
+        Scenario("sleep", "app sleeps 10 ms (ideal 10,000 req/s)", BENCH_APP, "/sleep", 100),
+        Scenario(
+            "idle",
+            f"hello with {IDLE_CONNECTIONS:,} idle keep-alive connections open",
+            BENCH_APP,
+            "/",
+            50,
+            idle_connections=IDLE_CONNECTIONS,
+        ),
+        Scenario("flask", "Flask template page", "bench.frameworks.flask_app:app", "/", 50),
+        Scenario("django", "Django template page", "bench.frameworks.django_app:app", "/", 50),
+    )
+}

@@ -1,0 +1,89 @@
+"""Owns how each benchmarked server is launched: one worker process, defaults.
+
+Every command is built for an app given as ``module:attribute`` and a
+host/port, and is prefixed with ``taskset -c CPU`` by the runner.  Options
+are the servers' defaults apart from what is needed for one worker process
+(and gunicorn's gthread worker, which is not its default).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bench.environment import OPTIONAL_PACKAGE, Environment
+
+CommandBuilder = Callable[[Environment, str, str, int], list[str]]
+
+
+@dataclass(frozen=True)
+class Server:
+    """A server under test."""
+
+    name: str
+    package: str
+    """Distribution whose version is reported."""
+    build: CommandBuilder
+    """(environment, app spec, host, port) -> command line."""
+    note: str
+
+
+def _wsgiserver(env: Environment, app: str, host: str, port: int) -> list[str]:
+    return [str(env.python), "-m", "wsgiserver", app, "--bind", f"{host}:{port}"]
+
+
+def _gunicorn(env: Environment, app: str, host: str, port: int) -> list[str]:
+    return [
+        str(env.bin_dir / "gunicorn"),
+        "-k", "gthread", "--threads", "4", "-w", "1",
+        "--bind", f"{host}:{port}",
+        app,
+    ]
+
+
+def _waitress(env: Environment, app: str, host: str, port: int) -> list[str]:
+    return [
+        str(env.bin_dir / "waitress-serve"),
+        "--threads", "4",
+        f"--listen={host}:{port}",
+        app,
+    ]
+
+
+def _cheroot(env: Environment, app: str, host: str, port: int) -> list[str]:
+    return [str(env.python), "-m", "bench.runners.cheroot_server", app, host, str(port)]
+
+
+def _granian(env: Environment, app: str, host: str, port: int) -> list[str]:
+    return [
+        str(env.bin_dir / "granian"),
+        "--interface", "wsgi", "--workers", "1",
+        "--host", host, "--port", str(port),
+        app,
+    ]
+
+
+def _bjoern(env: Environment, app: str, host: str, port: int) -> list[str]:
+    return [str(env.python), "-m", "bench.runners.bjoern_server", app, host, str(port)]
+
+
+SUBJECT = "wsgiserver"
+"""The server every peer is compared with."""
+
+SERVERS: dict[str, Server] = {
+    server.name: server
+    for server in (
+        Server(SUBJECT, SUBJECT, _wsgiserver, "defaults"),
+        Server("gunicorn", "gunicorn", _gunicorn, "gthread worker, 4 threads, 1 worker"),
+        Server("waitress", "waitress", _waitress, "4 threads (its default)"),
+        Server("cheroot", "cheroot", _cheroot, "cheroot.wsgi.Server defaults"),
+        Server("granian", "granian", _granian, "WSGI interface, 1 worker, default threads"),
+        Server(OPTIONAL_PACKAGE, OPTIONAL_PACKAGE, _bjoern, "bjoern.run defaults"),
+    )
+}
+
+
+def unavailable_reason(server: Server, env: Environment) -> str | None:
+    """Why ``server`` cannot run in ``env`` (e.g. bjoern did not build), or None."""
+    return env.skipped.get(server.package)
+
