@@ -43,6 +43,7 @@ HOP_BY_HOP = frozenset(
         "upgrade",
     )
 )
+_SERVER_SUPPLIED = frozenset(("date", "server"))
 _STATUS = re.compile(r"[2-9][0-9]{2} [\t\x20-\x7e\x80-\xff]*")
 _FIELD_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _FIELD_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
@@ -248,7 +249,16 @@ class _BodyPuller:
 class _Response:
     """The state of one response: PEP 3333 start_response/write and body sending."""
 
-    __slots__ = ("_channel", "_conn", "_date", "head_sent", "headers", "outcome", "status")
+    __slots__ = (
+        "_channel",
+        "_conn",
+        "_date",
+        "head_sent",
+        "headers",
+        "outcome",
+        "own_fields",
+        "status",
+    )
 
     def __init__(
         self,
@@ -262,6 +272,7 @@ class _Response:
         self._date = date
         self.status: str | None = None
         self.headers: list[tuple[str, str]] = []
+        self.own_fields: frozenset[str] = frozenset()  # server fields the app set itself
         self.head_sent = False
         self.outcome = outcome
 
@@ -281,7 +292,8 @@ class _Response:
         elif self.status is not None:
             raise ApplicationError("start_response called twice without exc_info")
         self.status = _check_status(status)
-        self.headers = _check_headers(headers)
+        self.headers = headers
+        self.own_fields = _check_headers(headers)
         return self.write
 
     def _head(self, length_hint: int | None) -> bytes:
@@ -289,8 +301,16 @@ class _Response:
             raise ApplicationError("the application did not call start_response")
         self.head_sent = True
         self.outcome.status = self.status
+        extra = self._date()
+        if self.own_fields:
+            # The app's own Date or Server wins; never send a field twice.
+            extra = "".join(
+                f"{line}\r\n"
+                for line in extra.split("\r\n")
+                if line and line.partition(":")[0].lower() not in self.own_fields
+            )
         return self._conn.send_response(
-            self.status, self.headers, length_hint=length_hint, extra=self._date()
+            self.status, self.headers, length_hint=length_hint, extra=extra
         )
 
     def write(self, data: bytes) -> None:
@@ -387,9 +407,11 @@ def _check_status(status: object) -> str:
     return status
 
 
-def _check_headers(headers: object) -> list[tuple[str, str]]:
+def _check_headers(headers: object) -> frozenset[str]:
+    """Validate the app's headers; return which server-supplied fields (Date, Server) it set."""
     if not isinstance(headers, list):
         raise ApplicationError("response headers must be a list of (name, value) tuples")
+    own: frozenset[str] = frozenset()
     for item in headers:
         if type(item) is not tuple or len(item) != 2:
             raise ApplicationError(f"invalid response header: {item!r}")
@@ -398,6 +420,9 @@ def _check_headers(headers: object) -> list[tuple[str, str]]:
             raise ApplicationError(f"invalid response header name: {name!r}")
         if not isinstance(value, str) or _FIELD_VALUE.fullmatch(value) is None:
             raise ApplicationError(f"invalid value for response header {name}: {value!r}")
-        if name.lower() in HOP_BY_HOP:
+        lower = name.lower()
+        if lower in HOP_BY_HOP:
             raise ApplicationError(f"hop-by-hop header {name} from application (PEP 3333)")
-    return headers
+        if lower in _SERVER_SUPPLIED:
+            own = own | {lower}
+    return own

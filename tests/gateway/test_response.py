@@ -318,3 +318,21 @@ def test_close_error_is_reported_not_raised() -> None:
     exchange = run(simple(BadClose([b"a"])))
     assert exchange.error is None
     assert isinstance(exchange.outcome.close_error, OSError)
+
+
+def test_app_date_and_server_headers_are_not_duplicated() -> None:
+    headers = [("Date", "Mon, 01 Jan 2024 00:00:00 GMT"), ("Server", "custom")]
+    exchange = run(simple([b"x"], headers=headers))
+    assert exchange.raw.count(b"Date: ") == 1
+    assert exchange.raw.count(b"Server: ") == 1
+    assert b"Date: Mon, 01 Jan 2024 00:00:00 GMT\r\n" in exchange.raw
+    assert b"Server: custom\r\n" in exchange.raw
+
+
+def test_unread_chunked_body_closes_connection() -> None:
+    request = (
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"
+    )
+    exchange = run(simple([b"ignored the body"]), request)
+    assert b"Connection: close" in exchange.raw
+    assert not exchange.conn.keep_alive

@@ -257,10 +257,12 @@ class ServerConnection:
                 # RFC 9110 section 10.1.1: the client may or may not send the body now; we
                 # cannot tell its bytes from a next request, so this connection must end.
                 keep_alive = False
-            elif (
+            elif isinstance(reader, ChunkedReader) or (
                 isinstance(reader, ContentLengthReader)
                 and reader.remaining - len(self._buf) > self.limits.max_drain_size
             ):
+                # An unread chunked body has no known size to drain, and a large one costs
+                # more than a new connection: say so now rather than close unannounced.
                 keep_alive = False
         writer = ResponseWriter()
         self._writer = writer
