@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from email.utils import formatdate
-from typing import Any
+from typing import IO, Any
 
 from wsgiserver.accesslog import RequestRecord, format_record
 from wsgiserver.config import Config
@@ -42,6 +42,7 @@ IDLE_THREAD_SECONDS = 30.0  # a thread above the minimum that waited this long e
 # will add throughput. If they are computing, more threads would only fight over the GIL and
 # lengthen tail latency, so the pool stays as it is.
 GROWTH_TICK = 0.002
+MAX_POLLERS = 2  # threads waiting in the poller at once; one more than a busy one needs
 GROWTH_CPU_SHARE = 0.5
 ACCEPT_PAUSE = 0.1  # seconds the listener rests after EMFILE/ENFILE, instead of spinning
 # accept() errors that concern one connection only (it was reset or refused before we got it).
@@ -85,7 +86,18 @@ class Server:
     or a ready `config=`. `address` is known as soon as the constructor returns.
     """
 
-    def __init__(self, app: WSGIApp, config: Config | None = None, **options: Any) -> None:
+    def __init__(
+        self,
+        app: WSGIApp,
+        config: Config | None = None,
+        *,
+        errors: IO[str] | None = None,
+        on_request: Callable[[RequestRecord], None] | None = None,
+        **options: Any,
+    ) -> None:
+        # `errors` (the wsgi.errors stream) and `on_request` (called with each finished
+        # request's record, besides the configured access log) are runtime hooks for
+        # embedding and tests, not config options.
         if config is None:
             config = Config.from_options(options)
         elif options:
@@ -110,6 +122,10 @@ class Server:
         if config.access_log is not None:
             fmt = config.access_log_format
             self._access = lambda record: access_log.info(format_record(record, fmt))
+        if on_request is not None:
+            configured = self._access
+            self._access = on_request if configured is None else _both(configured, on_request)
+        self._errors = errors
         self._date = DateHeader()
         self._listeners: dict[int, socket.socket] = {}
         self._gateways: dict[int, Gateway] = {}
@@ -135,7 +151,9 @@ class Server:
         self._sequence = itertools.count()
         self._resume_accept: list[tuple[float, int]] = []
         self._threads: set[threading.Thread] = set()
-        self._idle = 0
+        self._idle = 0  # threads waiting in the poller
+        self._spares = 0  # threads waiting in _spare_wakeup
+        self._spare_wakeup = threading.Condition(self._lock)
         self._watching = False  # the housekeeper is watching a pool with no idle thread
         self._stopping = threading.Event()
         self._closed = False
@@ -148,7 +166,7 @@ class Server:
             info = ServerInfo("localhost", "80", root_path=self.config.root_path)
         else:
             info = ServerInfo(bound.host, str(bound.port), root_path=self.config.root_path)
-        return Gateway(self.app, info, date=self._date)
+        return Gateway(self.app, info, date=self._date, errors=self._errors)
 
     # -- public API -----------------------------------------------------------------------
 
@@ -183,6 +201,7 @@ class Server:
         with self._cond:
             self._stopping.set()
             self._cond.notify_all()
+            self._spare_wakeup.notify_all()
         self._poller.wake()
         if self._serving_thread is None:
             self._stop_everything()
@@ -219,15 +238,14 @@ class Server:
                     if self._idle:
                         self._watching = False
                     else:
-                        grow = (
-                            share < GROWTH_CPU_SHARE
-                            and len(self._threads) < self.config.max_threads
+                        grow = share < GROWTH_CPU_SHARE and (
+                            self._spares > 0 or len(self._threads) < self.config.max_threads
                         )
                 if expired or resume or grow:
                     self._cond.release()
                     try:
                         if grow and self._poller.has_pending():
-                            self._start_thread()
+                            self._add_poller()
                         for fd in resume:
                             self._poller.arm(fd)
                         for transport in expired:
@@ -293,6 +311,17 @@ class Server:
         try:
             while True:
                 with lock:
+                    # At most MAX_POLLERS threads wait in the poller; the rest wait here as
+                    # spares. More waiters would not serve more: they would take events the
+                    # GIL does not let them run, and lengthen everyone's latency.
+                    while self._idle >= MAX_POLLERS:
+                        if self._stopping.is_set():
+                            return
+                        self._spares += 1
+                        woken = self._spare_wakeup.wait(IDLE_THREAD_SECONDS)
+                        self._spares -= 1
+                        if not woken and len(self._threads) > self.config.threads:
+                            return  # idle for long: shrink the pool
                     if self._stopping.is_set():
                         return
                     self._idle += 1
@@ -319,6 +348,16 @@ class Server:
             with lock:
                 self._threads.discard(me)
                 self._cond.notify_all()
+
+    def _add_poller(self) -> None:
+        """Put one more thread in the poller: wake a spare, or start a thread."""
+        with self._lock:
+            if self._spares:
+                self._spare_wakeup.notify()
+                return
+            if len(self._threads) >= self.config.max_threads:
+                return
+        self._start_thread()
 
     def _serve(self, transport: Transport) -> None:
         try:
@@ -406,6 +445,7 @@ class Server:
             self._parked.clear()
             for transport in self._active:
                 transport.conn.close_requested = True
+            self._spare_wakeup.notify_all()
         for fd, sock in self._listeners.items():
             self._poller.forget(fd)
             sock.close()
@@ -426,6 +466,16 @@ class Server:
             transport.close()
         self._poller.close()
         self._stopped.set()
+
+
+def _both(
+    first: Callable[[RequestRecord], None], second: Callable[[RequestRecord], None]
+) -> Callable[[RequestRecord], None]:
+    def both(record: RequestRecord) -> None:
+        first(record)
+        second(record)
+
+    return both
 
 
 def _unlink_quietly(path: str) -> None:

@@ -113,6 +113,8 @@ class Transport:
                 if self._pending is not None:
                     request = self._pending
                     if conn.buffered_size < (request.content_length or 0):
+                        if conn.eof_received:
+                            return self.close()  # the client left before sending its body
                         if not self._receive_nowait():
                             return self._park(time.monotonic() + self._timeouts.body)
                         continue
@@ -140,6 +142,11 @@ class Transport:
                         continue
                     if not self._respond(event):
                         return self._finish()
+                    if not conn.has_buffered_data:
+                        # A keep-alive client sends its next request only after reading
+                        # this response: park now rather than pay for a recv that would
+                        # almost surely find nothing (the poller reports it when it comes).
+                        return self._park_idle()
                     continue
                 if type(event) is ConnectionClosed or event is PAUSED:
                     return self.close()
@@ -178,9 +185,23 @@ class Transport:
         except (ConnectionLost, OSError):
             self._log_close_error(outcome)
             raise
-        except BaseException:
-            log.exception("the application failed after the response head was sent")
+        except BaseException as exc:
             self._log_close_error(outcome)
+            if not conn.response_started:
+                # A BaseException (SystemExit, KeyboardInterrupt...) from the app before any
+                # head went out: answer 500 like any other app failure, not a bare close.
+                log.error(
+                    "the application raised %s (%s %s)",
+                    type(exc).__name__,
+                    request.method,
+                    _printable(request.target),
+                    exc_info=exc,
+                )
+                if record is not None:
+                    record.status = 500
+                    self._end_record(record)
+                raise ApplicationError("the application raised an exception") from exc
+            log.exception("the application failed after the response head was sent")
             outcome.aborted = True
         self._log_close_error(outcome)
         if record is not None:

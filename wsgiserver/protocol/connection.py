@@ -82,6 +82,11 @@ class ServerConnection:
         return bool(self._buf)
 
     @property
+    def eof_received(self) -> bool:
+        """True once the client has closed its sending side."""
+        return self._eof
+
+    @property
     def buffered_size(self) -> int:
         """How many received bytes wait in the buffer (body bytes while a request is open)."""
         return len(self._buf)

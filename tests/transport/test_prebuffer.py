@@ -1,0 +1,60 @@
+"""Small bodies are received before the app runs, so slow uploaders wait in the poller."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from wsgiserver.testing import serving
+
+Environ = dict[str, Any]
+
+
+def recording_app(calls: list[str]) -> Callable[..., Iterable[bytes]]:
+    def app(environ: Environ, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        calls.append(environ["PATH_INFO"])
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"%d" % len(body)]
+
+    return app
+
+
+def read_until_close(sock: socket.socket) -> bytes:
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    return data
+
+
+def test_client_leaving_mid_body_is_closed_without_running_the_app() -> None:
+    calls: list[str] = []
+    with serving(recording_app(calls)) as server:
+        with socket.create_connection((server.host, server.port), timeout=5) as client:
+            client.sendall(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
+            client.shutdown(socket.SHUT_WR)
+            assert read_until_close(client) == b""
+        # The connection was handled and closed; a new request still works.
+        with socket.create_connection((server.host, server.port), timeout=5) as client:
+            client.sendall(b"GET /next HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            assert read_until_close(client).endswith(b"\r\n\r\n0")
+    assert calls == ["/next"]
+
+
+def test_slow_small_upload_does_not_hold_a_thread() -> None:
+    calls: list[str] = []
+    with serving(recording_app(calls), threads=1, max_threads=1) as server:
+        slow = socket.create_connection((server.host, server.port), timeout=5)
+        slow.sendall(b"POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01234")
+        # With one thread only, another request is still served while the body is pending.
+        with socket.create_connection((server.host, server.port), timeout=5) as other:
+            other.sendall(b"GET /fast HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            assert read_until_close(other).endswith(b"\r\n\r\n0")
+        assert calls == ["/fast"]
+        slow.sendall(b"56789")
+        response = slow.recv(65536)
+        assert response.startswith(b"HTTP/1.1 200 OK")
+        assert response.endswith(b"\r\n\r\n10")
+        slow.close()
+    assert calls == ["/fast", "/slow"]
