@@ -23,6 +23,7 @@ from wsgiserver.protocol.headers import (
 )
 from wsgiserver.protocol.limits import Limits
 
+_METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")}
 # Fields whose values decide framing or routing; everything else is passed through untouched.
 _SPECIAL = frozenset((b"content-length", b"transfer-encoding", b"host", b"connection", b"expect"))
 
@@ -71,18 +72,22 @@ def parse_request_head(head: bytes, limits: Limits) -> Request:
         if content_length == 0:
             content_length = None
 
-    connection = [token.lower() for token in comma_list(special.get(b"connection", []))]
-    if version == "1.1":
-        keep_alive = b"close" not in connection
+    connection_values = special.get(b"connection")
+    if connection_values is None:
+        keep_alive = version == "1.1"  # RFC 9112 section 9.3: persistence is the default
     else:
-        keep_alive = b"keep-alive" in connection and b"close" not in connection
+        connection = [token.lower() for token in comma_list(connection_values)]
+        if version == "1.1":
+            keep_alive = b"close" not in connection
+        else:
+            keep_alive = b"keep-alive" in connection and b"close" not in connection
 
     expect = special.get(b"expect")
     # RFC 9110 section 10.1.1: a 100-continue expectation in HTTP/1.0 MUST be ignored.
     expect_continue = expect is not None and expects_continue(expect) and version == "1.1"
 
     return Request(
-        method=method.decode("ascii"),
+        method=_METHODS.get(method) or method.decode("ascii"),
         target=target,
         path=path,
         query=query,
