@@ -12,6 +12,7 @@ leader/follower protocol: one thread selects at a time and shares out what it fo
 from __future__ import annotations
 
 import contextlib
+import errno
 import select
 import selectors
 import socket
@@ -55,10 +56,19 @@ class EpollPoller:
         self._probe.register(self._epoll.fileno(), select.POLLIN)
 
     def arm(self, fd: int) -> None:
+        # The server arms outside its lock, so shutdown (or an expiry) may close the socket,
+        # or the poller, just before: EBADF and a closed epoll are not errors then. Raising
+        # here used to kill the worker thread that had just parked the connection.
         try:
-            self._epoll.modify(fd, self._mask)
-        except FileNotFoundError:
-            self._epoll.register(fd, self._mask)
+            try:
+                self._epoll.modify(fd, self._mask)
+            except FileNotFoundError:
+                self._epoll.register(fd, self._mask)
+        except ValueError:
+            pass  # the poller is closed
+        except OSError as exc:
+            if exc.errno != errno.EBADF:
+                raise
 
     def forget(self, fd: int) -> None:
         with contextlib.suppress(OSError, ValueError):

@@ -140,6 +140,9 @@ class Server:
         except BaseException:
             for sock in self._listeners.values():
                 sock.close()
+            for bound in self.addresses:  # unix socket files this constructor created
+                if bound.path is not None:
+                    _unlink_quietly(bound.path)
             raise
         self._poller = make_poller()
         self._lock = threading.Lock()
@@ -198,7 +201,26 @@ class Server:
         Thread-safe. Returns once serving has stopped, except when called from the serving
         thread itself (a signal handler), where it only asks for the stop.
         """
+        me = threading.current_thread()
+        if me is self._serving_thread:
+            # A signal handler in the serving thread may have interrupted the housekeeper
+            # while it holds `_lock` (not reentrant): blocking on it would deadlock. Ask
+            # for the stop; if the lock is busy the housekeeper sees `_stopping` on its own
+            # (it never waits longer than a second).
+            self._stopping.set()
+            if self._lock.acquire(timeout=0.05):
+                try:
+                    self._mark_closing()
+                    self._cond.notify_all()
+                    self._spare_wakeup.notify_all()
+                finally:
+                    self._lock.release()
+            self._poller.wake()
+            return
         with self._cond:
+            # Mark in-flight requests first, so a response finishing once `_stopping` is
+            # visible says `Connection: close` (not only once the serving thread gets to it).
+            self._mark_closing()
             self._stopping.set()
             self._cond.notify_all()
             self._spare_wakeup.notify_all()
@@ -206,8 +228,13 @@ class Server:
         if self._serving_thread is None:
             self._stop_everything()
             return
-        if threading.current_thread() is not self._serving_thread:
+        if me not in self._threads:  # a worker (an app calling shutdown) must not wait for itself
             self._stopped.wait(timeout)
+
+    def _mark_closing(self) -> None:
+        """Under the lock: in-flight responses must end their connection."""
+        for transport in self._active:
+            transport.conn.close_requested = True
 
     def wait_serving(self, timeout: float | None = None) -> bool:
         """Wait until the worker threads are up (for tests and embedding)."""
@@ -255,10 +282,12 @@ class Server:
                         self._cond.acquire()
                     if expired or resume:
                         continue
+                # The earliest of: a parked deadline, a paused listener's resume, 1 s.
+                # (The resume times used to be ignored whenever any deadline was pending.)
                 wake_at = min(
-                    [self._deadlines[0][0]]
-                    if self._deadlines
-                    else [now + 1.0] + [when for when, _ in self._resume_accept]
+                    [now + 1.0]
+                    + ([self._deadlines[0][0]] if self._deadlines else [])
+                    + [when for when, _ in self._resume_accept]
                 )
                 timeout = max(min(wake_at - now, 1.0), 0.001)
                 if self._watching:
@@ -371,7 +400,9 @@ class Server:
             self._active.discard(transport)
             if action != PARK:
                 return
-            if self._stopping.is_set() and not transport.conn.head_started:
+            if self._closed or (self._stopping.is_set() and not transport.conn.head_started):
+                # Once closed, `_stop_everything` has already closed the parked connections:
+                # one parked now would never be closed (an fd leak).
                 park = False
             else:
                 park = True
@@ -423,12 +454,18 @@ class Server:
             self._poller.arm(listener_fd)
         if not accepted:
             return
-        last = accepted.pop()
         with self._lock:
+            closed = self._closed
+            if not closed:
+                last = accepted.pop()
+                for transport in accepted:
+                    self._parked[transport.fileno()] = transport
+                    self._schedule(transport)
+                self._active.add(last)
+        if closed:  # accepted while stopping: nobody would ever close these
             for transport in accepted:
-                self._parked[transport.fileno()] = transport
-                self._schedule(transport)
-            self._active.add(last)
+                transport.close()
+            return
         for transport in accepted:
             self._poller.arm(transport.fileno())
         self._serve(last)

@@ -1,0 +1,187 @@
+"""`load_app`: module:attribute specs, dotted attributes, factories, one-line errors."""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from wsgiserver.apploader import load_app
+from wsgiserver.errors import AppLoadError
+
+_names = itertools.count()
+
+
+@pytest.fixture(autouse=True)
+def isolated_imports(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """load_app changes sys.path and sys.modules; undo both after each test."""
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    modules = set(sys.modules)
+    yield
+    for name in set(sys.modules) - modules:
+        del sys.modules[name]
+
+
+def module(tmp_path: Path, source: str) -> str:
+    """Write a uniquely named module into tmp_path; return its name."""
+    name = f"loader_mod_{next(_names)}"
+    (tmp_path / f"{name}.py").write_text(source)
+    return name
+
+
+APP_SOURCE = """
+def app(environ, start_response):
+    start_response("200 OK", [])
+    return [b"ok"]
+
+class Holder:
+    class Inner:
+        wsgi = staticmethod(app)
+
+holder = Holder()
+
+def create():
+    return app
+
+def create_bad():
+    return 42
+
+def create_raises():
+    raise ValueError("cannot\\nbuild")
+
+not_callable = {"a": 1}
+"""
+
+
+def load_error(spec: str, tmp_path: Path, **kwargs: bool) -> str:
+    with pytest.raises(AppLoadError) as info:
+        load_app(spec, app_dir=str(tmp_path), **kwargs)
+    message = str(info.value)
+    assert "\n" not in message, message
+    return message
+
+
+def test_module_attribute(tmp_path: Path) -> None:
+    name = module(tmp_path, APP_SOURCE)
+    app = load_app(f"{name}:app", app_dir=str(tmp_path))
+    assert app is sys.modules[name].app
+    assert str(tmp_path) in sys.path
+
+
+def test_surrounding_whitespace_is_ignored(tmp_path: Path) -> None:
+    name = module(tmp_path, APP_SOURCE)
+    assert load_app(f"  {name}:app\n", app_dir=str(tmp_path)) is sys.modules[name].app
+
+
+def test_dotted_attribute(tmp_path: Path) -> None:
+    name = module(tmp_path, APP_SOURCE)
+    app = load_app(f"{name}:Holder.Inner.wsgi", app_dir=str(tmp_path))
+    assert app is sys.modules[name].app
+    assert load_app(f"{name}:holder.Inner.wsgi", app_dir=str(tmp_path)) is app
+
+
+def test_dotted_module_in_a_package(tmp_path: Path) -> None:
+    package = tmp_path / "loaderpkg" / "sub"
+    package.mkdir(parents=True)
+    (tmp_path / "loaderpkg" / "__init__.py").write_text("")
+    (package / "__init__.py").write_text("")
+    (package / "wsgi.py").write_text(APP_SOURCE)
+    app = load_app("loaderpkg.sub.wsgi:app", app_dir=str(tmp_path))
+    assert app.__module__ == "loaderpkg.sub.wsgi"
+
+
+def test_factory_call_syntax_and_flag(tmp_path: Path) -> None:
+    name = module(tmp_path, APP_SOURCE)
+    first = load_app(f"{name}:create()", app_dir=str(tmp_path))
+    app = sys.modules[name].app
+    assert first is app
+    assert load_app(f"{name}:create", factory=True, app_dir=str(tmp_path)) is app
+    # "()" and --factory together still call it once (the app is not called as a factory).
+    assert load_app(f"{name}:create()", factory=True, app_dir=str(tmp_path)) is app
+
+
+@pytest.mark.parametrize(
+    ("spec", "fragment"),
+    [
+        ("", "not an application path"),
+        ("justamodule", "not an application path"),
+        (":app", "not an application path"),
+        ("mod:", "not an application path"),
+        ("mod:app()x", "not an application path"),
+        ("mod:app(1)", "not an application path"),
+        ("1mod:app", "not an application path"),
+        ("mod:app:other", "not an application path"),
+        ("mod-name:app", "not an application path"),
+    ],
+)
+def test_bad_spec_syntax(spec: str, fragment: str, tmp_path: Path) -> None:
+    message = load_error(spec, tmp_path)
+    assert fragment in message
+    assert repr(spec) in message
+
+
+def test_missing_module(tmp_path: Path) -> None:
+    message = load_error("surely_not_a_module_xyz:app", tmp_path)
+    assert message.startswith("no module named 'surely_not_a_module_xyz'")
+
+
+def test_missing_submodule_of_existing_package(tmp_path: Path) -> None:
+    (tmp_path / "loaderpkg2").mkdir()
+    (tmp_path / "loaderpkg2" / "__init__.py").write_text("")
+    message = load_error("loaderpkg2.nothere:app", tmp_path)
+    assert message.startswith("no module named 'loaderpkg2.nothere'")
+
+
+def test_missing_dependency_is_not_reported_as_missing_app_module(tmp_path: Path) -> None:
+    name = module(tmp_path, "import surely_missing_dependency_xyz\n")
+    message = load_error(f"{name}:app", tmp_path)
+    assert message.startswith(f"importing {name!r} failed: ModuleNotFoundError")
+    assert "surely_missing_dependency_xyz" in message
+
+
+def test_error_while_importing_names_file_and_line(tmp_path: Path) -> None:
+    name = module(tmp_path, "x = 1\n\nraise KeyError('multi\\nline')\n")
+    message = load_error(f"{name}:app", tmp_path)
+    assert message.startswith(f"importing {name!r} failed: KeyError")
+    assert f"{name}.py, line 3" in message
+
+
+def test_syntax_error_in_app_module(tmp_path: Path) -> None:
+    name = module(tmp_path, "def broken(:\n    pass\n")
+    message = load_error(f"{name}:app", tmp_path)
+    assert "SyntaxError" in message
+    assert f"{name}.py, line 1" in message
+
+
+def test_missing_attribute(tmp_path: Path) -> None:
+    name = module(tmp_path, APP_SOURCE)
+    assert load_error(f"{name}:nope", tmp_path) == f"module {name!r} has no attribute 'nope'"
+    assert "Holder.Nope" in load_error(f"{name}:Holder.Nope", tmp_path)
+
+
+def test_not_callable(tmp_path: Path) -> None:
+    name = module(tmp_path, APP_SOURCE)
+    message = load_error(f"{name}:not_callable", tmp_path)
+    assert message == f"{name}:not_callable is a dict, not a WSGI callable"
+
+
+def test_factory_returning_non_callable(tmp_path: Path) -> None:
+    name = module(tmp_path, APP_SOURCE)
+    assert "int, not a WSGI callable" in load_error(f"{name}:create_bad()", tmp_path)
+
+
+def test_factory_raising(tmp_path: Path) -> None:
+    name = module(tmp_path, APP_SOURCE)
+    message = load_error(f"{name}:create_raises()", tmp_path)
+    assert message == f"the factory {name}:create_raises() failed: ValueError: cannot build"
+    message = load_error(f"{name}:create_raises", tmp_path, factory=True)
+    assert "ValueError: cannot build" in message
+
+
+def test_factory_flag_on_an_app_that_needs_arguments(tmp_path: Path) -> None:
+    name = module(tmp_path, APP_SOURCE)
+    message = load_error(f"{name}:app", tmp_path, factory=True)
+    assert "TypeError" in message

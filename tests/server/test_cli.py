@@ -1,0 +1,293 @@
+"""`python -m wsgiserver` as a subprocess: serving, signals, and one-line startup errors."""
+
+from __future__ import annotations
+
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from tests.server.helpers import RawClient, get
+
+ROOT = Path(__file__).resolve().parents[2]
+WAIT = 10.0  # seconds a subprocess may take to start or stop on a loaded machine
+SERVING = re.compile(r"serving on http://([0-9.]+):([0-9]+)")
+
+
+class CliProcess:
+    """A running `python -m wsgiserver`; a thread collects its stderr lines as they come."""
+
+    def __init__(self, args: Sequence[str], cwd: Path = ROOT) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "wsgiserver", *args],
+            cwd=cwd,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._changed = threading.Condition()
+        self._done = False
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            with self._changed:
+                self.lines.append(line.rstrip("\n"))
+                self._changed.notify_all()
+        with self._changed:
+            self._done = True
+            self._changed.notify_all()
+
+    def wait_for(self, pattern: re.Pattern[str] | str) -> re.Match[str]:
+        """Block until a stderr line matches (fails if the process ends first)."""
+        regex = re.compile(pattern) if isinstance(pattern, str) else pattern
+        seen = 0
+        with self._changed:
+            while True:
+                for line in self.lines[seen:]:
+                    match = regex.search(line)
+                    if match:
+                        return match
+                seen = len(self.lines)
+                if self._done:
+                    raise AssertionError(f"no line matching {regex.pattern!r}: {self.lines}")
+                if not self._changed.wait(WAIT):
+                    raise AssertionError(f"timed out waiting for {regex.pattern!r}")
+
+    def address(self) -> tuple[str, int]:
+        match = self.wait_for(SERVING)
+        return match.group(1), int(match.group(2))
+
+    def stop(self, signum: int = signal.SIGTERM) -> int:
+        self.proc.send_signal(signum)
+        return self.wait()
+
+    def wait(self) -> int:
+        code = self.proc.wait(WAIT)
+        self._reader.join(WAIT)
+        return code
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._reader.join(WAIT)
+        if self.proc.stderr is not None:
+            self.proc.stderr.close()
+
+
+@pytest.fixture
+def cli() -> Iterator[list[CliProcess]]:
+    started: list[CliProcess] = []
+    yield started
+    for process in started:
+        process.kill()
+
+
+def start(cli: list[CliProcess], *args: str, cwd: Path = ROOT) -> CliProcess:
+    process = CliProcess(args, cwd)
+    cli.append(process)
+    return process
+
+
+def run_failing(*args: str, cwd: Path = ROOT) -> tuple[int, str]:
+    result = subprocess.run(
+        [sys.executable, "-m", "wsgiserver", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+        check=False,
+    )
+    assert result.stdout == ""
+    return result.returncode, result.stderr
+
+
+def assert_one_line(stderr: str, *fragments: str) -> None:
+    lines = stderr.splitlines()
+    assert len(lines) == 1, stderr
+    assert lines[0].startswith("wsgiserver: error: "), stderr
+    for fragment in fragments:
+        assert fragment in lines[0], stderr
+
+
+# -- serving ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_serves_and_stops_on_signal(cli: list[CliProcess], signum: int) -> None:
+    process = start(cli, "--bind", "127.0.0.1:0", "sample_apps.hello:app")
+    with RawClient(process.address()) as client:
+        response = client.request(get("/cli"))
+        assert response.status == 200
+        assert response.body == b"Hello, world! You asked for /cli\n"
+    assert process.stop(signum) == 0
+    assert any(signal.Signals(signum).name in line for line in process.lines)
+    assert process.lines[-1].endswith("stopped")
+    assert not any("Traceback" in line for line in process.lines)
+
+
+def test_sigterm_lets_an_in_flight_request_finish(cli: list[CliProcess], tmp_path: Path) -> None:
+    (tmp_path / "slowapp.py").write_text(
+        "import sys\n"
+        "def app(environ, start_response):\n"
+        "    sys.stderr.write('app entered\\n'); sys.stderr.flush()\n"
+        "    environ['wsgi.input'].read()\n"
+        "    start_response('200 OK', [])\n"
+        "    return [b'done']\n"
+    )
+    process = start(cli, "--bind", "127.0.0.1:0", "--app-dir", str(tmp_path), "slowapp:app")
+    with RawClient(process.address()) as client:
+        # The app blocks reading a body we have not finished sending.
+        client.send(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        process.wait_for("app entered")
+        process.proc.send_signal(signal.SIGTERM)
+        process.wait_for("SIGTERM")
+        client.send(b"0\r\n\r\n")
+        response = client.read_response()
+        assert response.body == b"done"
+        assert response.closes
+    assert process.wait() == 0
+
+
+def test_unix_socket_bind(cli: list[CliProcess], tmp_path: Path) -> None:
+    path = tmp_path / "cli.sock"
+    process = start(cli, "--bind", f"unix:{path}", "sample_apps.hello:app")
+    process.wait_for(f"serving on unix:{path}")
+    with RawClient(str(path)) as client:
+        assert client.request(get("/u")).status == 200
+    assert process.stop() == 0
+    assert not path.exists()
+
+
+def test_factory_forms(cli: list[CliProcess], tmp_path: Path) -> None:
+    (tmp_path / "factorymod.py").write_text(
+        "def create():\n"
+        "    def app(environ, start_response):\n"
+        "        start_response('200 OK', [])\n"
+        "        return [b'from factory']\n"
+        "    return app\n"
+    )
+    for args in (["factorymod:create()"], ["--factory", "factorymod:create"]):
+        process = start(cli, "--bind", "127.0.0.1:0", "--app-dir", str(tmp_path), *args)
+        with RawClient(process.address()) as client:
+            assert client.request(get()).body == b"from factory"
+        assert process.stop() == 0
+
+
+def test_console_script_is_installed() -> None:
+    script = Path(sys.executable).parent / "wsgiserver"
+    assert script.exists()
+    result = subprocess.run(
+        [str(script), "--version"], capture_output=True, text=True, timeout=WAIT, check=False
+    )
+    assert result.returncode == 0
+    assert result.stdout.startswith("wsgiserver ")
+
+
+# -- startup errors: one line on stderr, exit 2 (config) or 3 (app) ----------------------------
+
+
+def write_module(tmp_path: Path, name: str, source: str) -> str:
+    (tmp_path / f"{name}.py").write_text(source)
+    return str(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("source", "spec", "fragments"),
+    [
+        (None, "no-colon-here", ["not an application path"]),
+        (None, "mod:app:extra", ["not an application path"]),
+        (None, "missing_module_xyz:app", ["no module named 'missing_module_xyz'"]),
+        ("raise RuntimeError('broken\\nacross lines')\n", "m:app", ["RuntimeError", "broken"]),
+        ("import missing_dependency_xyz\n", "m:app", ["missing_dependency_xyz"]),
+        ("def app(:\n", "m:app", ["SyntaxError"]),
+        ("x = 1\n", "m:app", ["has no attribute 'app'"]),
+        ("app = 42\n", "m:app", ["int", "not a WSGI callable"]),
+        ("def create():\n    raise ValueError('no')\n", "m:create()", ["factory", "ValueError"]),
+    ],
+    ids=[
+        "syntax",
+        "two-colons",
+        "missing-module",
+        "error-on-import",
+        "missing-dependency",
+        "syntax-error",
+        "missing-attribute",
+        "not-callable",
+        "factory-fails",
+    ],
+)
+def test_app_load_errors(
+    tmp_path: Path, source: str | None, spec: str, fragments: list[str]
+) -> None:
+    if source is not None:
+        write_module(tmp_path, "m", source)
+    code, stderr = run_failing("--app-dir", str(tmp_path), spec)
+    assert code == 3
+    assert_one_line(stderr, *fragments)
+
+
+def test_port_in_use() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, stderr = run_failing("--bind", f"127.0.0.1:{port}", "sample_apps.hello:app")
+    assert code == 2
+    assert_one_line(stderr, "address already in use", str(port))
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["--bind", "nocolon"], ["bind", "nocolon"]),
+        (["--bind", "127.0.0.1:99999"], ["port"]),
+        (["--bind", "::1:80"], ["brackets"]),
+        (["--bind", "256.1.1.1:80"], ["256.1.1.1"]),
+        (["--threads", "abc"], ["--threads", "abc"]),
+        (["--threads", "0"], ["threads"]),
+        (["--keepalive-timeout", "nan"], ["--keepalive-timeout"]),
+        (["--threads", "8", "--max-threads", "2"], ["max_threads"]),
+        (["--log-level", "loud"], ["--log-level"]),
+        (["--no-such-option"], ["--no-such-option"]),
+    ],
+    ids=lambda value: "_".join(value) if isinstance(value, list) else None,
+)
+def test_config_errors(args: list[str], fragments: list[str]) -> None:
+    code, stderr = run_failing(*args, "sample_apps.hello:app")
+    assert code == 2
+    assert_one_line(stderr, *fragments)
+
+
+def test_unreadable_chdir(tmp_path: Path) -> None:
+    code, stderr = run_failing("--chdir", str(tmp_path / "nope"), "sample_apps.hello:app")
+    assert code == 2
+    assert_one_line(stderr, "nope")
+
+
+def test_app_dir_is_used_before_cwd(tmp_path: Path, cli: list[CliProcess]) -> None:
+    write_module(
+        tmp_path,
+        "appdirmod",
+        "def app(environ, start_response):\n"
+        "    start_response('200 OK', [])\n"
+        "    return [b'app-dir']\n",
+    )
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    process = start(
+        cli, "--bind", "127.0.0.1:0", "--app-dir", str(tmp_path), "appdirmod:app", cwd=elsewhere
+    )
+    with RawClient(process.address()) as client:
+        assert client.request(get()).body == b"app-dir"
+    assert process.stop() == 0

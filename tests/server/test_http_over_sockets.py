@@ -1,0 +1,369 @@
+"""HTTP/1.x over real sockets: framing, keep-alive, pipelining, 100-continue, listeners."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import pytest
+
+from tests.server.helpers import (
+    Environ,
+    RawClient,
+    Recorder,
+    StartResponse,
+    count_responses,
+    echo_app,
+    get,
+    path_app,
+)
+from wsgiserver.testing import RunningServer, serving
+
+
+def chunked(*pieces: bytes) -> bytes:
+    return b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces if p) + b"0\r\n\r\n"
+
+
+# -- keep-alive and pipelining ----------------------------------------------------------------
+
+
+def test_keep_alive_serves_several_requests_on_one_connection(client: RawClient) -> None:
+    for i in range(5):
+        response = client.request(get(f"/n{i}"))
+        assert response.status == 200
+        assert response.body == f"GET /n{i} len=0\n".encode()
+        assert not response.closes
+    assert client.buf == b""
+
+
+def test_pipelined_requests_answered_in_order_not_glued(client: RawClient) -> None:
+    post = b"POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+    client.send(get("/a") + post + get("/c"))
+    bodies = [client.read_response().body for _ in range(3)]
+    assert bodies == [b"GET /a len=0\n", b"POST /b len=5\nhello", b"GET /c len=0\n"]
+    assert client.buf == b""  # nothing extra glued to the last response
+    assert client.request(get("/d")).body == b"GET /d len=0\n"  # still usable
+
+
+def test_http10_without_keep_alive_is_close_delimited() -> None:
+    def app(environ: Environ, start_response: StartResponse) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        yield b"one "
+        yield b"two"
+
+    with serving(app) as srv, RawClient((srv.host, srv.port)) as client:
+        response = client.request(get("/", version="1.0"))
+        assert response.version == "HTTP/1.1"
+        assert response.status == 200
+        assert response.header("content-length") is None
+        assert response.header("transfer-encoding") is None
+        assert response.body == b"one two"  # read until close
+        assert client.eof
+
+
+def test_http10_keep_alive_is_honoured(client: RawClient) -> None:
+    for path in ("/x", "/y"):
+        response = client.request(get(path, version="1.0", headers="Connection: keep-alive\r\n"))
+        assert response.status == 200
+        assert response.body == f"GET {path} len=0\n".encode()
+        assert (response.header("connection") or "").lower() == "keep-alive"
+    # Without keep-alive the server answers and closes.
+    response = client.request(get("/z", version="1.0"))
+    assert response.body == b"GET /z len=0\n"
+    client.assert_closed()
+
+
+def test_http10_generator_with_keep_alive_still_closes() -> None:
+    def app(environ: Environ, start_response: StartResponse) -> Iterator[bytes]:
+        start_response("200 OK", [])
+        yield b"abc"
+
+    with serving(app) as srv, RawClient((srv.host, srv.port)) as client:
+        client.send(get("/", version="1.0", headers="Connection: keep-alive\r\n"))
+        response = client.read_response()
+        assert response.body == b"abc"
+        assert client.eof
+
+
+def test_head_has_no_body_but_keeps_content_length(client: RawClient) -> None:
+    response = client.request(b"HEAD /h HTTP/1.1\r\nHost: x\r\n\r\n", head=True)
+    assert response.status == 200
+    assert response.header("content-length") == str(len(b"HEAD /h len=0\n"))
+    # No body bytes were sent: the next response starts right away.
+    assert client.buf == b""
+    assert client.request(get("/after")).body == b"GET /after len=0\n"
+
+
+@pytest.mark.parametrize("status", ["204 No Content", "304 Not Modified"])
+def test_no_body_statuses(status: str) -> None:
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        start_response(status, [("ETag", '"x"')])
+        return [b""]
+
+    with serving(app) as srv, RawClient((srv.host, srv.port)) as client:
+        for _ in range(2):
+            response = client.request(get())
+            assert response.status == int(status[:3])
+            assert response.header("transfer-encoding") is None
+            assert status.startswith("304") or response.header("content-length") is None
+            assert client.buf == b""
+
+
+# -- request bodies ---------------------------------------------------------------------------
+
+
+def test_chunked_request_body_is_read_by_the_app(client: RawClient) -> None:
+    head = b"POST /up HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    response = client.request(head + chunked(b"hello ", b"chunked ", b"world"))
+    assert response.body == b"POST /up len=19\nhello chunked world"
+    assert client.request(get("/next")).body == b"GET /next len=0\n"
+
+
+def test_generator_response_is_chunked_on_http11() -> None:
+    def app(environ: Environ, start_response: StartResponse) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        for i in range(3):
+            yield b"part%d;" % i
+
+    with serving(app) as srv, RawClient((srv.host, srv.port)) as client:
+        for _ in range(2):
+            response = client.request(get())
+            assert response.chunked
+            assert response.header("content-length") is None
+            assert response.body == b"part0;part1;part2;"
+
+
+def test_expect_continue_sent_when_app_reads_body(client: RawClient) -> None:
+    client.send(b"POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+    interim = client.read_response()  # blocks until the server asks for the body
+    assert interim.status == 100
+    client.send(b"hello")
+    response = client.read_response()
+    assert response.status == 200
+    assert response.body == b"POST /e len=5\nhello"
+
+
+def test_expect_continue_not_sent_when_app_ignores_body() -> None:
+    with serving(path_app) as srv, RawClient((srv.host, srv.port)) as client:
+        client.send(
+            b"POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"
+        )
+        response = client.read_response()
+        assert response.status == 200
+        assert response.body == b"/e"
+        # The body may or may not follow; the server cannot tell it from a next request.
+        assert response.closes
+
+
+def test_expect_continue_with_too_large_body_gets_413_without_100() -> None:
+    with serving(echo_app, max_body_size=10) as srv, RawClient((srv.host, srv.port)) as c:
+        c.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\nExpect: 100-continue\r\n\r\n")
+        response = c.read_response()
+        assert response.status == 413
+        assert response.closes
+        c.assert_closed()
+
+
+def test_small_unread_body_is_drained_and_connection_kept() -> None:
+    with serving(path_app) as srv, RawClient((srv.host, srv.port)) as client:
+        for i in range(3):
+            sized = b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n" + b"x" * 1000
+            response = client.request(sized)
+            assert (response.body, response.closes) == (b"/a", False), i
+        assert client.request(get("/c")).body == b"/c"
+
+
+def test_unread_chunked_body_ends_the_connection_cleanly() -> None:
+    # A chunked body's size is unknown: the server answers, then closes instead of draining.
+    with serving(path_app) as srv, RawClient((srv.host, srv.port)) as client:
+        head = b"POST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        client.send(head + chunked(b"y" * 3000) + get("/never"))
+        response = client.read_response()
+        assert response.body == b"/b"
+        assert response.closes
+        assert client.read_until_close() == b""
+
+
+def test_large_unread_body_closes_the_connection() -> None:
+    with serving(path_app) as srv, RawClient((srv.host, srv.port)) as client:
+        client.send(b"POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: 10000000\r\n\r\n")
+        client.send(b"z" * 70000)
+        response = client.read_response()
+        assert response.body == b"/big"
+        assert response.closes
+        client.sock.shutdown(socket.SHUT_WR)
+        client.assert_closed()
+
+
+# -- listeners --------------------------------------------------------------------------------
+
+
+def _has_ipv6() -> bool:
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _has_ipv6(), reason="no IPv6 loopback")
+def test_ipv6_loopback() -> None:
+    with serving(echo_app, bind="[::1]:0") as srv:
+        assert srv.host == "::1"
+        assert srv.url == f"http://[::1]:{srv.port}"
+        with RawClient(("::1", srv.port)) as client:
+            assert client.request(get("/v6")).body == b"GET /v6 len=0\n"
+
+
+def test_unix_socket_serves_and_is_removed_on_shutdown(tmp_path: Path) -> None:
+    path = str(tmp_path / "app.sock")
+    with serving(echo_app, bind=f"unix:{path}") as srv:
+        assert srv.address == path
+        with RawClient(path) as client:
+            assert client.request(get("/unix")).body == b"GET /unix len=0\n"
+    assert not os.path.exists(path)
+
+
+def test_several_listeners_at_once(tmp_path: Path) -> None:
+    path = str(tmp_path / "s.sock")
+    with serving(path_app, bind=["127.0.0.1:0", "127.0.0.1:0", f"unix:{path}"]) as srv:
+        addresses = srv.server.addresses
+        assert len(addresses) == 3
+        assert addresses[0].port != addresses[1].port
+        for address in addresses:
+            target = address.path if address.path is not None else (address.host, address.port)
+            with RawClient(target) as client:
+                assert client.request(get("/multi")).body == b"/multi"
+    assert not os.path.exists(path)
+
+
+# -- files ------------------------------------------------------------------------------------
+
+
+def test_file_wrapper_uses_sendfile(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    data = os.urandom(200_000)
+    source = tmp_path / "blob.bin"
+    source.write_bytes(data)
+    calls: list[tuple[int, int | None]] = []
+    real_sendfile = socket.socket.sendfile
+
+    def spy(self: socket.socket, file: IO[bytes], offset: int = 0, count: int | None = None) -> int:
+        calls.append((offset, count))
+        return real_sendfile(self, file, offset, count)
+
+    monkeypatch.setattr(socket.socket, "sendfile", spy)
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        wrapper: Any = environ["wsgi.file_wrapper"](source.open("rb"))
+        return wrapper  # type: ignore[no-any-return]
+
+    with serving(app) as srv, RawClient((srv.host, srv.port)) as client:
+        response = client.request(get("/f"))
+        assert response.header("content-length") == str(len(data))
+        assert response.body == data
+        again = client.request(get("/f"))  # framing intact: the connection is reusable
+        assert again.body == data
+    assert calls == [(0, len(data)), (0, len(data))]
+
+
+# -- application errors -----------------------------------------------------------------------
+
+
+def test_app_error_before_start_response_is_500(caplog: pytest.LogCaptureFixture) -> None:
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        if environ["PATH_INFO"] == "/boom":
+            raise ValueError("boom")
+        return path_app(environ, start_response)
+
+    with serving(app) as srv:
+        with caplog.at_level(logging.ERROR), RawClient((srv.host, srv.port)) as client:
+            response = client.request(get("/boom"))
+            assert response.status == 500
+            assert response.closes
+            client.assert_closed()
+        assert any(r.levelno >= logging.ERROR and r.exc_info for r in caplog.records)
+        with RawClient((srv.host, srv.port)) as client:
+            assert client.request(get("/fine")).body == b"/fine"
+
+
+def test_app_error_after_head_aborts_chunked_stream(caplog: pytest.LogCaptureFixture) -> None:
+    def app(environ: Environ, start_response: StartResponse) -> Iterator[bytes]:
+        start_response("200 OK", [])
+        yield b"first"
+        raise ValueError("mid-stream")
+
+    with (
+        caplog.at_level(logging.ERROR),
+        serving(app) as srv,
+        RawClient((srv.host, srv.port)) as client,
+    ):
+        client.send(get())
+        raw = client.read_until_close()
+        assert raw.startswith(b"HTTP/1.1 200 OK\r\n")
+        assert b"Transfer-Encoding: chunked\r\n" in raw
+        assert raw.endswith(b"5\r\nfirst\r\n")  # aborted: no 0\r\n\r\n terminator
+        assert count_responses(raw) == 1  # and never a second status line
+
+
+class AppKilledThread(KeyboardInterrupt):
+    """A BaseException that is not an Exception, like a stray SystemExit/KeyboardInterrupt."""
+
+
+@pytest.mark.parametrize("exc_type", [AppKilledThread, SystemExit])
+def test_base_exception_from_app_does_not_kill_the_pool(
+    exc_type: type[BaseException], caplog: pytest.LogCaptureFixture
+) -> None:
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        if environ["PATH_INFO"] == "/die":
+            raise exc_type("from the app")
+        return path_app(environ, start_response)
+
+    with caplog.at_level(logging.ERROR), serving(app, threads=1, max_threads=1) as srv:
+        for _ in range(3):
+            with RawClient((srv.host, srv.port)) as client:
+                client.send(get("/die"))
+                raw = client.read_until_close()
+                # Nothing was sent yet, so the client is told: 500, never a bare close.
+                assert raw.startswith(b"HTTP/1.1 500 ")
+                assert count_responses(raw) == 1
+        with RawClient((srv.host, srv.port)) as client:
+            assert client.request(get("/alive")).body == b"/alive"
+
+
+def test_many_concurrent_clients() -> None:
+    recorder = Recorder()
+    with serving(recorder, threads=2, max_threads=8) as srv:
+        errors: list[BaseException] = []
+        start = threading.Barrier(10)
+
+        def one(i: int) -> None:
+            try:
+                start.wait()
+                with RawClient((srv.host, srv.port)) as client:
+                    for j in range(5):
+                        body = client.request(get(f"/c{i}-{j}")).body
+                        assert body == f"ok /c{i}-{j}".encode()
+            except BaseException as exc:
+                errors.append(exc)
+
+        workers = [threading.Thread(target=one, args=(i,)) for i in range(10)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        assert errors == []
+        assert len(recorder.paths) == 50
+
+
+def test_running_server_url(echo_server: RunningServer) -> None:
+    assert echo_server.url == f"http://127.0.0.1:{echo_server.port}"
+    assert echo_server.port > 0

@@ -1,0 +1,371 @@
+"""The Server object: binding, serving, shutdown (graceful, idempotent, from any thread),
+resource leaks, and surviving accept() failures."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.server.helpers import Environ, RawClient, StartResponse, get, path_app
+from wsgiserver.errors import BindError
+from wsgiserver.gateway import WSGIApp
+from wsgiserver.server import Server
+from wsgiserver.testing import serving
+
+UPPER_BOUND = 5.0  # "returns promptly": generous, for a loaded 2-core machine
+
+
+@contextmanager
+def serving_in_thread(server: Server) -> Iterator[threading.Thread]:
+    thread = threading.Thread(target=server.serve_forever, name="test-serving")
+    thread.start()
+    try:
+        assert server.wait_serving(UPPER_BOUND)
+        yield thread
+    finally:
+        server.shutdown()
+        thread.join(UPPER_BOUND)
+        assert not thread.is_alive()
+
+
+def refused(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=UPPER_BOUND).close()
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+def test_binds_in_constructor_and_resolves_port_zero() -> None:
+    server = Server(path_app, bind="127.0.0.1:0")
+    try:
+        bound = server.addresses[0]
+        host, port = bound.host, bound.port
+        assert host == "127.0.0.1"
+        assert server.address == (host, port)
+        assert port > 0
+        # Listening already: the kernel completes the handshake before serve_forever.
+        with socket.create_connection(("127.0.0.1", port), timeout=UPPER_BOUND):
+            pass
+    finally:
+        server.shutdown()
+    assert refused(port)
+
+
+def test_bind_error_is_one_clear_exception_and_closes_earlier_listeners() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        before = len(os.listdir("/proc/self/fd"))
+        with pytest.raises(BindError, match="address already in use"):
+            Server(path_app, bind=["127.0.0.1:0", f"127.0.0.1:{port}"])
+        assert len(os.listdir("/proc/self/fd")) == before
+
+
+def test_bind_error_removes_unix_socket_already_created(tmp_path: Path) -> None:
+    path = tmp_path / "first.sock"
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(BindError):
+            Server(path_app, bind=[f"unix:{path}", f"127.0.0.1:{port}"])
+    assert not path.exists()
+
+
+def test_shutdown_from_another_thread_is_prompt_and_idempotent() -> None:
+    server = Server(path_app, bind="127.0.0.1:0")
+    port = server.addresses[0].port
+    with serving_in_thread(server) as thread:
+        with RawClient(("127.0.0.1", port)) as client:
+            assert client.request(get("/x")).body == b"/x"
+        started = time.monotonic()
+        server.shutdown()
+        assert time.monotonic() - started < UPPER_BOUND
+        thread.join(UPPER_BOUND)
+        assert not thread.is_alive()
+        server.shutdown()  # again: a no-op
+    server.shutdown()
+    assert refused(port)
+    with pytest.raises(RuntimeError):
+        server.serve_forever()
+
+
+def test_shutdown_closes_idle_keep_alive_connections() -> None:
+    with serving(path_app, keepalive_timeout=60.0) as srv:
+        client = RawClient((srv.host, srv.port))
+        assert client.request(get("/k")).body == b"/k"
+        srv.stop()
+        client.assert_closed()
+        client.close()
+
+
+def test_context_manager_stops_serving() -> None:
+    with Server(path_app, bind="127.0.0.1:0") as server:
+        port = server.addresses[0].port
+        thread = threading.Thread(target=server.serve_forever)
+        thread.start()
+        assert server.wait_serving(UPPER_BOUND)
+        with RawClient(("127.0.0.1", port)) as client:
+            assert client.request(get("/cm")).body == b"/cm"
+    thread.join(UPPER_BOUND)
+    assert not thread.is_alive()
+    assert refused(port)
+
+
+class Blocking:
+    """An app that waits for `release` before answering."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        self.entered.set()
+        assert self.release.wait(UPPER_BOUND)
+        start_response("200 OK", [])
+        return [b"finished"]
+
+
+def test_graceful_shutdown_lets_in_flight_request_finish() -> None:
+    app = Blocking()
+    server = Server(app, bind="127.0.0.1:0", graceful_timeout=UPPER_BOUND)
+    port = server.addresses[0].port
+    with serving_in_thread(server), RawClient(("127.0.0.1", port)) as client:
+        client.send(get("/slow"))
+        assert app.entered.wait(UPPER_BOUND)
+        stopper = threading.Thread(target=server.shutdown)
+        stopper.start()
+        # shutdown() marks in-flight connections before anything else can observe it.
+        assert server._stopping.wait(UPPER_BOUND)
+        app.release.set()
+        response = client.read_response()
+        assert response.status == 200
+        assert response.body == b"finished"
+        assert response.closes
+        client.assert_closed()
+        stopper.join(UPPER_BOUND)
+        assert not stopper.is_alive()
+    assert refused(port)
+
+
+def test_graceful_timeout_cuts_off_a_stuck_request(caplog: pytest.LogCaptureFixture) -> None:
+    app = Blocking()
+    server = Server(app, bind="127.0.0.1:0", graceful_timeout=0.2)
+    with serving_in_thread(server), RawClient(server.address) as client:
+        client.send(get("/stuck"))
+        assert app.entered.wait(UPPER_BOUND)
+        with caplog.at_level(logging.WARNING):
+            server.shutdown()
+        assert client.read_until_close() == b""
+        app.release.set()
+    assert any("graceful_timeout" in r.getMessage() for r in caplog.records)
+
+
+def test_shutdown_from_the_serving_thread_while_it_holds_the_lock() -> None:
+    """A signal handler runs shutdown() in the serving thread, possibly in the middle of the
+    housekeeper's work (which holds the server lock): it must not deadlock."""
+    server = Server(path_app, bind="127.0.0.1:0", keepalive_timeout=0.05)
+    real_pop = server._pop_expired
+    called = threading.Event()
+
+    def pop_and_signal(now: float) -> list[object]:
+        if not called.is_set() and server._deadlines:
+            called.set()
+            server.shutdown()  # as a SIGTERM handler would, with the lock held
+        return real_pop(now)  # type: ignore[return-value]
+
+    server._pop_expired = pop_and_signal  # type: ignore[assignment,method-assign]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    assert server.wait_serving(UPPER_BOUND)
+    with RawClient(server.address) as client:
+        assert client.request(get("/")).status == 200  # parks it: a deadline to expire
+        thread.join(UPPER_BOUND)
+        assert called.is_set()
+        assert not thread.is_alive(), "serve_forever deadlocked in shutdown()"
+
+
+def _join_new_threads(before: set[threading.Thread]) -> list[threading.Thread]:
+    """Join threads started since `before`; return those still running after a while.
+
+    Worker threads leave the pool just before they finish running, so they get a moment.
+    """
+    new = [t for t in threading.enumerate() if t not in before]
+    for thread in new:
+        thread.join(UPPER_BOUND)
+    return [t for t in new if t.is_alive()]
+
+
+@pytest.mark.slow
+def test_no_thread_or_fd_leak_over_many_cycles() -> None:
+    def cycle() -> None:
+        with serving(path_app, threads=2) as srv, RawClient((srv.host, srv.port)) as client:
+            assert client.request(get("/leak")).body == b"/leak"
+            client.send(b"GET /partial HTTP/1.1\r\n")  # one connection left mid-head
+
+    cycle()  # warm up lazily created module state
+    before = set(threading.enumerate())
+    assert _join_new_threads(before) == []
+    fds_before = sorted(os.listdir("/proc/self/fd"))
+    for _ in range(50):
+        cycle()
+    assert _join_new_threads(before) == []
+    assert sorted(os.listdir("/proc/self/fd")) == fds_before
+
+
+def test_many_servers_side_by_side() -> None:
+    def app_for(n: int) -> WSGIApp:
+        def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+            start_response("200 OK", [])
+            return [b"server %d" % n]
+
+        return app
+
+    servers = [Server(app_for(n), bind="127.0.0.1:0", threads=1) for n in range(8)]
+    threads = [threading.Thread(target=s.serve_forever) for s in servers]
+    try:
+        for thread in threads:
+            thread.start()
+        for server in servers:
+            assert server.wait_serving(UPPER_BOUND)
+        assert len({s.addresses[0].port for s in servers}) == len(servers)
+        for n, server in reversed(list(enumerate(servers))):
+            with RawClient(server.address) as client:
+                assert client.request(get()).body == b"server %d" % n
+    finally:
+        for server in servers:
+            server.shutdown()
+        for thread in threads:
+            thread.join(UPPER_BOUND)
+    assert not any(t.is_alive() for t in threads)
+
+
+def test_serve_forever_runs_in_a_non_main_thread() -> None:
+    server = Server(path_app, bind="127.0.0.1:0")
+    with serving_in_thread(server) as thread:
+        assert thread is not threading.main_thread()
+        with RawClient(server.address) as client:
+            assert client.request(get("/t")).body == b"/t"
+
+
+def test_serve_forever_twice_is_refused() -> None:
+    server = Server(path_app, bind="127.0.0.1:0")
+    with serving_in_thread(server), pytest.raises(RuntimeError):
+        server.serve_forever()
+
+
+class FlakyAccept:
+    """Patches socket.socket.accept: the listener of `port` fails with EMFILE while `failing`."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, failures: int | None = None) -> None:
+        self.real = socket.socket.accept
+        self.failing = threading.Event()
+        self.failing.set()
+        self.first_failure = threading.Event()
+        self.failures = 0
+        self.limit = failures
+        self.port = -1
+        monkeypatch.setattr(socket.socket, "accept", lambda sock: self.accept(sock))
+
+    def accept(self, sock: socket.socket) -> tuple[socket.socket, object]:
+        if (
+            sock.family == socket.AF_INET
+            and sock.getsockname()[1] == self.port
+            and self.failing.is_set()
+            and (self.limit is None or self.failures < self.limit)
+        ):
+            self.failures += 1
+            self.first_failure.set()
+            raise OSError(errno.EMFILE, "Too many open files")
+        return self.real(sock)
+
+
+def test_accept_survives_emfile_without_spinning(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    flaky = FlakyAccept(monkeypatch)
+    with caplog.at_level(logging.WARNING), serving(path_app) as srv:
+        flaky.port = srv.port
+        client = RawClient((srv.host, srv.port))  # the kernel accepts; we "cannot"
+        client.send(get("/after-emfile"))
+        assert flaky.first_failure.wait(UPPER_BOUND)
+        # Observe for a moment: a spinning accept loop would fail thousands of times here.
+        time.sleep(0.5)
+        failures = flaky.failures
+        flaky.failing.clear()
+        assert 1 <= failures <= 20, failures
+        assert client.request(b"").body == b"/after-emfile"
+        client.close()
+    assert any("accept() failed" in r.getMessage() for r in caplog.records)
+
+
+def test_accept_resumes_promptly_after_emfile_with_parked_connections(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    flaky = FlakyAccept(monkeypatch, failures=3)
+    # A parked connection with a far deadline must not delay re-arming the listener.
+    with (
+        serving(path_app, keepalive_timeout=60.0, header_timeout=60.0) as srv,
+        RawClient((srv.host, srv.port)) as parked,
+    ):
+        assert parked.request(get("/parked")).status == 200
+        flaky.port = srv.port
+        started = time.monotonic()
+        with RawClient((srv.host, srv.port)) as client:
+            assert client.request(get("/resumed")).body == b"/resumed"
+        elapsed = time.monotonic() - started
+    assert flaky.failures == 3
+    # Three pauses of ACCEPT_PAUSE (0.1 s); the housekeeper used to wait up to 1 s per pause.
+    assert elapsed < 2.0, elapsed
+
+
+def test_app_can_shut_the_server_down() -> None:
+    """shutdown() called by the app in a worker thread must not wait for that very thread."""
+    holder: list[Server] = []
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        holder[0].shutdown()
+        start_response("200 OK", [])
+        return [b"bye"]
+
+    server = Server(app, bind="127.0.0.1:0", graceful_timeout=30.0)
+    holder.append(server)
+    thread = threading.Thread(target=server.serve_forever)
+    thread.start()
+    assert server.wait_serving(UPPER_BOUND)
+    with RawClient(server.address) as client:
+        response = client.request(get("/quit"))  # within the client's read timeout
+        assert response.body == b"bye"
+        assert response.closes
+    thread.join(UPPER_BOUND)
+    assert not thread.is_alive()
+
+
+def test_unix_socket_path_in_use_stale_or_not_a_socket(tmp_path: Path) -> None:
+    path = tmp_path / "u.sock"
+    with serving(path_app, bind=f"unix:{path}"):
+        with pytest.raises(BindError, match="already in use"):
+            Server(path_app, bind=f"unix:{path}")
+        assert path.exists()  # the live server's socket was left alone
+    # A stale socket file (its server died without cleaning up) is replaced.
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(str(path))
+    stale.close()
+    with serving(path_app, bind=f"unix:{path}"), RawClient(str(path)) as client:
+        assert client.request(get("/s")).body == b"/s"
+    # A regular file is never removed.
+    path.write_text("data")
+    with pytest.raises(BindError, match="not a socket"):
+        Server(path_app, bind=f"unix:{path}")
+    assert path.read_text() == "data"
