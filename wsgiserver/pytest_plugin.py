@@ -1,1 +1,102 @@
-"""pytest plugin registered through the `pytest11` entry point (fixtures added in issue 4)."""
+"""pytest plugin (registered through the `pytest11` entry point as "wsgiserver").
+
+Fixtures:
+- `wsgi_server`: a factory, `wsgi_server(app, **options) -> RunningServer`; every server it
+  started is stopped at teardown. An app error that the test did not take with
+  `take_app_errors()` fails the test (as an error at teardown, with the app's traceback).
+- `wsgi_live_server`: a `RunningServer` for the app of the `wsgi_app` fixture (define it in
+  a conftest) or, without one, of `--wsgi-app module:app` / the `wsgi_app` ini option.
+- `live_server`: the same, under the name pytest-django also uses; it is only defined when
+  pytest-django is not active (then use `wsgi_live_server`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from wsgiserver.gateway import WSGIApp
+from wsgiserver.testing import RunningServer
+
+WSGIServerFactory = Callable[..., RunningServer]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("wsgiserver")
+    group.addoption(
+        "--wsgi-app",
+        dest="wsgi_app",
+        default=None,
+        metavar="MODULE:APP",
+        help="WSGI app served by the live_server / wsgi_live_server fixtures "
+        "(when no wsgi_app fixture is defined)",
+    )
+    parser.addini("wsgi_app", "WSGI app (module:app) for the live_server fixture", default="")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # pytest-django (plugin name "django") has its own `live_server`; never shadow it.
+    if not config.pluginmanager.hasplugin("django"):
+        config.pluginmanager.register(_LiveServerAlias(), "wsgiserver-live-server")
+
+
+@pytest.fixture
+def wsgi_server() -> Iterator[WSGIServerFactory]:
+    """Start servers in the test: `srv = wsgi_server(app, threads=2)`; stopped at teardown."""
+    started: list[RunningServer] = []
+
+    def start(app: WSGIApp, *, raise_app_errors: bool = True, **options: Any) -> RunningServer:
+        running = RunningServer.start(app, raise_app_errors=raise_app_errors, **options)
+        started.append(running)
+        return running
+
+    yield start
+    errors: list[BaseException] = []
+    for running in reversed(started):
+        try:
+            running.stop()
+        except BaseException as exc:
+            errors.append(exc)
+    if len(errors) == 1:
+        raise errors[0]
+    if errors:
+        raise BaseExceptionGroup("several wsgiserver servers failed", errors)
+
+
+def _configured_app(request: pytest.FixtureRequest) -> WSGIApp:
+    try:
+        app: WSGIApp = request.getfixturevalue("wsgi_app")
+    except pytest.FixtureLookupError as exc:
+        if exc.argname != "wsgi_app":
+            raise
+    else:
+        return app
+    spec = request.config.getoption("wsgi_app") or request.config.getini("wsgi_app")
+    if not spec:
+        pytest.fail(
+            "the live_server fixture needs an app: define a `wsgi_app` fixture returning it, "
+            "or pass --wsgi-app module:app (or set wsgi_app = module:app in the pytest ini)",
+            pytrace=False,
+        )
+    from wsgiserver.apploader import load_app
+
+    return load_app(str(spec))
+
+
+@pytest.fixture
+def wsgi_live_server(
+    request: pytest.FixtureRequest, wsgi_server: WSGIServerFactory
+) -> RunningServer:
+    """The app of the `wsgi_app` fixture or `--wsgi-app`, served on 127.0.0.1:<free port>."""
+    return wsgi_server(_configured_app(request))
+
+
+class _LiveServerAlias:
+    """Registered only without pytest-django, whose `live_server` is a different thing."""
+
+    @pytest.fixture
+    def live_server(self, wsgi_live_server: RunningServer) -> RunningServer:
+        """The app of the `wsgi_app` fixture or `--wsgi-app`; see `wsgi_live_server`."""
+        return wsgi_live_server

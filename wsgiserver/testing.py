@@ -1,36 +1,232 @@
 """A real server in a background thread, for test suites.
 
 Owns: `serving(app, **options)`, which binds synchronously (port 0 by default), serves from a
-daemon thread and stops in milliseconds, re-raising anything that escaped the serving thread.
+daemon thread and stops in milliseconds, re-raising anything that escaped the serving thread;
+and the per-server capture of what the app wrote to `wsgi.errors`, the access-log records and
+the errors the server logged for this server's requests (`wsgiserver.error`), so many servers
+can run side by side in one process and each test sees only its own.
 Must not: install signal handlers (it may run outside the main thread).
 """
 
 from __future__ import annotations
 
+import io
+import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import quote
 
-from wsgiserver.gateway import WSGIApp
+from wsgiserver.accesslog import FORMATS, RequestRecord, format_record
+from wsgiserver.gateway import StartResponse, WSGIApp
 from wsgiserver.server import Server
+
+__all__ = ["AppError", "Capture", "RunningServer", "serving"]
+
+_error_log = logging.getLogger("wsgiserver.error")
+
+
+class AppError(Exception):
+    """A request failed in the app (or the server) without a Python exception to re-raise.
+
+    For example an app that sent fewer bytes than its Content-Length, or raised a
+    BaseException such as SystemExit (re-raising that would end the test run).
+    """
+
+
+class _ErrorStream(io.StringIO):
+    """The `wsgi.errors` stream of one server: a StringIO that worker threads share."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            return super().write(text)
+
+    def writelines(self, lines: Iterable[str]) -> None:  # type: ignore[override]
+        with self._lock:
+            super().writelines(lines)
+
+    def text(self) -> str:
+        with self._lock:
+            return self.getvalue()
+
+
+class Capture:
+    """What one server's requests left behind. Thread-safe; one per `RunningServer`.
+
+    `stream` is passed to the `Server` as `errors=` (wsgi.errors), `on_request` as
+    `on_request=`, and `wrap(app)` marks the worker threads that run this server's app so
+    that records of the `wsgiserver.error` logger from those threads land here.
+    """
+
+    def __init__(self) -> None:
+        self.stream = _ErrorStream()
+        self._cond = threading.Condition()
+        self._records: list[RequestRecord] = []
+        self._logs: list[logging.LogRecord] = []
+        self._unraised = 0  # index in _logs of the first error not yet taken or raised
+        self._idents: set[int] = set()
+
+    def wrap(self, app: WSGIApp) -> WSGIApp:
+        """`app`, noting which threads run it. The result is returned untouched."""
+        owners = _router.owners
+        idents = self._idents
+
+        def app_in_test(environ: dict[str, Any], start_response: StartResponse) -> Any:
+            ident = threading.get_ident()
+            if owners.get(ident) is not self:
+                owners[ident] = self
+                idents.add(ident)
+            return app(environ, start_response)
+
+        return app_in_test
+
+    def claim_current_thread(self) -> None:
+        ident = threading.get_ident()
+        _router.owners[ident] = self
+        self._idents.add(ident)
+
+    def on_request(self, record: RequestRecord) -> None:
+        with self._cond:
+            self._records.append(record)
+            self._cond.notify_all()
+
+    def add_log(self, record: logging.LogRecord) -> None:
+        if record.exc_info and not record.exc_text:
+            record.exc_text = _formatter.formatException(record.exc_info)
+        with self._cond:
+            self._logs.append(record)
+
+    def start(self) -> None:
+        _router.attach()
+
+    def close(self) -> None:
+        owners = _router.owners
+        for ident in self._idents:
+            if owners.get(ident) is self:
+                del owners[ident]
+        self._idents.clear()
+        _router.detach()
+
+    # -- reading --------------------------------------------------------------------------
+
+    def records(self) -> list[RequestRecord]:
+        with self._cond:
+            return list(self._records)
+
+    def wait_for_requests(self, count: int, timeout: float | None) -> list[RequestRecord]:
+        with self._cond:
+            if not self._cond.wait_for(lambda: len(self._records) >= count, timeout):
+                raise TimeoutError(
+                    f"{len(self._records)} of {count} requests finished within {timeout}s"
+                )
+            return list(self._records)
+
+    def logs(self) -> list[logging.LogRecord]:
+        with self._cond:
+            return list(self._logs)
+
+    def take_errors(self) -> list[logging.LogRecord]:
+        """ERROR records not taken before; they are then not raised by `stop()`."""
+        with self._cond:
+            fresh = self._logs[self._unraised :]
+            self._unraised = len(self._logs)
+        return [r for r in fresh if r.levelno >= logging.ERROR]
+
+
+class _Router(logging.Handler):
+    """One handler on `wsgiserver.error` that hands each record to the server it is for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.owners: dict[int, Capture] = {}
+        self._users = 0
+        self._users_lock = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        capture = self.owners.get(record.thread) if record.thread is not None else None
+        if capture is not None:
+            capture.add_log(record)
+
+    def attach(self) -> None:
+        with self._users_lock:
+            self._users += 1
+            if self._users == 1:
+                _error_log.addHandler(self)
+
+    def detach(self) -> None:
+        with self._users_lock:
+            self._users -= 1
+            if self._users == 0:
+                _error_log.removeHandler(self)
+
+
+_router = _Router()
+_formatter = logging.Formatter("%(levelname)s %(name)s: %(message)s")
+
+
+def _exception_of(record: logging.LogRecord) -> BaseException:
+    exc = record.exc_info[1] if record.exc_info else None
+    if isinstance(exc, Exception):
+        return exc
+    error = AppError(record.getMessage())
+    if exc is not None:
+        error.__cause__ = exc
+    return error
 
 
 class RunningServer:
-    """A server serving in a background thread. Use `url` to reach it; `stop()` to end it."""
+    """A server serving in a background thread. Use `url` to reach it; `stop()` to end it.
 
-    def __init__(self, server: Server) -> None:
+    Build one with `RunningServer.start(app, **options)` (or `serving()`), which also
+    captures, for this server only: what the app wrote to `wsgi.errors` (`errors_text()`),
+    one `RequestRecord` per finished request (`access_records`, `access_lines()`,
+    `wait_for_requests()`), and what the server logged to `wsgiserver.error` while serving
+    this app (`log_records`, `log_text()`, `take_app_errors()`). With
+    `raise_app_errors=True`, `stop()` re-raises the first app error nobody took.
+    """
+
+    def __init__(
+        self,
+        server: Server,
+        *,
+        capture: Capture | None = None,
+        raise_app_errors: bool = False,
+    ) -> None:
         self.server = server
+        self.raise_app_errors = raise_app_errors
+        self._capture = capture if capture is not None else Capture()
+        self._capture.start()
         self._error: BaseException | None = None
+        self._stopped = False
         self._thread = threading.Thread(target=self._run, name="wsgiserver-serving", daemon=True)
         self._thread.start()
         server.wait_serving()
 
+    @classmethod
+    def start(
+        cls, app: WSGIApp, *, raise_app_errors: bool = False, **options: Any
+    ) -> RunningServer:
+        """Bind (default 127.0.0.1:0) and serve `app` with per-server capture."""
+        options.setdefault("bind", "127.0.0.1:0")
+        capture = Capture()
+        if "errors" not in options:
+            options["errors"] = capture.stream
+        server = Server(capture.wrap(app), on_request=capture.on_request, **options)
+        return cls(server, capture=capture, raise_app_errors=raise_app_errors)
+
     def _run(self) -> None:
+        self._capture.claim_current_thread()
         try:
             self.server.serve_forever()
         except BaseException as exc:  # re-raised in the test's thread by stop()
             self._error = exc
+
+    # -- where it is ----------------------------------------------------------------------
 
     @property
     def address(self) -> tuple[str, int] | str:
@@ -39,35 +235,138 @@ class RunningServer:
 
     @property
     def host(self) -> str:
+        """The bound host of the first listener ("localhost" for a unix socket)."""
         address = self.server.addresses[0]
         return address.host if address.path is None else "localhost"
 
     @property
     def port(self) -> int:
+        """The bound port of the first listener (0 for a unix socket)."""
         return self.server.addresses[0].port
 
     @property
     def url(self) -> str:
-        """The base URL, e.g. http://127.0.0.1:54321 (IPv6 hosts are bracketed)."""
-        host = self.host
+        """The base URL, without a trailing slash: http://127.0.0.1:54321.
+
+        IPv6 hosts are bracketed; a wildcard bind (0.0.0.0, ::) gives the loopback address.
+        For a unix socket it is `http+unix://` and the percent-encoded path, the form
+        `requests-unixsocket` and `httpx`-style transports understand, e.g.
+        http+unix://%2Ftmp%2Fapp.sock.
+        """
+        address = self.server.addresses[0]
+        if address.path is not None:
+            return "http+unix://" + quote(address.path, safe="")
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(
+            address.host, address.host
+        )
         if ":" in host:
             host = f"[{host}]"
-        return f"http://{host}:{self.port}"
+        return f"http://{host}:{address.port}"
+
+    # -- what happened --------------------------------------------------------------------
+
+    def errors_text(self) -> str:
+        """Everything the app wrote to `wsgi.errors` so far."""
+        return self._capture.stream.text()
+
+    @property
+    def access_records(self) -> list[RequestRecord]:
+        """One record per finished request, in finishing order (a copy).
+
+        A record is added just after the response was sent, so a client may see the
+        response first: call `wait_for_requests(n)` (or read this after `stop()`).
+        """
+        return self._capture.records()
+
+    def access_lines(self, fmt: str = "combined") -> list[str]:
+        """`access_records` as access-log lines; `fmt` is one of "combined", "common"."""
+        if fmt not in FORMATS:
+            raise ValueError(f"fmt must be one of {FORMATS}, not {fmt!r}")
+        return [format_record(record, fmt) for record in self._capture.records()]
+
+    def wait_for_requests(self, count: int, timeout: float | None = 10.0) -> list[RequestRecord]:
+        """Block until `count` requests have finished; return their records.
+
+        Everything those requests logged or wrote to `wsgi.errors` is captured by then.
+        Raises TimeoutError (`timeout` is only a safety net against a hung test).
+        """
+        return self._capture.wait_for_requests(count, timeout)
+
+    @property
+    def log_records(self) -> list[logging.LogRecord]:
+        """Records the server logged to `wsgiserver.error` for this server (a copy)."""
+        return self._capture.logs()
+
+    def log_text(self) -> str:
+        """`log_records` formatted, tracebacks included."""
+        return "".join(_format(record) for record in self._capture.logs())
+
+    def take_app_errors(self) -> list[BaseException]:
+        """The app errors logged since the last call, which `stop()` will then not raise.
+
+        Each is the exception the app raised (or an `AppError` with the logged message when
+        there was none). Call it in a test that provokes an error on purpose.
+        """
+        return [_exception_of(record) for record in self._capture.take_errors()]
+
+    # -- stopping -------------------------------------------------------------------------
 
     def stop(self) -> None:
-        """Stop serving and join the thread; re-raise what escaped it. Idempotent."""
-        self.server.shutdown()
-        self._thread.join()
+        """Stop serving and join the threads; re-raise what escaped the serving thread.
+
+        Then, with `raise_app_errors`, re-raise the first app error not taken with
+        `take_app_errors()`. Idempotent.
+        """
+        if not self._stopped:
+            self._stopped = True
+            server = self.server
+            with server._lock:
+                workers = set(server._threads)
+            try:
+                server.shutdown()
+                self._thread.join()
+                with server._lock:
+                    stuck = set(server._threads)
+                for worker in workers - stuck:
+                    worker.join()  # each has left its loop; this waits for it to end
+            finally:
+                self._capture.close()
         error, self._error = self._error, None
         if error is not None:
             raise error
+        if self.raise_app_errors:
+            errors = self.take_app_errors()
+            if errors:
+                first = errors[0]
+                note = "raised by the WSGI app in a wsgiserver thread"
+                if len(errors) > 1:
+                    note += f" ({len(errors) - 1} more app errors: see log_text())"
+                first.add_note(note)
+                raise first
+
+    def __enter__(self) -> RunningServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _format(record: logging.LogRecord) -> str:
+    text = _formatter.format(record)
+    return text + "\n"
 
 
 @contextmanager
-def serving(app: WSGIApp, **options: Any) -> Iterator[RunningServer]:
-    """Serve `app` for the duration of a `with` block: `with serving(app) as srv: srv.url`."""
-    options.setdefault("bind", "127.0.0.1:0")
-    running = RunningServer(Server(app, **options))
+def serving(
+    app: WSGIApp, *, raise_app_errors: bool = False, **options: Any
+) -> Iterator[RunningServer]:
+    """Serve `app` for the duration of a `with` block: `with serving(app) as srv: srv.url`.
+
+    `options` are `Server` options (bind, threads, limits, root_path, ...; `bind` defaults to
+    127.0.0.1:0). With `raise_app_errors=True` an app error that nobody took with
+    `take_app_errors()` is re-raised when the block ends (the pytest fixtures do that).
+    """
+    running = RunningServer.start(app, raise_app_errors=raise_app_errors, **options)
     try:
         yield running
     finally:

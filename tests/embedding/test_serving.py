@@ -1,0 +1,171 @@
+"""`wsgiserver.testing.serving` and `RunningServer`: options, per-server capture, errors."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import requests
+
+from tests.embedding.apps import Environ, UnixHTTPConnection, get, hello, noisy
+from wsgiserver.gateway import StartResponse
+from wsgiserver.server import Server
+from wsgiserver.testing import AppError, RunningServer, serving
+
+
+def test_serves_on_a_free_loopback_port() -> None:
+    with serving(hello) as srv:
+        assert srv.host == "127.0.0.1"
+        assert srv.port > 0
+        assert srv.address == ("127.0.0.1", srv.port)
+        assert srv.url == f"http://127.0.0.1:{srv.port}"
+        response = requests.get(srv.url + "/a", timeout=10)
+        assert response.text == "hello |/a"
+    srv.stop()  # idempotent
+
+
+def test_server_options_pass_through() -> None:
+    with serving(hello, threads=1, max_threads=2, root_path="/app", max_body_size=4) as srv:
+        assert srv.server.config.threads == 1
+        assert requests.get(srv.url + "/x", timeout=10).text == "hello /app|/x"
+        assert requests.post(srv.url, data=b"too long", timeout=10).status_code == 413
+
+
+def test_wildcard_bind_gives_a_loopback_url() -> None:
+    with serving(hello, bind="0.0.0.0:0") as srv:
+        assert srv.host == "0.0.0.0"
+        assert srv.url == f"http://127.0.0.1:{srv.port}"
+        assert get("127.0.0.1", srv.port)[0] == 200
+
+
+def test_unix_socket(tmp_path: Path) -> None:
+    path = str(tmp_path / "app.sock")
+    with serving(hello, bind=f"unix:{path}") as srv:
+        assert srv.address == path
+        assert srv.url == "http+unix://" + quote(path, safe="")
+        conn = UnixHTTPConnection(path)
+        conn.request("GET", "/u")
+        assert conn.getresponse().read() == b"hello |/u"
+        conn.close()
+
+
+def test_captures_wsgi_errors_and_access_records() -> None:
+    with serving(noisy) as srv:
+        assert get(srv.host, srv.port, "/one") == (200, b"ok")
+        assert get(srv.host, srv.port, "/two?q=1") == (200, b"ok")
+        records = srv.wait_for_requests(2)
+        assert [(r.method, r.target, r.status) for r in records] == [
+            ("GET", "/one", 200),
+            ("GET", "/two?q=1", 200),
+        ]
+        assert srv.errors_text() == "noisy /one\nnoisy /two\n"
+        lines = srv.access_lines("common")
+        assert '"GET /one HTTP/1.1" 200 2' in lines[0]
+        assert srv.access_lines()[1].startswith("127.0.0.1 - - [")
+        with pytest.raises(ValueError, match="fmt"):
+            srv.access_lines("json")
+    assert len(srv.access_records) == 2
+    assert srv.log_records == []
+
+
+def test_user_supplied_errors_stream_is_used(tmp_path: Path) -> None:
+    with (tmp_path / "errors.txt").open("w") as stream, serving(noisy, errors=stream) as srv:
+        get(srv.host, srv.port, "/f")
+        srv.wait_for_requests(1)
+        assert srv.errors_text() == ""
+    assert (tmp_path / "errors.txt").read_text() == "noisy /f\n"
+
+
+def test_capture_is_per_server_side_by_side() -> None:
+    servers = [RunningServer.start(noisy, threads=1) for _ in range(5)]
+    try:
+        for round_ in range(2):
+            for i, srv in enumerate(servers):
+                assert get(srv.host, srv.port, f"/s{i}r{round_}")[0] == 200
+        bad = servers[2]
+        assert get(bad.host, bad.port, "/boom")[0] == 500
+        for i, srv in enumerate(servers):
+            expected = [f"/s{i}r0", f"/s{i}r1"] + (["/boom"] if srv is bad else [])
+            assert [r.target for r in srv.wait_for_requests(len(expected))] == expected
+            assert srv.errors_text() == "".join(f"noisy {p}\n" for p in expected)
+            assert bool(srv.log_records) is (srv is bad)
+        assert "ZeroDivisionError" in bad.log_text()
+        [error] = bad.take_app_errors()
+        assert isinstance(error, ZeroDivisionError)
+    finally:
+        for srv in servers:
+            srv.stop()
+
+
+def test_app_error_is_raised_at_stop_when_asked() -> None:
+    srv = RunningServer.start(noisy, raise_app_errors=True)
+    assert get(srv.host, srv.port, "/boom")[0] == 500
+    assert get(srv.host, srv.port, "/boom")[0] == 500
+    with pytest.raises(ZeroDivisionError) as caught:
+        srv.stop()
+    assert any("1 more app errors" in note for note in caught.value.__notes__)
+
+
+def test_app_errors_taken_by_the_test_are_not_raised() -> None:
+    with serving(noisy, raise_app_errors=True) as srv:
+        assert get(srv.host, srv.port, "/boom")[0] == 500
+        [error] = srv.take_app_errors()
+        assert isinstance(error, ZeroDivisionError)
+        assert srv.take_app_errors() == []
+    assert "ZeroDivisionError: integer division or modulo by zero" in srv.log_text()
+
+
+def test_app_errors_are_kept_but_not_raised_by_default() -> None:
+    with serving(noisy) as srv:
+        assert get(srv.host, srv.port, "/boom")[0] == 500
+    assert [type(e) for e in srv.take_app_errors()] == [ZeroDivisionError]
+
+
+def test_base_exception_from_the_app_is_raised_as_app_error() -> None:
+    def app(environ: Environ, start_response: StartResponse) -> list[bytes]:
+        raise SystemExit(3)
+
+    with pytest.raises(AppError) as caught, serving(app, raise_app_errors=True) as srv:
+        assert get(srv.host, srv.port)[0] == 500
+    assert isinstance(caught.value.__cause__, SystemExit)
+
+
+def test_error_escaping_the_serving_thread_is_reraised(monkeypatch: pytest.MonkeyPatch) -> None:
+    server = Server(hello, bind="127.0.0.1:0")
+
+    def broken() -> None:
+        raise RuntimeError("housekeeper died")
+
+    monkeypatch.setattr(server, "_housekeep", broken)
+    running = RunningServer(server)
+    with pytest.raises(RuntimeError, match="housekeeper died"):
+        running.stop()
+
+
+def test_started_from_a_non_main_thread() -> None:
+    results: list[object] = []
+
+    def in_thread() -> None:
+        try:
+            with serving(hello) as srv:
+                results.append(get(srv.host, srv.port, "/t"))
+        except BaseException as exc:
+            results.append(exc)
+
+    thread = threading.Thread(target=in_thread)
+    thread.start()
+    thread.join()
+    assert results == [(200, b"hello |/t")]
+
+
+def test_many_servers_at_once() -> None:
+    servers = [RunningServer.start(hello, threads=1, root_path=f"/{i}") for i in range(20)]
+    try:
+        for i, srv in enumerate(servers):
+            assert get(srv.host, srv.port) == (200, f"hello /{i}|/".encode())
+        assert len({srv.port for srv in servers}) == 20
+    finally:
+        for srv in servers:
+            srv.stop()
