@@ -15,7 +15,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from wsgiserver import __version__
 from wsgiserver.apploader import load_app
@@ -27,8 +27,14 @@ EXIT_CONFIG = 2  # argparse uses 2 for usage errors too
 EXIT_APP = 3
 
 
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line, like every other startup error (argparse prints the whole usage first).
+        self.exit(EXIT_CONFIG, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="wsgiserver",
         description="Serve a WSGI application over HTTP/1.1.",
         epilog="Example: python -m wsgiserver --bind 127.0.0.1:8080 myproject.wsgi:application",
@@ -37,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     for f in dataclasses.fields(Config):
         meta = f.metadata
         if f.name == "app":
-            parser.add_argument("app", metavar="APP", help=meta["help"])
+            parser.add_argument("app", metavar="APP", nargs="?", help=meta["help"])
             continue
         flag = "--" + f.name.replace("_", "-")
         default_text = (
@@ -115,28 +121,63 @@ def configure_logging(config: Config) -> None:
         access.setLevel(logging.INFO)
 
 
+def _fail(exc: BaseException, code: int) -> int:
+    """Report a startup failure as one line on stderr (they used to exit silently)."""
+    message = " ".join(str(exc).split()) or type(exc).__name__
+    sys.stderr.write(f"wsgiserver: error: {message}\n")
+    return code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = vars(build_parser().parse_args(argv))
     try:
         config = Config.from_options(args)
-    except WSGIServerError:
-        return EXIT_CONFIG
+    except WSGIServerError as exc:
+        return _fail(exc, EXIT_CONFIG)
     try:
         configure_logging(config)
-    except OSError:
-        return EXIT_CONFIG
+    except OSError as exc:
+        return _fail(exc, EXIT_CONFIG)
     try:
         if config.chdir is not None:
             os.chdir(config.chdir)
-    except OSError:
+    except OSError as exc:
+        return _fail(exc, EXIT_CONFIG)
+    if config.paste is not None:
+        return _main_paste(config, args)
+    if not config.app:
+        sys.stderr.write("wsgiserver: error: give an APP (module:attribute) or --paste FILE.ini\n")
         return EXIT_CONFIG
     try:
         app = load_app(config.app or "", factory=config.factory, app_dir=config.app_dir)
-    except WSGIServerError:
-        return EXIT_APP
+    except WSGIServerError as exc:
+        return _fail(exc, EXIT_APP)
     try:
         server = Server(app, config)
-    except WSGIServerError:
+    except WSGIServerError as exc:
+        return _fail(exc, EXIT_CONFIG)
+    return run(server)
+
+
+def _main_paste(config: Config, args: dict[str, Any]) -> int:
+    """`--paste FILE.ini`: the app from [app:main], options from [server:main]; flags win."""
+    from wsgiserver.paste import load_paste
+
+    if config.app:
+        sys.stderr.write("wsgiserver: error: give either APP or --paste, not both\n")
+        return EXIT_CONFIG
+    try:
+        app, ini_options = load_paste(config.paste or "")
+    except WSGIServerError as exc:
+        sys.stderr.write(f"wsgiserver: error: {exc}\n")
+        return EXIT_APP
+    given = {name: value for name, value in args.items() if value is not None}
+    try:
+        config = Config.from_options({**ini_options, **given})
+        configure_logging(config)
+        server = Server(app, config)
+    except (WSGIServerError, OSError) as exc:
+        sys.stderr.write(f"wsgiserver: error: {exc}\n")
         return EXIT_CONFIG
     return run(server)
 

@@ -41,6 +41,11 @@ class Config:
     """Every wsgiserver option. Build it with keyword arguments; it validates itself."""
 
     app: str | None = option(None, "the WSGI application, as module:attribute", metavar="APP")
+    paste: str | None = option(
+        None,
+        "load the app from [app:main] of a PasteDeploy ini file (and options from [server:main])",
+        metavar="FILE.ini",
+    )
     factory: bool = option(
         False, "treat APP as a factory: call it with no arguments to get the app", flag=True
     )

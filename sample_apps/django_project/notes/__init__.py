@@ -1,0 +1,1 @@
+"""The notes app of the sample Django project."""

@@ -1,0 +1,266 @@
+"""The Flask sample app, end to end over real sockets: CLI subprocess and in-process serving,
+plain and under `wsgiref.validate.validator`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import subprocess
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from wsgiref.validate import validator
+
+import pytest
+import requests
+
+from sample_apps.flask_app import REPORT, create_app
+from tests.frameworks.conftest import load_in_chromium
+from tests.frameworks.helpers import MultipartUpload, curl, wsgiserver_cli
+from wsgiserver import gateway
+from wsgiserver.testing import serving
+
+APP = "sample_apps.flask_app:app"
+
+
+@dataclass
+class Target:
+    mode: str
+    url: str
+    gate: threading.Event | None = None
+
+
+@pytest.fixture(scope="module", params=["cli", "inprocess", "inprocess-validated"])
+def target(request: pytest.FixtureRequest) -> Iterator[Target]:
+    mode = str(request.param)
+    if mode == "cli":
+        with wsgiserver_cli(APP) as server:
+            yield Target(mode, server.url)
+        return
+    gate = threading.Event()
+    app: Any = create_app(stream_gate=gate)
+    if mode == "inprocess-validated":
+        app = validator(app)
+    with serving(app, threads=4) as running:
+        yield Target(mode, running.url, gate)
+
+
+def test_form_post_redirects_to_the_page(target: Target) -> None:
+    with requests.Session() as client:
+        page = client.get(target.url + "/", timeout=30)
+        assert page.status_code == 200
+        assert page.headers["Content-Type"] == "text/html; charset=utf-8"
+        assert '<form id="post" method="post" action="/messages">' in page.text
+        posted = client.post(
+            target.url + "/messages", data={"message": "hi <there>"}, allow_redirects=False
+        )
+        assert posted.status_code == 303
+        assert posted.headers["Location"] == "/"
+        again = client.get(target.url + posted.headers["Location"], timeout=30)
+        assert '<li class="message">hi &lt;there&gt;</li>' in again.text
+        empty = client.post(target.url + "/messages", data={"message": " "}, timeout=30)
+        assert empty.status_code == 400
+
+
+def test_json_api_create_read_update_delete(target: Target) -> None:
+    base = target.url + "/api/items"
+    created = requests.post(base, json={"name": "widget", "qty": 2}, timeout=30)
+    assert created.status_code == 201
+    item = created.json()
+    assert item["name"] == "widget"
+    assert created.headers["Location"] == f"/api/items/{item['id']}"
+    assert requests.get(target.url + created.headers["Location"], timeout=30).json() == item
+    updated = requests.put(f"{base}/{item['id']}", json={"qty": 5}, timeout=30)
+    assert updated.json() == {**item, "qty": 5}
+    assert item["id"] in [i["id"] for i in requests.get(base, timeout=30).json()]
+    deleted = requests.delete(f"{base}/{item['id']}", timeout=30)
+    assert deleted.status_code == 204
+    assert deleted.content == b""
+    assert requests.get(f"{base}/{item['id']}", timeout=30).status_code == 404
+    bad = requests.post(base, data="not json", headers={"Content-Type": "application/json"})
+    assert bad.status_code == 400
+
+
+def test_multipart_upload_hash_matches(target: Target) -> None:
+    # 50 MB once (through the CLI); a smaller body in the other modes.
+    size = 50 * 1024 * 1024 if target.mode == "cli" else 3 * 1024 * 1024 + 17
+    body = MultipartUpload(size, fields={"note": "big one"})
+    response = requests.post(
+        target.url + "/upload",
+        data=body,
+        headers={"Content-Type": body.content_type},
+        timeout=120,
+    )
+    assert response.status_code == 200, response.text[:500]
+    assert response.json() == {
+        "filename": "big.bin",
+        "size": size,
+        "sha256": body.sha256,
+        "note": "big one",
+    }
+
+
+def test_upload_with_curl(target: Target, tmp_path: Path) -> None:
+    data = bytes(range(256)) * 4099
+    path = tmp_path / "payload.bin"
+    path.write_bytes(data)
+    done = subprocess.run(
+        [
+            curl(),
+            "--http1.1",
+            "-sS",
+            "-F",
+            f"file=@{path}",
+            "-F",
+            "note=curl",
+            target.url + "/upload",
+        ],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {
+        "filename": "payload.bin",
+        "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "note": "curl",
+    }
+
+
+def test_streamed_response_arrives_incrementally(target: Target) -> None:
+    if target.gate is not None:
+        target.gate.clear()
+    with requests.get(target.url + "/stream?n=4", stream=True, timeout=30) as response:
+        assert response.status_code == 200
+        assert response.headers["Transfer-Encoding"] == "chunked"
+        chunks = response.iter_content(chunk_size=None)
+        first = next(chunks)
+        # In-process, the generator is now blocked on the gate: this chunk crossed the
+        # network before the response was complete.
+        assert first == b"chunk 0 of 4 for /stream\n"
+        if target.gate is not None:
+            target.gate.set()
+        rest = b"".join(chunks)
+    assert rest == b"chunk 1 of 4\nchunk 2 of 4\nchunk 3 of 4\n"
+
+
+def test_send_file_goes_through_the_servers_file_wrapper(
+    target: Target, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent_with_sendfile: list[bool] = []
+    original = gateway._Response._send_file
+
+    def spy(self: Any, wrapper: Any) -> bool:
+        result = original(self, wrapper)
+        sent_with_sendfile.append(result)
+        return result
+
+    monkeypatch.setattr(gateway._Response, "_send_file", spy)
+    before = requests.get(target.url + "/_debug/file-wrapper", timeout=30).json()["wrapped"]
+    response = requests.get(target.url + "/download", timeout=30)
+    assert response.status_code == 200
+    assert response.content == REPORT.read_bytes()
+    assert response.headers["Content-Length"] == str(REPORT.stat().st_size)
+    after = requests.get(target.url + "/_debug/file-wrapper", timeout=30).json()["wrapped"]
+    # The app handed back the very wsgi.file_wrapper object the server offered...
+    assert after[len(before) :] == ["wsgiserver.body.FileWrapper"]
+    if target.mode == "inprocess":
+        # ...and the server sent it with sendfile(). Under the validator the iterable is the
+        # validator's wrapper, so the server iterates it instead (still the same bytes).
+        assert sent_with_sendfile == [True]
+
+
+def test_conditional_get_and_head(target: Target) -> None:
+    first = requests.get(target.url + "/download", timeout=30)
+    etag = first.headers["ETag"]
+    not_modified = requests.get(
+        target.url + "/download", headers={"If-None-Match": etag}, timeout=30
+    )
+    assert not_modified.status_code == 304
+    assert not_modified.content == b""
+    since = requests.get(
+        target.url + "/download",
+        headers={"If-Modified-Since": first.headers["Last-Modified"]},
+        timeout=30,
+    )
+    assert since.status_code == 304
+    with requests.Session() as client:
+        head = client.head(target.url + "/download", timeout=30)
+        assert head.status_code == 200
+        assert head.headers["Content-Length"] == str(REPORT.stat().st_size)
+        assert head.content == b""
+        # The connection is still in step: no body bytes were left behind by HEAD.
+        assert client.get(target.url + "/api/items", timeout=30).status_code == 200
+
+
+def test_cookies_and_signed_session(target: Target) -> None:
+    with requests.Session() as client:
+        shown = client.get(target.url + "/cookie/set?value=ginger", timeout=30)
+        assert shown.json() == {"flavour": "ginger"}
+        assert [r.status_code for r in shown.history] == [302]
+        counts = [client.get(target.url + "/session/visit").json()["visits"] for _ in range(3)]
+        assert counts == [1, 2, 3]
+        assert "session" in client.cookies
+    forged = requests.get(
+        target.url + "/session/visit", cookies={"session": "eyJ2aXNpdHMiOjk5fQ.bad.sig"}
+    )
+    assert forged.json() == {"visits": 1}
+
+
+def test_custom_error_handlers(target: Target) -> None:
+    teapot = requests.get(target.url + "/teapot", timeout=30)
+    assert teapot.status_code == 418
+    assert '<p id="message">short and stout</p>' in teapot.text
+    missing = requests.get(target.url + "/no/such/page", timeout=30)
+    assert missing.status_code == 404
+    assert '<p id="message">Nothing here</p>' in missing.text
+
+
+def test_static_css(target: Target) -> None:
+    css = requests.get(target.url + "/static/style.css", timeout=30)
+    assert css.status_code == 200
+    assert css.headers["Content-Type"].startswith("text/css")
+    assert "rgb(12, 34, 56)" in css.text
+
+
+def check_mounted(url: str) -> None:
+    links = requests.get(url + "/prefix/links", timeout=30).json()
+    assert links == {
+        "index": "/prefix/",
+        "item": "/prefix/api/items/7",
+        "css": "/prefix/static/style.css",
+        "external": url + "/prefix/",
+        "script_name": "/prefix",
+    }
+    posted = requests.post(url + "/prefix/messages", data={"message": "m"}, allow_redirects=False)
+    assert posted.headers["Location"] == "/prefix/"
+    page = requests.get(url + "/prefix/", timeout=30).text
+    assert 'href="/prefix/static/style.css"' in page
+    assert requests.get(url + "/prefix/static/style.css", timeout=30).status_code == 200
+
+
+def test_root_path_cli() -> None:
+    with wsgiserver_cli("--root-path", "/prefix", APP) as server:
+        check_mounted(server.url)
+
+
+def test_root_path_in_process() -> None:
+    with serving(validator(create_app()), root_path="/prefix") as running:
+        check_mounted(running.url)
+
+
+@pytest.mark.browser
+def test_page_css_and_form_in_chromium(tmp_path: Path) -> None:
+    with wsgiserver_cli("--access-log", "-", "tests.frameworks.browser_apps:flask") as server:
+        dom = load_in_chromium(server.url + "/?browser-check", tmp_path / "profile")
+        log = server.access_log()
+        stored = requests.get(server.url + "/", timeout=30).text
+    # The script read the colour from our CSS and posted it; the redirect showed the list.
+    assert '<li class="message">css-color:rgb(12, 34, 56)</li>' in dom
+    assert '<li class="message">css-color:rgb(12, 34, 56)</li>' in stored
+    assert re.search(r'"GET /static/style\.css HTTP/1\.1" 200 ', log), log
+    assert re.search(r'"POST /messages HTTP/1\.1" 303 ', log), log

@@ -1,0 +1,203 @@
+"""The Pyramid sample app end to end, plus PasteDeploy: `pserve` and `--paste`."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from wsgiref.validate import validator
+
+import pytest
+import requests
+
+from tests.frameworks.conftest import load_in_chromium
+from tests.frameworks.helpers import REPO, MultipartUpload, ServerProcess, wsgiserver_cli
+from wsgiserver.errors import ConfigError
+from wsgiserver.paste import options_from_ini
+from wsgiserver.testing import serving
+
+with warnings.catch_warnings():
+    # WebOb 1.8 imports the `cgi` module, deprecated since Python 3.11 (not our warning).
+    warnings.filterwarnings("ignore", "'cgi' is deprecated", DeprecationWarning)
+    from sample_apps.pyramid_app import HERE, make_app
+
+APP = "sample_apps.pyramid_app:app"
+CSS = HERE / "static" / "style.css"
+
+
+@dataclass
+class Target:
+    mode: str
+    url: str
+
+
+@pytest.fixture(scope="module", params=["cli", "inprocess", "inprocess-validated"])
+def target(request: pytest.FixtureRequest) -> Iterator[Target]:
+    mode = str(request.param)
+    if mode == "cli":
+        with wsgiserver_cli(APP) as server:
+            yield Target(mode, server.url)
+        return
+    app: Any = make_app()
+    if mode == "inprocess-validated":
+        app = validator(app)
+    with serving(app) as running:
+        yield Target(mode, running.url)
+
+
+def test_routes_and_json_renderer(target: Target) -> None:
+    hello = requests.get(target.url + "/api/hello/ada", timeout=30)
+    assert hello.headers["Content-Type"] == "application/json"
+    assert hello.json() == {"hello": "ada", "url": target.url + "/api/hello/x"}
+    missing = requests.get(target.url + "/nope", timeout=30)
+    assert missing.status_code == 404
+    assert missing.text == "no page at /nope\n"
+
+
+def test_form_post_redirects(target: Target) -> None:
+    posted = requests.post(target.url + "/notes", data={"note": "pyr"}, allow_redirects=False)
+    assert posted.status_code == 303
+    assert posted.headers["Location"] == target.url + "/"
+    page = requests.get(posted.headers["Location"], timeout=30).text
+    assert '<li class="note">pyr</li>' in page
+    assert "pyr" in requests.get(target.url + "/api/notes", timeout=30).json()["notes"]
+    assert requests.post(target.url + "/notes", data={}, timeout=30).status_code == 400
+
+
+def test_multipart_upload_hash_matches(target: Target) -> None:
+    size = 50 * 1024 * 1024 if target.mode == "cli" else 2 * 1024 * 1024 + 3
+    body = MultipartUpload(size)
+    response = requests.post(
+        target.url + "/upload", data=body, headers={"Content-Type": body.content_type}
+    )
+    assert response.status_code == 200, response.text[:500]
+    assert response.json() == {"filename": "big.bin", "size": size, "sha256": body.sha256}
+
+
+def test_file_response_conditional_get_and_head(target: Target) -> None:
+    first = requests.get(target.url + "/download", timeout=30)
+    assert first.status_code == 200
+    assert first.content == CSS.read_bytes()
+    etag = first.headers["ETag"]
+    again = requests.get(target.url + "/download", headers={"If-None-Match": etag}, timeout=30)
+    assert again.status_code == 304
+    assert again.content == b""
+    modified = first.headers["Last-Modified"]
+    since = requests.get(target.url + "/download", headers={"If-Modified-Since": modified})
+    assert since.status_code == 304
+    with requests.Session() as client:
+        head = client.head(target.url + "/download", timeout=30)
+        assert head.headers["Content-Length"] == str(CSS.stat().st_size)
+        assert client.get(target.url + "/api/notes", timeout=30).status_code == 200
+
+
+def test_static_view(target: Target) -> None:
+    css = requests.get(target.url + "/static/style.css", timeout=30)
+    assert css.status_code == 200
+    assert "rgb(12, 34, 56)" in css.text
+
+
+def test_root_path_generates_prefixed_urls() -> None:
+    with wsgiserver_cli("--root-path", "/prefix", APP) as server:
+        notes = requests.get(server.url + "/prefix/api/notes", timeout=30).json()
+        assert notes["home"] == "/prefix/"
+        page = requests.get(server.url + "/prefix/", timeout=30).text
+        assert f'href="{server.url}/prefix/static/style.css"' in page
+        assert 'action="/prefix/notes"' in page
+        posted = requests.post(
+            server.url + "/prefix/notes", data={"note": "n"}, allow_redirects=False
+        )
+        assert posted.headers["Location"] == server.url + "/prefix/"
+
+
+def write_ini(tmp_path: Path, server_section: str) -> Path:
+    ini = tmp_path / "development.ini"
+    ini.write_text("[app:main]\nuse = call:sample_apps.pyramid_app:make_app\n\n" + server_section)
+    return ini
+
+
+def test_pserve_starts_wsgiserver(tmp_path: Path) -> None:
+    ini = write_ini(tmp_path, "[server:main]\nuse = egg:wsgiserver\nhost = 127.0.0.1\nport = 0\n")
+    pserve = shutil.which("pserve", path=str(Path(sys.executable).parent))
+    assert pserve is not None
+    with ServerProcess([pserve, str(ini)]) as server:
+        assert server.url.startswith("http://127.0.0.1:")
+        assert requests.get(server.url + "/api/hello/p", timeout=30).json()["hello"] == "p"
+        assert "wsgiserver" in requests.get(server.url + "/", timeout=30).headers["Server"]
+
+
+def test_cli_paste_ini_with_flags_winning(tmp_path: Path) -> None:
+    ini = write_ini(
+        tmp_path,
+        "[server:main]\nuse = egg:wsgiserver\nlisten = 127.0.0.1:1\nroot_path = /fromini\n",
+    )
+    # --bind (given by wsgiserver_cli) wins over `listen`; root_path comes from the ini.
+    with wsgiserver_cli("--paste", str(ini)) as server:
+        notes = requests.get(server.url + "/fromini/api/notes", timeout=30).json()
+        assert notes["home"] == "/fromini/"
+
+
+def test_shipped_development_ini_loads() -> None:
+    with wsgiserver_cli("--paste", str(HERE / "development.ini")) as server:
+        assert requests.get(server.url + "/api/notes", timeout=30).status_code == 200
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "wsgiserver", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_cli_paste_errors_are_one_line(tmp_path: Path) -> None:
+    neither = run_cli("--bind", "127.0.0.1:0")
+    assert neither.returncode == 2
+    assert neither.stderr.strip().splitlines() == [
+        "wsgiserver: error: give an APP (module:attribute) or --paste FILE.ini"
+    ]
+    missing = run_cli("--paste", str(tmp_path / "missing.ini"))
+    assert missing.returncode == 3
+    assert len(missing.stderr.strip().splitlines()) == 1
+    assert "no such file" in missing.stderr
+    bad = write_ini(tmp_path, "[server:main]\nuse = egg:wsgiserver\nworkerz = 3\n")
+    unknown = run_cli("--paste", str(bad))
+    assert unknown.returncode != 0
+    assert len(unknown.stderr.strip().splitlines()) == 1
+    assert "unknown server option 'workerz'" in unknown.stderr
+
+
+def test_ini_options_are_typed() -> None:
+    assert options_from_ini(
+        {"host": "::1", "port": "8080", "threads": "8", "header-timeout": "2.5"}
+    ) == {"bind": ("[::1]:8080",), "threads": 8, "header_timeout": 2.5}
+    assert options_from_ini({"listen": "127.0.0.1:1 unix:/tmp/s", "access_log": "-"}) == {
+        "bind": ("127.0.0.1:1", "unix:/tmp/s"),
+        "access_log": "-",
+    }
+    with pytest.raises(ConfigError, match="threads = 'many' is not a valid int"):
+        options_from_ini({"threads": "many"})
+    with pytest.raises(ConfigError, match="unknown server option 'app'"):
+        options_from_ini({"app": "x:y"})
+    with pytest.raises(ConfigError, match="not both"):
+        options_from_ini({"host": "a", "listen": "b:1"})
+
+
+@pytest.mark.browser
+def test_page_css_and_form_in_chromium(tmp_path: Path) -> None:
+    with wsgiserver_cli("--access-log", "-", "tests.frameworks.browser_apps:pyramid") as server:
+        dom = load_in_chromium(server.url + "/?browser-check", tmp_path / "profile")
+        log = server.access_log()
+        notes = requests.get(server.url + "/api/notes", timeout=30).json()["notes"]
+    assert '<li class="note">css-color:rgb(12, 34, 56)</li>' in dom
+    assert "css-color:rgb(12, 34, 56)" in notes
+    assert '"GET /static/style.css HTTP/1.1" 200 ' in log, log
+    assert '"POST /notes HTTP/1.1" 303 ' in log, log

@@ -1,0 +1,29 @@
+"""`python -m tests.frameworks.validated_cli [wsgiserver options] APP`.
+
+Runs the wsgiserver CLI with the loaded app wrapped in `wsgiref.validate.validator`, and with
+warnings turned into errors, so a validator complaint becomes a 500 the tests see.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, cast
+from wsgiref.validate import validator
+
+import wsgiserver.cli
+from wsgiserver.apploader import load_app
+from wsgiserver.gateway import WSGIApp
+
+
+def main() -> int:
+    warnings.simplefilter("error", category=Warning)
+
+    def load_validated(*args: Any, **kwargs: Any) -> WSGIApp:
+        return cast(WSGIApp, validator(cast(Any, load_app(*args, **kwargs))))
+
+    setattr(wsgiserver.cli, "load_app", load_validated)  # noqa: B010 - patching on purpose
+    return wsgiserver.cli.main()
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
