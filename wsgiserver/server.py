@@ -187,9 +187,14 @@ class Server:
         try:
             for fd in self._listeners:
                 self._poller.arm(fd)
-            for _ in range(self.config.threads):
-                self._start_thread()
+            # One thread is enough to answer the first request; the rest of the minimum
+            # starts right after, so embedding (start, one request, stop) stays fast.
+            self._start_thread()
             self._serving.set()
+            for _ in range(self.config.threads - 1):
+                if self._stopping.is_set():
+                    break
+                self._start_thread()
             self._housekeep()
         finally:
             self._stop_everything()

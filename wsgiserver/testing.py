@@ -213,6 +213,9 @@ class RunningServer:
     ) -> RunningServer:
         """Bind (default 127.0.0.1:0) and serve `app` with per-server capture."""
         options.setdefault("bind", "127.0.0.1:0")
+        # One ready thread: a test rarely sends concurrent requests, and the pool still grows
+        # on demand when the app blocks. Starting fewer threads makes start/stop cheaper.
+        options.setdefault("threads", 1)
         capture = Capture()
         if "errors" not in options:
             options["errors"] = capture.stream
