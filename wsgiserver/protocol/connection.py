@@ -162,9 +162,18 @@ class ServerConnection:
         # CRLFCRLF yet), so a head received at once fails exactly as one received byte by byte:
         # one input, one answer. This also enforces the head size limit and guarantees
         # `parse_request_head` never sees a bare CR or LF.
-        error = self._head_error(buf, max(self._scan - 1, 0), end + 3)
-        if error is not None:
-            raise error
+        size = end + 4
+        crlf = buf.count(b"\r\n", 0, size)
+        if not (
+            # Fast path, the common case: within every limit and no bare CR or LF at all.
+            end <= self.limits.max_request_line
+            and size <= self.limits.max_head_size + 3
+            and buf.count(b"\r", 0, size) == crlf
+            and buf.count(b"\n", 0, size) == crlf
+        ):
+            error = self._head_error(buf, max(self._scan - 1, 0), end + 3)
+            if error is not None:
+                raise error
         head = bytes(buf[:end])
         del buf[: end + 4]
         self._scan = 0
