@@ -311,9 +311,16 @@ class Transport:
         """The one place an HTTPError becomes a response: answer, then close lingering."""
         conn = self.conn
         if not conn.response_started:
+            request = conn.request
             try:
                 self.send(
-                    error_response(exc.status, exc.reason, exc.detail, extra=self._gateway.date())
+                    error_response(
+                        exc.status,
+                        exc.reason,
+                        exc.detail,
+                        extra=self._gateway.date(),
+                        head_request=request is not None and request.method == "HEAD",
+                    )
                 )
             except (ConnectionLost, OSError):
                 return self.close()

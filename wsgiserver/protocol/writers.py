@@ -160,11 +160,14 @@ def _declared_length(value: str, previous: int | None) -> int:
     return length
 
 
-def error_response(status: int, reason: str, detail: str, *, extra: str = "") -> bytes:
+def error_response(
+    status: int, reason: str, detail: str, *, extra: str = "", head_request: bool = False
+) -> bytes:
     """A complete, self-delimited error response that closes the connection.
 
     `detail` goes into a short text/plain body; the caller must not include request bytes in
-    it unescaped (they are attacker-controlled).
+    it unescaped (they are attacker-controlled). The answer to a HEAD request has the same
+    head and no body (RFC 9110 section 9.3.2).
     """
     body = f"{status} {reason}: {detail}\n".encode("ascii", "backslashreplace")
     head = (
@@ -173,4 +176,4 @@ def error_response(status: int, reason: str, detail: str, *, extra: str = "") ->
         f"Content-Length: {len(body)}\r\n"
         f"Connection: close\r\n\r\n"
     )
-    return head.encode("latin-1") + body
+    return head.encode("latin-1") + (b"" if head_request else body)

@@ -1,4 +1,4 @@
-"""Small bodies are received before the app runs, so slow uploaders wait in the poller."""
+"""Transport edges: small bodies received before the app runs; error answers to HEAD."""
 
 from __future__ import annotations
 
@@ -58,3 +58,17 @@ def test_slow_small_upload_does_not_hold_a_thread() -> None:
         assert response.endswith(b"\r\n\r\n10")
         slow.close()
     assert calls == ["/fast", "/slow"]
+
+
+def test_error_answer_to_head_request_has_no_body() -> None:
+    def failing(environ: Environ, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        raise RuntimeError("boom")
+
+    with serving(failing) as server:
+        with socket.create_connection((server.host, server.port), timeout=5) as client:
+            client.sendall(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n")
+            response = read_until_close(client)
+        server.take_app_errors()
+    assert response.startswith(b"HTTP/1.1 500 ")
+    assert b"Content-Length: " in response
+    assert response.endswith(b"\r\n\r\n")
