@@ -12,15 +12,24 @@ import dataclasses
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from wsgiserver import __version__
 from wsgiserver.apploader import load_app
 from wsgiserver.config import Config
-from wsgiserver.errors import WSGIServerError
+from wsgiserver.config_sources import (
+    CONFIG_ENV,
+    PRECEDENCE_TEXT,
+    ConfigSourceError,
+    load_config,
+    render_config,
+)
+from wsgiserver.errors import AppLoadError, ConfigError, WSGIServerError
+from wsgiserver.gateway import WSGIApp
 from wsgiserver.server import Server
 
 EXIT_CONFIG = 2  # argparse uses 2 for usage errors too
@@ -40,10 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Example: python -m wsgiserver --bind 127.0.0.1:8080 myproject.wsgi:application",
     )
     parser.add_argument("--version", action="version", version=f"wsgiserver {__version__}")
+    _add_config_arguments(parser)
     for f in dataclasses.fields(Config):
         meta = f.metadata
         if f.name == "app":
-            parser.add_argument("app", metavar="APP", nargs="?", help=meta["help"])
+            parser.add_argument(
+                "app", metavar="APP", nargs="?", help=meta["help"], default=argparse.SUPPRESS
+            )
             continue
         flag = "--" + f.name.replace("_", "-")
         default_text = (
@@ -55,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
             "default": argparse.SUPPRESS,
         }
         if meta["flag"]:
-            kwargs["action"] = "store_true"
+            kwargs["action"] = argparse.BooleanOptionalAction  # --no-X overrides files and env
         else:
             kwargs["metavar"] = meta["metavar"]
             kwargs["type"] = _parser_for(str(f.type))
@@ -68,6 +80,35 @@ def build_parser() -> argparse.ArgumentParser:
             names = ["--chdir"]
         parser.add_argument(*names, **kwargs)
     return parser
+
+
+# Arguments about where options come from; they are not `Config` fields.
+_CONFIG_ARGUMENTS = ("config_file", "print_config", "check_config")
+
+
+def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "configuration",
+        f"Options are also read from WSGISERVER_* variables and TOML files. Precedence: "
+        f"{PRECEDENCE_TEXT}.",
+    )
+    group.add_argument(
+        "--config",
+        dest="config_file",
+        metavar="FILE.toml",
+        default=None,
+        help=f"read options from this TOML file instead of ./pyproject.toml (env: {CONFIG_ENV})",
+    )
+    group.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the merged options and where each came from, as TOML, and exit",
+    )
+    group.add_argument(
+        "--check-config",
+        action="store_true",
+        help="validate the options and load the app (without serving), then exit",
+    )
 
 
 def _show(value: Any) -> str:
@@ -130,12 +171,28 @@ def _fail(exc: BaseException, code: int) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = vars(build_parser().parse_args(argv))
+    config_file, print_config, check = (args.pop(name) for name in _CONFIG_ARGUMENTS)
+    concurrency = os.environ.get("WEB_CONCURRENCY", "")
+    if "workers" not in args and "WSGISERVER_WORKERS" not in os.environ and concurrency:
+        # The Heroku/Render convention, below --workers and WSGISERVER_WORKERS.
+        if not concurrency.isascii() or not concurrency.isdigit():
+            return _fail(ConfigError(f"WEB_CONCURRENCY: {concurrency!r} is not a number"), 2)
+        args["workers"] = int(concurrency)
+    try:  # the one place options from every source are merged
+        loaded = load_config(args, config_file=config_file)
+    except ConfigSourceError as exc:
+        for error in exc.errors:
+            _fail(ConfigError(error), EXIT_CONFIG)
+        return EXIT_CONFIG
+    except AppLoadError as exc:  # a --paste ini that cannot be read at all
+        return _fail(exc, EXIT_APP)
+    config = loaded.config
+    if print_config:
+        sys.stdout.write(render_config(loaded))
+        return 0
     try:
-        config = Config.from_options(args)
-    except WSGIServerError as exc:
-        return _fail(exc, EXIT_CONFIG)
-    try:
-        configure_logging(config)
+        if not check:  # --check-config creates no log files
+            configure_logging(config)
     except OSError as exc:
         return _fail(exc, EXIT_CONFIG)
     try:
@@ -144,37 +201,50 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         return _fail(exc, EXIT_CONFIG)
     if config.paste is not None:
-        return _main_paste(config, args)
+        return _main_paste(config, check=check)
     if not config.app:
         sys.stderr.write("wsgiserver: error: give an APP (module:attribute) or --paste FILE.ini\n")
         return EXIT_CONFIG
+    if _supervised(config) and not check:
+        return _run_supervised(
+            config,
+            lambda: load_app(config.app or "", factory=config.factory, app_dir=config.app_dir),
+        )
     try:
         app = load_app(config.app or "", factory=config.factory, app_dir=config.app_dir)
     except WSGIServerError as exc:
         return _fail(exc, EXIT_APP)
+    if check:
+        return _config_ok(config)
     try:
-        server = Server(app, config)
+        server = Server(app, config, sockets=_activated_sockets())
     except WSGIServerError as exc:
         return _fail(exc, EXIT_CONFIG)
     return run(server)
 
 
-def _main_paste(config: Config, args: dict[str, Any]) -> int:
-    """`--paste FILE.ini`: the app from [app:main], options from [server:main]; flags win."""
+def _config_ok(config: Config) -> int:
+    sys.stdout.write(f"wsgiserver: configuration OK; app {config.app or config.paste} loaded\n")
+    return 0
+
+
+def _main_paste(config: Config, *, check: bool = False) -> int:
+    """`--paste FILE.ini`: the app from [app:main]; [server:main] is already in `config`."""
     from wsgiserver.paste import load_paste
 
     if config.app:
         sys.stderr.write("wsgiserver: error: give either APP or --paste, not both\n")
         return EXIT_CONFIG
+    if _supervised(config) and not check:
+        return _run_supervised(config, lambda: load_paste(config.paste or "")[0])
     try:
-        app, ini_options = load_paste(config.paste or "")
+        app, _ini_options = load_paste(config.paste or "")  # merged by load_config
     except WSGIServerError as exc:
         sys.stderr.write(f"wsgiserver: error: {exc}\n")
         return EXIT_APP
-    given = {name: value for name, value in args.items() if value is not None}
+    if check:
+        return _config_ok(config)
     try:
-        config = Config.from_options({**ini_options, **given})
-        configure_logging(config)
         server = Server(app, config)
     except (WSGIServerError, OSError) as exc:
         sys.stderr.write(f"wsgiserver: error: {exc}\n")
@@ -182,22 +252,73 @@ def _main_paste(config: Config, args: dict[str, Any]) -> int:
     return run(server)
 
 
+def _supervised(config: Config) -> bool:
+    """Options that need worker processes run the pre-forking supervisor (POSIX only)."""
+    recycling = config.max_requests or config.max_worker_lifetime or config.max_worker_memory
+    return config.workers > 1 or config.reload or config.preload or bool(recycling)
+
+
+def _activated_sockets() -> list[socket.socket] | None:
+    """Sockets from systemd socket activation (they replace --bind), or None."""
+    from wsgiserver.systemd import listen_fds
+
+    found = listen_fds()
+    if not found:
+        return None
+    logging.getLogger("wsgiserver.error").info(
+        "using %d socket(s) from systemd (%s) instead of --bind",
+        len(found),
+        ", ".join(name for name, _ in found),
+    )
+    return [sock for _, sock in found]
+
+
+def _run_supervised(config: Config, load: Callable[[], WSGIApp]) -> int:
+    if not hasattr(os, "fork"):
+        message = "--workers, --reload, --preload and recycling need fork() (POSIX only)"
+        return _fail(ConfigError(message), EXIT_CONFIG)
+    from wsgiserver.pidfile import pidfile
+    from wsgiserver.supervisor import Supervisor
+
+    try:
+        supervisor = Supervisor(config, load, sockets=_activated_sockets())
+    except WSGIServerError as exc:
+        return _fail(exc, EXIT_CONFIG)
+    try:
+        with pidfile(config.pid):
+            return supervisor.run()
+    except WSGIServerError as exc:  # --preload: the app failed to load
+        return _fail(exc, EXIT_APP)
+    except OSError as exc:  # the pid file
+        return _fail(exc, EXIT_CONFIG)
+
+
 def run(server: Server) -> int:
     """Serve until SIGINT or SIGTERM, then stop gracefully."""
+    from wsgiserver import systemd
+    from wsgiserver.pidfile import pidfile
+
     log = logging.getLogger("wsgiserver.error")
 
     def stop(signum: int, _frame: object) -> None:
+        server.shutdown()  # first: in-flight responses get `Connection: close` from now on
         log.info("received %s, shutting down", signal.Signals(signum).name)
-        server.shutdown()
+        systemd.notify("STOPPING=1")
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-    log.info(
-        "wsgiserver %s serving on %s",
-        __version__,
-        ", ".join(f"http://{a}" if a.path is None else str(a) for a in server.addresses),
-    )
-    server.serve_forever()
+    try:
+        with pidfile(server.config.pid):
+            systemd.notify("READY=1")  # the sockets listen: connections queue from now on
+            log.info(
+                "wsgiserver %s serving on %s",
+                __version__,
+                ", ".join(f"http://{a}" if a.path is None else str(a) for a in server.addresses),
+            )
+            server.serve_forever()
+    except OSError as exc:  # the pid file
+        server.shutdown()
+        return _fail(exc, EXIT_CONFIG)
     log.info("stopped")
     return 0

@@ -14,10 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wsgiserver.errors import ConfigError
+from wsgiserver.forwarded import parse_allow_ips
 from wsgiserver.listeners import parse_bind
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 ACCESS_LOG_FORMATS = ("combined", "common")
+VERIFY_CLIENT = ("none", "optional", "required")
+TLS_MIN_VERSIONS = ("1.2", "1.3")
 
 
 def option(
@@ -28,9 +31,26 @@ def option(
     repeat: bool = False,
     choices: tuple[str, ...] | None = None,
     flag: bool = False,
+    env: str | None = None,
+    section: str | None = None,
+    since: str | None = None,
 ) -> Any:
-    """A Config field with the metadata the CLI and docs are generated from."""
-    meta = {"help": help, "metavar": metavar, "repeat": repeat, "choices": choices, "flag": flag}
+    """A Config field with the metadata the CLI, config files and docs are generated from.
+
+    `env` overrides the environment variable name (default `WSGISERVER_` + the upper-case
+    field name); `section` groups the option in the settings reference; `since` is the version
+    that added it. See `wsgiserver.config_sources` for how files and the environment are read.
+    """
+    meta = {
+        "help": help,
+        "metavar": metavar,
+        "repeat": repeat,
+        "choices": choices,
+        "flag": flag,
+        "env": env,
+        "section": section,
+        "since": since,
+    }
     if isinstance(default, list | dict | set):
         raise TypeError("Config defaults must be immutable")
     return field(default=default, metadata=meta)
@@ -86,6 +106,23 @@ class Config:
     graceful_timeout: float = option(
         30.0, "seconds in-flight requests get to finish on shutdown", metavar="SECONDS"
     )
+    min_body_rate: int = option(
+        500,
+        "slowest request body accepted after the grace period, in bytes per second "
+        "(slower bodies get 408; 0 disables)",
+        metavar="BYTES_PER_S",
+    )
+    body_rate_grace: float = option(
+        10.0,
+        "seconds a request body may take before --min-body-rate applies",
+        metavar="SECONDS",
+    )
+    max_connections: int = option(
+        10000,
+        "most open client connections per process; beyond it a new connection is answered "
+        "503 with Retry-After and closed",
+        metavar="N",
+    )
     max_request_line: int = option(8190, "longest request line in bytes (414)", metavar="BYTES")
     max_header_count: int = option(100, "most header fields in a request (431)", metavar="N")
     max_header_field: int = option(
@@ -103,6 +140,131 @@ class Config:
         "combined", "access log format", choices=ACCESS_LOG_FORMATS, metavar="FORMAT"
     )
     log_level: str = option("info", "error log level", choices=LOG_LEVELS, metavar="LEVEL")
+    # -- process model (the supervisor, POSIX only) and sockets --
+    workers: int = option(
+        1,
+        "worker processes (more than 1 runs a pre-forking supervisor; POSIX)",
+        metavar="N",
+        section="Process model",
+    )
+    worker_timeout: float = option(
+        30.0,
+        "seconds a worker may go without a heartbeat (all threads busy, nothing finishing) "
+        "before it is aborted and replaced",
+        metavar="SECONDS",
+        section="Process model",
+    )
+    max_requests: int = option(
+        0,
+        "recycle a worker after this many requests (0: never)",
+        metavar="N",
+        section="Process model",
+    )
+    max_requests_jitter: int = option(
+        0,
+        "add a random 0..N to max_requests per worker, so workers recycle apart",
+        metavar="N",
+        section="Process model",
+    )
+    max_worker_lifetime: float = option(
+        0.0,
+        "recycle a worker after this many seconds (0: never)",
+        metavar="SECONDS",
+        section="Process model",
+    )
+    max_worker_memory: int = option(
+        0,
+        "recycle a worker whose resident memory exceeds this many MiB (0: never)",
+        metavar="MIB",
+        section="Process model",
+    )
+    reload: bool = option(
+        False,
+        "development: restart workers when a .py file under --app-dir changes",
+        flag=True,
+        section="Process model",
+    )
+    preload: bool = option(
+        False,
+        "import the app in the supervisor before forking the workers",
+        flag=True,
+        section="Process model",
+    )
+    reuse_port: bool = option(
+        False,
+        "set SO_REUSEPORT on TCP listeners (several servers on one port)",
+        flag=True,
+        section="Sockets",
+    )
+    pid: str | None = option(
+        None, "write the server's process id to FILE", metavar="FILE", section="Sockets"
+    )
+    unix_socket_mode: str | None = option(
+        None,
+        "permissions of unix socket files, in octal (e.g. 0660)",
+        metavar="MODE",
+        section="Sockets",
+    )
+    unix_socket_owner: str | None = option(
+        None,
+        "owner of unix socket files: USER or USER:GROUP (names or ids)",
+        metavar="OWNER",
+        section="Sockets",
+    )
+    # -- TLS (see docs/tls_and_proxies.rst) --
+    certfile: str | None = option(
+        None,
+        "serve HTTPS: the PEM certificate chain file (enables TLS on every listener)",
+        metavar="FILE",
+        section="TLS",
+    )
+    keyfile: str | None = option(
+        None, "the PEM private key file (default: in --certfile)", metavar="FILE", section="TLS"
+    )
+    keyfile_password: str | None = option(
+        None, "password of an encrypted --keyfile", metavar="PASSWORD", section="TLS"
+    )
+    ca_certs: str | None = option(
+        None,
+        "PEM file of the CA certificates that client certificates are verified against",
+        metavar="FILE",
+        section="TLS",
+    )
+    verify_client: str = option(
+        "none",
+        "client certificates (mTLS): none, optional (verified when sent) or required",
+        choices=VERIFY_CLIENT,
+        metavar="MODE",
+        section="TLS",
+    )
+    tls_min_version: str = option(
+        "1.2",
+        "oldest TLS version accepted",
+        choices=TLS_MIN_VERSIONS,
+        metavar="VERSION",
+        section="TLS",
+    )
+    # -- the real client behind proxies --
+    forwarded_allow_ips: str = option(
+        "127.0.0.1,::1",
+        "comma-separated IPs/CIDR networks of trusted proxies, or '*': their Forwarded and "
+        "X-Forwarded-* fields (and PROXY headers) set the client address, scheme and host; "
+        "unix socket peers are always trusted",
+        metavar="IPS",
+        section="Proxies",
+    )
+    strip_untrusted_forwarded: bool = option(
+        False,
+        "remove Forwarded and X-Forwarded-* fields sent by untrusted peers from the environ",
+        flag=True,
+        section="Proxies",
+    )
+    proxy_protocol: bool = option(
+        False,
+        "expect a PROXY protocol v1/v2 header on every connection (from trusted peers only)",
+        flag=True,
+        section="Proxies",
+    )
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -125,6 +287,11 @@ class Config:
             _positive(name, getattr(self, name))
         if self.graceful_timeout < 0:
             raise ConfigError("graceful_timeout must not be negative")
+        if self.min_body_rate < 0:
+            raise ConfigError("min_body_rate must not be negative (0 disables it)")
+        if self.body_rate_grace < 0:
+            raise ConfigError("body_rate_grace must not be negative")
+        _positive("max_connections", self.max_connections)
         for name in (
             "max_request_line",
             "max_header_count",
@@ -141,6 +308,40 @@ class Config:
             )
         _choice("access_log_format", self.access_log_format, ACCESS_LOG_FORMATS)
         _choice("log_level", self.log_level, LOG_LEVELS)
+        self._check_tls()
+        try:
+            parse_allow_ips(self.forwarded_allow_ips)
+        except ValueError as exc:
+            raise ConfigError(f"forwarded_allow_ips: {exc}") from None
+        _positive("workers", self.workers)
+        _positive("worker_timeout", self.worker_timeout)
+        for name in ("max_requests", "max_requests_jitter", "max_worker_lifetime"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must not be negative")
+        if self.max_worker_memory < 0:
+            raise ConfigError("max_worker_memory must not be negative")
+        mode = self.unix_socket_mode
+        if mode is not None and (
+            not 3 <= len(mode) <= 4 or not mode.isascii() or not set(mode) <= set("01234567")
+        ):
+            raise ConfigError(f"unix_socket_mode: {mode!r} is not an octal mode like 0660")
+        if self.reload and self.preload:
+            raise ConfigError("reload and preload exclude each other: preloaded code stays old")
+        owner = self.unix_socket_owner
+        if owner is not None and (not owner or owner.startswith(":") or owner.count(":") > 1):
+            raise ConfigError(f"unix_socket_owner: {owner!r} is not USER or USER:GROUP")
+
+    def _check_tls(self) -> None:
+        _choice("verify_client", self.verify_client, VERIFY_CLIENT)
+        _choice("tls_min_version", self.tls_min_version, TLS_MIN_VERSIONS)
+        if self.certfile is None:
+            for name in ("keyfile", "keyfile_password", "ca_certs"):
+                if getattr(self, name) is not None:
+                    raise ConfigError(f"{name} needs certfile (TLS is off without it)")
+            if self.verify_client != "none":
+                raise ConfigError("verify_client needs certfile (TLS is off without it)")
+        if self.verify_client != "none" and self.ca_certs is None:
+            raise ConfigError(f"verify_client={self.verify_client} needs ca_certs")
 
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)

@@ -142,6 +142,29 @@ def load_paste(path: str, name: str = "main") -> tuple[WSGIApp, dict[str, Any]]:
     return app, options_from_ini(context.local_conf)
 
 
+def paste_server_options(path: str, name: str = "main") -> dict[str, Any]:
+    """The typed options of `[server:NAME]` of a paste ini ({} if none), without the app.
+
+    Used by `wsgiserver.config_sources` so `--print-config` and the precedence merge see the
+    ini's options before (or without) loading the application.
+    """
+    try:
+        from paste.deploy.loadwsgi import SERVER, loadcontext
+    except ImportError:
+        raise AppLoadError(
+            "--paste needs PasteDeploy, which is not installed (pip install PasteDeploy)"
+        ) from None
+    if not os.path.isfile(path):
+        raise AppLoadError(f"--paste: no such file {path!r}")
+    try:
+        context = loadcontext(SERVER, "config:" + os.path.abspath(path), name=name)
+    except LookupError:
+        return {}
+    except Exception as exc:
+        raise ConfigError(f"reading [server:{name}] failed: {_one_line(exc)}") from exc
+    return options_from_ini(context.local_conf)
+
+
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

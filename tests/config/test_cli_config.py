@@ -1,0 +1,100 @@
+"""`--print-config`, `--check-config` and `--config` through `python -m wsgiserver`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from tests.config.helpers import clean_environ
+from wsgiserver.cli import main
+
+APP = "def app(environ, start_response):\n    start_response('200 OK', [])\n    return [b'ok']\n"
+
+
+def run(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "wsgiserver", *args],
+        cwd=cwd,
+        env=clean_environ(**env),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def test_print_config_shows_merged_values_and_sources(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.wsgiserver]\nthreads = 8\nmax-threads = 16\nbind = ["127.0.0.1:9000"]\n'
+    )
+    result = run(tmp_path, "--print-config", "--threads", "6", "m:app", WSGISERVER_BACKLOG="100")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    lines = {line.split(" = ")[0]: line for line in result.stdout.splitlines()}
+    pyproject = f"{tmp_path / 'pyproject.toml'} [tool.wsgiserver]"
+    assert lines["threads"].endswith("# command line --threads")
+    assert lines["max-threads"].endswith(f"# {pyproject}")
+    assert lines["backlog"].endswith("# environment WSGISERVER_BACKLOG")
+    assert lines["app"].endswith("# command line APP")
+    assert lines["log-level"].endswith("# default")
+    table = tomllib.loads(result.stdout)  # pasteable into a config file
+    assert table["threads"] == 6
+    assert table["bind"] == ["127.0.0.1:9000"]
+    assert table["backlog"] == 100
+
+
+def test_check_config_accepts_a_valid_setup_and_loads_the_app(tmp_path: Path) -> None:
+    (tmp_path / "m.py").write_text(APP)
+    (tmp_path / "c.toml").write_text('app = "m:app"\nbind = "127.0.0.1:0"\n')
+    result = run(tmp_path, "--check-config", "--config", "c.toml")
+    assert result.returncode == 0, result.stderr
+    assert "configuration OK" in result.stdout
+    assert not (tmp_path / "access.log").exists()
+
+
+def test_check_config_reports_one_line_per_error(tmp_path: Path) -> None:
+    (tmp_path / "c.toml").write_text('thrads = 2\nbind = ["x"]\n')
+    result = run(
+        tmp_path, "--check-config", "m:app", WSGISERVER_CONFIG="c.toml", WSGISERVER_FACTORY="maybe"
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 2, lines
+    assert lines[0].startswith("wsgiserver: error: thrads (config file ")
+    assert "did you mean threads?" in lines[0]
+    assert lines[1] == (
+        "wsgiserver: error: WSGISERVER_FACTORY='maybe' (environment): "
+        "expected a boolean: 1/0, true/false, yes/no or on/off"
+    )
+
+
+def test_check_config_fails_when_the_app_does_not_load(tmp_path: Path) -> None:
+    (tmp_path / "m.py").write_text(APP)
+    result = run(tmp_path, "--check-config", "m:missing")
+    assert result.returncode == 3
+    assert "missing" in result.stderr
+
+
+def test_check_config_validates_bind_syntax_and_names_its_source(tmp_path: Path) -> None:
+    (tmp_path / "m.py").write_text(APP)
+    result = run(tmp_path, "--check-config", "m:app", WSGISERVER_BIND="127.0.0.1:99999")
+    assert result.returncode == 2
+    assert "bind from environment WSGISERVER_BIND" in result.stderr
+
+
+def test_no_flag_overrides_a_true_from_the_environment(tmp_path: Path) -> None:
+    result = run(tmp_path, "--print-config", "--no-factory", WSGISERVER_FACTORY="1")
+    assert result.returncode == 0, result.stderr
+    assert "factory = false" in result.stdout
+    assert "# command line --factory" in result.stdout
+
+
+def test_unknown_command_line_option_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--thrads", "2", "--print-config"])
+    assert info.value.code == 2
+    assert "--thrads" in capsys.readouterr().err

@@ -1,0 +1,462 @@
+"""Where option values come from, and the one place they are merged into a `Config`.
+
+Owns: reading a `--config FILE.toml`, `[tool.wsgiserver]` of `./pyproject.toml`, the
+`WSGISERVER_*` environment variables and the `[server:main]` options of a `--paste` ini;
+converting their values by each `Config` field's annotation; merging them by precedence while
+remembering where each value came from; and rendering the result for `--print-config`.
+Everything is generic over `dataclasses.fields(Config)`: a new field is a new key everywhere.
+
+Precedence, highest first: command line > environment > config file (`--config`, else
+`WSGISERVER_CONFIG`) or, when neither is given, `[tool.wsgiserver]` in `./pyproject.toml` >
+`[server:main]` of the `--paste` ini > the defaults in `Config`.
+
+Must not: serve, bind sockets, or import the application.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import enum
+import json
+import math
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wsgiserver.config import Config
+from wsgiserver.errors import ConfigError
+
+ENV_PREFIX = "WSGISERVER_"
+CONFIG_ENV = "WSGISERVER_CONFIG"
+# WSGISERVER_* variables that are not options: the config file, and the sample apps' settings.
+RESERVED_ENV = frozenset({CONFIG_ENV})
+RESERVED_ENV_PREFIXES = ("WSGISERVER_SAMPLE_",)
+PYPROJECT_TABLE = "tool.wsgiserver"
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+_FLOAT = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+_SEQUENCE = re.compile(r"tuple\[(\w+), \.\.\.\]")
+_BASES: dict[str, type] = {"bool": bool, "int": int, "float": float, "str": str}
+_BASE_TEXT = {bool: "boolean", int: "whole number", float: "number", str: "string"}
+
+
+class Kind(enum.IntEnum):
+    """Kinds of source, in increasing precedence."""
+
+    DEFAULT = 0
+    PASTE = 1
+    PYPROJECT = 2
+    FILE = 3
+    ENV = 4
+    CLI = 5
+
+
+PRECEDENCE_TEXT = (
+    "command line > environment (WSGISERVER_*) > config file (--config or WSGISERVER_CONFIG), "
+    "else [tool.wsgiserver] in ./pyproject.toml > [server:main] of the --paste ini > default"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where one value came from: a kind, and the file, variable or flag."""
+
+    kind: Kind
+    where: str = ""
+
+    def __str__(self) -> str:
+        if self.kind is Kind.DEFAULT:
+            return "default"
+        if self.kind is Kind.PASTE:
+            return f"paste ini {self.where} [server:main]"
+        if self.kind is Kind.PYPROJECT:
+            return f"{self.where} [{PYPROJECT_TABLE}]"
+        if self.kind is Kind.FILE:
+            return f"config file {self.where}"
+        if self.kind is Kind.ENV:
+            return f"environment {self.where}"
+        return f"command line {self.where}"
+
+
+DEFAULT = Source(Kind.DEFAULT)
+
+
+class ConfigSourceError(ConfigError):
+    """One or more bad keys or values; each message names the key and its source."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("; ".join(errors))
+        self.errors = errors
+
+
+# --- field types -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FieldType:
+    """A `Config` annotation the sources can convert to: a base type, maybe optional or a tuple."""
+
+    base: type
+    optional: bool = False
+    sequence: bool = False
+
+    def describe(self) -> str:
+        text = _BASE_TEXT[self.base]
+        if self.sequence:
+            text = f"list of {text}s"
+        if self.optional:
+            text += " (or not set)"
+        return text
+
+
+def field_type(annotation: object) -> FieldType:
+    """Parse an annotation (`int`, `str | None`, `tuple[str, ...]`); TypeError if unsupported."""
+    text = str(annotation).replace("typing.", "")
+    optional = False
+    for none in (" | None", "None | "):
+        if none in text:
+            optional, text = True, text.replace(none, "")
+    sequence = _SEQUENCE.fullmatch(text)
+    name = sequence.group(1) if sequence else text
+    if name not in _BASES or (optional and sequence):
+        raise TypeError(f"unsupported Config annotation {annotation!r} (see config_sources)")
+    return FieldType(_BASES[name], optional=optional, sequence=sequence is not None)
+
+
+def env_var(f: dataclasses.Field[Any]) -> str:
+    """The environment variable of a field: its `env` metadata or WSGISERVER_<NAME>."""
+    name = f.metadata.get("env")
+    return name if isinstance(name, str) else ENV_PREFIX + f.name.upper()
+
+
+def cli_flag(name: str) -> str:
+    return "APP" if name == "app" else "--" + name.replace("_", "-")
+
+
+def toml_key(name: str) -> str:
+    return name.replace("_", "-")
+
+
+def _fields() -> dict[str, dataclasses.Field[Any]]:
+    return {f.name: f for f in dataclasses.fields(Config)}
+
+
+# --- conversions -------------------------------------------------------------------------
+
+
+def from_text(ftype: FieldType, text: str) -> Any:
+    """Convert an environment variable's text; ValueError(reason) when it does not fit."""
+    if ftype.sequence:
+        if not text.strip():
+            return ()
+        items = [item.strip() for item in text.split(",")]
+        if not all(items):
+            raise ValueError("expected a comma-separated list without empty items")
+        return tuple(_scalar_from_text(ftype.base, item) for item in items)
+    if ftype.optional and text == "":
+        return None
+    return _scalar_from_text(ftype.base, text)
+
+
+def _scalar_from_text(base: type, text: str) -> Any:
+    if base is bool:
+        if text.lower() in _TRUE:
+            return True
+        if text.lower() in _FALSE:
+            return False
+        raise ValueError("expected a boolean: 1/0, true/false, yes/no or on/off")
+    if base is int:
+        if not text.isascii() or not text.isdigit():
+            raise ValueError("expected a whole number")
+        return int(text)
+    if base is float:
+        if not _FLOAT.fullmatch(text):
+            raise ValueError("expected a number")
+        number = float(text)
+        if not math.isfinite(number):
+            raise ValueError("expected a finite number")
+        return number
+    return text
+
+
+def from_toml(ftype: FieldType, value: Any) -> Any:
+    """Convert a value parsed from TOML; ValueError(reason) when it does not fit."""
+    if ftype.sequence:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list):
+            raise ValueError(f"expected an array of {_BASE_TEXT[ftype.base]}s")
+        return tuple(_scalar_from_toml(ftype.base, item) for item in value)
+    if ftype.optional and value == "":
+        return None
+    return _scalar_from_toml(ftype.base, value)
+
+
+def _scalar_from_toml(base: type, value: Any) -> Any:
+    if base is bool:
+        if not isinstance(value, bool):
+            raise ValueError("expected true or false")
+        return value
+    if base is int:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ValueError("expected a whole number")
+        return value
+    if base is float:
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise ValueError("expected a number")
+        if not math.isfinite(value):
+            raise ValueError("expected a finite number")
+        return float(value)
+    if not isinstance(value, str):
+        raise ValueError("expected a string")
+    return value
+
+
+def to_toml(value: Any) -> str:
+    """A value as TOML text (None has no TOML form: the caller comments it out)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, tuple | list):
+        return "[" + ", ".join(to_toml(item) for item in value) + "]"
+    raise TypeError(f"no TOML form for {value!r}")
+
+
+# --- sources -----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Layer:
+    """The values one source gives, with the source of each, and the errors found reading it."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, Source] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    def put(self, name: str, value: Any, source: Source) -> None:
+        self.values[name] = value
+        self.sources[name] = source
+
+
+def _suggest(word: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(word, known, n=1)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
+def from_table(table: Mapping[str, Any], source: Source) -> Layer:
+    """Options of a TOML table (a config file or `[tool.wsgiserver]`); keys snake or kebab."""
+    layer = Layer()
+    fields = _fields()
+    seen: dict[str, str] = {}
+    for key, value in table.items():
+        name = key.replace("-", "_")
+        if name not in fields:
+            known = sorted([*fields, *map(toml_key, fields)])
+            layer.errors.append(f"{key} ({source}): unknown option{_suggest(key, known)}")
+            continue
+        if name in seen:
+            layer.errors.append(f"{key} ({source}): given twice, also as {seen[name]}")
+            continue
+        seen[name] = key
+        try:
+            layer.put(name, from_toml(field_type(fields[name].type), value), source)
+        except ValueError as exc:
+            layer.errors.append(f"{key} = {_show(value)} ({source}): {exc}")
+    return layer
+
+
+def from_environ(environ: Mapping[str, str]) -> Layer:
+    """Options of the `WSGISERVER_*` variables; unknown ones (not reserved) are errors."""
+    layer = Layer()
+    by_env = {env_var(f): f for f in dataclasses.fields(Config)}
+    for name in sorted(environ):
+        if not name.startswith(ENV_PREFIX) or name in RESERVED_ENV:
+            continue
+        if name.startswith(RESERVED_ENV_PREFIXES):
+            continue
+        text = environ[name]
+        f = by_env.get(name)
+        if f is None:
+            hint = _suggest(name, sorted(by_env))
+            layer.errors.append(f"{name} (environment): unknown option{hint}")
+            continue
+        try:
+            layer.put(f.name, from_text(field_type(f.type), text), Source(Kind.ENV, name))
+        except ValueError as exc:
+            layer.errors.append(f"{name}={text!r} (environment): {exc}")
+    return layer
+
+
+def from_cli(options: Mapping[str, Any]) -> Layer:
+    """Options given on the command line (argparse leaves absent ones out)."""
+    layer = Layer()
+    for name, value in options.items():
+        value = tuple(value) if isinstance(value, list) else value
+        layer.put(name, value, Source(Kind.CLI, cli_flag(name)))
+    return layer
+
+
+def _read_toml(path: Path, what: str) -> tuple[dict[str, Any] | None, str | None]:
+    try:
+        with path.open("rb") as file:
+            return tomllib.load(file), None
+    except OSError as exc:
+        return None, f"{path} ({what}): cannot read it: {exc.strerror or exc}"
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        return None, f"{path} ({what}): invalid TOML: {exc}"
+
+
+def from_config_file(path: Path, named_by: str) -> Layer:
+    """A `--config` file: options at the top level (or `[tool.wsgiserver]` of a pyproject.toml)."""
+    data, error = _read_toml(path, f"config file named by {named_by}")
+    if data is None:
+        return Layer(errors=[error or str(path)])
+    if path.name == "pyproject.toml":
+        return _pyproject_table(data, path, Source(Kind.PYPROJECT, str(path)), required=True)
+    return from_table(data, Source(Kind.FILE, str(path)))
+
+
+def from_pyproject(directory: Path) -> Layer:
+    """`[tool.wsgiserver]` of `directory/pyproject.toml`; nothing when either is missing."""
+    path = directory / "pyproject.toml"
+    if not path.is_file():
+        return Layer()
+    data, error = _read_toml(path, "pyproject.toml")
+    if data is None:
+        return Layer(errors=[error or str(path)])
+    return _pyproject_table(data, path, Source(Kind.PYPROJECT, str(path)), required=False)
+
+
+def _pyproject_table(data: dict[str, Any], path: Path, source: Source, *, required: bool) -> Layer:
+    tool = data.get("tool", {})
+    table = tool.get("wsgiserver") if isinstance(tool, dict) else None
+    if table is None:
+        if required:
+            return Layer(errors=[f"{path}: has no [{PYPROJECT_TABLE}] table"])
+        return Layer()
+    if not isinstance(table, dict):
+        return Layer(errors=[f"{path}: [{PYPROJECT_TABLE}] must be a table"])
+    return from_table(table, source)
+
+
+def from_paste(path: str, read: Callable[[str], Mapping[str, Any]]) -> Layer:
+    """The typed `[server:main]` options of a paste ini, read by `read`.
+
+    A ConfigError of `read` becomes an error of the layer; an AppLoadError (no such file, no
+    PasteDeploy) propagates: the app cannot be loaded, which the caller reports as such.
+    """
+    layer = Layer()
+    source = Source(Kind.PASTE, path)
+    try:
+        options = read(path)
+    except ConfigError as exc:
+        return Layer(errors=[f"--paste {path} ([server:main]): {exc}"])
+    for name, value in options.items():
+        layer.put(name, value, source)
+    return layer
+
+
+def _show(value: Any) -> str:
+    try:
+        return to_toml(value)
+    except TypeError:
+        return repr(value)
+
+
+# --- merging -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """The merged `Config`, and the source of every field's value."""
+
+    config: Config
+    sources: Mapping[str, Source]
+
+
+def load_config(
+    cli_options: Mapping[str, Any],
+    *,
+    config_file: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    read_paste: Callable[[str], Mapping[str, Any]] | None = None,
+) -> Loaded:
+    """Merge every source into one validated `Config`; ConfigSourceError lists every problem.
+
+    Raises AppLoadError when a `--paste` ini cannot be read at all (missing, no PasteDeploy).
+
+    `cli_options` holds only the options given on the command line; `config_file` is the
+    `--config` value (else `WSGISERVER_CONFIG` is used). `read_paste` reads the server options
+    of a paste ini (default: `wsgiserver.paste.paste_server_options`).
+    """
+    environ = os.environ if environ is None else environ
+    directory = Path.cwd() if cwd is None else Path(cwd)
+    if config_file is not None:
+        file_layer = from_config_file(directory / config_file, "--config")
+    elif environ.get(CONFIG_ENV):
+        file_layer = from_config_file(directory / environ[CONFIG_ENV], CONFIG_ENV)
+    else:
+        file_layer = from_pyproject(directory)
+    layers = [file_layer, from_environ(environ), from_cli(cli_options)]
+    errors = [error for layer in layers for error in layer.errors]
+    values, sources = _merge(layers)
+    paste = values.get("paste")
+    if paste and not errors:
+        if read_paste is None:
+            from wsgiserver.paste import paste_server_options
+
+            read_paste = paste_server_options
+        # Relative to --chdir, like the app is loaded later.
+        paste_path = str(directory / (values.get("chdir") or "") / paste)
+        paste_layer = from_paste(paste_path, read_paste)
+        errors += paste_layer.errors
+        values, sources = _merge([paste_layer, *layers])
+    if errors:
+        raise ConfigSourceError(errors)
+    try:
+        config = Config(**values)
+    except ConfigError as exc:
+        raise ConfigSourceError([_name_sources(str(exc), sources)]) from None
+    return Loaded(config, sources)
+
+
+def _merge(layers: list[Layer]) -> tuple[dict[str, Any], dict[str, Source]]:
+    values: dict[str, Any] = {}
+    sources: dict[str, Source] = dict.fromkeys(_fields(), DEFAULT)
+    for layer in layers:
+        values.update(layer.values)
+        sources.update(layer.sources)
+    return values, sources
+
+
+def _name_sources(message: str, sources: Mapping[str, Source]) -> str:
+    """Append where the values a validation message names came from (defaults are not named)."""
+    named = [
+        f"{name} from {source}"
+        for name, source in sources.items()
+        if source.kind is not Kind.DEFAULT and re.search(rf"\b{name}\b", message)
+    ]
+    return f"{message} ({'; '.join(named)})" if named else message
+
+
+def render_config(loaded: Loaded) -> str:
+    """`--print-config`: one TOML line per option with its source, fit for a config file."""
+    lines: list[tuple[str, str]] = []
+    for f in dataclasses.fields(Config):
+        value = getattr(loaded.config, f.name)
+        key = toml_key(f.name)
+        text = f"# {key} = (not set)" if value is None else f"{key} = {to_toml(value)}"
+        lines.append((text, str(loaded.sources.get(f.name, DEFAULT))))
+    width = max(len(text) for text, _ in lines)
+    header = f"# wsgiserver configuration; precedence: {PRECEDENCE_TEXT}\n"
+    return header + "".join(f"{text.ljust(width)}  # {source}\n" for text, source in lines)

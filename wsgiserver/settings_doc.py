@@ -1,0 +1,134 @@
+"""Generate `docs/settings.rst` from the `Config` dataclass: `python -m wsgiserver.settings_doc`.
+
+Owns: the settings reference (name, command-line flag, environment variable, TOML key, type,
+default, help) rendered from field metadata and the real argument parser, so it cannot drift.
+`--check` exits 1 when the file on disk is stale (a test does the same). Must not: be edited by
+hand's output: change `Config` and rerun the command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from wsgiserver.config import Config
+from wsgiserver.config_sources import (
+    PRECEDENCE_TEXT,
+    env_var,
+    field_type,
+    to_toml,
+    toml_key,
+)
+
+COMMAND = "python -m wsgiserver.settings_doc"
+DEFAULT_PATH = Path(__file__).resolve().parent.parent / "docs" / "settings.rst"
+_GENERAL = "General"
+
+
+def _flags(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """How each field is spelled on the command line, taken from the parser itself."""
+    spelled: dict[str, str] = {}
+    for action in parser._actions:
+        if not action.option_strings:
+            spelled[action.dest] = f"``{action.metavar or action.dest}`` (positional)"
+            continue
+        if isinstance(action, argparse.BooleanOptionalAction | argparse._StoreTrueAction):
+            spelled[action.dest] = " / ".join(f"``{name}``" for name in action.option_strings)
+            continue
+        metavar = action.metavar if isinstance(action.metavar, str) else "VALUE"
+        text = ", ".join(f"``{name} {metavar}``" for name in action.option_strings)
+        if isinstance(action, argparse._AppendAction):
+            text += " (repeatable)"
+        spelled[action.dest] = text
+    return spelled
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:].rstrip(".") + "."
+
+
+def _literal(value: Any) -> str:
+    return "not set" if value is None else f"``{to_toml(value)}``"
+
+
+def render() -> str:
+    """The whole settings reference, as reStructuredText."""
+    from wsgiserver.cli import build_parser
+
+    flags = _flags(build_parser())
+    fields = dataclasses.fields(Config)
+    sections: dict[str, list[dataclasses.Field[Any]]] = {}
+    for f in fields:
+        sections.setdefault(f.metadata.get("section") or _GENERAL, []).append(f)
+    out = [
+        f".. Generated from the Config dataclass (wsgiserver/config.py) by ``{COMMAND}``.",
+        "   Do not edit by hand: change Config and run that command.",
+        "",
+        "Settings reference",
+        "==================",
+        "",
+        "Every option can be given on the command line, as a ``WSGISERVER_*`` environment",
+        "variable, or as a key (``snake_case`` or ``kebab-case``) in a TOML file: the file named",
+        "by ``--config FILE.toml`` (or ``WSGISERVER_CONFIG``), or else ``[tool.wsgiserver]`` in",
+        "``./pyproject.toml``. See ``docs/configuration.rst``. Precedence, highest first:",
+        "",
+        f"    {PRECEDENCE_TEXT}",
+        "",
+        "In the environment, booleans are ``1/0``, ``true/false``, ``yes/no`` or ``on/off``;",
+        "lists are comma-separated; an empty value leaves an optional setting unset.",
+        "",
+    ]
+    width = max(len(f.name) for f in fields) + 4
+    rule = "=" * width + " " + "=" * 40
+    out += [rule, f"{'option':<{width}} default", rule]
+    out += [f"{'`' + f.name + '`_':<{width}} {_literal(f.default)}" for f in fields]
+    out += [rule, ""]
+    for section, members in sections.items():
+        if len(sections) > 1:
+            out += [section, "-" * len(section), ""]
+        underline = "~" if len(sections) > 1 else "-"
+        for f in members:
+            meta = f.metadata
+            ftype = field_type(f.type)
+            out += [f.name, underline * len(f.name), "", _sentence(str(meta["help"])), ""]
+            example = f.default if f.default is not None else meta.get("metavar") or "..."
+            env_note = " (comma-separated)" if ftype.sequence else ""
+            out += [
+                f":Command line: {flags.get(f.name, 'none')}",
+                f":Environment: ``{env_var(f)}``{env_note}",
+                f":Config file: ``{toml_key(f.name)} = {to_toml(example)}``",
+                f":Type: {ftype.describe()}",
+                f":Default: {_literal(f.default)}",
+            ]
+            if meta.get("choices"):
+                out.append(":Choices: " + ", ".join(f"``{c}``" for c in meta["choices"]))
+            if meta.get("since"):
+                out.append(f":Since: {meta['since']}")
+            out.append("")
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__.splitlines()[0])
+    parser.add_argument("path", nargs="?", type=Path, default=DEFAULT_PATH)
+    parser.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
+    args = parser.parse_args(argv)
+    text = render()
+    current = args.path.read_text(encoding="utf-8") if args.path.is_file() else None
+    if args.check:
+        if current != text:
+            sys.stderr.write(f"{args.path} is stale: run {COMMAND}\n")
+            return 1
+        return 0
+    if current != text:
+        args.path.write_text(text, encoding="utf-8")
+        sys.stderr.write(f"wrote {args.path}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
