@@ -1,6 +1,7 @@
 """Listening sockets: parsing bind addresses and creating the sockets.
 
-Owns: the bind syntax (`HOST:PORT`, `[IPv6]:PORT`, `unix:PATH`), socket options for listeners,
+Owns: the bind syntax (`HOST:PORT`, `[IPv6]:PORT`, `unix:PATH`, `fd://N`), socket options for
+listeners (SO_REUSEPORT, unix socket mode and owner),
 and reporting a failed bind as one clear `BindError`. Must not: accept connections or poll.
 """
 
@@ -19,13 +20,16 @@ DEFAULT_BACKLOG = 2048
 
 @dataclass(frozen=True, slots=True)
 class BindAddress:
-    """A parsed bind address: TCP (`host`, `port`) or a unix socket `path`."""
+    """A parsed bind address: TCP (`host`, `port`), a unix socket `path`, or an inherited `fd`."""
 
     host: str = ""
     port: int = 0
     path: str | None = None
+    fd: int | None = None
 
     def __str__(self) -> str:
+        if self.fd is not None:
+            return f"fd://{self.fd}"
         if self.path is not None:
             return f"unix:{self.path}"
         if ":" in self.host:
@@ -35,6 +39,11 @@ class BindAddress:
 
 def parse_bind(text: str) -> BindAddress:
     """Parse one --bind value. Raises ValueError with a message fit for a user."""
+    if text.startswith("fd://"):
+        number = text[5:]
+        if not number.isascii() or not number.isdigit():
+            raise ValueError(f"{text!r}: expected fd://N with N an open file descriptor number")
+        return BindAddress(fd=int(number))
     if text.startswith("unix:"):
         path = text[5:]
         if not path:
@@ -56,15 +65,36 @@ def parse_bind(text: str) -> BindAddress:
     return BindAddress(host=host or "0.0.0.0", port=int(port_text))
 
 
-def create_listener(address: BindAddress, backlog: int = DEFAULT_BACKLOG) -> socket.socket:
-    """Bind and listen; raise BindError with a one-line reason on failure."""
+def create_listener(
+    address: BindAddress,
+    backlog: int = DEFAULT_BACKLOG,
+    *,
+    reuse_port: bool = False,
+    unix_mode: str | None = None,
+    unix_owner: str | None = None,
+) -> socket.socket:
+    """Bind and listen; raise BindError with a one-line reason on failure.
+
+    `fd://N` adopts an inherited, already bound socket. A unix socket gets its mode (octal
+    text) and owner (`user[:group]`) after bind and before listen, so no client can connect
+    while it still has the umask's permissions.
+    """
     from wsgiserver.errors import BindError
 
     try:
-        if address.path is not None:
+        if address.fd is not None:
+            sock = _inherited_listener(address.fd)
+        elif address.path is not None:
             sock = _unix_listener(address.path)
+            try:
+                _set_unix_permissions(address.path, unix_mode, unix_owner)
+            except BaseException:
+                sock.close()
+                with contextlib.suppress(OSError):
+                    os.unlink(address.path)
+                raise
         else:
-            sock = _tcp_listener(address.host, address.port)
+            sock = _tcp_listener(address.host, address.port, reuse_port)
         sock.listen(backlog)
     except OSError as exc:
         reason = exc.strerror or str(exc)
@@ -75,7 +105,40 @@ def create_listener(address: BindAddress, backlog: int = DEFAULT_BACKLOG) -> soc
     return sock
 
 
-def _tcp_listener(host: str, port: int) -> socket.socket:
+def _inherited_listener(fd: int) -> socket.socket:
+    sock = socket.socket(fileno=fd)
+    if sock.type != socket.SOCK_STREAM:
+        sock.detach()
+        raise OSError(errno.ENOTSOCK, "not a stream socket")
+    return sock
+
+
+def _set_unix_permissions(path: str, mode: str | None, owner: str | None) -> None:
+    if mode is not None:
+        os.chmod(path, int(mode, 8))
+    if owner is not None:
+        uid, gid = _resolve_owner(owner)
+        os.chown(path, uid, gid)
+
+
+def _resolve_owner(owner: str) -> tuple[int, int]:
+    """`user[:group]` (names or numeric ids) -> (uid, gid); -1 leaves the group unchanged."""
+    import grp
+    import pwd
+
+    user, _, group = owner.partition(":")
+    try:
+        uid = int(user) if user.isdigit() else pwd.getpwnam(user).pw_uid
+    except KeyError:
+        raise OSError(errno.EINVAL, f"unknown user {user!r}") from None
+    try:
+        gid = -1 if not group else int(group) if group.isdigit() else grp.getgrnam(group).gr_gid
+    except KeyError:
+        raise OSError(errno.EINVAL, f"unknown group {group!r}") from None
+    return uid, gid
+
+
+def _tcp_listener(host: str, port: int, reuse_port: bool = False) -> socket.socket:
     try:
         infos = socket.getaddrinfo(
             host, port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0, socket.AI_PASSIVE
@@ -88,6 +151,10 @@ def _tcp_listener(host: str, port: int) -> socket.socket:
         if sys.platform != "win32":
             # Restarting must not wait for TIME_WAIT connections of the previous process.
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            if not hasattr(socket, "SO_REUSEPORT"):
+                raise OSError(errno.ENOPROTOOPT, "SO_REUSEPORT is not available here")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         sock.bind(sockaddr)

@@ -1,0 +1,40 @@
+"""Fixtures for the supervisor tests: POSIX only, every started process killed afterwards."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+
+import pytest
+
+from tests.supervisor.helpers import Proc, server_argv, write_app
+
+collect_ignore_glob = [] if sys.platform.startswith("linux") else ["test_*.py"]  # /proc, fork
+
+Start = Callable[..., Proc]
+
+
+@pytest.fixture
+def app_dir(tmp_path: Path) -> Path:
+    write_app(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def start(app_dir: Path) -> Iterator[Start]:
+    started: list[Proc] = []
+
+    def run(
+        *args: str,
+        argv: Sequence[str] | None = None,
+        env: Mapping[str, str] | None = None,
+        pass_fds: Sequence[int] = (),
+    ) -> Proc:
+        process = Proc(argv or server_argv(*args), app_dir, env, pass_fds)
+        started.append(process)
+        return process
+
+    yield run
+    for process in started:
+        process.kill()

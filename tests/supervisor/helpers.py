@@ -1,0 +1,188 @@
+"""Running `python -m wsgiserver` under test: a process whose stderr lines can be waited on.
+
+Synchronisation is always on something observable: a log line, a socket, a process exit
+(waitpid, or a pidfd for processes that are not our children). Never a sleep.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import select
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+WAIT = 10.0  # seconds a process may take to start, reload or stop on a loaded machine
+SERVING = re.compile(r"serving on http://([0-9.]+):([0-9]+)")
+
+# The app most tests serve: answers with its version and pid; /slow blocks reading the body
+# (the client decides when it ends); /crash kills the worker; /spin never returns.
+APP_SOURCE = """\
+import os, sys
+VERSION = {version!r}
+print("imported in", os.getpid(), file=sys.stderr, flush=True)
+
+def spin_forever():
+    while True:
+        pass
+
+def app(environ, start_response):
+    path = environ["PATH_INFO"]
+    if path == "/slow":
+        print("app entered", file=sys.stderr, flush=True)
+        environ["wsgi.input"].read()
+    elif path == "/crash":
+        os._exit(7)
+    elif path == "/spin":
+        spin_forever()
+    elif path == "/gil":  # PyDLL keeps the GIL during the call: no other thread can run
+        import ctypes
+        ctypes.PyDLL(None).sleep(60)
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [f"{{VERSION}} {{os.getpid()}}".encode()]
+"""
+
+
+def write_app(directory: Path, version: str = "v1", source: str | None = None) -> None:
+    """(Re)write `app.py`, moving its mtime forward so a 1 s-resolution poll sees it."""
+    path = directory / "app.py"
+    before = path.stat().st_mtime_ns if path.exists() else 0
+    path.write_text(source if source is not None else APP_SOURCE.format(version=version))
+    after = max(path.stat().st_mtime_ns, before + 2_000_000_000)
+    os.utime(path, ns=(after, after))
+    for cached in (directory / "__pycache__").glob("app.*"):
+        cached.unlink()
+
+
+class Proc:
+    """A running server process; a thread collects its stderr lines as they come."""
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        cwd: Path,
+        env: Mapping[str, str] | None = None,
+        pass_fds: Sequence[int] = (),
+    ) -> None:
+        environment = dict(os.environ)
+        environment.pop("WEB_CONCURRENCY", None)
+        environment["PYTHONPATH"] = str(ROOT)
+        environment.update(env or {})
+        self.proc = subprocess.Popen(
+            list(argv),
+            cwd=cwd,
+            env=environment,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            pass_fds=tuple(pass_fds),
+        )
+        self.lines: list[str] = []
+        self._changed = threading.Condition()
+        self._done = False
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            with self._changed:
+                self.lines.append(line.rstrip("\n"))
+                self._changed.notify_all()
+        with self._changed:
+            self._done = True
+            self._changed.notify_all()
+
+    def wait_for(
+        self, pattern: str, *, after: int = 0, count: int = 1, timeout: float = WAIT
+    ) -> re.Match[str]:
+        """Block until `count` stderr lines (from index `after`) match; return the last."""
+        regex = re.compile(pattern)
+        with self._changed:
+            while True:
+                found = [m for line in self.lines[after:] if (m := regex.search(line))]
+                if len(found) >= count:
+                    return found[count - 1]
+                if self._done:
+                    raise AssertionError(f"no line matching {pattern!r}: {self.lines}")
+                if not self._changed.wait(timeout):
+                    raise AssertionError(f"timed out waiting for {pattern!r}: {self.lines}")
+
+    def mark(self) -> int:
+        """The current number of lines, for `wait_for(after=...)`."""
+        with self._changed:
+            return len(self.lines)
+
+    def address(self) -> tuple[str, int]:
+        match = self.wait_for(SERVING.pattern)
+        return match.group(1), int(match.group(2))
+
+    def send(self, signum: int) -> None:
+        self.proc.send_signal(signum)
+
+    def stop(self, signum: int = signal.SIGTERM) -> int:
+        self.proc.send_signal(signum)
+        return self.wait()
+
+    def wait(self) -> int:
+        code = self.proc.wait(WAIT)
+        self._reader.join(WAIT)
+        return code
+
+    def kill(self) -> None:
+        for child in children(self.proc.pid):
+            _kill_quietly(child)
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._reader.join(WAIT)
+        if self.proc.stderr is not None:
+            self.proc.stderr.close()
+
+
+def server_argv(*args: str) -> list[str]:
+    return [sys.executable, "-m", "wsgiserver", *args]
+
+
+def children(pid: int) -> list[int]:
+    """Live processes whose parent is `pid`, from /proc."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rpartition(")")[2].split()
+        if fields[0] != "Z" and int(fields[1]) == pid:
+            found.append(int(entry))
+    return sorted(found)
+
+
+def wait_gone(pid: int, timeout: float = WAIT) -> bool:
+    """Wait for a process that is not our child to exit (a pidfd becomes readable)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return True
+    try:
+        readable, _, _ = select.select([fd], [], [], timeout)
+        return bool(readable)
+    finally:
+        os.close(fd)
+
+
+def _kill_quietly(pid: int) -> None:
+    with contextlib.suppress(OSError):
+        os.kill(pid, signal.SIGKILL)

@@ -1,0 +1,155 @@
+"""The supervisor's signals, crash handling and boot failures, as subprocess tests."""
+
+from __future__ import annotations
+
+import re
+import signal
+from pathlib import Path
+
+import pytest
+
+from tests.server.helpers import RawClient, get
+from tests.supervisor.conftest import Start
+from tests.supervisor.helpers import children, wait_gone, write_app
+
+pytestmark = pytest.mark.slow
+
+# A single worker with a single thread: a second connection waits in the listen backlog.
+ONE_THREAD = ("--bind", "127.0.0.1:0", "--threads", "1", "--max-threads", "1")
+
+
+def test_term_finishes_in_flight_and_backlog_then_exits_0(start: Start) -> None:
+    # --max-requests (never reached) runs the supervisor with one worker.
+    server = start(*ONE_THREAD, "--workers", "1", "--max-requests", "1000", "app:app")
+    address = server.address()
+    with RawClient(address) as in_flight:
+        in_flight.send(b"POST /slow HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        server.wait_for("app entered")
+        queued = RawClient(address)  # the only thread is busy: this waits in the backlog
+        queued.send(get("/queued"))
+        server.send(signal.SIGTERM)
+        server.wait_for(r"worker \d+: stopping gracefully")
+        in_flight.send(b"0\r\n\r\n")
+        response = in_flight.read_response()
+        assert response.status == 200
+        assert response.closes
+        with queued:
+            answer = queued.read_response()
+            assert answer.status == 200
+            assert answer.closes
+    assert server.wait() == 0
+    assert server.lines[-1].endswith("stopped")
+
+
+def test_int_stops_at_once(start: Start) -> None:
+    server = start(*ONE_THREAD, "--workers", "2", "app:app")
+    with RawClient(server.address()) as client:
+        client.send(b"POST /slow HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        server.wait_for("app entered")
+        workers = children(server.pid)
+        server.send(signal.SIGINT)
+        assert client.read_until_close() == b""  # no answer: the request was dropped
+    assert server.wait() == 0
+    assert all(wait_gone(pid) for pid in workers)
+
+
+def test_hup_loads_new_code_and_keeps_old_workers_when_it_is_broken(
+    start: Start, app_dir: Path
+) -> None:
+    server = start("--bind", "127.0.0.1:0", "--workers", "2", "app:app")
+    address = server.address()
+    server.wait_for(r"worker \d+ ready", count=2)
+    write_app(app_dir, "v2")
+    server.send(signal.SIGHUP)
+    server.wait_for("reload complete")
+    with RawClient(address) as client:
+        assert client.request(get()).body.startswith(b"v2 ")
+    mark = server.mark()
+    write_app(app_dir, source="def app(:\n")
+    server.send(signal.SIGHUP)
+    failed = server.wait_for("reload failed, the old workers keep serving", after=mark)
+    assert "SyntaxError" in failed.string
+    with RawClient(address) as client:
+        assert client.request(get()).body.startswith(b"v2 ")
+    assert server.stop() == 0
+
+
+def test_ttin_and_ttou_change_the_worker_count(start: Start) -> None:
+    server = start("--bind", "127.0.0.1:0", "--workers", "2", "app:app")
+    server.wait_for(r"worker \d+ ready", count=2)
+    assert len(children(server.pid)) == 2
+    server.send(signal.SIGTTIN)
+    server.wait_for(r"worker \d+ ready", count=3)
+    assert len(children(server.pid)) == 3
+    mark = server.mark()
+    server.send(signal.SIGTTOU)
+    server.wait_for(r"worker \d+ stopped", after=mark)
+    assert len(children(server.pid)) == 2
+    assert server.stop() == 0
+
+
+def test_a_crashed_worker_is_replaced(start: Start) -> None:
+    server = start("--bind", "127.0.0.1:0", "--workers", "2", "app:app")
+    address = server.address()
+    server.wait_for(r"worker \d+ ready", count=2)
+    with RawClient(address) as client:
+        client.send(get("/crash"))
+        assert client.read_until_close() == b""
+    server.wait_for(r"worker \d+ exited unexpectedly \(exited with status 7\); replacing it")
+    server.wait_for(r"worker \d+ ready", count=3)
+    with RawClient(address) as client:
+        assert client.request(get()).status == 200
+    assert server.stop() == 0
+
+
+def test_a_worker_that_cannot_boot_ends_the_supervisor_with_one_line(
+    start: Start, app_dir: Path
+) -> None:
+    write_app(app_dir, source="import no_such_module_here\n")
+    server = start("--bind", "127.0.0.1:0", "--workers", "3", "app:app")
+    assert server.wait() == 3
+    assert len(server.lines) == 1, server.lines
+    assert server.lines[0].startswith("wsgiserver: error: ")
+    assert "no_such_module_here" in server.lines[0]
+
+
+def test_a_stuck_worker_is_aborted_with_its_stacks_and_replaced(start: Start) -> None:
+    server = start(*ONE_THREAD, "--workers", "1", "--worker-timeout", "1", "--preload", "app:app")
+    address = server.address()
+    with RawClient(address) as client:
+        client.send(get("/spin"))
+        server.wait_for(r"worker \d+ timed out \(no heartbeat")
+        server.wait_for(r"in spin_forever")  # faulthandler's dump of every thread
+        server.wait_for(r"worker \d+ killed after its timeout")
+        assert client.read_until_close() == b""
+    server.wait_for(r"worker \d+ ready", count=2)
+    with RawClient(address) as client:
+        assert client.request(get()).status == 200
+    assert server.stop() == 0
+
+
+def test_a_worker_whose_gil_is_held_is_aborted(start: Start) -> None:
+    # Four threads, three of them idle: only the housekeeper's missing beat can tell.
+    server = start(
+        "--bind", "127.0.0.1:0", "--max-requests", "1000", "--worker-timeout", "1", "app:app"
+    )
+    address = server.address()
+    with RawClient(address) as client:
+        client.send(get("/gil"))
+        server.wait_for(r"worker \d+ timed out \(no heartbeat")
+        server.wait_for(r"worker \d+ killed after its timeout")
+        assert client.read_until_close() == b""
+    assert any(re.search(r"line \d+ in app$", line) for line in server.lines)
+    server.wait_for(r"worker \d+ ready", count=2)
+    assert server.stop() == 0
+
+
+def test_workers_exit_when_the_supervisor_is_killed(start: Start) -> None:
+    server = start("--bind", "127.0.0.1:0", "--workers", "2", "app:app")
+    server.wait_for(r"worker \d+ ready", count=2)
+    workers = children(server.pid)
+    assert len(workers) == 2
+    server.send(signal.SIGKILL)
+    server.wait()
+    assert all(wait_gone(pid) for pid in workers)
+    server.wait_for("the supervisor is gone; stopping")

@@ -1,0 +1,138 @@
+"""Deployment: systemd socket activation and sd_notify, fd://N, --pid, unix socket mode."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import stat
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.server.helpers import RawClient, get
+from tests.supervisor.conftest import Start
+from tests.supervisor.helpers import WAIT
+
+# systemd sets LISTEN_PID to the pid of the process it execs; so does this wrapper, after
+# moving the passed socket to fd 3 (SD_LISTEN_FDS_START).
+EXEC_WRAPPER = (
+    "import os, sys\n"
+    "os.dup2(int(sys.argv[1]), 3)\n"
+    "os.environ.update(LISTEN_PID=str(os.getpid()), LISTEN_FDS='1', LISTEN_FDNAMES='web')\n"
+    "os.execv(sys.executable, [sys.executable, '-m', 'wsgiserver', *sys.argv[2:]])\n"
+)
+
+MODES = [pytest.param((), id="single"), pytest.param(("--workers", "2"), id="workers")]
+
+
+@pytest.fixture
+def listener() -> Iterator[socket.socket]:
+    sock = socket.create_server(("127.0.0.1", 0))
+    yield sock
+    sock.close()
+
+
+@pytest.fixture
+def notify_socket(tmp_path: Path) -> Iterator[socket.socket]:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(tmp_path / "notify"))
+    sock.settimeout(WAIT)
+    yield sock
+    sock.close()
+
+
+@pytest.mark.parametrize("extra", MODES)
+def test_systemd_socket_activation(
+    start: Start, listener: socket.socket, extra: tuple[str, ...]
+) -> None:
+    fd = listener.fileno()
+    argv = [sys.executable, "-c", EXEC_WRAPPER, str(fd), *extra, "--bind", "127.0.0.1:1", "app:app"]
+    server = start(argv=argv, pass_fds=[fd])
+    server.wait_for(r"using 1 socket\(s\) from systemd \(web\)")
+    assert server.address() == listener.getsockname()
+    with RawClient(listener.getsockname()) as client:
+        assert client.request(get()).status == 200
+    assert server.stop() == 0
+
+
+def test_listen_pid_of_another_process_is_ignored(start: Start, listener: socket.socket) -> None:
+    env = {"LISTEN_PID": "1", "LISTEN_FDS": "1"}
+    server = start("--bind", "127.0.0.1:0", "app:app", env=env)
+    assert server.address()[1] != listener.getsockname()[1]
+    assert server.stop() == 0, "\n".join(server.lines)
+
+
+@pytest.mark.parametrize("extra", MODES)
+def test_sd_notify(start: Start, notify_socket: socket.socket, extra: tuple[str, ...]) -> None:
+    env = {"NOTIFY_SOCKET": notify_socket.getsockname()}
+    server = start(*extra, "--bind", "127.0.0.1:0", "app:app", env=env)
+    assert notify_socket.recv(4096) == b"READY=1"
+    server.address()  # the serving line comes right after READY=1
+    if extra:
+        server.send(signal.SIGHUP)
+        assert notify_socket.recv(4096).startswith(b"RELOADING=1\nMONOTONIC_USEC=")
+        assert notify_socket.recv(4096) == b"READY=1"
+    server.send(signal.SIGTERM)
+    assert notify_socket.recv(4096) == b"STOPPING=1"
+    assert server.wait() == 0
+
+
+def test_sd_notify_abstract_namespace(start: Start) -> None:
+    name = f"wsgiserver-test-{os.getpid()}-{id(start)}"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind("\0" + name)
+        sock.settimeout(WAIT)
+        server = start("--bind", "127.0.0.1:0", "app:app", env={"NOTIFY_SOCKET": "@" + name})
+        assert sock.recv(4096) == b"READY=1"
+        server.address()
+        assert server.stop() == 0
+
+
+@pytest.mark.parametrize("extra", MODES)
+def test_bind_fd(start: Start, listener: socket.socket, extra: tuple[str, ...]) -> None:
+    fd = listener.fileno()
+    server = start(*extra, "--bind", f"fd://{fd}", "app:app", pass_fds=[fd])
+    assert server.address() == listener.getsockname()
+    with RawClient(listener.getsockname()) as client:
+        assert client.request(get()).status == 200
+    assert server.stop() == 0
+
+
+@pytest.mark.parametrize("extra", MODES)
+def test_pid_file(start: Start, tmp_path: Path, extra: tuple[str, ...]) -> None:
+    pid_file = tmp_path / "run" / "server.pid"
+    pid_file.parent.mkdir()
+    server = start(*extra, "--bind", "127.0.0.1:0", "--pid", str(pid_file), "app:app")
+    server.address()
+    assert pid_file.read_text() == f"{server.pid}\n"
+    assert server.stop() == 0
+    assert not pid_file.exists()
+    assert list(pid_file.parent.iterdir()) == []  # no temporary file left behind
+
+
+@pytest.mark.parametrize("extra", MODES)
+def test_unix_socket_mode_and_owner(start: Start, tmp_path: Path, extra: tuple[str, ...]) -> None:
+    path = tmp_path / "app.sock"
+    owner = f"{os.getuid()}:{os.getgid()}"
+    args = ("--bind", f"unix:{path}", "--unix-socket-mode", "0600", "--unix-socket-owner", owner)
+    server = start(*extra, *args, "app:app")
+    server.wait_for(f"serving on unix:{path}")
+    info = path.stat()
+    assert stat.S_IMODE(info.st_mode) == 0o600
+    assert (info.st_uid, info.st_gid) == (os.getuid(), os.getgid())
+    with RawClient(str(path)) as client:
+        assert client.request(get()).status == 200
+    assert server.stop() == 0
+    assert not path.exists()
+
+
+def test_reuse_port_lets_two_servers_share_a_port(start: Start, tmp_path: Path) -> None:
+    first = start("--bind", "127.0.0.1:0", "--reuse-port", "app:app")
+    host, port = first.address()
+    second = start("--bind", f"{host}:{port}", "--reuse-port", "app:app")
+    assert second.address() == (host, port)
+    assert first.stop() == 0
+    assert second.stop() == 0

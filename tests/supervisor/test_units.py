@@ -1,0 +1,153 @@
+"""In-process tests of the pieces under the supervisor: options, fd://, the file watcher,
+systemd helpers, the pid file, and the Server hooks the workers use."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.server.helpers import RawClient, echo_app, get
+from wsgiserver import systemd
+from wsgiserver.config import Config
+from wsgiserver.errors import BindError, ConfigError
+from wsgiserver.listeners import BindAddress, create_listener, parse_bind
+from wsgiserver.pidfile import pidfile, remove_pidfile, write_pidfile
+from wsgiserver.reloader import FileWatcher
+from wsgiserver.server import Server
+from wsgiserver.worker import resident_mib
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"workers": 0},
+        {"worker_timeout": 0},
+        {"max_requests": -1},
+        {"max_requests_jitter": -1},
+        {"max_worker_lifetime": -1.0},
+        {"max_worker_memory": -1},
+        {"unix_socket_mode": "rw"},
+        {"unix_socket_mode": "08"},
+        {"unix_socket_owner": ":staff"},
+        {"unix_socket_owner": "a:b:c"},
+        {"bind": ("fd://x",)},
+        {"reload": True, "preload": True},
+    ],
+)
+def test_bad_process_options(options: dict[str, object]) -> None:
+    with pytest.raises(ConfigError):
+        Config.from_options(options)
+
+
+def test_good_process_options() -> None:
+    config = Config(workers=4, unix_socket_mode="0660", unix_socket_owner="www:www", preload=True)
+    assert (config.workers, config.unix_socket_mode) == (4, "0660")
+
+
+def test_parse_bind_fd() -> None:
+    assert parse_bind("fd://3") == BindAddress(fd=3)
+    assert str(parse_bind("fd://3")) == "fd://3"
+
+
+def test_bind_fd_that_is_not_a_socket(tmp_path: Path) -> None:
+    with open(tmp_path / "f", "w") as file, pytest.raises(BindError, match="fd://"):
+        create_listener(BindAddress(fd=file.fileno()))
+
+
+def test_unknown_unix_socket_owner(tmp_path: Path) -> None:
+    path = tmp_path / "s.sock"
+    with pytest.raises(BindError, match="unknown user 'no-such-user-here'"):
+        create_listener(BindAddress(path=str(path)), unix_owner="no-such-user-here")
+    assert not path.exists()
+
+
+def test_file_watcher(tmp_path: Path) -> None:
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / ".hidden").mkdir()
+    module = tmp_path / "pkg" / "mod.py"
+    module.write_text("x = 1\n")
+    watcher = FileWatcher(str(tmp_path))
+    assert watcher.poll(0.0) == []
+    assert watcher.poll(0.5) == []  # not yet time for a scan
+    os.utime(module, ns=(1, 1))
+    (tmp_path / ".hidden" / "ignored.py").write_text("")
+    (tmp_path / "notes.txt").write_text("")
+    assert watcher.poll(1.0) == [os.path.join("pkg", "mod.py")]
+    module.unlink()
+    assert watcher.poll(2.0) == [os.path.join("pkg", "mod.py")]
+
+
+def test_listen_fds_absent_or_for_another_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LISTEN_PID", raising=False)
+    assert systemd.listen_fds() == []
+    monkeypatch.setenv("LISTEN_PID", str(os.getpid() + 1))
+    monkeypatch.setenv("LISTEN_FDS", "1")
+    assert systemd.listen_fds() == []
+    assert "LISTEN_FDS" not in os.environ  # unset, so children do not inherit them
+
+
+def test_notify(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
+    assert systemd.notify("READY=1") is False
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(str(tmp_path / "n"))
+        monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "n"))
+        assert systemd.notify("READY=1") is True
+        assert sock.recv(100) == b"READY=1"
+        assert systemd.reloading() is True
+        assert sock.recv(100).startswith(b"RELOADING=1\nMONOTONIC_USEC=")
+    monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "gone"))
+    assert systemd.notify("READY=1") is False
+
+
+def test_pidfile(tmp_path: Path) -> None:
+    path = tmp_path / "x.pid"
+    with pidfile(str(path)):
+        assert path.read_text() == f"{os.getpid()}\n"
+    assert not path.exists()
+    write_pidfile(str(path), pid=1)
+    remove_pidfile(str(path))  # another process's pid: left alone
+    assert path.read_text() == "1\n"
+    with pidfile(None):
+        pass
+
+
+def test_resident_memory() -> None:
+    rss = resident_mib()
+    assert rss is not None
+    assert rss > 1
+
+
+def test_server_on_given_sockets_with_tick(tmp_path: Path) -> None:
+    path = str(tmp_path / "s.sock")
+    listener = create_listener(BindAddress(path=path))
+    ticked = threading.Event()
+    stalls: list[float] = []
+
+    def tick(stalled: float) -> None:
+        stalls.append(stalled)
+        ticked.set()
+
+    server = Server(echo_app, sockets=[listener], tick=tick, tick_interval=0.01, threads=1)
+    thread = threading.Thread(target=server.serve_forever)
+    thread.start()
+    try:
+        assert ticked.wait(5)
+        assert server.address == path
+        with RawClient(path) as client:
+            assert client.request(get()).status == 200
+    finally:
+        server.shutdown()
+        thread.join(5)
+    assert os.path.exists(path)  # the socket file belongs to whoever passed the socket
+    assert stalls[0] == 0.0
+
+
+def test_shutdown_before_serving_makes_serve_forever_return() -> None:
+    server = Server(echo_app, bind="127.0.0.1:0")
+    server.shutdown()
+    server.serve_forever()  # returns at once (a SIGTERM that came before serving)

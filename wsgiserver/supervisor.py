@@ -1,0 +1,438 @@
+"""The pre-forking supervisor (POSIX only): workers, signals, reloads and worker health.
+
+Owns: binding the listeners once, forking `workers` processes that each run a `Server` on the
+inherited sockets (`wsgiserver.worker`), reaping and respawning them with back-off, zero-
+downtime reloads, recycling, heartbeats, and the signals below. Must not: speak HTTP.
+
+Signals only enqueue (`signal.set_wakeup_fd` writes the signal number to a pipe; the handlers
+are empty); the main loop reads the pipe and acts:
+
+- TERM: graceful stop (workers finish in-flight requests with `Connection: close`, answer what
+  is queued in the backlog, and exit within `graceful_timeout`; then SIGKILL).
+- INT, QUIT: fast stop (workers exit at once).
+- HUP: reload: new workers (freshly importing the app) start; the old ones are told to stop
+  only as new ones report ready. If a new worker cannot load the app, the old ones keep
+  serving and the error is logged.
+- TTIN, TTOU: one worker more, one fewer.
+
+A worker that cannot boot while no worker is serving (the first start) ends the supervisor
+with the worker's one-line error and exit status 3, instead of fork-looping.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import select
+import signal
+import socket
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from wsgiserver import __version__, systemd
+from wsgiserver.config import Config
+from wsgiserver.gateway import WSGIApp
+from wsgiserver.listeners import create_listener, listener_address, parse_bind
+from wsgiserver.reloader import FileWatcher
+from wsgiserver.worker import BEAT, ERROR, EXIT_APP, READY, RETIRE, run_worker
+
+log = logging.getLogger("wsgiserver.error")
+
+SIGNALS = (
+    signal.SIGTERM,
+    signal.SIGINT,
+    signal.SIGQUIT,
+    signal.SIGHUP,
+    signal.SIGTTIN,
+    signal.SIGTTOU,
+    signal.SIGCHLD,
+)
+ABORT_GRACE = 1.0  # seconds between SIGABRT (stacks logged) and SIGKILL for a stuck worker
+BOOT_TIMEOUT = 60.0  # seconds a worker may take to load the app and start serving
+FAST_STOP_GRACE = 2.0  # seconds workers get to exit after INT/QUIT before SIGKILL
+TICK = 0.25  # the main loop's longest sleep
+
+
+@dataclass(eq=False)
+class Worker:
+    pid: int
+    pipe: int  # read end: READY, BEAT, RETIRE, ERROR messages
+    generation: int
+    started: float
+    last_beat: float
+    ready: bool = False
+    retiring: bool = False
+    stop_sent: float | None = None
+    abort_sent: float | None = None
+    killed: bool = False
+    error: str | None = None
+    buffer: bytes = field(default=b"", repr=False)
+
+
+class Supervisor:
+    """`Supervisor(config, load).run()` serves with `config.workers` processes until stopped.
+
+    `load` imports and returns the app (called in each worker, or once here with `preload`).
+    `sockets` are ready listeners (systemd activation); otherwise `config.bind` is bound.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        load: Callable[[], WSGIApp],
+        *,
+        sockets: list[socket.socket] | None = None,
+    ) -> None:
+        if not hasattr(os, "fork"):
+            raise RuntimeError("the supervisor needs fork(): it runs on POSIX systems only")
+        self.config = config
+        self.load = load
+        self.target = config.workers
+        self.generation = 0
+        self.workers: dict[int, Worker] = {}
+        self.sockets: list[socket.socket] = []
+        self.owned_paths: list[str] = []
+        self.stopping: float | None = None  # the deadline for workers to exit
+        self.exit_code = 0
+        self.announced = False
+        self.reloading = False
+        self.failures = 0
+        self.last_failure = 0.0
+        self.next_spawn = 0.0
+        self.watcher: FileWatcher | None = None
+        try:
+            if sockets is not None:
+                self.sockets = list(sockets)
+            else:
+                self._bind()
+        except BaseException:
+            self._close_sockets()
+            raise
+
+    def _bind(self) -> None:
+        config = self.config
+        for text in config.bind:
+            address = parse_bind(text)
+            sock = create_listener(
+                address,
+                config.backlog,
+                reuse_port=config.reuse_port,
+                unix_mode=config.unix_socket_mode,
+                unix_owner=config.unix_socket_owner,
+            )
+            self.sockets.append(sock)
+            if address.path is not None:
+                self.owned_paths.append(address.path)
+
+    def _close_sockets(self) -> None:
+        for sock in self.sockets:
+            sock.close()
+        for path in self.owned_paths:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+
+    # -- the main loop --------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Fork the workers and supervise them until stopped; returns the exit status."""
+        if self.config.preload:
+            app = self.load()  # AppLoadError reaches the caller: one line, before any fork
+            self.load = lambda: app
+        if self.config.reload:
+            self.watcher = FileWatcher(self.config.app_dir)
+        wake_r, wake_w = os.pipe()
+        os.set_blocking(wake_r, False)
+        os.set_blocking(wake_w, False)
+        previous = {signum: signal.signal(signum, _enqueue) for signum in SIGNALS}
+        old_wakeup = signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+        self.wake_fds = (wake_r, wake_w)
+        try:
+            self._loop(wake_r)
+        finally:
+            signal.set_wakeup_fd(old_wakeup)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+            os.close(wake_r)
+            os.close(wake_w)
+            for worker in self.workers.values():
+                _kill(worker.pid, signal.SIGKILL)
+                os.close(worker.pipe)
+            self._close_sockets()
+        if not self.exit_code:
+            log.info("stopped")
+        return self.exit_code
+
+    def _loop(self, wake_r: int) -> None:
+        while True:
+            pipes = {worker.pipe: worker for worker in self.workers.values()}
+            try:
+                readable, _, _ = select.select([wake_r, *pipes], [], [], TICK)
+            except InterruptedError:
+                readable = []
+            for fd in readable:
+                if fd == wake_r:
+                    for signum in _drain(wake_r):
+                        self._on_signal(signum)
+                else:
+                    self._read(pipes[fd])
+            self._reap()
+            now = time.monotonic()
+            if self.stopping is not None:
+                if not self.workers:
+                    return
+                if now >= self.stopping:
+                    for worker in self.workers.values():
+                        if not worker.killed:
+                            log.warning("worker %d did not stop in time; killing it", worker.pid)
+                            worker.killed = _kill(worker.pid, signal.SIGKILL)
+                continue
+            self._check_health(now)
+            if self.watcher is not None:
+                changed = self.watcher.poll(now)
+                if changed:
+                    log.info("reloading: %s changed", ", ".join(changed[:3]))
+                    self._reload()
+            self._balance(now)
+
+    def _on_signal(self, signum: int) -> None:
+        if signum == signal.SIGCHLD or (self.stopping is not None and signum != signal.SIGINT):
+            return
+        name = signal.Signals(signum).name
+        if signum == signal.SIGTERM:
+            log.info("received %s, stopping gracefully", name)
+            self._stop(signal.SIGTERM, self.config.graceful_timeout + 1.0)
+        elif signum in (signal.SIGINT, signal.SIGQUIT):
+            log.info("received %s, stopping now", name)
+            self._stop(signal.SIGQUIT, FAST_STOP_GRACE)
+        elif signum == signal.SIGHUP:
+            log.info("received SIGHUP, reloading")
+            if self.config.preload:
+                log.warning("--preload: workers restart, but the app is not imported again")
+            self._reload()
+        elif signum == signal.SIGTTIN:
+            self.target += 1
+            log.info("received SIGTTIN: %d workers", self.target)
+        elif signum == signal.SIGTTOU:
+            self.target = max(1, self.target - 1)
+            log.info("received SIGTTOU: %d workers", self.target)
+
+    def _stop(self, signum: int, grace: float) -> None:
+        systemd.notify("STOPPING=1")
+        self.stopping = time.monotonic() + grace
+        for worker in self.workers.values():
+            _kill(worker.pid, signum)
+
+    def _reload(self) -> None:
+        self.generation += 1
+        self.reloading = True
+        systemd.reloading()
+
+    # -- workers --------------------------------------------------------------------------
+
+    def _spawn(self, now: float) -> None:
+        read_end, write_end = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            os.close(read_end)
+            os.close(write_end)
+            log.error("cannot fork a worker: %s; retrying", exc)
+            self.next_spawn = now + 1.0
+            return
+        if pid == 0:  # the child: never returns
+            code = 1
+            try:
+                os.close(read_end)
+                signal.set_wakeup_fd(-1)
+                for fd in (*self.wake_fds, *(w.pipe for w in self.workers.values())):
+                    os.close(fd)
+                os.set_blocking(write_end, False)
+                code = run_worker(self.config, self.sockets, self.load, write_end, os.getppid())
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                with contextlib.suppress(BaseException):
+                    logging.shutdown()
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+                os._exit(code)
+        os.close(write_end)
+        os.set_blocking(read_end, False)
+        self.workers[pid] = Worker(pid, read_end, self.generation, now, now)
+
+    def _read(self, worker: Worker) -> None:
+        try:
+            data = os.read(worker.pipe, 4096)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        data = worker.buffer + data
+        worker.buffer = b""
+        while data:
+            kind, data = data[:1], data[1:]
+            if kind == ERROR:
+                line, newline, rest = data.partition(b"\n")
+                if not newline:
+                    worker.buffer = kind + data
+                    return
+                worker.error = line.decode("utf-8", "replace")
+                data = rest
+            elif kind == READY:
+                worker.ready = True
+                worker.last_beat = time.monotonic()
+                self._on_ready(worker)
+            elif kind == BEAT:
+                worker.last_beat = time.monotonic()
+            elif kind == RETIRE:
+                worker.retiring = True
+
+    def _on_ready(self, worker: Worker) -> None:
+        log.info("worker %d ready (generation %d)", worker.pid, worker.generation)
+        if not self.announced:
+            self.announced = True
+            addresses = [listener_address(sock) for sock in self.sockets]
+            log.info(
+                "wsgiserver %s serving on %s with %d worker(s), supervisor pid %d",
+                __version__,
+                ", ".join(f"http://{a}" if a.path is None else str(a) for a in addresses),
+                self.target,
+                os.getpid(),
+            )
+            systemd.notify("READY=1")
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            worker = self.workers.pop(pid, None)
+            if worker is None:
+                continue
+            self._read(worker)
+            os.close(worker.pipe)
+            self._on_exit(worker, status)
+
+    def _on_exit(self, worker: Worker, status: int) -> None:
+        how = _describe(status)
+        if worker.stop_sent is not None or self.stopping is not None:
+            if self.exit_code:
+                return  # failing to boot: the error line is all there is to say
+            log.info("worker %d stopped (%s)", worker.pid, how)
+            return
+        if worker.abort_sent is not None:
+            log.info("worker %d killed after its timeout (%s)", worker.pid, how)
+            return
+        now = time.monotonic()
+        if not worker.ready:
+            message = worker.error or f"worker {worker.pid} {how} before it was ready"
+            if not any(w.ready for w in self.workers.values()):
+                sys.stderr.write(f"wsgiserver: error: {message}\n")
+                self.exit_code = EXIT_APP
+                self._stop(signal.SIGQUIT, FAST_STOP_GRACE)
+                return
+            older = [w.generation for w in self.workers.values() if w.ready]
+            if worker.generation == self.generation and max(older) < self.generation:
+                log.error("reload failed, the old workers keep serving: %s", message)
+                self._roll_back(max(older))
+                return
+            log.error("worker %d failed to boot: %s", worker.pid, message)
+        else:
+            log.warning("worker %d exited unexpectedly (%s); replacing it", worker.pid, how)
+        self.failures = self.failures + 1 if now - self.last_failure < 30.0 else 1
+        self.last_failure = now
+        self.next_spawn = now + min(0.1 * 2 ** (self.failures - 1), 10.0)
+
+    def _roll_back(self, generation: int) -> None:
+        failed = self.generation
+        self.generation = generation
+        self.reloading = False
+        for worker in self.workers.values():
+            if worker.generation == failed and worker.stop_sent is None:
+                worker.stop_sent = time.monotonic()
+                _kill(worker.pid, signal.SIGQUIT)
+
+    def _check_health(self, now: float) -> None:
+        timeout = self.config.worker_timeout
+        for worker in self.workers.values():
+            if worker.abort_sent is not None:
+                if not worker.killed and now - worker.abort_sent >= ABORT_GRACE:
+                    worker.killed = _kill(worker.pid, signal.SIGKILL)
+            elif worker.stop_sent is not None:
+                if not worker.killed and now - worker.stop_sent >= self.config.graceful_timeout + 1:
+                    log.warning("worker %d did not stop in time; killing it", worker.pid)
+                    worker.killed = _kill(worker.pid, signal.SIGKILL)
+            elif worker.ready and now - worker.last_beat > timeout:
+                log.error(
+                    "worker %d timed out (no heartbeat for %.1fs); aborting it",
+                    worker.pid,
+                    now - worker.last_beat,
+                )
+                worker.abort_sent = now
+                _kill(worker.pid, signal.SIGABRT)
+            elif not worker.ready and now - worker.started > max(timeout, BOOT_TIMEOUT):
+                worker.error = f"worker {worker.pid} did not boot within {BOOT_TIMEOUT:.0f}s"
+                worker.abort_sent = now
+                _kill(worker.pid, signal.SIGABRT)
+
+    def _balance(self, now: float) -> None:
+        """Spawn, stop surplus workers, and retire old ones as their replacements are ready."""
+        live = [w for w in self.workers.values() if w.stop_sent is None and w.abort_sent is None]
+        good = [w for w in live if w.generation == self.generation and not w.retiring]
+        ready = [w for w in good if w.ready]
+        if len(good) < self.target and now >= self.next_spawn:
+            for _ in range(self.target - len(good)):
+                self._spawn(now)
+        surplus = len(good) - self.target
+        for worker in sorted(good, key=lambda w: (w.ready, w.started))[: max(surplus, 0)]:
+            self._ask_to_stop(worker, now)
+        old = sorted((w for w in live if w not in good), key=lambda w: w.started)
+        keep = max(0, self.target - len(ready))
+        for worker in old[: len(old) - keep]:  # the oldest go first
+            self._ask_to_stop(worker, now)
+        if self.reloading and not old and len(ready) >= self.target:
+            self.reloading = False
+            log.info("reload complete: %d worker(s) of generation %d", len(ready), self.generation)
+            systemd.notify("READY=1")
+
+    def _ask_to_stop(self, worker: Worker, now: float) -> None:
+        worker.stop_sent = now
+        _kill(worker.pid, signal.SIGTERM)
+
+
+def _enqueue(_signum: int, _frame: object) -> None:
+    """Signal handlers only enqueue: set_wakeup_fd has written the number to the pipe."""
+
+
+def _drain(fd: int) -> bytes:
+    data = b""
+    while True:
+        try:
+            chunk = os.read(fd, 512)
+        except (BlockingIOError, InterruptedError):
+            return data
+        if not chunk:
+            return data
+        data += chunk
+
+
+def _kill(pid: int, signum: int) -> bool:
+    try:
+        os.kill(pid, signum)
+    except OSError as exc:
+        return exc.errno == errno.ESRCH
+    return True
+
+
+def _describe(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"killed by {signal.Signals(os.WTERMSIG(status)).name}"
+    return f"exited with status {os.waitstatus_to_exitcode(status)}"

@@ -1,0 +1,178 @@
+"""One worker process of the supervisor: a `Server` on inherited sockets, with a heartbeat.
+
+Owns: the child side of a fork: resetting the supervisor's signal handlers, loading the app,
+reporting readiness, heartbeats and recycle requests through a pipe, and noticing that the
+supervisor died. Must not: fork, or speak HTTP (the `Server` does).
+
+Messages on the pipe, one byte each: `R` ready (the first housekeeper tick: the server is
+serving), `.` heartbeat, `X` "recycle me" (max-requests, lifetime or memory reached), and
+`E<one line>\\n` when the app cannot be loaded.
+
+What "stuck" means: the heartbeat is sent by the server's housekeeper thread (the thread that
+runs `serve_forever`), so it stops when the housekeeper cannot run at all (a C extension
+holding the GIL, a deadlock, a SIGSTOP). With a thread pool one slow request is not a stuck
+worker, so the beat also stops while every worker thread has been busy without finishing a
+connection for `worker_timeout` seconds: the pool is saturated and making no progress.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import logging
+import os
+import random
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable
+
+from wsgiserver.accesslog import RequestRecord
+from wsgiserver.config import Config
+from wsgiserver.gateway import WSGIApp
+from wsgiserver.server import Server
+
+log = logging.getLogger("wsgiserver.error")
+
+READY = b"R"
+BEAT = b"."
+RETIRE = b"X"
+ERROR = b"E"
+EXIT_APP = 3
+
+
+def run_worker(
+    config: Config,
+    sockets: list[socket.socket],
+    load: Callable[[], WSGIApp],
+    pipe: int,
+    supervisor_pid: int,
+) -> int:
+    """Serve in a freshly forked child until told to stop; returns the exit code."""
+    # SIGABRT from the supervisor (a missed heartbeat): every thread's stack goes to stderr,
+    # then the default action ends the process.
+    faulthandler.enable(file=sys.stderr, all_threads=True)
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGCHLD):
+        signal.signal(signum, signal.SIG_DFL)  # until the server runs: stop means exit
+    for signum in (signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU):
+        signal.signal(signum, signal.SIG_IGN)
+    try:
+        app = load()
+    except Exception as exc:
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        _send(pipe, ERROR + message.encode("utf-8", "replace") + b"\n")
+        return EXIT_APP
+    heart = Heart(config, pipe, supervisor_pid)
+    server = Server(
+        app,
+        config,
+        sockets=sockets,
+        tick=heart.tick,
+        tick_interval=min(1.0, config.worker_timeout / 4),
+        drain_backlog=True,
+        on_request=heart.count,
+    )
+    heart.server = server
+
+    def graceful(_signum: int, _frame: object) -> None:
+        server.shutdown()  # marks in-flight responses `Connection: close` before returning
+        log.info("worker %d: stopping gracefully", os.getpid())
+
+    def fast(_signum: int, _frame: object) -> None:
+        logging.shutdown()
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, graceful)
+    signal.signal(signal.SIGINT, fast)
+    signal.signal(signal.SIGQUIT, fast)
+    server.serve_forever()
+    return 0
+
+
+def _send(pipe: int, message: bytes) -> bool:
+    """Write to the supervisor; False when it is gone (its end of the pipe closed)."""
+    try:
+        os.write(pipe, message)
+    except BlockingIOError:
+        return True  # the supervisor is busy; a missed beat is harmless
+    except OSError:
+        return False
+    return True
+
+
+class Heart:
+    """The worker's housekeeping: readiness, heartbeats, recycling and orphan detection."""
+
+    def __init__(self, config: Config, pipe: int, supervisor_pid: int) -> None:
+        self.config = config
+        self.pipe = pipe
+        self.supervisor_pid = supervisor_pid
+        self.server: Server | None = None
+        self.started = time.monotonic()
+        self.requests = 0
+        self.request_limit = 0
+        if config.max_requests:
+            self.request_limit = config.max_requests + random.randint(0, config.max_requests_jitter)
+        self.ready = False
+        self.retiring = False
+        self.stopping = False
+
+    def count(self, _record: RequestRecord) -> None:
+        self.requests += 1  # a lost increment under a thread race only delays recycling
+
+    def tick(self, stalled: float) -> None:
+        if self.stopping:
+            return
+        if os.getppid() != self.supervisor_pid:
+            self._stop("the supervisor is gone")
+            return
+        if not self.ready:
+            self.ready = True
+            if not _send(self.pipe, READY):
+                self._stop("the supervisor is gone")
+            return
+        if not self.retiring:
+            reason = self._recycle_reason()
+            if reason is not None:
+                log.info("worker %d: %s; asking to be recycled", os.getpid(), reason)
+                self.retiring = True
+                _send(self.pipe, RETIRE)
+        if stalled >= self.config.worker_timeout:
+            return  # every thread busy and nothing finishing: withhold the heartbeat
+        if not _send(self.pipe, BEAT):
+            self._stop("the supervisor is gone")
+
+    def _recycle_reason(self) -> str | None:
+        config = self.config
+        if self.request_limit and self.requests >= self.request_limit:
+            return f"served {self.requests} requests (max_requests)"
+        age = time.monotonic() - self.started
+        if config.max_worker_lifetime and age >= config.max_worker_lifetime:
+            return f"alive {age:.0f}s (max_worker_lifetime)"
+        if config.max_worker_memory:
+            rss = resident_mib()
+            if rss is not None and rss > config.max_worker_memory:
+                return f"resident memory {rss:.0f} MiB (max_worker_memory)"
+        return None
+
+    def _stop(self, reason: str) -> None:
+        self.stopping = True
+        log.warning("worker %d: %s; stopping", os.getpid(), reason)
+        if self.server is not None:
+            self.server.shutdown()
+
+
+def resident_mib() -> float | None:
+    """This process's resident set size in MiB (/proc/self/statm, else the peak RSS)."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as file:
+            pages = int(file.read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / (1 << 20)
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        import resource
+    except ImportError:
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1 << 20) if sys.platform == "darwin" else peak / 1024
