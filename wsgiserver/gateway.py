@@ -22,6 +22,7 @@ from urllib.parse import unquote_to_bytes
 
 from wsgiserver.body import FileWrapper, InputStream
 from wsgiserver.errors import ApplicationError, ConnectionLost, HTTPError, ResponseFramingError
+from wsgiserver.forwarded import ProxyTrust
 from wsgiserver.protocol import NEED_DATA, Data, EndOfMessage, Request, ServerConnection
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
@@ -108,7 +109,7 @@ def path_info(path: bytes) -> str:
 class Gateway:
     """Runs a WSGI application for requests parsed by a `ServerConnection`."""
 
-    __slots__ = ("app", "base_environ", "date", "errors", "info")
+    __slots__ = ("app", "base_environ", "date", "errors", "info", "proxies")
 
     def __init__(
         self,
@@ -117,9 +118,12 @@ class Gateway:
         *,
         date: Callable[[], str],
         errors: IO[str] | None = None,
+        proxies: ProxyTrust | None = None,
     ) -> None:
         self.app = app
         self.info = info
+        # Forwarded / X-Forwarded-* from trusted proxies (wsgiserver/forwarded.py).
+        self.proxies = proxies
         self.date = date  # "Date: <IMF-fixdate>\r\n", cached by the caller (RFC 9110 6.6.1)
         self.errors = errors if errors is not None else sys.stderr
         self.base_environ: dict[str, Any] = {
@@ -141,6 +145,7 @@ class Gateway:
         request: Request,
         body: InputStream | io.BytesIO,
         remote: tuple[str, int] | None,
+        extra: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         environ = self.base_environ.copy()
         path = path_info(request.path)
@@ -159,6 +164,7 @@ class Gateway:
         if remote is not None:
             environ["REMOTE_ADDR"] = remote[0]
             environ["REMOTE_PORT"] = str(remote[1])
+        environ["wsgiserver.peer_addr"] = remote  # the socket's peer; None on a unix socket
         for name, value in request.headers:
             key = environ_key(name)
             if key is None:
@@ -176,6 +182,10 @@ class Gateway:
             environ["HTTP_HOST"] = request.host.decode("latin-1")
         if request.scheme is not None and self.info.url_scheme == "http":
             environ["wsgi.url_scheme"] = request.scheme
+        if extra:  # per connection: TLS variables, the proxy behind a PROXY header
+            environ.update(extra)
+        if self.proxies is not None:
+            self.proxies.apply(environ, remote)
         if request.content_length is not None:
             environ["CONTENT_LENGTH"] = str(request.content_length)
         elif request.chunked or "CONTENT_LENGTH" in environ:
@@ -189,6 +199,8 @@ class Gateway:
         request: Request,
         remote: tuple[str, int] | None,
         outcome: Outcome,
+        *,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         """Run the app for `request` and send its response, filling in `outcome`.
 
@@ -198,7 +210,7 @@ class Gateway:
         """
         body: InputStream | io.BytesIO
         body = io.BytesIO() if conn.request_complete else InputStream(_BodyPuller(conn, channel))
-        environ = self.environ(request, body, remote)
+        environ = self.environ(request, body, remote, extra)
         response = _Response(conn, channel, self.date, outcome)
         result: Iterable[bytes] | None = None
         try:
@@ -299,7 +311,6 @@ class _Response:
     def _head(self, length_hint: int | None) -> bytes:
         if self.status is None:
             raise ApplicationError("the application did not call start_response")
-        self.head_sent = True
         self.outcome.status = self.status
         extra = self._date()
         if self.own_fields:
@@ -309,9 +320,13 @@ class _Response:
                 for line in extra.split("\r\n")
                 if line and line.partition(":")[0].lower() not in self.own_fields
             )
-        return self._conn.send_response(
+        head = self._conn.send_response(
             self.status, self.headers, length_hint=length_hint, extra=extra
         )
+        # Only now: a head the writer refuses (a bad Content-Length, a field that is not
+        # latin-1) used to count as sent, so the client got a bare close instead of a 500.
+        self.head_sent = True
+        return head
 
     def write(self, data: bytes) -> None:
         """PEP 3333 write(): send now, never buffer."""

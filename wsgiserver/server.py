@@ -12,10 +12,12 @@ happens under `_lock`, so correctness never depends on the GIL.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import errno
 import heapq
 import itertools
 import logging
+import selectors
 import socket
 import threading
 import time
@@ -25,10 +27,13 @@ from typing import IO, Any
 
 from wsgiserver.accesslog import RequestRecord, format_record
 from wsgiserver.config import Config
+from wsgiserver.edge import Edge
+from wsgiserver.forwarded import ProxyTrust
 from wsgiserver.gateway import Gateway, ServerInfo, WSGIApp
 from wsgiserver.listeners import BindAddress, create_listener, listener_address, parse_bind
 from wsgiserver.poller import make_poller
 from wsgiserver.protocol import Limits
+from wsgiserver.tls import server_context
 from wsgiserver.transport import PARK, Timeouts, Transport
 
 log = logging.getLogger("wsgiserver.error")
@@ -93,17 +98,28 @@ class Server:
         *,
         errors: IO[str] | None = None,
         on_request: Callable[[RequestRecord], None] | None = None,
+        sockets: list[socket.socket] | None = None,
+        tick: Callable[[float], None] | None = None,
+        tick_interval: float = 1.0,
+        drain_backlog: bool = False,
         **options: Any,
     ) -> None:
         # `errors` (the wsgi.errors stream) and `on_request` (called with each finished
         # request's record, besides the configured access log) are runtime hooks for
-        # embedding and tests, not config options.
+        # embedding and tests, not config options. The supervisor's workers pass the rest:
+        # `sockets`, listening sockets to serve instead of binding `config.bind` (the server
+        # closes its copies but never unlinks their unix socket files); `tick`, called by the
+        # housekeeper every `tick_interval` seconds (outside the lock) with how long every
+        # worker thread has been busy without finishing a request (0.0 when one is free);
+        # `drain_backlog`, on a graceful stop accept and answer (with `Connection: close`) the
+        # connections already queued in the listen backlog instead of resetting them.
         if config is None:
             config = Config.from_options(options)
         elif options:
             config = config.replace(**options)
         self.config = config
         self.app = app
+        self._max_connections = _connection_limit(config.max_connections)
         self._limits = Limits(
             max_request_line=config.max_request_line,
             max_header_count=config.max_header_count,
@@ -117,6 +133,8 @@ class Server:
             header=config.header_timeout,
             body=config.body_timeout,
             send=config.send_timeout,
+            min_body_rate=config.min_body_rate,
+            body_rate_grace=config.body_rate_grace,
         )
         self._access: Callable[[RequestRecord], None] | None = None
         if config.access_log is not None:
@@ -126,24 +144,60 @@ class Server:
             configured = self._access
             self._access = on_request if configured is None else _both(configured, on_request)
         self._errors = errors
+        # TLS and proxies (docs/tls_and_proxies.rst): certificates are loaded once, here,
+        # before binding; a bad file is a one-line ConfigError naming it.
+        self._proxies = ProxyTrust(
+            config.forwarded_allow_ips, strip=config.strip_untrusted_forwarded
+        )
+        tls_context = None
+        if config.certfile is not None:
+            tls_context = server_context(
+                config.certfile,
+                config.keyfile,
+                config.keyfile_password,
+                ca_certs=config.ca_certs,
+                verify_client=config.verify_client,
+                min_version=config.tls_min_version,
+            )
+        self._edge: Edge | None = None
+        if tls_context is not None or config.proxy_protocol:
+            self._edge = Edge(
+                tls=tls_context,
+                proxy_protocol=config.proxy_protocol,
+                trusted=self._proxies.trusts,
+                handshake_write_timeout=config.send_timeout,
+            )
         self._date = DateHeader()
         self._listeners: dict[int, socket.socket] = {}
         self._gateways: dict[int, Gateway] = {}
         self.addresses: list[BindAddress] = []
+        self._owned_paths: list[str] = []  # unix socket files to remove when stopping
         try:
-            for text in config.bind:
-                sock = create_listener(parse_bind(text), config.backlog)
-                self._listeners[sock.fileno()] = sock
-                bound = listener_address(sock)
-                self.addresses.append(bound)
-                self._gateways[sock.fileno()] = self._make_gateway(bound)
+            for sock in sockets if sockets is not None else []:
+                sock.setblocking(False)
+                self._add_listener(sock)
+            for text in config.bind if sockets is None else ():
+                address = parse_bind(text)
+                sock = create_listener(
+                    address,
+                    config.backlog,
+                    reuse_port=config.reuse_port,
+                    unix_mode=config.unix_socket_mode,
+                    unix_owner=config.unix_socket_owner,
+                )
+                if address.path is not None:
+                    self._owned_paths.append(address.path)
+                self._add_listener(sock)
         except BaseException:
             for sock in self._listeners.values():
                 sock.close()
-            for bound in self.addresses:  # unix socket files this constructor created
-                if bound.path is not None:
-                    _unlink_quietly(bound.path)
+            for path in self._owned_paths:  # unix socket files this constructor created
+                _unlink_quietly(path)
             raise
+        self._tick = tick
+        self._tick_interval = tick_interval
+        self._drain_backlog = drain_backlog
+        self._progress = time.monotonic()  # when a worker thread last finished a connection
         self._poller = make_poller()
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
@@ -164,12 +218,22 @@ class Server:
         self._stopped = threading.Event()
         self._serving_thread: threading.Thread | None = None
 
+    def _add_listener(self, sock: socket.socket) -> None:
+        self._listeners[sock.fileno()] = sock
+        bound = listener_address(sock)
+        self.addresses.append(bound)
+        self._gateways[sock.fileno()] = self._make_gateway(bound)
+
     def _make_gateway(self, bound: BindAddress) -> Gateway:
         if bound.path is not None:
             info = ServerInfo("localhost", "80", root_path=self.config.root_path)
         else:
             info = ServerInfo(bound.host, str(bound.port), root_path=self.config.root_path)
-        return Gateway(self.app, info, date=self._date, errors=self._errors)
+        if self._edge is not None and self._edge.tls is not None:
+            info = dataclasses.replace(info, url_scheme="https")
+        return Gateway(
+            self.app, info, date=self._date, errors=self._errors, proxies=self._proxies
+        )
 
     # -- public API -----------------------------------------------------------------------
 
@@ -180,7 +244,12 @@ class Server:
         return first.path if first.path is not None else (first.host, first.port)
 
     def serve_forever(self) -> None:
-        """Serve until `shutdown()` is called (from another thread or a signal handler)."""
+        """Serve until `shutdown()` is called (from another thread or a signal handler).
+
+        After a `shutdown()` that came first (a SIGTERM just before serving) it returns at once.
+        """
+        if self._serving_thread is None and self._closed and self._stopping.is_set():
+            return
         if self._closed or self._serving_thread is not None:
             raise RuntimeError("serve_forever() can run once per Server")
         self._serving_thread = threading.current_thread()
@@ -256,9 +325,20 @@ class Server:
     def _housekeep(self) -> None:
         cpu_then = time.process_time()
         wall_then = time.monotonic()
+        next_tick = wall_then
         with self._cond:
             while not self._stopping.is_set():
                 now = time.monotonic()
+                if self._tick is not None and now >= next_tick:
+                    next_tick = now + self._tick_interval
+                    busy = self._idle == 0 and self._spares == 0 and bool(self._threads)
+                    stalled = now - self._progress if busy else 0.0
+                    self._cond.release()
+                    try:
+                        self._tick(stalled)
+                    finally:
+                        self._cond.acquire()
+                    continue
                 expired = self._pop_expired(now)
                 resume = [fd for when, fd in self._resume_accept if when <= now]
                 self._resume_accept = [(w, fd) for w, fd in self._resume_accept if w > now]
@@ -294,6 +374,8 @@ class Server:
                     + ([self._deadlines[0][0]] if self._deadlines else [])
                     + [when for when, _ in self._resume_accept]
                 )
+                if self._tick is not None:
+                    wake_at = min(wake_at, next_tick)
                 timeout = max(min(wake_at - now, 1.0), 0.001)
                 if self._watching:
                     timeout = min(timeout, GROWTH_TICK)
@@ -403,6 +485,7 @@ class Server:
             action = transport.close()
         with self._lock:
             self._active.discard(transport)
+            self._progress = time.monotonic()
             if action != PARK:
                 return
             if self._closed or (self._stopping.is_set() and not transport.conn.head_started):
@@ -438,6 +521,14 @@ class Server:
                 log.warning("accept() failed: %s; pausing %.1fs", exc.strerror, ACCEPT_PAUSE)
                 pause = True
                 break
+            with self._lock:
+                full = (
+                    len(self._parked) + len(self._active) + len(accepted)
+                    >= self._max_connections
+                )
+            if full:
+                _refuse(sock)
+                continue
             remote = (peer[0], peer[1]) if isinstance(peer, tuple) else None
             if remote is not None:
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -449,6 +540,7 @@ class Server:
                     self._limits,
                     self._timeouts,
                     self._access,
+                    edge=self._edge,
                 )
             )
         if pause:
@@ -490,13 +582,17 @@ class Server:
             self._spare_wakeup.notify_all()
         for fd, sock in self._listeners.items():
             self._poller.forget(fd)
+            if self._drain_backlog:
+                self._serve_backlog(fd, sock)
             sock.close()
-        for address in self.addresses:
-            if address.path is not None:
-                _unlink_quietly(address.path)
+        for path in self._owned_paths:
+            _unlink_quietly(path)
         for transport in parked:
             self._poller.forget(transport.fileno())
-            transport.close()
+            if self._drain_backlog and _readable(transport.sock):
+                self._start_last(transport)  # a request arrived: answer it, then close
+            else:
+                transport.close()
         self._poller.wake()
         deadline = time.monotonic() + self.config.graceful_timeout
         with self._cond:
@@ -509,6 +605,117 @@ class Server:
         self._poller.close()
         self._stopped.set()
 
+    def _serve_backlog(self, fd: int, listener: socket.socket) -> None:
+        """Stopping: answer connections already queued on `listener`, one thread each."""
+        for _ in range(self.config.backlog):
+            try:
+                sock, peer = listener.accept()
+            except OSError:
+                return  # BlockingIOError: the backlog is empty
+            remote = (peer[0], peer[1]) if isinstance(peer, tuple) else None
+            transport = Transport(
+                sock,
+                remote,
+                self._gateways[fd],
+                self._limits,
+                self._timeouts,
+                self._access,
+                edge=self._edge,
+            )
+            self._start_last(transport)
+
+    def _start_last(self, transport: Transport) -> None:
+        transport.conn.close_requested = True
+        thread = threading.Thread(
+            target=self._serve_last, args=(transport,), name="wsgiserver-drain", daemon=True
+        )
+        with self._lock:
+            self._active.add(transport)
+            self._threads.add(thread)
+        thread.start()
+
+    def _serve_last(self, transport: Transport) -> None:
+        """Serve one drained connection to its end, waiting for its bytes here (no poller)."""
+        try:
+            with selectors.DefaultSelector() as selector:
+                selector.register(transport.fileno(), selectors.EVENT_READ)
+                while True:
+                    try:
+                        action = transport.serve()
+                    except BaseException:
+                        log.exception("unexpected error while serving a connection")
+                        action = transport.close()
+                    if action != PARK:
+                        break
+                    remaining = transport.deadline - time.monotonic()
+                    if remaining <= 0 or not selector.select(remaining):
+                        transport.expire()
+                        break
+        finally:
+            with self._lock:
+                self._active.discard(transport)
+                self._progress = time.monotonic()
+                self._threads.discard(threading.current_thread())
+                self._cond.notify_all()
+
+
+# RFC 9110 section 15.6.4: tell an overloaded client to come back later, before reading any
+# of its request, and close. The answer is the same whatever it asked for.
+_OVERLOADED = (
+    b"HTTP/1.1 503 Service Unavailable\r\n"
+    b"Retry-After: 1\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n"
+    b"Content-Length: 57\r\n"
+    b"Connection: close\r\n\r\n"
+    b"503 Service Unavailable: too many connections, try later\n"
+)
+
+
+FD_RESERVE = 64  # descriptors kept for listeners, the poller, logs and the app's own files
+
+
+def _connection_limit(configured: int) -> int:
+    """--max-connections, lowered to fit the file descriptor limit (RLIMIT_NOFILE).
+
+    Beyond the descriptor limit accept() fails with EMFILE and new clients wait unanswered
+    in the backlog; below it they get a 503. So the effective limit is what fits.
+    """
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ImportError, OSError, ValueError):  # pragma: no cover - not POSIX
+        return configured
+    if soft == resource.RLIM_INFINITY or soft - FD_RESERVE >= configured:
+        return configured
+    fitted = max(soft - FD_RESERVE, 1)
+    log.info(
+        "max_connections lowered from %d to %d to fit the file descriptor limit (%d)",
+        configured,
+        fitted,
+        soft,
+    )
+    return fitted
+
+
+def _refuse(sock: socket.socket) -> None:
+    """Over --max-connections: answer 503 without parsing, then close without lingering.
+
+    Costs no thread and no poller slot. What the client already sent is read and dropped so
+    closing does not reset the connection (a reset could discard the 503 before it is read).
+    """
+    try:
+        sock.setblocking(False)
+        sock.send(_OVERLOADED)
+        sock.shutdown(socket.SHUT_WR)
+        for _ in range(4):  # bounded: a flood must not keep the accepting thread here
+            if not sock.recv(65536):
+                break
+    except OSError:
+        pass  # BlockingIOError (nothing more sent yet), or the client is gone already
+    finally:
+        sock.close()
+
 
 def _both(
     first: Callable[[RequestRecord], None], second: Callable[[RequestRecord], None]
@@ -518,6 +725,12 @@ def _both(
         second(record)
 
     return both
+
+
+def _readable(sock: socket.socket) -> bool:
+    with selectors.DefaultSelector() as selector:
+        selector.register(sock, selectors.EVENT_READ)
+        return bool(selector.select(0))
 
 
 def _unlink_quietly(path: str) -> None:

@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import socket
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO
 
-from wsgiserver.accesslog import RequestRecord
+from wsgiserver import edge as setup
+from wsgiserver.accesslog import RequestRecord, escape
 from wsgiserver.errors import (
     ApplicationError,
+    BadRequest,
     ConnectionLost,
     HTTPError,
     RequestTimeout,
@@ -44,6 +48,7 @@ PARK = 1  # wait (in the poller) until readable or until `deadline`
 CLOSE = 2  # the transport is closed
 
 RECV_SIZE = 65536
+SEND_FILE_BLOCK = 65536  # TLS has no sendfile: the file goes out in blocks of this size
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +61,11 @@ class Timeouts:
     send: float = 60.0  # a whole write to a slow reader
     linger: float = 2.0  # reading and discarding after an error, before closing
     prebuffer: int = 65536  # bodies up to this size are received before the app runs
+    # A body must arrive at `min_body_rate` bytes/s on average once `body_rate_grace` seconds
+    # have passed (0 disables): a client trickling a body cannot hold a worker for
+    # body_timeout per byte. Deadline = start + grace + received / rate (as Apache MinRate).
+    min_body_rate: int = 0
+    body_rate_grace: float = 10.0
 
 
 class Transport:
@@ -63,11 +73,16 @@ class Transport:
 
     __slots__ = (
         "_access",
+        "_body_received",
+        "_body_started",
+        "_extra",
         "_gateway",
         "_head_deadline",
         "_linger_until",
         "_pending",
+        "_setup",
         "_timeouts",
+        "_tls",
         "conn",
         "deadline",
         "remote",
@@ -82,10 +97,16 @@ class Transport:
         limits: Limits,
         timeouts: Timeouts,
         access: Callable[[RequestRecord], None] | None = None,
+        edge: setup.Edge | None = None,
     ) -> None:
         sock.setblocking(False)
         self.sock = sock
         self.remote = remote
+        # A PROXY header and/or TLS come before HTTP (wsgiserver/edge.py); the environ
+        # additions of this connection (TLS variables, the proxy's address) are kept here.
+        self._setup = setup.ConnectionSetup(edge, sock, remote) if edge is not None else None
+        self._extra: dict[str, object] | None = None
+        self._tls = False
         self.conn = ServerConnection(limits)
         self._gateway = gateway
         self._timeouts = timeouts
@@ -96,6 +117,8 @@ class Transport:
         self._head_deadline: float | None = now + timeouts.header
         self._linger_until: float | None = None
         self._pending: Request | None = None
+        self._body_started: float | None = None  # when we first waited for body bytes
+        self._body_received = 0
         self.deadline = self._head_deadline
 
     def fileno(self) -> int:
@@ -109,6 +132,10 @@ class Transport:
         try:
             if self._linger_until is not None:
                 return self._linger()
+            if self._setup is not None:
+                step = self._set_up(self._setup)
+                if step is not None:
+                    return step
             while True:
                 if self._pending is not None:
                     request = self._pending
@@ -116,7 +143,9 @@ class Transport:
                         if conn.eof_received:
                             return self.close()  # the client left before sending its body
                         if not self._receive_nowait():
-                            return self._park(time.monotonic() + self._timeouts.body)
+                            now = time.monotonic()
+                            deadline = now + self._timeouts.body
+                            return self._park(min(deadline, self._rate_deadline(now)))
                         continue
                     self._pending = None
                     if not self._respond(request):
@@ -129,6 +158,8 @@ class Transport:
                     continue
                 if type(event) is Request:
                     self._head_deadline = None
+                    self._body_started = None
+                    self._body_received = 0
                     length = event.content_length
                     if (
                         length is not None
@@ -155,6 +186,23 @@ class Transport:
         except (ConnectionLost, OSError):
             return self.close()
 
+    def _set_up(self, pending: setup.ConnectionSetup) -> int | None:
+        """Advance the PROXY header / TLS handshake; None once HTTP can be served."""
+        step = pending.advance()
+        self.sock = pending.sock  # wrapped for TLS (the same fd; the old object is detached)
+        if step == setup.WAIT:
+            return self._park_idle()
+        if step == setup.PLAINTEXT:
+            self._setup = None
+            return self._fail(BadRequest(setup.PLAINTEXT_DETAIL))
+        if step != setup.READY:
+            return self.close()
+        self._setup = None
+        self.remote = pending.remote
+        self._extra = pending.environ
+        self._tls = isinstance(pending.sock, ssl.SSLSocket)
+        return None
+
     def _respond(self, request: Request) -> bool:
         """Run the app for `request`; True if the connection can carry another request."""
         conn = self.conn
@@ -163,7 +211,7 @@ class Transport:
             record = self._start_record(request)
         outcome = Outcome()
         try:
-            self._gateway.handle(conn, self, request, self.remote, outcome)
+            self._gateway.handle(conn, self, request, self.remote, outcome, extra=self._extra)
         except HTTPError as exc:
             if isinstance(exc, ApplicationError):
                 log.error(
@@ -184,6 +232,12 @@ class Transport:
             outcome.aborted = True
         except (ConnectionLost, OSError):
             self._log_close_error(outcome)
+            if record is not None:
+                # The client went away mid-request: still one access-log line (it used to
+                # be lost), with what was sent before the connection broke.
+                record.status = int(outcome.status[:3]) if outcome.status else 0
+                record.body_bytes = outcome.body_bytes
+                self._end_record(record)
             raise
         except BaseException as exc:
             self._log_close_error(outcome)
@@ -222,7 +276,10 @@ class Transport:
     def _drain(self) -> bool:
         """Read and drop the body the app left unread, up to the drain limit."""
         conn = self.conn
-        budget = conn.limits.max_drain_size
+        # Bytes already buffered cost no read: the same rule `send_response` used to promise
+        # keep-alive (remaining - buffered <= max_drain_size). Counting them too made the
+        # drain give up on a body the response had said it would drain: a silent close.
+        budget = conn.limits.max_drain_size + conn.buffered_size
         while True:
             event = conn.next_event()
             if event is NEED_DATA:
@@ -240,8 +297,10 @@ class Transport:
         """Feed whatever the socket has; False if it has nothing right now."""
         try:
             data = self.sock.recv(RECV_SIZE)
-        except (BlockingIOError, InterruptedError):
+        except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
             return False
+        if self._tls and data:
+            data = self._read_pending(data)
         conn = self.conn
         if (
             data
@@ -250,20 +309,55 @@ class Transport:
             and self._pending is None
         ) and conn.request is None:
             self._head_deadline = time.monotonic() + self._timeouts.header
+        if conn.request is not None:
+            self._body_received += len(data)
         conn.receive_data(data)
         return True
+
+    def _read_pending(self, data: bytes) -> bytes:
+        """TLS: take the bytes already decrypted inside the SSL object (the poller cannot
+        see them: parking with them would stall the connection until its deadline)."""
+        sock = self.sock
+        if not isinstance(sock, ssl.SSLSocket):  # pragma: no cover - _tls implies SSLSocket
+            return data
+        while sock.pending():
+            try:
+                data += sock.recv(RECV_SIZE)
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                break
+        return data
+
+    def _rate_deadline(self, now: float) -> float:
+        """When the body is too slow for the minimum rate (inf if disabled); starts the clock."""
+        rate = self._timeouts.min_body_rate
+        if not rate:
+            return float("inf")
+        if self._body_started is None:
+            self._body_started = now
+        return self._body_started + self._timeouts.body_rate_grace + self._body_received / rate
 
     def receive(self) -> bytes:
         """Channel: block for the next bytes of a body (b"" at EOF), within the body timeout."""
         sock = self.sock
         try:
-            return sock.recv(RECV_SIZE)
-        except (BlockingIOError, InterruptedError):
+            data = sock.recv(RECV_SIZE)
+            self._body_received += len(data)
+            return data
+        except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
             pass
-        sock.settimeout(self._timeouts.body)
+        timeout = self._timeouts.body
+        left = self._rate_deadline(time.monotonic()) - time.monotonic()
+        too_slow = left < timeout
+        if left <= 0:
+            raise RequestTimeout("request body arrived too slowly")
+        sock.settimeout(min(timeout, left))
         try:
-            return sock.recv(RECV_SIZE)
+            data = sock.recv(RECV_SIZE)
+            self._body_received += len(data)
+            return data
         except TimeoutError:
+            if too_slow:
+                raise RequestTimeout("request body arrived too slowly") from None
             raise RequestTimeout("request body not received in time") from None
         except OSError as exc:
             raise ConnectionLost(str(exc)) from exc
@@ -277,7 +371,7 @@ class Transport:
         sock = self.sock
         try:
             sent = sock.send(data)
-        except (BlockingIOError, InterruptedError):
+        except (BlockingIOError, InterruptedError, ssl.SSLWantWriteError, ssl.SSLWantReadError):
             sent = 0
         except OSError as exc:
             raise ConnectionLost(str(exc)) from exc
@@ -293,6 +387,8 @@ class Transport:
 
     def sendfile(self, file: IO[bytes], offset: int, count: int) -> int:
         """Channel: send `count` bytes of `file` from `offset` with os.sendfile where possible."""
+        if self._tls:
+            return self._send_file_blocks(file, offset, count)
         sock = self.sock
         sock.settimeout(self._timeouts.send)
         try:
@@ -303,6 +399,22 @@ class Transport:
             sock.setblocking(False)
         if sent < count:
             raise ConnectionLost("file ended before the promised length was sent")
+        return sent
+
+    def _send_file_blocks(self, file: IO[bytes], offset: int, count: int) -> int:
+        """TLS: the kernel cannot encrypt, so read the file in blocks and send each one."""
+        fd = file.fileno()
+        sent = 0
+        while sent < count:
+            try:
+                block = os.pread(fd, min(SEND_FILE_BLOCK, count - sent), offset + sent)
+            except OSError as exc:
+                raise ConnectionLost(f"reading the file failed: {exc}") from exc
+            if not block:
+                raise ConnectionLost("file ended before the promised length was sent")
+            self.send(block)
+            sent += len(block)
+        file.seek(offset + sent)  # where socket.sendfile leaves it, too
         return sent
 
     # -- ending ---------------------------------------------------------------------------
@@ -331,11 +443,21 @@ class Transport:
         conn = self.conn
         if conn.has_buffered_data or not conn.request_complete:
             return self._start_linger()
+        self._close_notify()
         return self.close()
+
+    def _close_notify(self) -> None:
+        """TLS: tell the client the response ended here (RFC 8446 section 6.1), not cut."""
+        sock = self.sock
+        if self._tls and isinstance(sock, ssl.SSLSocket):
+            # Non-blocking: the alert goes out; not waiting for the client's (WantRead).
+            with contextlib.suppress(OSError, ValueError):
+                sock.unwrap()
 
     def _start_linger(self) -> int:
         # RFC 9112 section 9.6: close the sending side first and keep reading for a moment,
         # so the client receives our response before any reset caused by its unread data.
+        self._close_notify()
         try:
             self.sock.shutdown(socket.SHUT_WR)
         except OSError:
@@ -367,13 +489,20 @@ class Transport:
 
     def expire(self) -> None:
         """The deadline passed while parked: 408 if a head was due, then close."""
-        if self._linger_until is None and (self._head_deadline is not None or self._pending):
+        if (
+            self._linger_until is None
+            and self._setup is None  # nothing may be sent before a PROXY header / TLS is done
+            and (self._head_deadline is not None or self._pending)
+        ):
+            detail = "request not received in time"
+            if self._pending is not None and self._rate_deadline(time.monotonic()) <= self.deadline:
+                detail = "request body arrived too slowly"
             with contextlib.suppress(OSError):
                 self.sock.send(
                     error_response(
                         408,
                         "Request Timeout",
-                        "request not received in time",
+                        detail,
                         extra=self._gateway.date(),
                     )
                 )
@@ -411,4 +540,6 @@ class Transport:
 
 
 def _printable(target: bytes) -> str:
-    return target.decode("ascii", "backslashreplace")[:200]
+    # Escape controls too (not only non-ASCII): request bytes must never reach a log raw,
+    # even if the grammar ever let one through (it allows VCHAR only today).
+    return escape(target.decode("latin-1"))[:200]
