@@ -15,14 +15,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from wsgiserver.config import Config
+from wsgiserver.config_sources import field_type, from_text
 from wsgiserver.errors import AppLoadError, ConfigError
 from wsgiserver.gateway import WSGIApp
 
 _FIELDS = {f.name: str(f.type) for f in dataclasses.fields(Config)}
 # Options that name the app or change how it is found make no sense in a server section.
 _NOT_IN_INI = frozenset({"app", "factory", "app_dir", "chdir", "paste"})
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"0", "false", "no", "off"})
 
 
 def options_from_ini(local_conf: Mapping[str, Any]) -> dict[str, Any]:
@@ -74,29 +73,14 @@ def _words(value: Any) -> list[str]:
 def _convert(name: str, value: Any, annotation: str) -> Any:
     if not isinstance(value, str):
         return value  # already typed (a caller passing Python values)
+    ftype = field_type(annotation)
+    if ftype.sequence:
+        # Ini values list items separated by whitespace (as waitress's `listen`).
+        value = ",".join(value.split())
     try:
-        if annotation == "int":
-            if not value.isascii() or not value.isdigit():
-                raise ValueError
-            return int(value)
-        if annotation == "float":
-            number = float(value)
-            if number != number or number in (float("inf"), float("-inf")):
-                raise ValueError
-            return number
-        if annotation == "bool":
-            if value.lower() in _TRUE:
-                return True
-            if value.lower() in _FALSE:
-                return False
-            raise ValueError
-        if annotation == "tuple[str, ...]":
-            return tuple(value.split())
-        if annotation == "str | None":
-            return value or None
-    except ValueError:
-        raise ConfigError(f"paste ini: {name} = {value!r} is not a valid {annotation}") from None
-    return value
+        return from_text(ftype, value)
+    except ValueError as exc:
+        raise ConfigError(f"paste ini: {name} = {value!r}: {exc}") from None
 
 
 def serve_paste(app: WSGIApp, global_conf: Mapping[str, Any], **local_conf: Any) -> int:
