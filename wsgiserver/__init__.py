@@ -4,7 +4,8 @@ The public API: `Server`, `serve`, `Config`, and the exceptions in `wsgiserver.e
 """
 
 from wsgiserver.config import Config
+from wsgiserver.errors import RequestTimeout
 from wsgiserver.server import Server, serve
 
 __version__ = "0.1.0"
-__all__ = ["Config", "Server", "__version__", "serve"]
+__all__ = ["Config", "RequestTimeout", "Server", "__version__", "serve"]

@@ -142,6 +142,22 @@ def _float(text: str) -> float:
 
 
 def configure_logging(config: Config) -> None:
+    """Default handlers on `wsgiserver` (errors, stderr) and `wsgiserver.access`; or, with
+    --log-config, the user's dictConfig instead (ConfigError, one line, if it is invalid).
+
+    With --log-config and --access-log both given, the access log handler is still added
+    when the dictConfig gave `wsgiserver.access` no handler of its own.
+    """
+    if config.log_config is not None:
+        from wsgiserver.logconfig import apply_log_config
+
+        apply_log_config(config.log_config)
+        access = logging.getLogger("wsgiserver.access")
+        if config.access_log is not None and not access.handlers:
+            access.handlers[:] = [_access_handler(config.access_log)]
+            access.setLevel(logging.INFO)
+            access.propagate = False
+        return
     level = getattr(logging, config.log_level.upper())
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("[%(asctime)s] %(levelname)s %(name)s: %(message)s"))
@@ -152,14 +168,18 @@ def configure_logging(config: Config) -> None:
     access = logging.getLogger("wsgiserver.access")
     access.propagate = False
     if config.access_log is not None:
-        target: logging.Handler
-        if config.access_log == "-":
-            target = logging.StreamHandler(sys.stdout)
-        else:
-            target = logging.FileHandler(config.access_log, encoding="utf-8")
-        target.setFormatter(logging.Formatter("%(message)s"))
-        access.handlers[:] = [target]
+        access.handlers[:] = [_access_handler(config.access_log)]
         access.setLevel(logging.INFO)
+
+
+def _access_handler(destination: str) -> logging.Handler:
+    target: logging.Handler
+    if destination == "-":
+        target = logging.StreamHandler(sys.stdout)
+    else:
+        target = logging.FileHandler(destination, encoding="utf-8")
+    target.setFormatter(logging.Formatter("%(message)s"))
+    return target
 
 
 def _fail(exc: BaseException, code: int) -> int:
@@ -193,12 +213,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if not check:  # --check-config creates no log files
             configure_logging(config)
-    except OSError as exc:
+    except (OSError, WSGIServerError) as exc:
         return _fail(exc, EXIT_CONFIG)
     try:
         if config.chdir is not None:
             os.chdir(config.chdir)
-    except OSError as exc:
+        if config.hooks is not None:  # a bad --hooks is a startup error, before any fork
+            from wsgiserver.hooks import load_hooks
+
+            load_hooks(config.hooks, app_dir=config.app_dir)
+    except (OSError, WSGIServerError) as exc:
         return _fail(exc, EXIT_CONFIG)
     if config.paste is not None:
         return _main_paste(config, check=check)

@@ -9,16 +9,18 @@ imports of the app); validation is pure.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from wsgiserver.accesslog import FORMATS as ACCESS_LOG_FORMATS
+from wsgiserver.accesslog import compile_format
 from wsgiserver.errors import ConfigError
 from wsgiserver.forwarded import parse_allow_ips
 from wsgiserver.listeners import parse_bind
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
-ACCESS_LOG_FORMATS = ("combined", "common")
 VERIFY_CLIENT = ("none", "optional", "required")
 TLS_MIN_VERSIONS = ("1.2", "1.3")
 
@@ -137,7 +139,34 @@ class Config:
         None, "write an access log line per request to FILE, or '-' for stdout", metavar="FILE"
     )
     access_log_format: str = option(
-        "combined", "access log format", choices=ACCESS_LOG_FORMATS, metavar="FORMAT"
+        "combined",
+        "access log format: combined, common, json, or a template of {fields} such as "
+        "'{client} {method} {target} {status} {duration_us} {req:User-Agent}' "
+        "(see docs/observability.rst)",
+        metavar="FORMAT",
+    )
+    log_config: str | None = option(
+        None,
+        "configure logging from a logging.config.dictConfig dictionary in a .json or .toml "
+        "file, instead of the default handlers (loggers: wsgiserver.error, wsgiserver.access)",
+        metavar="FILE",
+    )
+    request_id_header: str = option(
+        "X-Request-ID",
+        "request header a trusted proxy's request id is taken from (and echoed in, with "
+        "--echo-request-id); '' to always generate ids",
+        metavar="NAME",
+    )
+    echo_request_id: bool = option(
+        False,
+        "send each request's id in a response header named by --request-id-header",
+        flag=True,
+    )
+    hooks: str | None = option(
+        None,
+        "instrumentation hooks: module:object with optional on_request_start, on_request_end, "
+        "on_worker_start and on_worker_exit callables",
+        metavar="MODULE:OBJECT",
     )
     log_level: str = option("info", "error log level", choices=LOG_LEVELS, metavar="LEVEL")
     # -- process model (the supervisor, POSIX only) and sockets --
@@ -265,6 +294,36 @@ class Config:
         flag=True,
         section="Proxies",
     )
+    # -- metrics, health and overload control (docs/observability_metrics.rst) --
+    admin_bind: str | None = option(
+        None,
+        "serve /metrics (Prometheus), /healthz and /readyz on this separate address "
+        "(same syntax as --bind; off by default); answered outside the app's thread pool",
+        metavar="ADDRESS",
+        section="Metrics and overload",
+    )
+    queue_timeout: float = option(
+        0.0,
+        "answer 503 with Retry-After, without running the app, to a request that waited "
+        "longer than this for a worker thread (0: never)",
+        metavar="SECONDS",
+        section="Metrics and overload",
+    )
+    request_timeout: float = option(
+        0.0,
+        "per-request deadline: at expiry the client gets 504 (or the connection is aborted "
+        "once the head was sent) and wsgiserver.RequestTimeout is raised in the app's "
+        "thread (0: none)",
+        metavar="SECONDS",
+        section="Metrics and overload",
+    )
+    interrupt_timeout: float = option(
+        5.0,
+        "seconds a thread interrupted by --request-timeout gets to unwind before the worker "
+        "is recycled (with --workers) or reported not ready",
+        metavar="SECONDS",
+        section="Metrics and overload",
+    )
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -306,7 +365,16 @@ class Config:
             raise ConfigError(
                 f"root_path: {self.root_path!r} must start with '/' and not end with '/'"
             )
-        _choice("access_log_format", self.access_log_format, ACCESS_LOG_FORMATS)
+        if self.access_log_format not in ACCESS_LOG_FORMATS:
+            try:
+                compile_format(self.access_log_format)
+            except ValueError as exc:
+                raise ConfigError(f"access_log_format: {exc}") from None
+        header = self.request_id_header
+        if header and (not header.isascii() or not _HEADER_NAME.fullmatch(header)):
+            raise ConfigError(f"request_id_header: {header!r} is not a header field name")
+        if self.echo_request_id and not header:
+            raise ConfigError("echo_request_id needs a request_id_header")
         _choice("log_level", self.log_level, LOG_LEVELS)
         self._check_tls()
         try:
@@ -327,9 +395,23 @@ class Config:
             raise ConfigError(f"unix_socket_mode: {mode!r} is not an octal mode like 0660")
         if self.reload and self.preload:
             raise ConfigError("reload and preload exclude each other: preloaded code stays old")
+        self._check_overload()
         owner = self.unix_socket_owner
         if owner is not None and (not owner or owner.startswith(":") or owner.count(":") > 1):
             raise ConfigError(f"unix_socket_owner: {owner!r} is not USER or USER:GROUP")
+
+    def _check_overload(self) -> None:
+        if self.admin_bind is not None:
+            try:
+                parse_bind(self.admin_bind)
+            except ValueError as exc:
+                raise ConfigError(f"admin_bind: {exc}") from None
+            if self.admin_bind in self.bind and not self.admin_bind.endswith(":0"):
+                raise ConfigError("admin_bind must differ from every bind address")
+        for name in ("queue_timeout", "request_timeout"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must not be negative (0 disables it)")
+        _positive("interrupt_timeout", self.interrupt_timeout)
 
     def _check_tls(self) -> None:
         _choice("verify_client", self.verify_client, VERIFY_CLIENT)
@@ -372,6 +454,9 @@ _TYPE_CHECKS: dict[str, Callable[[Any], bool]] = {
     "str | None": lambda v: v is None or isinstance(v, str),
     "tuple[str, ...]": lambda v: isinstance(v, tuple) and all(isinstance(i, str) for i in v),
 }
+
+
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^`|~0-9A-Za-z]+")  # a token without "_"
 
 
 def _check_type(name: str, value: Any, annotation: Any) -> None:

@@ -52,8 +52,11 @@ class BadRequest(ProtocolError):
     """Malformed syntax or ambiguous framing (RFC 9112 section 2.2, 6.3)."""
 
 
-class RequestTimeout(ProtocolError):
-    """The request head or body did not arrive in time (RFC 9110 section 15.5.9)."""
+class ClientRequestTimeout(ProtocolError):
+    """The request head or body did not arrive in time (RFC 9110 section 15.5.9).
+
+    Not to be confused with `RequestTimeout`, the exception raised in a stuck app thread.
+    """
 
     status = 408
     reason = "Request Timeout"
@@ -120,4 +123,13 @@ class ResponseFramingError(WSGIServerError):
 
     Raised after the head is on the wire, so it cannot become an error response: the
     connection is closed instead (RFC 9112 section 6.3: the client sees an incomplete message).
+    """
+
+
+class RequestTimeout(BaseException):
+    """Raised asynchronously in the app's thread when its request passed --request-timeout.
+
+    The client has already been answered 504 (or its connection aborted). It derives from
+    `BaseException`, like `KeyboardInterrupt`, so `except Exception` in the app does not
+    swallow it; an app may catch it to clean up, and should then re-raise it.
     """

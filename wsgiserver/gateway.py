@@ -85,6 +85,11 @@ class Outcome:
     body_bytes: int = 0
     aborted: bool = False  # the head was sent but the body could not be completed
     close_error: BaseException | None = None  # raised by the iterable's close()
+    # For the access log, hooks and error messages (docs/observability.rst):
+    environ: dict[str, Any] | None = None
+    headers: list[tuple[str, str]] | None = None  # the app's response headers
+    request_id: str = ""
+    request_bytes: int = 0  # request body bytes the app read (after de-chunking)
 
 
 def environ_key(name: bytes) -> str | None:
@@ -109,7 +114,17 @@ def path_info(path: bytes) -> str:
 class Gateway:
     """Runs a WSGI application for requests parsed by a `ServerConnection`."""
 
-    __slots__ = ("app", "base_environ", "date", "errors", "info", "proxies")
+    __slots__ = (
+        "app",
+        "base_environ",
+        "date",
+        "echo_header",
+        "errors",
+        "info",
+        "on_start",
+        "proxies",
+        "request_ids",
+    )
 
     def __init__(
         self,
@@ -119,8 +134,17 @@ class Gateway:
         date: Callable[[], str],
         errors: IO[str] | None = None,
         proxies: ProxyTrust | None = None,
+        request_ids: Callable[[dict[str, Any], tuple[str, int] | None], str] | None = None,
+        echo_header: str = "",
+        on_start: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         self.app = app
+        # docs/observability.rst: `request_ids(environ, peer)` gives each request its id
+        # (wsgiserver/requestid.py); `echo_header` names the response header it is sent in
+        # ("" for none); `on_start(environ)` runs just before the app (a hook; never raises).
+        self.request_ids = request_ids
+        self.echo_header = echo_header
+        self.on_start = on_start
         self.info = info
         # Forwarded / X-Forwarded-* from trusted proxies (wsgiserver/forwarded.py).
         self.proxies = proxies
@@ -209,9 +233,25 @@ class Gateway:
         went out (`outcome.aborted`: the transport must abort the connection).
         """
         body: InputStream | io.BytesIO
-        body = io.BytesIO() if conn.request_complete else InputStream(_BodyPuller(conn, channel))
+        body = (
+            io.BytesIO()
+            if conn.request_complete
+            else InputStream(_BodyPuller(conn, channel, outcome))
+        )
         environ = self.environ(request, body, remote, extra)
+        outcome.environ = environ
+        disconnected = getattr(channel, "client_disconnected", None)
+        if disconnected is not None:
+            environ["wsgiserver.client_disconnected"] = disconnected
         response = _Response(conn, channel, self.date, outcome)
+        ids = self.request_ids
+        if ids is not None:
+            request_id = ids(environ, remote)
+            environ["wsgiserver.request_id"] = outcome.request_id = request_id
+            if self.echo_header:
+                response.echo = (self.echo_header, request_id)
+        if self.on_start is not None:
+            self.on_start(environ)
         result: Iterable[bytes] | None = None
         try:
             result = self.app(environ, response.start_response)
@@ -235,11 +275,12 @@ class Gateway:
 class _BodyPuller:
     """Pulls the next body piece from the connection, sending 100 Continue first if asked."""
 
-    __slots__ = ("_channel", "_conn")
+    __slots__ = ("_channel", "_conn", "_outcome")
 
-    def __init__(self, conn: ServerConnection, channel: Channel) -> None:
+    def __init__(self, conn: ServerConnection, channel: Channel, outcome: Outcome) -> None:
         self._conn = conn
         self._channel = channel
+        self._outcome = outcome
 
     def __call__(self) -> bytes:
         conn = self._conn
@@ -249,6 +290,7 @@ class _BodyPuller:
         while True:
             event = conn.next_event()
             if type(event) is Data:
+                self._outcome.request_bytes += len(event.data)
                 return event.data
             if event is NEED_DATA:
                 conn.receive_data(self._channel.receive())
@@ -265,6 +307,7 @@ class _Response:
         "_channel",
         "_conn",
         "_date",
+        "echo",
         "head_sent",
         "headers",
         "outcome",
@@ -287,6 +330,7 @@ class _Response:
         self.own_fields: frozenset[str] = frozenset()  # server fields the app set itself
         self.head_sent = False
         self.outcome = outcome
+        self.echo: tuple[str, str] | None = None  # (header, request id) to send back
 
     def start_response(
         self,
@@ -311,8 +355,15 @@ class _Response:
     def _head(self, length_hint: int | None) -> bytes:
         if self.status is None:
             raise ApplicationError("the application did not call start_response")
-        self.outcome.status = self.status
+        outcome = self.outcome
+        outcome.status = self.status
+        outcome.headers = self.headers
         extra = self._date()
+        if self.echo is not None:
+            name, value = self.echo
+            lower = name.lower()
+            if not any(field.lower() == lower for field, _ in self.headers):
+                extra += f"{name}: {value}\r\n"  # an id is printable ASCII (requestid.py)
         if self.own_fields:
             # The app's own Date or Server wins; never send a field twice.
             extra = "".join(

@@ -17,6 +17,8 @@ import errno
 import heapq
 import itertools
 import logging
+import os
+import select
 import selectors
 import socket
 import threading
@@ -25,16 +27,21 @@ from collections.abc import Callable
 from email.utils import formatdate
 from typing import IO, Any
 
-from wsgiserver.accesslog import RequestRecord, format_record
+from wsgiserver import metrics as m
+from wsgiserver.accesslog import RequestRecord, formatter
+from wsgiserver.admin import AdminServer, respond
 from wsgiserver.config import Config
+from wsgiserver.deadlines import RequestDeadlines
 from wsgiserver.edge import Edge
 from wsgiserver.forwarded import ProxyTrust
 from wsgiserver.gateway import Gateway, ServerInfo, WSGIApp
+from wsgiserver.hooks import Hooks, load_hooks
 from wsgiserver.listeners import BindAddress, create_listener, listener_address, parse_bind
 from wsgiserver.poller import make_poller
 from wsgiserver.protocol import Limits
+from wsgiserver.requestid import RequestIds
 from wsgiserver.tls import server_context
-from wsgiserver.transport import PARK, Timeouts, Transport
+from wsgiserver.transport import PARK, Overload, Timeouts, Transport
 
 log = logging.getLogger("wsgiserver.error")
 access_log = logging.getLogger("wsgiserver.access")
@@ -98,10 +105,14 @@ class Server:
         *,
         errors: IO[str] | None = None,
         on_request: Callable[[RequestRecord], None] | None = None,
+        hooks: Hooks | object | None = None,
         sockets: list[socket.socket] | None = None,
         tick: Callable[[float], None] | None = None,
         tick_interval: float = 1.0,
         drain_backlog: bool = False,
+        metrics: m.ProcessMetrics | None = None,
+        serve_admin: bool = True,
+        idle_thread_seconds: float = IDLE_THREAD_SECONDS,
         **options: Any,
     ) -> None:
         # `errors` (the wsgi.errors stream) and `on_request` (called with each finished
@@ -113,6 +124,11 @@ class Server:
         # worker thread has been busy without finishing a request (0.0 when one is free);
         # `drain_backlog`, on a graceful stop accept and answer (with `Connection: close`) the
         # connections already queued in the listen backlog instead of resetting them.
+        # Metrics and overload (docs/observability_metrics.rst): `metrics`, this process's
+        # counters (a worker's slot in the supervisor's shared block; by default a private
+        # block when `admin_bind` is set); `serve_admin=False` leaves `admin_bind` to the
+        # supervisor; `idle_thread_seconds`, how long a thread above `threads` may idle
+        # before it exits (tests shorten it).
         if config is None:
             config = Config.from_options(options)
         elif options:
@@ -136,10 +152,18 @@ class Server:
             min_body_rate=config.min_body_rate,
             body_rate_grace=config.body_rate_grace,
         )
+        # `hooks` (docs/observability.rst): a `Hooks`, or any object with hook attributes;
+        # without it, `config.hooks` (module:object) is imported here.
+        if hooks is None and config.hooks is not None:
+            hooks = load_hooks(config.hooks, app_dir=config.app_dir)
+        self._hooks = Hooks.from_object(hooks) if hooks is not None else None
         self._access: Callable[[RequestRecord], None] | None = None
         if config.access_log is not None:
-            fmt = config.access_log_format
-            self._access = lambda record: access_log.info(format_record(record, fmt))
+            render = formatter(config.access_log_format)
+            self._access = lambda record: access_log.info(render(record))
+        if self._hooks is not None and self._hooks.on_request_end is not None:
+            logged, end = self._access, self._hooks.request_end
+            self._access = end if logged is None else _both(logged, end)
         if on_request is not None:
             configured = self._access
             self._access = on_request if configured is None else _both(configured, on_request)
@@ -149,6 +173,8 @@ class Server:
         self._proxies = ProxyTrust(
             config.forwarded_allow_ips, strip=config.strip_untrusted_forwarded
         )
+        # One id source per Server: its random prefix is drawn here, after any fork.
+        self._request_ids = RequestIds(config.request_id_header, self._proxies.trusts)
         tls_context = None
         if config.certfile is not None:
             tls_context = server_context(
@@ -194,6 +220,24 @@ class Server:
             for path in self._owned_paths:  # unix socket files this constructor created
                 _unlink_quietly(path)
             raise
+        self._idle_seconds = idle_thread_seconds
+        if metrics is None and config.admin_bind is not None and serve_admin:
+            metrics = m.single_process_store(config.max_threads)
+        self._metrics = metrics
+        self._request_deadlines: RequestDeadlines | None = None
+        if config.request_timeout:
+            self._request_deadlines = RequestDeadlines(
+                config.request_timeout, config.interrupt_timeout
+            )
+            if metrics is not None:
+                counted = metrics
+                self._request_deadlines.on_timeout = lambda: counted.here().timeout("request")
+        self._overload: Overload | None = None
+        if config.queue_timeout or self._request_deadlines is not None:
+            self._overload = Overload(config.queue_timeout, self._request_deadlines)
+        # Queue wait (see _work): when the pool was first seen saturated with work pending.
+        self._track_queue = metrics is not None or bool(config.queue_timeout)
+        self._saturated_since = 0.0
         self._tick = tick
         self._tick_interval = tick_interval
         self._drain_backlog = drain_backlog
@@ -217,6 +261,18 @@ class Server:
         self._serving = threading.Event()
         self._stopped = threading.Event()
         self._serving_thread: threading.Thread | None = None
+        self._admin: AdminServer | None = None
+        if config.admin_bind is not None and serve_admin:
+            try:
+                self._admin = AdminServer(config.admin_bind, self._admin_answer)
+            except BaseException:
+                for sock in self._listeners.values():
+                    sock.close()
+                for path in self._owned_paths:
+                    _unlink_quietly(path)
+                self._poller.close()
+                raise
+            self.admin_address = self._admin.address
 
     def _add_listener(self, sock: socket.socket) -> None:
         self._listeners[sock.fileno()] = sock
@@ -231,8 +287,18 @@ class Server:
             info = ServerInfo(bound.host, str(bound.port), root_path=self.config.root_path)
         if self._edge is not None and self._edge.tls is not None:
             info = dataclasses.replace(info, url_scheme="https")
+        hooks = self._hooks
         return Gateway(
-            self.app, info, date=self._date, errors=self._errors, proxies=self._proxies
+            self.app,
+            info,
+            date=self._date,
+            errors=self._errors,
+            proxies=self._proxies,
+            request_ids=self._request_ids,
+            echo_header=self.config.request_id_header if self.config.echo_request_id else "",
+            on_start=hooks.request_start
+            if hooks is not None and hooks.on_request_start is not None
+            else None,
         )
 
     # -- public API -----------------------------------------------------------------------
@@ -253,7 +319,13 @@ class Server:
         if self._closed or self._serving_thread is not None:
             raise RuntimeError("serve_forever() can run once per Server")
         self._serving_thread = threading.current_thread()
+        hooks = self._hooks
         try:
+            if hooks is not None:
+                hooks.worker_start(self)  # logged, never raised (wsgiserver/hooks.py)
+            if self._admin is not None:
+                self._admin.start()
+                log.info("admin endpoint (metrics, health) on http://%s", self._admin.address)
             for fd in self._listeners:
                 self._poller.arm(fd)
             # One thread is enough to answer the first request; the rest of the minimum
@@ -268,6 +340,8 @@ class Server:
         finally:
             self._stop_everything()
             self._serving.set()  # never leave a wait_serving() caller hanging
+            if hooks is not None:
+                hooks.worker_exit(self)
 
     def shutdown(self, timeout: float | None = None) -> None:
         """Stop accepting, let in-flight requests finish, close everything.
@@ -310,6 +384,64 @@ class Server:
         for transport in self._active:
             transport.conn.close_requested = True
 
+    # -- metrics, health and readiness (docs/observability_metrics.rst) --------------------
+
+    def readiness(self) -> tuple[bool, str]:
+        """(ready?, why): not while draining, stuck, or saturated without progress."""
+        if self._stopping.is_set():
+            return False, "draining"
+        deadlines = self._request_deadlines
+        if deadlines is not None and deadlines.stuck:
+            return False, f"{deadlines.stuck} thread(s) stuck past interrupt_timeout"
+        with self._lock:
+            busy = self._idle == 0 and self._spares == 0 and bool(self._threads)
+            stalled = time.monotonic() - self._progress if busy else 0.0
+            full = len(self._threads) >= self.config.max_threads
+        if full and stalled > self.config.worker_timeout / 2:
+            return False, f"every thread busy for {stalled:.1f}s without finishing a request"
+        return True, "ready"
+
+    @property
+    def stuck_threads(self) -> int:
+        deadlines = self._request_deadlines
+        return deadlines.stuck if deadlines is not None else 0
+
+    def gauges(self) -> dict[str, int]:
+        """The pool and connection gauges, now (any thread)."""
+        with self._lock:
+            threads = len(self._threads)
+            idle = self._idle + self._spares
+            parked = list(self._parked)
+            active = len(self._active)
+            watched = [*parked, *self._listeners]
+        return {
+            "pid": os.getpid(),
+            "threads": threads,
+            "busy_threads": max(threads - idle, 0),
+            "idle_threads": idle,
+            "open_connections": len(parked) + active,
+            "idle_connections": len(parked),
+            "queue_depth": _count_readable(watched),
+            "ready": int(self.readiness()[0]),
+            "stuck_threads": self.stuck_threads,
+        }
+
+    def publish_metrics(self) -> None:
+        """Write the gauges into this process's metrics slot (a worker's housekeeper tick)."""
+        if self._metrics is not None:
+            self._metrics.publish(self.gauges())
+
+    def metrics_text(self) -> str:
+        """This process's metrics in the Prometheus text format (single-process mode)."""
+        metrics = self._metrics
+        if metrics is None:
+            return ""
+        metrics.publish(self.gauges())
+        return m.render(metrics.store, [metrics.slot])
+
+    def _admin_answer(self, path: str) -> tuple[int, str, bytes]:
+        return respond(path, metrics=self.metrics_text, alive=lambda: True, ready=self.readiness)
+
     def wait_serving(self, timeout: float | None = None) -> bool:
         """Wait until the worker threads are up (for tests and embedding)."""
         return self._serving.wait(timeout)
@@ -339,6 +471,15 @@ class Server:
                     finally:
                         self._cond.acquire()
                     continue
+                requests = self._request_deadlines
+                due = requests.next_deadline() if requests is not None else None
+                if requests is not None and due is not None and due <= now:
+                    self._cond.release()
+                    try:
+                        requests.check(now)  # 504s and RequestTimeout, outside the lock
+                    finally:
+                        self._cond.acquire()
+                    continue
                 expired = self._pop_expired(now)
                 resume = [fd for when, fd in self._resume_accept if when <= now]
                 self._resume_accept = [(w, fd) for w, fd in self._resume_accept if w > now]
@@ -350,6 +491,12 @@ class Server:
                     if self._idle:
                         self._watching = False
                     else:
+                        if (
+                            self._track_queue
+                            and not self._saturated_since
+                            and self._poller.has_pending()
+                        ):
+                            self._saturated_since = now  # work waits for a thread from now
                         grow = share < GROWTH_CPU_SHARE and (
                             self._spares > 0 or len(self._threads) < self.config.max_threads
                         )
@@ -376,6 +523,8 @@ class Server:
                 )
                 if self._tick is not None:
                     wake_at = min(wake_at, next_tick)
+                if due is not None:
+                    wake_at = min(wake_at, due)
                 timeout = max(min(wake_at - now, 1.0), 0.001)
                 if self._watching:
                     timeout = min(timeout, GROWTH_TICK)
@@ -434,14 +583,14 @@ class Server:
                         if self._stopping.is_set():
                             return
                         self._spares += 1
-                        woken = self._spare_wakeup.wait(IDLE_THREAD_SECONDS)
+                        woken = self._spare_wakeup.wait(self._idle_seconds)
                         self._spares -= 1
                         if not woken and len(self._threads) > self.config.threads:
                             return  # idle for long: shrink the pool
                     if self._stopping.is_set():
                         return
                     self._idle += 1
-                fd = poller.wait(IDLE_THREAD_SECONDS)
+                fd = poller.wait(self._idle_seconds)
                 with lock:
                     self._idle -= 1
                     if self._stopping.is_set():
@@ -456,11 +605,18 @@ class Server:
                     transport = None if fd in self._listeners else self._parked.pop(fd, None)
                     if transport is not None:
                         self._active.add(transport)
+                    since = self._saturated_since
+                    if since and not poller.has_pending():
+                        self._saturated_since = 0.0  # nothing else waits: the queue is empty
                 if transport is not None:
+                    if since and not 0.0 < transport.ready_since < since:
+                        transport.ready_since = since  # else keep the older estimate
                     self._serve(transport)
                 elif fd in self._listeners:
-                    self._accept(fd)
+                    self._accept(fd, since)
         finally:
+            if self._metrics is not None:
+                self._metrics.release()
             with lock:
                 self._threads.discard(me)
                 self._cond.notify_all()
@@ -502,7 +658,7 @@ class Server:
         else:
             transport.close()
 
-    def _accept(self, listener_fd: int) -> None:
+    def _accept(self, listener_fd: int, since: float = 0.0) -> None:
         listener = self._listeners.get(listener_fd)
         if listener is None:
             return
@@ -541,8 +697,11 @@ class Server:
                     self._timeouts,
                     self._access,
                     edge=self._edge,
+                    metrics=self._metrics,
+                    overload=self._overload,
                 )
             )
+            accepted[-1].ready_since = since
         if pause:
             with self._cond:
                 self._resume_accept.append((time.monotonic() + ACCEPT_PAUSE, listener_fd))
@@ -603,6 +762,8 @@ class Server:
             log.warning("closing a connection still busy after graceful_timeout")
             transport.close()
         self._poller.close()
+        if self._admin is not None:
+            self._admin.close()  # last: /readyz said 503 while draining
         self._stopped.set()
 
     def _serve_backlog(self, fd: int, listener: socket.socket) -> None:
@@ -621,6 +782,8 @@ class Server:
                 self._timeouts,
                 self._access,
                 edge=self._edge,
+                metrics=self._metrics,
+                overload=self._overload,
             )
             self._start_last(transport)
 
@@ -725,6 +888,19 @@ def _both(
         second(record)
 
     return both
+
+
+def _count_readable(fds: list[int]) -> int:
+    """How many of `fds` are readable now (the queue depth probe; a scrape, not a request)."""
+    if not fds or not hasattr(select, "poll"):
+        return 0
+    probe = select.poll()
+    for fd in fds:
+        probe.register(fd, select.POLLIN)
+    try:
+        return sum(1 for _, event in probe.poll(0) if event & select.POLLIN)
+    except OSError:
+        return 0
 
 
 def _readable(sock: socket.socket) -> bool:

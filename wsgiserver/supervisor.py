@@ -35,6 +35,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from wsgiserver import __version__, systemd
+from wsgiserver import metrics as m
+from wsgiserver.admin import AdminServer, respond
 from wsgiserver.config import Config
 from wsgiserver.gateway import WSGIApp
 from wsgiserver.listeners import create_listener, listener_address, parse_bind
@@ -72,6 +74,7 @@ class Worker:
     killed: bool = False
     error: str | None = None
     buffer: bytes = field(default=b"", repr=False)
+    slot: int = -1  # its slot in the shared metrics block (-1: none)
 
 
 class Supervisor:
@@ -105,11 +108,23 @@ class Supervisor:
         self.last_failure = 0.0
         self.next_spawn = 0.0
         self.watcher: FileWatcher | None = None
+        # --admin-bind (docs/observability_metrics.rst): workers count into slots of one
+        # shared anonymous mmap created here, before any fork; the supervisor's own select
+        # loop answers /metrics (summing every slot), /healthz and /readyz.
+        self.admin: AdminServer | None = None
+        self.store: m.Store | None = None
+        self.retired = [0] * m.ROW  # counters of exited workers, so totals never go back
+        self.restarts = 0
         try:
             if sockets is not None:
                 self.sockets = list(sockets)
             else:
                 self._bind()
+            if config.admin_bind is not None:
+                # Room for a reload (old and new generations side by side) and TTIN.
+                slots = max(2 * config.workers + 2, config.workers + 4)
+                self.store = m.shared_store(slots, config.max_threads)
+                self.admin = AdminServer(config.admin_bind, self._admin_answer)
         except BaseException:
             self._close_sockets()
             raise
@@ -130,6 +145,8 @@ class Supervisor:
                 self.owned_paths.append(address.path)
 
     def _close_sockets(self) -> None:
+        if self.admin is not None:
+            self.admin.close()
         for sock in self.sockets:
             sock.close()
         for path in self.owned_paths:
@@ -170,12 +187,15 @@ class Supervisor:
     def _loop(self, wake_r: int) -> None:
         while True:
             pipes = {worker.pipe: worker for worker in self.workers.values()}
+            admin = [self.admin.fileno()] if self.admin is not None else []
             try:
-                readable, _, _ = select.select([wake_r, *pipes], [], [], TICK)
+                readable, _, _ = select.select([wake_r, *pipes, *admin], [], [], TICK)
             except InterruptedError:
                 readable = []
             for fd in readable:
-                if fd == wake_r:
+                if self.admin is not None and fd in admin:
+                    self.admin.step(0)
+                elif fd == wake_r:
                     for signum in _drain(wake_r):
                         self._on_signal(signum)
                 else:
@@ -235,6 +255,7 @@ class Supervisor:
     # -- workers --------------------------------------------------------------------------
 
     def _spawn(self, now: float) -> None:
+        slot = self._free_slot()
         read_end, write_end = os.pipe()
         try:
             pid = os.fork()
@@ -251,8 +272,15 @@ class Supervisor:
                 signal.set_wakeup_fd(-1)
                 for fd in (*self.wake_fds, *(w.pipe for w in self.workers.values())):
                     os.close(fd)
+                metrics = None
+                if self.admin is not None and self.store is not None:
+                    self.admin.close_inherited()
+                    if slot >= 0:
+                        metrics = m.ProcessMetrics(self.store, slot)
                 os.set_blocking(write_end, False)
-                code = run_worker(self.config, self.sockets, self.load, write_end, os.getppid())
+                code = run_worker(
+                    self.config, self.sockets, self.load, write_end, os.getppid(), metrics
+                )
             except BaseException:
                 traceback.print_exc()
             finally:
@@ -263,7 +291,7 @@ class Supervisor:
                 os._exit(code)
         os.close(write_end)
         os.set_blocking(read_end, False)
-        self.workers[pid] = Worker(pid, read_end, self.generation, now, now)
+        self.workers[pid] = Worker(pid, read_end, self.generation, now, now, slot=slot)
 
     def _read(self, worker: Worker) -> None:
         try:
@@ -305,6 +333,8 @@ class Supervisor:
                 os.getpid(),
             )
             systemd.notify("READY=1")
+            if self.admin is not None:
+                log.info("admin endpoint (metrics, health) on http://%s", self.admin.address)
 
     def _reap(self) -> None:
         while True:
@@ -319,6 +349,7 @@ class Supervisor:
                 continue
             self._read(worker)
             os.close(worker.pipe)
+            self._retire_slot(worker)
             self._on_exit(worker, status)
 
     def _on_exit(self, worker: Worker, status: int) -> None:
@@ -406,6 +437,63 @@ class Supervisor:
     def _ask_to_stop(self, worker: Worker, now: float) -> None:
         worker.stop_sent = now
         _kill(worker.pid, signal.SIGTERM)
+
+    # -- metrics, health and readiness (docs/observability_metrics.rst) ------------------
+
+    def _free_slot(self) -> int:
+        if self.store is None:
+            return -1
+        used = {w.slot for w in self.workers.values()}
+        for slot in range(self.store.slots):
+            if slot not in used:
+                self.store.clear(slot)
+                return slot
+        log.warning("no free metrics slot: a new worker's requests are not counted")
+        return -1
+
+    def _retire_slot(self, worker: Worker) -> None:
+        """A worker exited: keep its counts in the totals, free its slot."""
+        if self.stopping is None:
+            self.restarts += 1
+        if self.store is None or worker.slot < 0:
+            return
+        counts = self.store.counters_of(worker.slot)
+        counts[m.IN_FLIGHT] = 0  # a gauge: what a dead worker had in flight is gone
+        for i, value in enumerate(counts):
+            self.retired[i] += value
+        self.store.clear(worker.slot)
+        worker.slot = -1
+
+    def _serving_slots(self) -> list[Worker]:
+        return sorted((w for w in self.workers.values() if w.slot >= 0), key=lambda w: w.slot)
+
+    def _metrics_text(self) -> str:
+        if self.store is None:
+            return ""
+        slots = [w.slot for w in self._serving_slots()]
+        return m.render(
+            self.store, slots, retired=self.retired, restarts=self.restarts, worker_label=str
+        )
+
+    def _readiness(self) -> tuple[bool, str]:
+        if self.stopping is not None:
+            return False, "draining"
+        store = self.store
+        ready = [
+            w
+            for w in self._serving_slots()
+            if w.ready
+            and w.stop_sent is None
+            and w.abort_sent is None
+            and store is not None
+            and store.gauges_of(w.slot)[m.GAUGE_INDEX["ready"]]
+        ]
+        if not ready:
+            return False, "no worker is ready"
+        return True, f"{len(ready)} worker(s) ready"
+
+    def _admin_answer(self, path: str) -> tuple[int, str, bytes]:
+        return respond(path, metrics=self._metrics_text, alive=lambda: True, ready=self._readiness)
 
 
 def _enqueue(_signum: int, _frame: object) -> None:

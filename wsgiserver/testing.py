@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote
 
-from wsgiserver.accesslog import FORMATS, RequestRecord, format_record
+from wsgiserver.accesslog import RequestRecord, formatter
 from wsgiserver.gateway import StartResponse, WSGIApp
 from wsgiserver.server import Server
 
@@ -282,10 +282,13 @@ class RunningServer:
         return self._capture.records()
 
     def access_lines(self, fmt: str = "combined") -> list[str]:
-        """`access_records` as access-log lines; `fmt` is one of "combined", "common"."""
-        if fmt not in FORMATS:
-            raise ValueError(f"fmt must be one of {FORMATS}, not {fmt!r}")
-        return [format_record(record, fmt) for record in self._capture.records()]
+        """`access_records` as access-log lines in `fmt`: "combined", "common", "json" or a
+        custom template (docs/observability.rst); ValueError if `fmt` is not valid."""
+        try:
+            render = formatter(fmt)
+        except ValueError as exc:
+            raise ValueError(f"fmt: {exc}") from None
+        return [render(record) for record in self._capture.records()]
 
     def wait_for_requests(self, count: int, timeout: float | None = 10.0) -> list[RequestRecord]:
         """Block until `count` requests have finished; return their records.

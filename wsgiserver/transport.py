@@ -13,22 +13,28 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import select
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO
 
 from wsgiserver import edge as setup
+from wsgiserver import metrics as m
 from wsgiserver.accesslog import RequestRecord, escape
+from wsgiserver.deadlines import RequestDeadlines
 from wsgiserver.errors import (
     ApplicationError,
     BadRequest,
+    ClientRequestTimeout,
     ConnectionLost,
     HTTPError,
-    RequestTimeout,
+    ProtocolError,
     ResponseFramingError,
+    ServiceUnavailable,
 )
 from wsgiserver.gateway import Gateway, Outcome
 from wsgiserver.protocol import (
@@ -77,14 +83,21 @@ class Transport:
         "_body_started",
         "_extra",
         "_gateway",
+        "_head_at",
         "_head_deadline",
         "_linger_until",
+        "_metrics",
+        "_outcome",
+        "_overload",
         "_pending",
+        "_send_lock",
         "_setup",
+        "_timed_out",
         "_timeouts",
         "_tls",
         "conn",
         "deadline",
+        "ready_since",
         "remote",
         "sock",
     )
@@ -98,6 +111,9 @@ class Transport:
         timeouts: Timeouts,
         access: Callable[[RequestRecord], None] | None = None,
         edge: setup.Edge | None = None,
+        *,
+        metrics: m.ProcessMetrics | None = None,
+        overload: Overload | None = None,
     ) -> None:
         sock.setblocking(False)
         self.sock = sock
@@ -117,9 +133,20 @@ class Transport:
         self._head_deadline: float | None = now + timeouts.header
         self._linger_until: float | None = None
         self._pending: Request | None = None
+        self._head_at = 0.0  # monotonic: when the current head was complete (access log only)
         self._body_started: float | None = None  # when we first waited for body bytes
         self._body_received = 0
         self.deadline = self._head_deadline
+        # Observability and overload control (docs/observability_metrics.rst); all None/0
+        # by default, so a plain request pays only `is not None` tests.
+        self._metrics = metrics
+        self._overload = overload
+        self._outcome: Outcome | None = None
+        self.ready_since = 0.0  # when this connection's work became ready (the server sets it)
+        self._timed_out = False
+        self._send_lock = (
+            threading.Lock() if overload is not None and overload.deadlines is not None else None
+        )
 
     def fileno(self) -> int:
         return self.sock.fileno()
@@ -158,6 +185,8 @@ class Transport:
                     continue
                 if type(event) is Request:
                     self._head_deadline = None
+                    if self._access is not None:
+                        self._head_at = time.monotonic()
                     self._body_started = None
                     self._body_received = 0
                     length = event.content_length
@@ -205,29 +234,107 @@ class Transport:
 
     def _respond(self, request: Request) -> bool:
         """Run the app for `request`; True if the connection can carry another request."""
+        if self._metrics is not None or self._overload is not None:
+            return self._respond_observed(request)
+        return self._respond_app(request)
+
+    def _respond_observed(self, request: Request) -> bool:
+        """`_respond_app` with queue-timeout shedding, a request deadline and metrics."""
+        now = time.monotonic()
+        since = self.ready_since
+        self.ready_since = 0.0  # pipelined requests after this one did not wait in a queue
+        wait = now - since if 0.0 < since < now else 0.0
+        counters = self._metrics.here() if self._metrics is not None else None
+        overload = self._overload
+        if overload is not None and overload.queue_timeout and wait > overload.queue_timeout:
+            if counters is not None:
+                counters.add(m.SHED)
+                counters.timeout("queue")
+                counters.request(request.method, 503, 0.0, wait)
+            raise ServiceUnavailable(f"waited {wait:.3f}s for a worker thread (queue_timeout)")
+        entry = None
+        deadlines = overload.deadlines if overload is not None else None
+        if deadlines is not None:
+            label = f"{request.method} {_printable(request.target)}"
+            entry = deadlines.start(now, self._abort_for_timeout, label)
+        if counters is not None:
+            counters.add(m.IN_FLIGHT)
+        status = 500
+        try:
+            keep = self._respond_app(request)
+            outcome = self._outcome
+            status = int(outcome.status[:3]) if outcome is not None and outcome.status else 0
+            return keep and not self._timed_out
+        except HTTPError as exc:
+            status = exc.status
+            raise
+        finally:
+            if entry is not None and deadlines is not None:
+                deadlines.end(entry)
+            if counters is not None:
+                counters.add(m.IN_FLIGHT, -1)
+                if self._timed_out:
+                    status = 504
+                counters.request(request.method, status, time.monotonic() - now, wait)
+
+    def _abort_for_timeout(self) -> None:
+        """Another thread (the housekeeper): the request deadline passed. 504 if no head was
+        sent, then shut the socket down (never close it: its owner thread still holds it)."""
+        lock = self._send_lock
+        got = lock.acquire(blocking=False) if lock is not None else False
+        try:
+            self._timed_out = True
+            # Not over TLS: the SSL object must not be used by two threads at once.
+            if got and not self.conn.response_started and not self._tls:
+                with contextlib.suppress(OSError):
+                    self.sock.send(
+                        error_response(
+                            504,
+                            "Gateway Timeout",
+                            "the application did not answer in time",
+                            extra=self._gateway.date(),
+                        )
+                    )
+        finally:
+            if got and lock is not None:
+                lock.release()
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+
+    def _respond_app(self, request: Request) -> bool:
         conn = self.conn
         record = None
         if self._access is not None:
             record = self._start_record(request)
         outcome = Outcome()
+        self._outcome = outcome
         try:
             self._gateway.handle(conn, self, request, self.remote, outcome, extra=self._extra)
         except HTTPError as exc:
             if isinstance(exc, ApplicationError):
                 log.error(
-                    "%s (%s %s)",
+                    "%s%s (%s %s)",
+                    _tag(outcome),
                     exc.detail,
                     request.method,
                     _printable(request.target),
                     exc_info=exc.__cause__ or exc,
+                    extra={"request_id": outcome.request_id},
                 )
             self._log_close_error(outcome)
             if record is not None:
                 record.status = exc.status
-                self._end_record(record)
+                self._end_record(record, outcome)
             raise
         except ResponseFramingError as exc:
-            log.error("%s (%s %s)", exc, request.method, _printable(request.target))
+            log.error(
+                "%s%s (%s %s)",
+                _tag(outcome),
+                exc,
+                request.method,
+                _printable(request.target),
+                extra={"request_id": outcome.request_id},
+            )
             self._log_close_error(outcome)
             outcome.aborted = True
         except (ConnectionLost, OSError):
@@ -237,7 +344,7 @@ class Transport:
                 # be lost), with what was sent before the connection broke.
                 record.status = int(outcome.status[:3]) if outcome.status else 0
                 record.body_bytes = outcome.body_bytes
-                self._end_record(record)
+                self._end_record(record, outcome)
             raise
         except BaseException as exc:
             self._log_close_error(outcome)
@@ -245,23 +352,29 @@ class Transport:
                 # A BaseException (SystemExit, KeyboardInterrupt...) from the app before any
                 # head went out: answer 500 like any other app failure, not a bare close.
                 log.error(
-                    "the application raised %s (%s %s)",
+                    "%sthe application raised %s (%s %s)",
+                    _tag(outcome),
                     type(exc).__name__,
                     request.method,
                     _printable(request.target),
                     exc_info=exc,
+                    extra={"request_id": outcome.request_id},
                 )
                 if record is not None:
                     record.status = 500
-                    self._end_record(record)
+                    self._end_record(record, outcome)
                 raise ApplicationError("the application raised an exception") from exc
-            log.exception("the application failed after the response head was sent")
+            log.exception(
+                "%sthe application failed after the response head was sent",
+                _tag(outcome),
+                extra={"request_id": outcome.request_id},
+            )
             outcome.aborted = True
         self._log_close_error(outcome)
         if record is not None:
             record.status = int(outcome.status[:3]) if outcome.status else 0
             record.body_bytes = outcome.body_bytes
-            self._end_record(record)
+            self._end_record(record, outcome)
         if outcome.aborted or conn.failed or not conn.keep_alive:
             return False
         if not conn.request_complete and not self._drain():
@@ -311,6 +424,8 @@ class Transport:
             self._head_deadline = time.monotonic() + self._timeouts.header
         if conn.request is not None:
             self._body_received += len(data)
+        if self._metrics is not None:
+            self._metrics.here().add(m.BYTES_IN, len(data))
         conn.receive_data(data)
         return True
 
@@ -338,6 +453,13 @@ class Transport:
 
     def receive(self) -> bytes:
         """Channel: block for the next bytes of a body (b"" at EOF), within the body timeout."""
+        if self._metrics is not None:
+            data = self._receive_body()
+            self._metrics.here().add(m.BYTES_IN, len(data))
+            return data
+        return self._receive_body()
+
+    def _receive_body(self) -> bytes:
         sock = self.sock
         try:
             data = sock.recv(RECV_SIZE)
@@ -349,16 +471,18 @@ class Transport:
         left = self._rate_deadline(time.monotonic()) - time.monotonic()
         too_slow = left < timeout
         if left <= 0:
-            raise RequestTimeout("request body arrived too slowly")
+            raise ClientRequestTimeout("request body arrived too slowly")
         sock.settimeout(min(timeout, left))
         try:
             data = sock.recv(RECV_SIZE)
             self._body_received += len(data)
             return data
         except TimeoutError:
+            if self._metrics is not None:
+                self._metrics.here().timeout("body")
             if too_slow:
-                raise RequestTimeout("request body arrived too slowly") from None
-            raise RequestTimeout("request body not received in time") from None
+                raise ClientRequestTimeout("request body arrived too slowly") from None
+            raise ClientRequestTimeout("request body not received in time") from None
         except OSError as exc:
             raise ConnectionLost(str(exc)) from exc
         finally:
@@ -368,6 +492,11 @@ class Transport:
 
     def send(self, data: bytes) -> None:
         """Channel: send all of `data`, waiting at most the send timeout for a slow reader."""
+        if self._send_lock is not None:
+            self._send_guarded(data)
+            return
+        if self._metrics is not None:
+            self._metrics.here().add(m.BYTES_OUT, len(data))
         sock = self.sock
         try:
             sent = sock.send(data)
@@ -381,9 +510,26 @@ class Transport:
         try:
             sock.sendall(memoryview(data)[sent:])
         except OSError as exc:
+            if isinstance(exc, TimeoutError) and self._metrics is not None:
+                self._metrics.here().timeout("send")
             raise ConnectionLost(str(exc)) from exc
         finally:
             sock.setblocking(False)
+
+    def _send_guarded(self, data: bytes) -> None:
+        """`send` when a request deadline may fire: nothing goes out after the 504."""
+        lock = self._send_lock
+        if lock is None:  # pragma: no cover - only called when set
+            self.send(data)
+            return
+        with lock:
+            if self._timed_out:
+                raise ConnectionLost("the request timed out")
+            self._send_lock = None  # the owner thread alone restores it (no other writer)
+            try:
+                self.send(data)
+            finally:
+                self._send_lock = lock
 
     def sendfile(self, file: IO[bytes], offset: int, count: int) -> int:
         """Channel: send `count` bytes of `file` from `offset` with os.sendfile where possible."""
@@ -422,15 +568,20 @@ class Transport:
     def _fail(self, exc: HTTPError) -> int:
         """The one place an HTTPError becomes a response: answer, then close lingering."""
         conn = self.conn
+        if self._metrics is not None and isinstance(exc, ProtocolError):
+            self._metrics.here().parse_error(exc.status)
         if not conn.response_started:
             request = conn.request
+            extra = self._gateway.date()
+            if exc.status == 503:
+                extra += "Retry-After: 1\r\n"  # RFC 9110 section 10.2.3
             try:
                 self.send(
                     error_response(
                         exc.status,
                         exc.reason,
                         exc.detail,
-                        extra=self._gateway.date(),
+                        extra=extra,
                         head_request=request is not None and request.method == "HEAD",
                     )
                 )
@@ -485,6 +636,7 @@ class Transport:
 
     def _park(self, deadline: float) -> int:
         self.deadline = deadline
+        self.ready_since = 0.0  # waiting for the client now, not for a thread
         return PARK
 
     def expire(self) -> None:
@@ -497,6 +649,8 @@ class Transport:
             detail = "request not received in time"
             if self._pending is not None and self._rate_deadline(time.monotonic()) <= self.deadline:
                 detail = "request body arrived too slowly"
+            if self._metrics is not None:
+                self._metrics.here().timeout("body" if self._pending is not None else "header")
             with contextlib.suppress(OSError):
                 self.sock.send(
                     error_response(
@@ -506,6 +660,8 @@ class Transport:
                         extra=self._gateway.date(),
                     )
                 )
+        elif self._metrics is not None and self._linger_until is None:
+            self._metrics.here().timeout("keepalive")
         self.close()
 
     def close(self) -> int:
@@ -517,6 +673,8 @@ class Transport:
 
     def _start_record(self, request: Request) -> RequestRecord:
         headers = dict(request.headers)
+        now = time.monotonic()
+        head_at = self._head_at or now
         return RequestRecord(
             remote=self.remote[0] if self.remote else "-",
             method=request.method,
@@ -525,18 +683,72 @@ class Transport:
             referer=headers.get(b"referer", b"").decode("latin-1"),
             user_agent=headers.get(b"user-agent", b"").decode("latin-1"),
             started=time.time(),
+            queue_us=int((now - head_at) * 1e6),
+            request_headers=request.headers,
         )
 
-    def _end_record(self, record: RequestRecord) -> None:
-        record.duration_us = int((time.time() - record.started) * 1e6)
+    def _end_record(self, record: RequestRecord, outcome: Outcome) -> None:
+        head_at = self._head_at
+        if head_at:
+            record.duration_us = int((time.monotonic() - head_at) * 1e6)
+        else:
+            record.duration_us = int((time.time() - record.started) * 1e6)
+        self._head_at = 0.0
+        environ = outcome.environ
+        if environ is not None:
+            record.environ = environ
+            client = environ.get("REMOTE_ADDR")
+            if client is not None:
+                record.client = client
+        record.request_id = outcome.request_id
+        record.request_bytes = outcome.request_bytes
+        record.response_headers = outcome.headers
         if self._access is not None:
             self._access(record)
+
+    def client_disconnected(self) -> bool:
+        """environ["wsgiserver.client_disconnected"]: has the client gone away? Never blocks.
+
+        Plain TCP: peek at one byte; EOF or a reset means gone, bytes (a pipelined request)
+        or nothing yet mean still there. TLS cannot peek through the record layer, so the
+        socket is polled for a hang-up (POLLRDHUP: the peer shut down its sending side).
+        """
+        if self.conn.eof_received:
+            return True
+        sock = self.sock
+        try:
+            if self._tls:
+                poller = select.poll()
+                poller.register(sock.fileno(), _HANGUP)
+                return bool(poller.poll(0))
+            return sock.recv(1, socket.MSG_PEEK | _DONTWAIT) == b""
+        except (BlockingIOError, InterruptedError):
+            return False
+        except (OSError, ValueError):
+            return True  # ECONNRESET, EBADF (closed): the client is gone
 
     @staticmethod
     def _log_close_error(outcome: Outcome) -> None:
         if outcome.close_error is not None:
             log.error("the response iterable's close() failed", exc_info=outcome.close_error)
             outcome.close_error = None
+
+
+_HANGUP = getattr(select, "POLLRDHUP", 0) | select.POLLHUP | select.POLLERR
+_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
+
+
+def _tag(outcome: Outcome) -> str:
+    """The "[request-id] " prefix of error messages (ids are printable ASCII: requestid.py)."""
+    return f"[{outcome.request_id}] " if outcome.request_id else ""
+
+
+@dataclass(frozen=True, slots=True)
+class Overload:
+    """Overload control shared by a server's transports (docs/observability_metrics.rst)."""
+
+    queue_timeout: float = 0.0  # 0: never shed
+    deadlines: RequestDeadlines | None = None  # --request-timeout
 
 
 def _printable(target: bytes) -> str:

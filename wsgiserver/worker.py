@@ -30,6 +30,7 @@ from collections.abc import Callable
 from wsgiserver.accesslog import RequestRecord
 from wsgiserver.config import Config
 from wsgiserver.gateway import WSGIApp
+from wsgiserver.metrics import ProcessMetrics
 from wsgiserver.server import Server
 
 log = logging.getLogger("wsgiserver.error")
@@ -47,6 +48,7 @@ def run_worker(
     load: Callable[[], WSGIApp],
     pipe: int,
     supervisor_pid: int,
+    metrics: ProcessMetrics | None = None,
 ) -> int:
     """Serve in a freshly forked child until told to stop; returns the exit code."""
     # SIGABRT from the supervisor (a missed heartbeat): every thread's stack goes to stderr,
@@ -71,6 +73,8 @@ def run_worker(
         tick_interval=min(1.0, config.worker_timeout / 4),
         drain_backlog=True,
         on_request=heart.count,
+        metrics=metrics,  # this worker's slot in the supervisor's shared block
+        serve_admin=False,  # the supervisor answers --admin-bind for the whole server
     )
     heart.server = server
 
@@ -121,6 +125,8 @@ class Heart:
         self.requests += 1  # a lost increment under a thread race only delays recycling
 
     def tick(self, stalled: float) -> None:
+        if self.server is not None:
+            self.server.publish_metrics()  # gauges for the supervisor's /metrics and /readyz
         if self.stopping:
             return
         if os.getppid() != self.supervisor_pid:
@@ -153,6 +159,8 @@ class Heart:
             rss = resident_mib()
             if rss is not None and rss > config.max_worker_memory:
                 return f"resident memory {rss:.0f} MiB (max_worker_memory)"
+        if self.server is not None and self.server.stuck_threads:
+            return "a thread ignored RequestTimeout past interrupt_timeout"
         return None
 
     def _stop(self, reason: str) -> None:

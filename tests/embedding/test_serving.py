@@ -65,7 +65,7 @@ def test_captures_wsgi_errors_and_access_records() -> None:
         assert '"GET /one HTTP/1.1" 200 2' in lines[0]
         assert srv.access_lines()[1].startswith("127.0.0.1 - - [")
         with pytest.raises(ValueError, match="fmt"):
-            srv.access_lines("json")
+            srv.access_lines("{no_such_field}")
     assert len(srv.access_records) == 2
     assert srv.log_records == []
 

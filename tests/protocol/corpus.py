@@ -223,10 +223,12 @@ TARGET_FORMS = [
     bad("absolute-form-without-host-field", get(b"GET http://e/ HTTP/1.1", b""), 400,
         ref="RFC 9112 3.2: a 1.1 request without Host gets 400 whatever the target"),
     ok("connect-authority-form", get(b"CONNECT example.com:443 HTTP/1.1"),
-       req("CONNECT", b"example.com:443"), end(), attrs={"host": b"example.com:443"},
-       ref="RFC 9112 3.2.3", h11="h11 pauses for a protocol switch after CONNECT"),
+       req("CONNECT", b"example.com:443"), end(), CLOSE, attrs={"host": b"example.com:443"},
+       ref="RFC 9112 3.2.3; RFC 9110 9.3.6: after a 2xx the connection is a tunnel: closed",
+       h11="h11 pauses for a protocol switch after CONNECT"),
     ok("connect-ipv6", get(b"CONNECT [::1]:443 HTTP/1.1"), req("CONNECT", b"[::1]:443"), end(),
-       ref="RFC 9112 3.2.3", h11="h11 pauses for a protocol switch after CONNECT"),
+       CLOSE, ref="RFC 9112 3.2.3 / RFC 9110 9.3.6",
+       h11="h11 pauses for a protocol switch after CONNECT"),
     bad("connect-origin-form", get(b"CONNECT / HTTP/1.1"), 400, ref="RFC 9112 3.2.3",
         h11=TARGET_NOTE),
     bad("connect-without-port", get(b"CONNECT example.com HTTP/1.1"), 400,
@@ -654,6 +656,34 @@ KEEP_ALIVE = [
     bad("error-after-valid-request-stops-parsing",
         get() + b"BAD\r\n\r\n" + get(b"GET /never HTTP/1.1"), 400, *GET, ref="RFC 9112 2.2"),
 ]
+
+# Added by the hardening audit (RFC 9112 / RFC 9110 server MUSTs not covered above).
+HARDENING = [
+    bad("chunk-size-max-16-digits", chunked(b"ffffffffffffffff\r\n"), 413,
+        req("POST", headers=TE_CHUNKED),
+        ref="RFC 9112 7.1: MUST prevent overflow; 2**64-1 is refused at once (RFC 9110 15.5.14)",
+        h11=BODY_NOTE),
+    bad("chunk-size-over-limit-before-data", chunked(b"11\r\n" + b"x" * 17), 413,
+        req("POST", headers=TE_CHUNKED), limits=SMALL_LIMITS,
+        ref="RFC 9110 15.5.14: the size line alone exceeds the limit; no data is delivered",
+        h11=BODY_NOTE),
+    ok("trailer-at-field-budget", chunked(b"1\r\nz\r\n0\r\nA: 1\r\nB: 2\r\n\r\n"),
+       req("POST", headers=TE_CHUNKED), data(b"z"), end((b"a", b"1"), (b"b", b"2")),
+       limits=SMALL_LIMITS, ref="RFC 9112 7.1.2: 2 head + 2 trailer fields = the budget of 4"),
+    bad("absolute-form-with-invalid-host-field", get(b"GET http://e/ HTTP/1.1", b"Host: a b\r\n"),
+        400, ref="RFC 9112 3.2: MUST 400 an invalid Host value, even if it would be ignored",
+        h11=HOST_NOTE),
+    ok("absolute-form-with-empty-host-field", get(b"GET http://e/p HTTP/1.1", b"Host:\r\n"),
+       req("GET", b"http://e/p", headers=((b"host", b""),)), end(),
+       attrs={"host": b"e", "path": b"/p"}, ref="RFC 9112 3.2.2: the target's authority wins"),
+    ok("expect-100-continue-chunked",
+       chunked(b"0\r\n\r\n").replace(b"\r\n\r\n", b"\r\nExpect: 100-continue\r\n\r\n", 1),
+       req("POST", headers=(*TE_CHUNKED, (b"expect", b"100-continue"))), end(),
+       attrs={"expect_continue": True}, ref="RFC 9110 10.1.1: a chunked body may be awaited"),
+    bad("content-length-over-limit-no-body-read", post(b"Content-Length: 17\r\n", b"x" * 17),
+        413, limits=SMALL_LIMITS, ref="RFC 9110 15.5.14: refused from the head, before the body",
+        h11=BODY_NOTE),
+]
 # fmt: on
 
 CORPUS: list[Case] = [
@@ -668,6 +698,7 @@ CORPUS: list[Case] = [
     *EXPECT,
     *LIMITS,
     *KEEP_ALIVE,
+    *HARDENING,
 ]
 VALID = [case for case in CORPUS if case.valid]
 INVALID = [case for case in CORPUS if not case.valid]

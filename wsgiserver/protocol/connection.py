@@ -279,16 +279,20 @@ class ServerConnection:
                 # more than a new connection: say so now rather than close unannounced.
                 keep_alive = False
         writer = ResponseWriter()
-        self._writer = writer
-        return writer.head(
+        head = writer.head(
             status,
             headers,
             http_version=request.http_version,
             head_request=request.method == "HEAD",
+            connect_request=request.method == "CONNECT",
             keep_alive=keep_alive,
             length_hint=length_hint,
             extra=extra,
         )
+        # Set only once the head is valid: a head the writer refuses leaves no response
+        # started, so the caller can still answer 500 (it used to get a bare close).
+        self._writer = writer
+        return head
 
     @property
     def writer(self) -> ResponseWriter:

@@ -39,6 +39,7 @@ class ResponseWriter:
         keep_alive: bool,
         length_hint: int | None,
         extra: str,
+        connect_request: bool = False,
     ) -> bytes:
         """Serialize the head and choose the framing.
 
@@ -47,16 +48,23 @@ class ResponseWriter:
         CRLF. `length_hint` is the total body size when the caller already knows it.
         """
         code = int(status[:3])
+        # RFC 9110 section 9.3.6: a 2xx answer to CONNECT MUST NOT carry Content-Length or
+        # Transfer-Encoding (the connection becomes a tunnel); whatever the app sends is
+        # delimited by closing the connection.
+        tunnel = connect_request and 200 <= code < 300
         declared: int | None = None
         lines = []
         for name, value in headers:
             if len(name) == 14 and name.lower() == "content-length":
-                if code == 204:
+                if code == 204 or tunnel:
                     continue  # RFC 9110 section 8.6: MUST NOT send Content-Length with 204.
                 declared = _declared_length(value, declared)
             lines.append(f"{name}: {value}\r\n")
 
-        if head_request or not status_allows_body(code):
+        if tunnel:
+            framing = _CLOSE
+            keep_alive = False
+        elif head_request or not status_allows_body(code):
             framing = _NONE
             if declared is None and head_request and length_hint is not None:
                 lines.append(f"Content-Length: {length_hint}\r\n")

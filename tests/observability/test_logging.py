@@ -1,0 +1,153 @@
+"""--log-config (JSON and TOML dictConfig), and request ids in error logs and tracebacks."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.server.helpers import RawClient
+from tests.supervisor.helpers import ROOT
+from wsgiserver.cli import configure_logging
+from wsgiserver.config import Config
+from wsgiserver.errors import ConfigError
+from wsgiserver.testing import serving
+
+NAMES = ("wsgiserver", "wsgiserver.error", "wsgiserver.access")
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    saved = [
+        (logger, list(logger.handlers), logger.level, logger.propagate, logger.disabled)
+        for logger in map(logging.getLogger, NAMES)
+    ]
+    yield
+    for logger, handlers, level, propagate, disabled in saved:
+        for handler in logger.handlers:
+            if handler not in handlers:
+                handler.close()
+        logger.handlers[:] = handlers
+        logger.setLevel(level)
+        logger.propagate = propagate
+        logger.disabled = disabled
+
+
+def dict_config(path: Path) -> dict[str, object]:
+    return {
+        "version": 1,
+        "formatters": {"plain": {"format": "%(name)s|%(levelname)s|%(message)s"}},
+        "handlers": {
+            "file": {"class": "logging.FileHandler", "filename": str(path), "formatter": "plain"}
+        },
+        "loggers": {"wsgiserver": {"handlers": ["file"], "level": "INFO", "propagate": False}},
+    }
+
+
+TOML = """\
+version = 1
+[formatters.plain]
+format = "%(name)s|%(levelname)s|%(message)s"
+[handlers.file]
+class = "logging.FileHandler"
+filename = "{path}"
+formatter = "plain"
+[loggers.wsgiserver]
+handlers = ["file"]
+level = "INFO"
+propagate = false
+"""
+
+
+@pytest.mark.usefixtures("restore_logging")
+@pytest.mark.parametrize("kind", ["json", "toml"])
+def test_log_config_is_applied_instead_of_the_defaults(kind: str, tmp_path: Path) -> None:
+    out = tmp_path / "out.log"
+    config_file = tmp_path / f"logging.{kind}"
+    if kind == "json":
+        config_file.write_text(json.dumps(dict_config(out)))
+    else:
+        config_file.write_text(TOML.format(path=out))
+    configure_logging(Config(log_config=str(config_file), access_log=str(tmp_path / "a.log")))
+    logging.getLogger("wsgiserver.error").warning("hello from %s", kind)
+    logging.getLogger("wsgiserver.access").info("an access line")
+    for handler in logging.getLogger("wsgiserver").handlers:
+        handler.flush()
+    text = out.read_text()
+    assert f"wsgiserver.error|WARNING|hello from {kind}" in text
+    # The dictConfig gave wsgiserver.access no handler: --access-log's file gets the lines.
+    assert "an access line" not in text
+    for handler in logging.getLogger("wsgiserver.access").handlers:
+        handler.flush()
+    assert (tmp_path / "a.log").read_text() == "an access line\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("log.json", "{not json", "log.json: Expecting property name"),
+        ("log.toml", "version = ", "log.toml: "),
+        ("log.yaml", "version: 1", "expected a .json or .toml file"),
+        ("log.json", "[1, 2]", "expected a mapping"),
+        (
+            "log.json",
+            '{"version": 1, "handlers": {"h": {"class": "no.such.Handler"}}}',
+            "Unable to configure handler 'h'",
+        ),
+        ("log.json", '{"version": 7}', "Unsupported version"),
+    ],
+)
+@pytest.mark.usefixtures("restore_logging")
+def test_bad_log_config_is_a_one_line_error(
+    name: str, content: str, message: str, tmp_path: Path
+) -> None:
+    path = tmp_path / name
+    path.write_text(content)
+    with pytest.raises(ConfigError) as info:
+        configure_logging(Config(log_config=str(path)))
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_missing_log_config_fails_at_startup_in_one_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "wsgiserver",
+            "--log-config",
+            str(tmp_path / "none.json"),
+            "tests.observability.helpers:hello",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1
+    assert "log_config:" in result.stderr
+    assert "none.json" in result.stderr
+
+
+def test_app_error_traceback_carries_the_request_id() -> None:
+    def broken(environ: dict[str, object], start_response: object) -> list[bytes]:
+        raise RuntimeError("boom")
+
+    with serving(broken) as srv, RawClient(srv.address) as client:
+        response = client.request(b"GET / HTTP/1.1\r\nHost: x\r\nX-Request-ID: req-77\r\n\r\n")
+        assert response.status == 500
+        (record,) = srv.wait_for_requests(1)
+        text = srv.log_text()
+        (log_record,) = [r for r in srv.log_records if r.levelno >= logging.ERROR]
+        srv.take_app_errors()
+    assert record.request_id == "req-77"
+    assert "[req-77] the application raised an exception" in text
+    assert "RuntimeError: boom" in text
+    assert log_record.request_id == "req-77"  # type: ignore[attr-defined]

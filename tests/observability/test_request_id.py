@@ -1,0 +1,97 @@
+"""Request ids: generated, taken from a trusted proxy, ignored from others, echoed."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from tests.observability.helpers import request_id_app
+from tests.server.helpers import RawClient
+from wsgiserver.config import Config
+from wsgiserver.errors import ConfigError
+from wsgiserver.forwarded import ProxyTrust
+from wsgiserver.requestid import RequestIds
+from wsgiserver.testing import serving
+
+GENERATED = re.compile(r"[0-9a-f]{8}-[0-9]+")
+
+
+def ask(address: object, headers: bytes = b"") -> tuple[str, str | None]:
+    with RawClient(address) as client:  # type: ignore[arg-type]
+        response = client.request(b"GET / HTTP/1.1\r\nHost: x\r\n" + headers + b"\r\n")
+    return response.body.decode(), response.header("X-Request-ID")
+
+
+def test_generated_ids_are_unique_and_logged() -> None:
+    with serving(request_id_app) as srv:
+        first, echoed = ask(srv.address)
+        second, _ = ask(srv.address)
+        records = srv.wait_for_requests(2)
+    assert GENERATED.fullmatch(first)
+    assert GENERATED.fullmatch(second)
+    assert first != second
+    assert first.split("-")[0] == second.split("-")[0]  # one prefix per process
+    assert [r.request_id for r in records] == [first, second]
+    assert echoed is None  # not echoed by default
+
+
+def test_trusted_proxy_id_is_used_and_echoed() -> None:
+    with serving(request_id_app, echo_request_id=True) as srv:
+        body, echoed = ask(srv.address, b"X-Request-ID: from-proxy-42\r\n")
+        (record,) = srv.wait_for_requests(1)
+    assert body == echoed == record.request_id == "from-proxy-42"
+
+
+def test_untrusted_peer_id_is_ignored() -> None:
+    with serving(request_id_app, forwarded_allow_ips="10.0.0.0/8", echo_request_id=True) as srv:
+        body, echoed = ask(srv.address, b"X-Request-ID: spoofed\r\n")
+    assert GENERATED.fullmatch(body)
+    assert echoed == body
+
+
+@pytest.mark.parametrize("value", [b"has space", b"x" * 129, b"caf\xc3\xa9", b"tab\there", b""])
+def test_invalid_ids_from_a_trusted_proxy_are_replaced(value: bytes) -> None:
+    with serving(request_id_app) as srv:
+        body, _ = ask(srv.address, b"X-Request-ID: " + value + b"\r\n")
+    assert GENERATED.fullmatch(body)
+
+
+def test_custom_header_name_is_read_and_echoed() -> None:
+    options: dict[str, Any] = {"request_id_header": "X-Correlation-Id", "echo_request_id": True}
+    with serving(request_id_app, **options) as srv, RawClient(srv.address) as client:
+        response = client.request(
+            b"GET / HTTP/1.1\r\nHost: x\r\nX-Correlation-Id: corr-1\r\nX-Request-ID: other\r\n\r\n"
+        )
+    assert response.body == b"corr-1"
+    assert response.header("X-Correlation-Id") == "corr-1"
+    assert response.header("X-Request-ID") is None
+
+
+def test_an_app_that_sets_the_header_itself_wins() -> None:
+    def app(environ: dict[str, object], start_response: object) -> list[bytes]:
+        start_response("200 OK", [("X-Request-ID", "mine")])  # type: ignore[operator]
+        return [b""]
+
+    with serving(app, echo_request_id=True) as srv, RawClient(srv.address) as client:
+        response = client.request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert response.header("X-Request-ID") == "mine"
+
+
+def test_empty_header_name_always_generates() -> None:
+    ids = RequestIds("", ProxyTrust("*").trusts)
+    assert GENERATED.fullmatch(ids({"HTTP_X_REQUEST_ID": "x"}, ("127.0.0.1", 1)))
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"request_id_header": "X_Id"}, "request_id_header"),
+        ({"request_id_header": "bad name"}, "request_id_header"),
+        ({"request_id_header": "", "echo_request_id": True}, "echo_request_id"),
+    ],
+)
+def test_bad_request_id_options(options: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Config(**options)  # type: ignore[arg-type]

@@ -1,0 +1,163 @@
+"""Overload control: --request-timeout (504 + RequestTimeout), --queue-timeout (503 shedding)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+
+import wsgiserver
+from tests.metrics.promtext import get
+from wsgiserver import errors
+from wsgiserver.gateway import StartResponse
+from wsgiserver.testing import serving
+
+BOUND = 10.0  # "does not hang" bound for waits on a loaded machine
+
+
+def test_the_public_request_timeout_is_not_the_408_error() -> None:
+    assert wsgiserver.RequestTimeout is errors.RequestTimeout
+    assert not issubclass(errors.RequestTimeout, Exception)  # `except Exception` misses it
+    assert errors.ClientRequestTimeout.status == 408
+
+
+def test_an_app_looping_in_python_gets_504_and_its_thread_unwinds() -> None:
+    interrupted = threading.Event()
+
+    def spin(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            while True:
+                sum(range(100))
+        except wsgiserver.RequestTimeout:
+            interrupted.set()
+            raise
+
+    with serving(spin, request_timeout=0.2) as running:
+        status, head, _ = get(running.host, running.port, "/")
+        assert status == 504
+        assert b"Connection: close" in head
+        assert interrupted.wait(BOUND)
+        logs = running.log_text()
+        assert "request timed out" in logs
+        assert "in spin" in logs  # the stack was logged
+        running.take_app_errors()
+        # The thread came back: the next request is served.
+        assert running.server.stuck_threads == 0
+
+
+def test_an_app_blocked_in_sleep_sees_the_exception_when_sleep_returns() -> None:
+    interrupted = threading.Event()
+    answered = threading.Event()
+
+    def sleepy(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            # C code: the async exception waits until sleep returns to Python; the 504 does not.
+            while not answered.is_set():
+                time.sleep(0.05)
+            time.sleep(0.05)
+        except wsgiserver.RequestTimeout:
+            interrupted.set()
+            raise
+        start_response("200 OK", [])
+        return [b"too late"]
+
+    with serving(sleepy, request_timeout=0.2) as running:
+        status, _, _ = get(running.host, running.port, "/")
+        answered.set()
+        assert status == 504
+        assert interrupted.wait(BOUND)
+        running.take_app_errors()
+
+
+def test_a_timeout_after_the_head_aborts_the_connection() -> None:
+    def slow_body(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [])
+        yield b"first"
+        while True:
+            sum(range(100))
+
+    with serving(slow_body, request_timeout=0.2) as running:
+        status, head, body = get(running.host, running.port, "/")
+        assert status == 200
+        assert b"Transfer-Encoding: chunked" in head
+        assert not body.endswith(b"0\r\n\r\n")  # cut, not completed
+        running.take_app_errors()
+
+
+def test_queue_timeout_sheds_a_burst_with_503_without_running_the_app() -> None:
+    entered = threading.Event()
+    release = threading.Event()
+    calls: list[str] = []
+
+    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        calls.append(environ["PATH_INFO"])
+        if environ["PATH_INFO"] == "/first":
+            entered.set()
+            release.wait(BOUND)
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    with serving(
+        app, threads=1, max_threads=1, queue_timeout=0.05, admin_bind="127.0.0.1:0"
+    ) as running:
+        results: dict[str, tuple[int, bytes]] = {}
+
+        def fetch(path: str) -> None:
+            status, head, _ = get(running.host, running.port, path)
+            results[path] = (status, head)
+
+        first = threading.Thread(target=fetch, args=("/first",))
+        first.start()
+        assert entered.wait(BOUND)
+        burst = [threading.Thread(target=fetch, args=(f"/next{i}",)) for i in range(3)]
+        for thread in burst:
+            thread.start()
+        server = running.server
+        deadline = time.monotonic() + BOUND  # wait until the burst is queued (observable)
+        while server.gauges()["queue_depth"] < 1 and time.monotonic() < deadline:
+            threading.Event().wait(0.01)
+        # Not synchronisation: the queued requests must wait longer than queue_timeout.
+        threading.Event().wait(0.2)
+        release.set()
+        for thread in (first, *burst):
+            thread.join(BOUND)
+    assert results["/first"][0] == 200
+    for i in range(3):
+        status, head = results[f"/next{i}"]
+        assert status == 503, results
+        assert b"Retry-After: 1" in head
+    assert calls == ["/first"]  # the shed requests never reached the app
+
+
+def test_a_thread_that_ignores_the_timeout_makes_the_server_not_ready() -> None:
+    release = threading.Event()
+    interrupted = threading.Event()
+
+    def stubborn(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        while not release.is_set():
+            try:
+                sum(range(100))
+            except BaseException:  # deliberately swallows RequestTimeout
+                interrupted.set()
+        start_response("200 OK", [])
+        return [b""]
+
+    with serving(
+        stubborn, request_timeout=0.1, interrupt_timeout=0.1, admin_bind="127.0.0.1:0"
+    ) as running:
+        status, _, _ = get(running.host, running.port, "/")
+        assert status == 504
+        assert interrupted.wait(BOUND)
+        address = running.server.admin_address
+        deadline = time.monotonic() + BOUND
+        while running.server.stuck_threads == 0 and time.monotonic() < deadline:
+            threading.Event().wait(0.02)
+        status, _, body = get(address.host, address.port, "/readyz")
+        assert status == 503
+        assert b"stuck" in body
+        release.set()
+        deadline = time.monotonic() + BOUND
+        while running.server.stuck_threads and time.monotonic() < deadline:
+            threading.Event().wait(0.02)
+        assert get(address.host, address.port, "/readyz")[0] == 200
