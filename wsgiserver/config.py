@@ -294,7 +294,7 @@ class Config:
         flag=True,
         section="Proxies",
     )
-    # -- metrics, health and overload control (docs/observability_metrics.rst) --
+    # -- metrics, health and overload control (docs/observability.rst) --
     admin_bind: str | None = option(
         None,
         "serve /metrics (Prometheus), /healthz and /readyz on this separate address "

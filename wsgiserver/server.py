@@ -124,7 +124,7 @@ class Server:
         # worker thread has been busy without finishing a request (0.0 when one is free);
         # `drain_backlog`, on a graceful stop accept and answer (with `Connection: close`) the
         # connections already queued in the listen backlog instead of resetting them.
-        # Metrics and overload (docs/observability_metrics.rst): `metrics`, this process's
+        # Metrics and overload (docs/observability.rst): `metrics`, this process's
         # counters (a worker's slot in the supervisor's shared block; by default a private
         # block when `admin_bind` is set); `serve_admin=False` leaves `admin_bind` to the
         # supervisor; `idle_thread_seconds`, how long a thread above `threads` may idle
@@ -384,7 +384,7 @@ class Server:
         for transport in self._active:
             transport.conn.close_requested = True
 
-    # -- metrics, health and readiness (docs/observability_metrics.rst) --------------------
+    # -- metrics, health and readiness (docs/observability.rst) --------------------
 
     def readiness(self) -> tuple[bool, str]:
         """(ready?, why): not while draining, stuck, or saturated without progress."""

@@ -108,7 +108,7 @@ class Supervisor:
         self.last_failure = 0.0
         self.next_spawn = 0.0
         self.watcher: FileWatcher | None = None
-        # --admin-bind (docs/observability_metrics.rst): workers count into slots of one
+        # --admin-bind (docs/observability.rst): workers count into slots of one
         # shared anonymous mmap created here, before any fork; the supervisor's own select
         # loop answers /metrics (summing every slot), /healthz and /readyz.
         self.admin: AdminServer | None = None
@@ -438,7 +438,7 @@ class Supervisor:
         worker.stop_sent = now
         _kill(worker.pid, signal.SIGTERM)
 
-    # -- metrics, health and readiness (docs/observability_metrics.rst) ------------------
+    # -- metrics, health and readiness (docs/observability.rst) ------------------
 
     def _free_slot(self) -> int:
         if self.store is None:

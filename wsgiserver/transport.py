@@ -137,7 +137,7 @@ class Transport:
         self._body_started: float | None = None  # when we first waited for body bytes
         self._body_received = 0
         self.deadline = self._head_deadline
-        # Observability and overload control (docs/observability_metrics.rst); all None/0
+        # Observability and overload control (docs/observability.rst); all None/0
         # by default, so a plain request pays only `is not None` tests.
         self._metrics = metrics
         self._overload = overload
@@ -745,7 +745,7 @@ def _tag(outcome: Outcome) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Overload:
-    """Overload control shared by a server's transports (docs/observability_metrics.rst)."""
+    """Overload control shared by a server's transports (docs/observability.rst)."""
 
     queue_timeout: float = 0.0  # 0: never shed
     deadlines: RequestDeadlines | None = None  # --request-timeout
