@@ -1,4 +1,4 @@
-"""Recycling workers (max-requests, lifetime), --reload on file changes, and --preload."""
+"""Recycling workers (max-requests, lifetime, memory), --reload on file changes, and --preload."""
 
 from __future__ import annotations
 
@@ -43,6 +43,17 @@ def test_max_worker_lifetime_recycles(start: Start) -> None:
     assert server.stop() == 0
 
 
+def test_max_worker_memory_recycles(start: Start) -> None:
+    # Any Python process uses more than 1 MiB, so the first worker is over the limit at once.
+    server = start("--bind", "127.0.0.1:0", "--max-worker-memory", "1", "app:app")
+    address = server.address()
+    first = pid_of(address)
+    server.wait_for(rf"worker {first}: resident memory \d+ MiB \(max_worker_memory\)")
+    server.wait_for(rf"worker {first} stopped")
+    assert pid_of(address) != first
+    assert server.stop() == 0
+
+
 def test_reload_restarts_workers_on_change_and_survives_a_syntax_error(
     start: Start, app_dir: Path
 ) -> None:
@@ -79,4 +90,40 @@ def test_preload_imports_the_app_once_in_the_supervisor(start: Start) -> None:
 def test_web_concurrency_sets_the_worker_count(start: Start) -> None:
     server = start("--bind", "127.0.0.1:0", "app:app", env={"WEB_CONCURRENCY": "2"})
     assert re.search(r"with 2 worker\(s\)", server.wait_for("serving on").string)
+    assert server.stop() == 0
+
+
+STUBBORN_APP = """\
+import os, time
+
+def app(environ, start_response):
+    if environ["PATH_INFO"] == "/stubborn":
+        while True:
+            try:
+                while True:
+                    time.sleep(0.01)
+            except BaseException:
+                pass  # swallows wsgiserver.RequestTimeout: this thread never unwinds
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [f"v1 {os.getpid()}".encode()]
+"""
+
+
+def test_thread_ignoring_request_timeout_gets_its_worker_recycled(
+    start: Start, app_dir: Path
+) -> None:
+    # docs/observability.rst: past --interrupt-timeout, a worker whose thread did not unwind
+    # asks to be recycled; its replacement starts and serves before it is stopped.
+    write_app(app_dir, source=STUBBORN_APP)
+    server = start(
+        "--bind", "127.0.0.1:0", "--workers", "2", "--request-timeout", "0.5",
+        "--interrupt-timeout", "0.5", "--graceful-timeout", "1", "app:app",
+    )
+    address = server.address()
+    with RawClient(address) as client:
+        response = client.request(get("/stubborn"))
+    assert response.status == 504
+    stuck = server.wait_for(r"worker (\d+): a thread ignored RequestTimeout past interrupt_timeout")
+    server.wait_for(rf"worker {stuck.group(1)} stopped")
+    assert pid_of(address) != int(stuck.group(1))
     assert server.stop() == 0
