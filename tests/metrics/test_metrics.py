@@ -194,3 +194,42 @@ def test_totals_are_summed_across_two_workers(tmp_path: Path) -> None:
         assert len(pids) >= 1
     finally:
         proc.kill()
+
+
+def test_totals_survive_a_worker_crash_and_count_the_restart(tmp_path: Path) -> None:
+    # A replaced worker's counts fold into the totals: a scrape never goes backwards.
+    from tests.supervisor.helpers import Proc, server_argv, write_app
+
+    write_app(tmp_path)
+    proc = Proc(
+        server_argv(
+            "app:app", "--bind", "127.0.0.1:0", "--workers", "2", "--admin-bind", "127.0.0.1:0"
+        ),
+        tmp_path,
+    )
+    try:
+        host, port = proc.address()
+        proc.wait_for(r"worker \d+ ready", count=2)
+        match = proc.wait_for(r"admin endpoint \(metrics, health\) on http://([0-9.]+):(\d+)")
+        address = (match.group(1), int(match.group(2)))
+        sent = 20
+        for _ in range(sent):
+            assert get(host, port, "/")[0] == 200
+        before = value(scrape(address), "wsgiserver_requests_total", method="GET", status="2xx")
+        assert before == sent
+        mark = proc.mark()
+        with socket.create_connection((host, port), timeout=BOUND) as crash:
+            crash.sendall(b"GET /crash HTTP/1.1\r\nHost: x\r\n\r\n")
+            try:
+                answer = crash.recv(1)
+            except ConnectionResetError:
+                answer = b""
+            assert answer == b""  # the worker died without answering
+        proc.wait_for(r"worker \d+ ready", after=mark)  # its replacement
+        for _ in range(sent):
+            assert get(host, port, "/")[0] == 200
+        families = scrape(address)
+        assert value(families, "wsgiserver_requests_total", method="GET", status="2xx") == 2 * sent
+        assert value(families, "wsgiserver_worker_restarts_total") == 1
+    finally:
+        proc.kill()
