@@ -305,6 +305,19 @@ def _run_supervised(config: Config, load: Callable[[], WSGIApp]) -> int:
     from wsgiserver.supervisor import Supervisor
 
     try:
+        if config.certfile is not None:
+            # Load the certificates once before forking, so a bad file is this one-line
+            # error (exit 2) rather than every worker failing to boot.
+            from wsgiserver.tls import server_context
+
+            server_context(
+                config.certfile,
+                config.keyfile,
+                config.keyfile_password,
+                ca_certs=config.ca_certs,
+                verify_client=config.verify_client,
+                min_version=config.tls_min_version,
+            )
         supervisor = Supervisor(config, load, sockets=_activated_sockets())
     except WSGIServerError as exc:
         return _fail(exc, EXIT_CONFIG)

@@ -29,6 +29,7 @@ from collections.abc import Callable
 
 from wsgiserver.accesslog import RequestRecord
 from wsgiserver.config import Config
+from wsgiserver.errors import WSGIServerError
 from wsgiserver.gateway import WSGIApp
 from wsgiserver.metrics import ProcessMetrics
 from wsgiserver.server import Server
@@ -65,17 +66,22 @@ def run_worker(
         _send(pipe, ERROR + message.encode("utf-8", "replace") + b"\n")
         return EXIT_APP
     heart = Heart(config, pipe, supervisor_pid)
-    server = Server(
-        app,
-        config,
-        sockets=sockets,
-        tick=heart.tick,
-        tick_interval=min(1.0, config.worker_timeout / 4),
-        drain_backlog=True,
-        on_request=heart.count,
-        metrics=metrics,  # this worker's slot in the supervisor's shared block
-        serve_admin=False,  # the supervisor answers --admin-bind for the whole server
-    )
+    try:
+        server = Server(
+            app,
+            config,
+            sockets=sockets,
+            tick=heart.tick,
+            tick_interval=min(1.0, config.worker_timeout / 4),
+            drain_backlog=True,
+            on_request=heart.count,
+            metrics=metrics,  # this worker's slot in the supervisor's shared block
+            serve_admin=False,  # the supervisor answers --admin-bind for the whole server
+        )
+    except WSGIServerError as exc:  # reported in one line by the supervisor, no traceback
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        _send(pipe, ERROR + message.encode("utf-8", "replace") + b"\n")
+        return EXIT_APP
     heart.server = server
 
     def graceful(_signum: int, _frame: object) -> None:
