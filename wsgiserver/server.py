@@ -561,6 +561,22 @@ class Server:
         if self._deadlines[0][2] is transport:
             self._cond.notify()
 
+    def _unschedule(self, transport: Transport) -> None:
+        """Under the lock: forget a closed transport's deadline.
+
+        Its heap entry stays (removing from the middle of a heap is O(n)) but no longer
+        counts; once stale entries are the majority the heap is rebuilt from the live ones,
+        so a closed connection is never kept alive by its deadline (amortized O(1)).
+        """
+        if self._scheduled.pop(transport, None) is None:
+            return
+        heap = self._deadlines
+        if len(heap) > 64 and len(heap) > 2 * len(self._scheduled):
+            scheduled = self._scheduled
+            live = [entry for entry in heap if scheduled.get(entry[2]) == entry[0]]
+            heapq.heapify(live)
+            self._deadlines = live
+
     # -- worker threads -------------------------------------------------------------------
 
     def _start_thread(self) -> None:
@@ -643,6 +659,7 @@ class Server:
             self._active.discard(transport)
             self._progress = time.monotonic()
             if action != PARK:
+                self._unschedule(transport)
                 return
             if self._closed or (self._stopping.is_set() and not transport.conn.head_started):
                 # Once closed, `_stop_everything` has already closed the parked connections:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -72,3 +73,41 @@ def test_error_answer_to_head_request_has_no_body() -> None:
     assert response.startswith(b"HTTP/1.1 500 ")
     assert b"Content-Length: " in response
     assert response.endswith(b"\r\n\r\n")
+
+
+def test_closed_connections_are_not_retained_by_their_deadlines() -> None:
+    # Regression: a connection parked once (here: accepted in a batch) kept its deadline
+    # entry, and so the whole Transport, alive until header_timeout passed; under a stream
+    # of `Connection: close` requests that grew without bound. (A plain Server: the test
+    # helpers' capture keeps every request's record, and records hold their environ.)
+    import gc
+
+    from wsgiserver import Server
+    from wsgiserver.transport import Transport
+
+    def live_transports() -> int:
+        gc.collect()
+        return sum(isinstance(obj, Transport) for obj in gc.get_objects())
+
+    calls: list[str] = []
+    request = b"GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    rounds, batch = 15, 20
+    with Server(recording_app(calls), bind="127.0.0.1:0", threads=1, max_threads=1) as server:
+        thread = threading.Thread(target=server.serve_forever)
+        thread.start()
+        server.wait_serving()
+        address = server.address
+        assert isinstance(address, tuple)
+        for _ in range(rounds):
+            clients = [socket.create_connection(address, timeout=5) for _ in range(batch)]
+            for client in clients:
+                client.sendall(request)
+            for client in clients:
+                assert read_until_close(client).endswith(b"\r\n\r\n0")
+                client.close()
+        assert len(calls) == rounds * batch
+        # Stale deadline entries are bounded (rebuilt once they are the majority); before
+        # the fix every one of the 300 transports was still alive here.
+        assert live_transports() < 100
+        server.shutdown()
+        thread.join()
