@@ -182,6 +182,27 @@ def _access_handler(destination: str) -> logging.Handler:
     return target
 
 
+def raise_open_files_limit() -> None:
+    """Raise the soft RLIMIT_NOFILE to the hard limit, as the process owner may (POSIX).
+
+    The common soft default of 1024 would cap a server at about a thousand connections
+    (--max-connections is lowered to fit it); the hard limit is what the administrator
+    allows. Only the command line does this: an embedded Server leaves its host's limits.
+    """
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not POSIX
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or (hard != resource.RLIM_INFINITY and soft >= hard):
+        return
+    target = hard if hard != resource.RLIM_INFINITY else 1 << 20
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (OSError, ValueError) as exc:
+        logging.getLogger("wsgiserver.error").debug("cannot raise RLIMIT_NOFILE: %s", exc)
+
+
 def _fail(exc: BaseException, code: int) -> int:
     """Report a startup failure as one line on stderr (they used to exit silently)."""
     message = " ".join(str(exc).split()) or type(exc).__name__
@@ -215,6 +236,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             configure_logging(config)
     except (OSError, WSGIServerError) as exc:
         return _fail(exc, EXIT_CONFIG)
+    if not check:
+        raise_open_files_limit()
     try:
         if config.chdir is not None:
             os.chdir(config.chdir)
