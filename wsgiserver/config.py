@@ -120,9 +120,9 @@ class Config:
         metavar="SECONDS",
     )
     max_connections: int = option(
-        10000,
-        "most open client connections per process; beyond it a new connection is answered "
-        "503 with Retry-After and closed",
+        100_000,
+        "most open client connections per process (lowered to fit the open-files limit); "
+        "beyond it a new connection is answered 503 with Retry-After and closed",
         metavar="N",
     )
     max_request_line: int = option(8190, "longest request line in bytes (414)", metavar="BYTES")

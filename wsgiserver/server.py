@@ -869,7 +869,10 @@ def _connection_limit(configured: int) -> int:
     if soft == resource.RLIM_INFINITY or soft - FD_RESERVE >= configured:
         return configured
     fitted = max(soft - FD_RESERVE, 1)
-    log.info(
+    # The default is meant to be fitted; only an explicit value that cannot be met is news.
+    default = next(f.default for f in dataclasses.fields(Config) if f.name == "max_connections")
+    log.log(
+        logging.DEBUG if configured == default else logging.INFO,
         "max_connections lowered from %d to %d to fit the file descriptor limit (%d)",
         configured,
         fitted,
