@@ -696,8 +696,7 @@ class Server:
                 break
             with self._lock:
                 full = (
-                    len(self._parked) + len(self._active) + len(accepted)
-                    >= self._max_connections
+                    len(self._parked) + len(self._active) + len(accepted) >= self._max_connections
                 )
             if full:
                 _refuse(sock)

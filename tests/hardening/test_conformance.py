@@ -1,0 +1,202 @@
+"""RFC 9110 / RFC 9112 server requirements checked over real sockets.
+
+The protocol corpus (tests/protocol/corpus.py) checks the parser's answer for each rule; these
+check what actually reaches the client: status, `Connection: close`, no body where none may
+be, and that the next response on the connection still parses (a stray body byte would glue
+itself to it). Each test cites the section it checks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+import pytest
+
+from tests.server.helpers import Environ, RawClient, StartResponse, get
+from wsgiserver.testing import serving
+
+
+def streaming_app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+    """Streams a generator body (no Content-Length); /status/NNN answers that status."""
+    path = environ["PATH_INFO"]
+    status = "200 OK"
+    if path.startswith("/status/"):
+        status = path[8:] + " Whatever"
+
+    def body() -> Iterator[bytes]:
+        yield b"body of "
+        yield path.encode()
+
+    start_response(status, [("Content-Type", "text/plain")])
+    return body()
+
+
+def host_app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+    start_response("200 OK", [])
+    return [f"{environ.get('HTTP_HOST')} {environ['wsgi.url_scheme']}".encode()]
+
+
+def test_head_response_never_carries_a_streamed_body() -> None:
+    """RFC 9110 section 9.3.2: the server MUST NOT send content in a response to HEAD, even
+    when the app streams one: the next response on the connection must parse right away."""
+    with serving(streaming_app) as srv, RawClient((srv.host, srv.port)) as client:
+        client.send(b"HEAD /h HTTP/1.1\r\nHost: x\r\n\r\n" + get("/next"))
+        head = client.read_response(head=True)
+        assert head.status == 200
+        following = client.read_response()
+        assert following.body == b"body of /next"
+
+
+@pytest.mark.parametrize("status", ["204", "304", "304-with-length"])
+def test_no_content_statuses_never_carry_a_body(status: str) -> None:
+    """RFC 9110 sections 15.3.5 and 15.4.5, RFC 9112 section 6.3 item 1: 204 and 304 end at
+    the empty line, whatever the app yields; no Transfer-Encoding (RFC 9112 section 6.1)."""
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        if environ["PATH_INFO"] == "/next":
+            return streaming_app(environ, start_response)
+        headers = [("Content-Length", "7")] if status == "304-with-length" else []
+        start_response(status[:3] + " X", headers)
+        return iter([b"ignored"])
+
+    with serving(app) as srv, RawClient((srv.host, srv.port)) as client:
+        client.send(get("/nothing") + get("/next"))
+        first = client.read_response()
+        assert first.status == int(status[:3])
+        assert first.header("transfer-encoding") is None
+        if status == "204":
+            assert first.header("content-length") is None  # RFC 9110 section 8.6: MUST NOT
+        assert client.read_response().body == b"body of /next"
+
+
+def test_unknown_expectation_is_417_over_sockets() -> None:
+    """RFC 9110 section 10.1.1: a server MAY answer 417 to an expectation it cannot meet."""
+    with serving(streaming_app) as srv, RawClient((srv.host, srv.port)) as client:
+        response = client.request(get(headers="Expect: 200-ok\r\nContent-Length: 0\r\n"))
+        assert response.status == 417
+        assert response.closes
+        client.assert_closed()
+
+
+@pytest.mark.parametrize("version", [b"HTTP/2.0", b"HTTP/3.0", b"HTTP/0.9"])
+def test_unsupported_major_version_is_505_over_sockets(version: bytes) -> None:
+    """RFC 9110 section 15.6.6: 505 for a major version the server does not support."""
+    with serving(streaming_app) as srv, RawClient((srv.host, srv.port)) as client:
+        response = client.request(b"GET / " + version + b"\r\nHost: x\r\n\r\n")
+        assert response.status == 505
+        assert response.closes
+        client.assert_closed()
+
+
+def test_absolute_form_target_overrides_host() -> None:
+    """RFC 9112 section 3.2.2: the server MUST ignore the Host field and use the target's."""
+    with serving(host_app) as srv, RawClient((srv.host, srv.port)) as client:
+        response = client.request(
+            b"GET https://origin.test:8443/p HTTP/1.1\r\nHost: other.test\r\n\r\n"
+        )
+        assert response.body == b"origin.test:8443 https"
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [b"", b"Host: a\r\nHost: b\r\n", b"Host: a b\r\n", b"Host: a/b\r\n", b"Host: u@a\r\n"],
+    ids=["missing", "duplicate", "space", "slash", "userinfo"],
+)
+def test_bad_host_is_400_over_sockets(fields: bytes) -> None:
+    """RFC 9112 section 3.2: MUST respond 400 to a missing, repeated or invalid Host."""
+    with serving(host_app) as srv, RawClient((srv.host, srv.port)) as client:
+        response = client.request(b"GET / HTTP/1.1\r\n" + fields + b"\r\n")
+        assert response.status == 400
+        assert response.closes
+
+
+def test_unknown_transfer_coding_is_501_over_sockets() -> None:
+    """RFC 9112 section 6.1: a server SHOULD answer 501 to a coding it does not understand."""
+    with serving(host_app) as srv, RawClient((srv.host, srv.port)) as client:
+        response = client.request(
+            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n"
+        )
+        assert response.status == 501
+        assert response.closes
+        client.assert_closed()
+
+
+def test_connection_close_is_honoured_and_nothing_after_it_is_answered() -> None:
+    """RFC 9112 section 9.6: after a `close` request the server MUST close after responding."""
+    with serving(streaming_app) as srv, RawClient((srv.host, srv.port)) as client:
+        client.send(get("/a", headers="Connection: close\r\n") + get("/b"))
+        response = client.read_response()
+        assert response.body == b"body of /a"
+        assert response.closes
+        client.assert_closed()
+
+
+def test_date_is_sent_on_success_and_client_errors() -> None:
+    """RFC 9110 section 6.6.1: an origin server with a clock MUST send Date on 2xx-4xx."""
+    with serving(streaming_app) as srv:
+        with RawClient((srv.host, srv.port)) as client:
+            assert client.request(get()).header("date")
+        with RawClient((srv.host, srv.port)) as client:
+            assert client.request(b"GET / HTTP/1.1\r\n\r\n").header("date")
+
+
+@pytest.mark.parametrize(
+    ("size_line", "status"),
+    [(b"ffffffffffffffff", 413), (b"10000000000000000", 400), (b"0000000000000041", 413)],
+)
+def test_chunk_size_bounds_over_sockets(size_line: bytes, status: int) -> None:
+    """RFC 9112 section 7.1: recipients MUST prevent integer overflow in chunk sizes; a size
+    above the body limit is 413 at once (RFC 9110 section 15.5.14), before any data."""
+
+    def reader(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        environ["wsgi.input"].read()
+        start_response("200 OK", [])
+        return [b"read"]
+
+    head = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    with (
+        serving(reader, max_body_size=64) as srv,
+        RawClient((srv.host, srv.port)) as client,
+    ):
+        response = client.request(head + size_line + b"\r\n")
+        assert response.status == status
+        assert response.closes
+
+
+def test_trailers_count_against_the_header_limit_over_sockets() -> None:
+    """RFC 9112 section 7.1.2 leaves trailer limits to us: trailers share the head's budget
+    of field lines (--max-header-count), so a small head cannot smuggle in 100 more."""
+
+    def reader(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        environ["wsgi.input"].read()
+        start_response("200 OK", [])
+        return [b"read"]
+
+    head = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+    with serving(reader, max_header_count=4) as srv:
+        with RawClient((srv.host, srv.port)) as client:
+            ok = client.request(head + b"1\r\nz\r\n0\r\nA: 1\r\nB: 2\r\n\r\n")
+            assert ok.body == b"read"
+        with RawClient((srv.host, srv.port)) as client:
+            response = client.request(head + b"1\r\nz\r\n0\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n")
+            assert response.status == 400
+            assert response.closes
+
+
+@pytest.mark.parametrize("body", [[b"tunnel"], iter([b"tun", b"nel"])], ids=["list", "stream"])
+def test_2xx_to_connect_has_no_framing_fields_and_closes(body: Iterable[bytes]) -> None:
+    """RFC 9110 section 9.3.6: a server MUST NOT send Transfer-Encoding or Content-Length in
+    a 2xx response to CONNECT. A WSGI app cannot run a tunnel, so the body it returns is
+    close-delimited and the connection ends with it."""
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Length", "6")])
+        return body
+
+    with serving(app) as srv, RawClient((srv.host, srv.port)) as client:
+        client.send(b"CONNECT origin.test:443 HTTP/1.1\r\nHost: origin.test:443\r\n\r\n")
+        response = client.read_response()  # no length, no chunked: read until close
+        assert response.status == 200
+        assert response.header("content-length") is None
+        assert response.header("transfer-encoding") is None
+        assert response.body == b"tunnel"

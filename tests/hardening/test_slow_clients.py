@@ -1,0 +1,300 @@
+"""Slow and hostile clients: minimum body rate, send timeout, connection limit, starvation.
+
+Configured timeouts are short; client reads block with a socket timeout far above them, so a
+server that never acts fails the test instead of hanging it. Where a client must be slow
+(dripping bytes), a helper thread paces its sends: that is the behaviour under test, not
+synchronisation. Only `test_slow_clients_do_not_starve_a_normal_request` measures latency,
+because the issue asks for that bound explicitly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import statistics
+import threading
+import time
+from collections.abc import Iterable
+
+import pytest
+
+from tests.server.helpers import (
+    ConnectionEnded,
+    Environ,
+    RawClient,
+    StartResponse,
+    echo_app,
+    get,
+    path_app,
+)
+from wsgiserver.config import Config
+from wsgiserver.errors import ConfigError
+from wsgiserver.testing import serving
+
+
+class Dripper:
+    """Sends one byte on each socket every `interval` seconds until stopped."""
+
+    def __init__(self, socks: list[socket.socket], interval: float) -> None:
+        self.socks = socks
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            for sock in self.socks:
+                with contextlib.suppress(OSError):
+                    sock.send(b"x")
+
+    def __enter__(self) -> Dripper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+# -- minimum body rate --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("length", [10_000, 1_000_000], ids=["prebuffered", "read-by-app"])
+def test_trickling_body_is_cut_with_408(length: int) -> None:
+    """A body that keeps arriving (so the inactivity timeout never fires) but slower than
+    --min-body-rate after the grace period is answered 408 and closed (RFC 9110 15.5.9).
+    Bodies up to 64 KiB wait in the poller; bigger ones are read by the app: both paths."""
+    with (
+        serving(echo_app, body_timeout=30, min_body_rate=1000, body_rate_grace=0.2) as srv,
+        RawClient((srv.host, srv.port)) as client,
+    ):
+        client.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\nxx" % length)
+        with Dripper([client.sock], 0.02):  # 50 bytes/s
+            response = client.read_response()
+        assert response.status == 408
+        assert b"too slowly" in response.body
+        assert response.closes
+
+
+def test_body_at_a_good_rate_is_not_cut() -> None:
+    """The rate limit is an average with a grace period: a normal upload is untouched."""
+    with (
+        serving(echo_app, min_body_rate=1000, body_rate_grace=0.2) as srv,
+        RawClient((srv.host, srv.port)) as client,
+    ):
+        body = b"y" * 300_000
+        response = client.request(
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+        )
+        assert response.status == 200
+        assert response.body.endswith(body)
+
+
+def test_min_body_rate_zero_disables_it() -> None:
+    with (
+        serving(echo_app, body_timeout=0.3, min_body_rate=0, body_rate_grace=0) as srv,
+        RawClient((srv.host, srv.port)) as client,
+    ):
+        client.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nxx")
+        response = client.read_response()  # the inactivity timeout, not the rate, fires
+        assert response.status == 408
+        assert b"not received in time" in response.body
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"min_body_rate": -1}, {"body_rate_grace": -1.0}, {"max_connections": 0}],
+)
+def test_new_options_are_validated(options: dict[str, float]) -> None:
+    with pytest.raises(ConfigError):
+        Config(**options)  # type: ignore[arg-type]
+
+
+# -- slow readers -------------------------------------------------------------------------
+
+
+def test_slow_reader_is_cut_off_by_the_send_timeout() -> None:
+    """A client that reads, but too slowly, holds a write at most --send-timeout seconds
+    (socket.sendall's timeout bounds the whole call), then the worker is free again."""
+    block = b"z" * (16 << 20)
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        if environ["PATH_INFO"] == "/big":
+            start_response("200 OK", [])
+            return [block]
+        return path_app(environ, start_response)
+
+    with serving(app, send_timeout=0.3, threads=1, max_threads=1) as srv:
+        slow = socket.socket()
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        slow.settimeout(10)
+        slow.connect((srv.host, srv.port))
+        slow.sendall(get("/big"))
+        got = [0]
+        stop = threading.Event()
+
+        def read_slowly() -> None:
+            # About 400 KB/s: far too slow for 16 MiB within the 0.3 s send timeout.
+            with contextlib.suppress(OSError):
+                while not stop.wait(0.01):  # the slowness under test, not synchronisation
+                    data = slow.recv(4096)
+                    if not data:
+                        return
+                    got[0] += len(data)
+
+        reader = threading.Thread(target=read_slowly, daemon=True)
+        reader.start()
+        try:
+            # The only worker is busy writing to the slow reader; this is answered once the
+            # send timeout has freed it, while the slow reader is still reading.
+            with RawClient((srv.host, srv.port)) as client:
+                assert client.request(get("/after")).body == b"/after"
+        finally:
+            stop.set()
+            reader.join()
+            slow.close()
+        assert got[0] < len(block)
+
+
+# -- connection limit ---------------------------------------------------------------------
+
+
+def test_connections_over_the_limit_get_503_retry_after_and_close() -> None:
+    """RFC 9110 section 15.6.4: overload is answered 503 with Retry-After (section 10.2.3),
+    at once and without reading the request, instead of leaving the client hanging."""
+    with serving(path_app, max_connections=2) as srv:
+        first = RawClient((srv.host, srv.port))
+        second = RawClient((srv.host, srv.port))
+        try:
+            assert first.request(get("/1")).status == 200
+            assert second.request(get("/2")).status == 200  # both parked, keep-alive
+            for _ in range(3):
+                with RawClient((srv.host, srv.port)) as third:
+                    response = third.request(get("/3"))
+                    assert response.status == 503
+                    assert response.header("retry-after") == "1"
+                    assert response.closes
+                    third.assert_closed()
+            # A slot frees up when a connection ends: new connections are served again.
+            first.send(get("/bye", headers="Connection: close\r\n"))
+            assert first.read_response().status == 200
+            first.assert_closed()
+            deadline = time.monotonic() + 5
+            while True:  # the server notices the close a moment after the client does
+                with RawClient((srv.host, srv.port)) as again:
+                    if again.request(get("/4")).status == 200:
+                        break
+                assert time.monotonic() < deadline, "no slot freed"
+            assert second.request(get("/5")).status == 200
+        finally:
+            first.close()
+            second.close()
+
+
+def test_connection_flood_is_answered_not_hung() -> None:
+    """Far more connections than the limit at once: each gets a response or a close, fast."""
+    with serving(path_app, max_connections=4, threads=2) as srv:
+        clients = [RawClient((srv.host, srv.port)) for _ in range(40)]
+        try:
+            statuses = []
+            for client in clients:
+                client.send(get())
+            for client in clients:
+                try:
+                    statuses.append(client.read_response().status)
+                except ConnectionEnded:
+                    statuses.append(0)
+            assert set(statuses) <= {200, 503}
+            assert statuses.count(200) >= 1
+            assert statuses.count(503) >= 1
+        finally:
+            for client in clients:
+                client.close()
+
+
+# -- no starvation ------------------------------------------------------------------------
+
+
+def _normal_latency(host: str, port: int, rounds: int) -> float:
+    """Median seconds for a whole request on a fresh connection, over about a second."""
+    times = []
+    pace = threading.Event()  # never set: wait() only paces the samples over time
+    for i in range(rounds):
+        started = time.perf_counter()
+        with RawClient((host, port)) as client:
+            assert client.request(get(f"/n{i}")).status == 200
+        times.append(time.perf_counter() - started)
+        pace.wait(0.05)
+    return statistics.median(times)
+
+
+@pytest.mark.slow
+def test_slow_clients_do_not_starve_a_normal_request() -> None:
+    """200 slowloris connections (dripping header bytes) and 50 slow uploaders (dripping body
+    bytes; half the bodies under the 64 KiB prebuffer limit, so they wait in the poller, half
+    above it, so an app thread blocks reading each) must not delay a normal request on a
+    fresh connection by more than 100 ms, with the default thread settings.
+
+    The one latency assertion in the suite, because the issue demands the bound. To survive
+    a loaded 2-core CI machine it compares medians of several requests (one slow scheduling
+    hiccup does not count), against a baseline measured on the same server just before the
+    attack, and allows the whole 100 ms on top of it. Timeouts are short so that the attack
+    would otherwise be cut by them only after the measurement (they are not what rescues the
+    normal requests: the poller and the growing pool are).
+    """
+    defaults = Config()
+    big_started = threading.Semaphore(0)
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        if environ["PATH_INFO"] == "/big":
+            big_started.release()
+        return echo_app(environ, start_response)
+
+    with serving(
+        app,
+        threads=defaults.threads,
+        max_threads=defaults.max_threads,
+        header_timeout=15,
+        body_timeout=15,
+        body_rate_grace=15,
+    ) as srv:
+        address = (srv.host, srv.port)
+        _normal_latency(*address, 3)  # warm-up
+        baseline = _normal_latency(*address, 15)
+        attackers: list[socket.socket] = []
+        try:
+            for _ in range(200):
+                sock = socket.create_connection(address, timeout=10)
+                sock.sendall(b"GET /loris HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+                attackers.append(sock)
+            for i in range(50):
+                sock = socket.create_connection(address, timeout=10)
+                length = 10_000 if i % 2 else 1_000_000
+                path = b"/small" if i % 2 else b"/big"
+                sock.sendall(
+                    b"POST %b HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\nab" % (path, length)
+                )
+                attackers.append(sock)
+            for _ in range(25):  # every big upload holds an app thread now
+                assert big_started.acquire(timeout=10)
+            with Dripper(attackers, 0.1):
+                attacked = _normal_latency(*address, 15)
+            for sock in attackers:  # the attack was still on: nobody was answered or closed
+                sock.setblocking(False)
+                with pytest.raises(BlockingIOError):
+                    sock.recv(1)
+        finally:
+            for sock in attackers:
+                sock.close()
+    assert attacked < baseline + 0.1, (baseline, attacked)
+
+
+def test_connection_limit_fits_the_file_descriptor_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past RLIMIT_NOFILE, accept() fails and clients wait unanswered: the limit must fit."""
+    import resource
+
+    from wsgiserver import server
+
+    monkeypatch.setattr(resource, "getrlimit", lambda _: (1024, 4096))
+    assert server._connection_limit(10_000) == 1024 - server.FD_RESERVE
+    assert server._connection_limit(500) == 500
