@@ -54,6 +54,7 @@ IDLE_THREAD_SECONDS = 30.0  # a thread above the minimum that waited this long e
 # will add throughput. If they are computing, more threads would only fight over the GIL and
 # lengthen tail latency, so the pool stays as it is.
 GROWTH_TICK = 0.002
+EXPIRE_BATCH = 64  # connections closed on timeout before the housekeeper yields the GIL
 MAX_POLLERS = 2  # threads waiting in the poller at once; one more than a busy one needs
 GROWTH_CPU_SHARE = 0.5
 ACCEPT_PAUSE = 0.1  # seconds the listener rests after EMFILE/ENFILE, instead of spinning
@@ -507,9 +508,13 @@ class Server:
                             self._add_poller()
                         for fd in resume:
                             self._poller.arm(fd)
-                        for transport in expired:
+                        for count, transport in enumerate(expired, 1):
                             self._poller.forget(transport.fileno())
                             transport.expire()
+                            if count % EXPIRE_BATCH == 0:
+                                # Thousands of keep-alive connections can time out at once;
+                                # let the serving threads run between batches of closes.
+                                time.sleep(0)
                     finally:
                         self._cond.acquire()
                     if expired or resume:
