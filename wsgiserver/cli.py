@@ -30,7 +30,7 @@ from wsgiserver.config_sources import (
 )
 from wsgiserver.errors import AppLoadError, ConfigError, WSGIServerError
 from wsgiserver.gateway import WSGIApp
-from wsgiserver.server import Server
+from wsgiserver.server import Server, tls_context_for
 
 EXIT_CONFIG = 2  # argparse uses 2 for usage errors too
 EXIT_APP = 3
@@ -328,19 +328,9 @@ def _run_supervised(config: Config, load: Callable[[], WSGIApp]) -> int:
     from wsgiserver.supervisor import Supervisor
 
     try:
-        if config.certfile is not None:
-            # Load the certificates once before forking, so a bad file is this one-line
-            # error (exit 2) rather than every worker failing to boot.
-            from wsgiserver.tls import server_context
-
-            server_context(
-                config.certfile,
-                config.keyfile,
-                config.keyfile_password,
-                ca_certs=config.ca_certs,
-                verify_client=config.verify_client,
-                min_version=config.tls_min_version,
-            )
+        # Load the certificates once before forking, so a bad file is this one-line error
+        # (exit 2) rather than every worker failing to boot.
+        tls_context_for(config)
         supervisor = Supervisor(config, load, sockets=_activated_sockets())
     except WSGIServerError as exc:
         return _fail(exc, EXIT_CONFIG)

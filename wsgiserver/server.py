@@ -21,6 +21,7 @@ import os
 import select
 import selectors
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -176,16 +177,7 @@ class Server:
         )
         # One id source per Server: its random prefix is drawn here, after any fork.
         self._request_ids = RequestIds(config.request_id_header, self._proxies.trusts)
-        tls_context = None
-        if config.certfile is not None:
-            tls_context = server_context(
-                config.certfile,
-                config.keyfile,
-                config.keyfile_password,
-                ca_certs=config.ca_certs,
-                verify_client=config.verify_client,
-                min_version=config.tls_min_version,
-            )
+        tls_context = tls_context_for(config)
         self._edge: Edge | None = None
         if tls_context is not None or config.proxy_protocol:
             self._edge = Edge(
@@ -204,14 +196,7 @@ class Server:
                 sock.setblocking(False)
                 self._add_listener(sock)
             for text in config.bind if sockets is None else ():
-                address = parse_bind(text)
-                sock = create_listener(
-                    address,
-                    config.backlog,
-                    reuse_port=config.reuse_port,
-                    unix_mode=config.unix_socket_mode,
-                    unix_owner=config.unix_socket_owner,
-                )
+                address, sock = bind_listener(config, text)
                 if address.path is not None:
                     self._owned_paths.append(address.path)
                 self._add_listener(sock)
@@ -931,6 +916,33 @@ def _readable(sock: socket.socket) -> bool:
     with selectors.DefaultSelector() as selector:
         selector.register(sock, selectors.EVENT_READ)
         return bool(selector.select(0))
+
+
+def bind_listener(config: Config, text: str) -> tuple[BindAddress, socket.socket]:
+    """Bind and listen on one --bind address with the configured socket options."""
+    address = parse_bind(text)
+    sock = create_listener(
+        address,
+        config.backlog,
+        reuse_port=config.reuse_port,
+        unix_mode=config.unix_socket_mode,
+        unix_owner=config.unix_socket_owner,
+    )
+    return address, sock
+
+
+def tls_context_for(config: Config) -> ssl.SSLContext | None:
+    """The server's TLS context, or None without --certfile; ConfigError names a bad file."""
+    if config.certfile is None:
+        return None
+    return server_context(
+        config.certfile,
+        config.keyfile,
+        config.keyfile_password,
+        ca_certs=config.ca_certs,
+        verify_client=config.verify_client,
+        min_version=config.tls_min_version,
+    )
 
 
 def _unlink_quietly(path: str) -> None:

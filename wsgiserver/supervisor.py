@@ -39,8 +39,9 @@ from wsgiserver import metrics as m
 from wsgiserver.admin import AdminServer, respond
 from wsgiserver.config import Config
 from wsgiserver.gateway import WSGIApp
-from wsgiserver.listeners import create_listener, listener_address, parse_bind
+from wsgiserver.listeners import listener_address
 from wsgiserver.reloader import FileWatcher
+from wsgiserver.server import bind_listener
 from wsgiserver.worker import BEAT, ERROR, EXIT_APP, READY, RETIRE, run_worker
 
 log = logging.getLogger("wsgiserver.error")
@@ -132,14 +133,7 @@ class Supervisor:
     def _bind(self) -> None:
         config = self.config
         for text in config.bind:
-            address = parse_bind(text)
-            sock = create_listener(
-                address,
-                config.backlog,
-                reuse_port=config.reuse_port,
-                unix_mode=config.unix_socket_mode,
-                unix_owner=config.unix_socket_owner,
-            )
+            address, sock = bind_listener(config, text)
             self.sockets.append(sock)
             if address.path is not None:
                 self.owned_paths.append(address.path)

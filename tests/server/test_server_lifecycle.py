@@ -178,9 +178,10 @@ def test_shutdown_from_the_serving_thread_while_it_holds_the_lock() -> None:
     server = Server(path_app, bind="127.0.0.1:0", keepalive_timeout=0.05)
     real_pop = server._pop_expired
     called = threading.Event()
+    answered = threading.Event()  # only then: a deadline before it could be the request's own
 
     def pop_and_signal(now: float) -> list[object]:
-        if not called.is_set() and server._deadlines:
+        if answered.is_set() and not called.is_set() and server._deadlines:
             called.set()
             server.shutdown()  # as a SIGTERM handler would, with the lock held
         return real_pop(now)  # type: ignore[return-value]
@@ -191,6 +192,7 @@ def test_shutdown_from_the_serving_thread_while_it_holds_the_lock() -> None:
     assert server.wait_serving(UPPER_BOUND)
     with RawClient(server.address) as client:
         assert client.request(get("/")).status == 200  # parks it: a deadline to expire
+        answered.set()
         thread.join(UPPER_BOUND)
         assert called.is_set()
         assert not thread.is_alive(), "serve_forever deadlocked in shutdown()"
