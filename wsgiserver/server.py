@@ -14,8 +14,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import errno
-import heapq
-import itertools
 import logging
 import os
 import select
@@ -38,6 +36,7 @@ from wsgiserver.forwarded import ProxyTrust
 from wsgiserver.gateway import Gateway, ServerInfo, WSGIApp
 from wsgiserver.hooks import Hooks, load_hooks
 from wsgiserver.listeners import BindAddress, create_listener, listener_address, parse_bind
+from wsgiserver.parking import Deadlines
 from wsgiserver.poller import make_poller
 from wsgiserver.protocol import Limits
 from wsgiserver.requestid import RequestIds
@@ -233,9 +232,7 @@ class Server:
         self._cond = threading.Condition(self._lock)
         self._parked: dict[int, Transport] = {}
         self._active: set[Transport] = set()
-        self._deadlines: list[tuple[float, int, Transport]] = []
-        self._scheduled: dict[Transport, float] = {}
-        self._sequence = itertools.count()
+        self._deadlines: Deadlines[Transport] = Deadlines()
         self._resume_accept: list[tuple[float, int]] = []
         self._threads: set[threading.Thread] = set()
         self._idle = 0  # threads waiting in the poller
@@ -506,9 +503,10 @@ class Server:
                         continue
                 # The earliest of: a parked deadline, a paused listener's resume, 1 s.
                 # (The resume times used to be ignored whenever any deadline was pending.)
+                first = self._deadlines.next_deadline()
                 wake_at = min(
                     [now + 1.0]
-                    + ([self._deadlines[0][0]] if self._deadlines else [])
+                    + ([first] if first is not None else [])
                     + [when for when, _ in self._resume_accept]
                 )
                 if self._tick is not None:
@@ -525,12 +523,7 @@ class Server:
     def _pop_expired(self, now: float) -> list[Transport]:
         """Under the lock: take parked transports whose deadline passed."""
         expired: list[Transport] = []
-        heap = self._deadlines
-        while heap and heap[0][0] <= now:
-            deadline, _, transport = heapq.heappop(heap)
-            if self._scheduled.get(transport) != deadline:
-                continue  # a stale entry; the transport has a newer one
-            del self._scheduled[transport]
+        for transport in self._deadlines.pop_due(now):
             fd = transport.fileno() if transport.sock.fileno() >= 0 else -1
             if self._parked.get(fd) is not transport:
                 continue  # being served; it schedules itself again when parked
@@ -538,34 +531,13 @@ class Server:
                 del self._parked[fd]
                 expired.append(transport)
             else:
-                self._schedule(transport)
+                self._schedule(transport)  # parked again since, with a later deadline
         return expired
 
     def _schedule(self, transport: Transport) -> None:
-        deadline = transport.deadline
-        current = self._scheduled.get(transport)
-        if current is not None and current <= deadline:
-            return  # the earlier entry fires first and reschedules (one entry per transport)
-        self._scheduled[transport] = deadline
-        heapq.heappush(self._deadlines, (deadline, next(self._sequence), transport))
-        if self._deadlines[0][2] is transport:
+        """Under the lock: a parked transport's deadline; wake the housekeeper if earliest."""
+        if self._deadlines.schedule(transport):
             self._cond.notify()
-
-    def _unschedule(self, transport: Transport) -> None:
-        """Under the lock: forget a closed transport's deadline.
-
-        Its heap entry stays (removing from the middle of a heap is O(n)) but no longer
-        counts; once stale entries are the majority the heap is rebuilt from the live ones,
-        so a closed connection is never kept alive by its deadline (amortized O(1)).
-        """
-        if self._scheduled.pop(transport, None) is None:
-            return
-        heap = self._deadlines
-        if len(heap) > 64 and len(heap) > 2 * len(self._scheduled):
-            scheduled = self._scheduled
-            live = [entry for entry in heap if scheduled.get(entry[2]) == entry[0]]
-            heapq.heapify(live)
-            self._deadlines = live
 
     # -- worker threads -------------------------------------------------------------------
 
@@ -649,7 +621,7 @@ class Server:
             self._active.discard(transport)
             self._progress = time.monotonic()
             if action != PARK:
-                self._unschedule(transport)
+                self._deadlines.forget(transport)
                 return
             if self._closed or (self._stopping.is_set() and not transport.conn.head_started):
                 # Once closed, `_stop_everything` has already closed the parked connections:
