@@ -119,18 +119,20 @@ def test_hooks_from_objects_and_modules_and_bad_specs(tmp_path: Path) -> None:
 
 
 HOOKS_SOURCE = """\
-import os, sys
+import os
 
 class Hooks:
+    # One os.write per line: worker processes share stderr, and a single write of a short
+    # line to a pipe is atomic, so lines of two workers never interleave.
     def on_worker_start(self, server):
-        print("hook worker start", os.getpid(), flush=True, file=sys.stderr)
+        os.write(2, f"hook worker start {os.getpid()}\\n".encode())
 
     def on_worker_exit(self, server):
-        print("hook worker exit", os.getpid(), flush=True, file=sys.stderr)
+        os.write(2, f"hook worker exit {os.getpid()}\\n".encode())
 
     def on_request_end(self, environ, record):
-        print("hook request end", os.getpid(), record.status, record.request_id,
-              flush=True, file=sys.stderr)
+        line = f"hook request end {os.getpid()} {record.status} {record.request_id}\\n"
+        os.write(2, line.encode())
 
 hooks = Hooks()
 """

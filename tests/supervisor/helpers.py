@@ -26,7 +26,7 @@ SERVING = re.compile(r"serving on http://([0-9.]+):([0-9]+)")
 APP_SOURCE = """\
 import os, sys
 VERSION = {version!r}
-print("imported in", os.getpid(), file=sys.stderr, flush=True)
+os.write(2, f"imported in {{os.getpid()}}\\n".encode())  # one atomic write per line
 
 def spin_forever():
     while True:
@@ -35,7 +35,7 @@ def spin_forever():
 def app(environ, start_response):
     path = environ["PATH_INFO"]
     if path == "/slow":
-        print("app entered", file=sys.stderr, flush=True)
+        os.write(2, b"app entered\\n")
         environ["wsgi.input"].read()
     elif path == "/crash":
         os._exit(7)
