@@ -83,6 +83,9 @@ def main() -> None:
         def sendfile(self, file: Any, offset: int, count: int) -> int:
             return count
 
+        def client_disconnected(self) -> bool:
+            return False
+
         def receive(self) -> bytes:
             return b""
 

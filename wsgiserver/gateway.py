@@ -64,6 +64,10 @@ class Channel(Protocol):
 
     def receive(self) -> bytes: ...
 
+    def client_disconnected(self) -> bool:
+        """environ["wsgiserver.client_disconnected"]: has the client gone away? Never blocks."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class ServerInfo:
@@ -240,9 +244,7 @@ class Gateway:
         )
         environ = self.environ(request, body, remote, extra)
         outcome.environ = environ
-        disconnected = getattr(channel, "client_disconnected", None)
-        if disconnected is not None:
-            environ["wsgiserver.client_disconnected"] = disconnected
+        environ["wsgiserver.client_disconnected"] = channel.client_disconnected
         response = _Response(conn, channel, self.date, outcome)
         ids = self.request_ids
         if ids is not None:

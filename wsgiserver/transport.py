@@ -303,78 +303,39 @@ class Transport:
 
     def _respond_app(self, request: Request) -> bool:
         conn = self.conn
-        record = None
-        if self._access is not None:
-            record = self._start_record(request)
+        record = self._start_record(request) if self._access is not None else None
         outcome = Outcome()
         self._outcome = outcome
+        status: int | None = None  # for the record, when no response head carried one
         try:
             self._gateway.handle(conn, self, request, self.remote, outcome, extra=self._extra)
         except HTTPError as exc:
+            status = exc.status
             if isinstance(exc, ApplicationError):
-                log.error(
-                    "%s%s (%s %s)",
-                    _tag(outcome),
-                    exc.detail,
-                    request.method,
-                    _printable(request.target),
-                    exc_info=exc.__cause__ or exc,
-                    extra={"request_id": outcome.request_id},
-                )
-            self._log_close_error(outcome)
-            if record is not None:
-                record.status = exc.status
-                self._end_record(record, outcome)
+                self._log_failure(request, outcome, exc.detail, exc.__cause__ or exc)
             raise
         except ResponseFramingError as exc:
-            log.error(
-                "%s%s (%s %s)",
-                _tag(outcome),
-                exc,
-                request.method,
-                _printable(request.target),
-                extra={"request_id": outcome.request_id},
-            )
-            self._log_close_error(outcome)
+            self._log_failure(request, outcome, str(exc), None)
             outcome.aborted = True
         except (ConnectionLost, OSError):
-            self._log_close_error(outcome)
-            if record is not None:
-                # The client went away mid-request: still one access-log line (it used to
-                # be lost), with what was sent before the connection broke.
-                record.status = int(outcome.status[:3]) if outcome.status else 0
-                record.body_bytes = outcome.body_bytes
-                self._end_record(record, outcome)
+            # The client went away mid-request: still one access-log line, with what was
+            # sent before the connection broke.
             raise
         except BaseException as exc:
-            self._log_close_error(outcome)
             if not conn.response_started:
                 # A BaseException (SystemExit, KeyboardInterrupt...) from the app before any
                 # head went out: answer 500 like any other app failure, not a bare close.
-                log.error(
-                    "%sthe application raised %s (%s %s)",
-                    _tag(outcome),
-                    type(exc).__name__,
-                    request.method,
-                    _printable(request.target),
-                    exc_info=exc,
-                    extra={"request_id": outcome.request_id},
-                )
-                if record is not None:
-                    record.status = 500
-                    self._end_record(record, outcome)
+                status = 500
+                message = f"the application raised {type(exc).__name__}"
+                self._log_failure(request, outcome, message, exc)
                 raise ApplicationError("the application raised an exception") from exc
-            log.exception(
-                "%sthe application failed after the response head was sent",
-                _tag(outcome),
-                extra={"request_id": outcome.request_id},
-            )
+            message = "the application failed after the response head was sent"
+            self._log_failure(request, outcome, message, exc)
             outcome.aborted = True
-        self._log_close_error(outcome)
-        if record is not None:
-            record.status = int(outcome.status[:3]) if outcome.status else 0
-            record.body_bytes = outcome.body_bytes
-            self._end_record(record, outcome)
+        finally:
+            self._log_close_error(outcome)
+            if record is not None:
+                self._end_record(record, outcome, status)
         if outcome.aborted or conn.failed or not conn.keep_alive:
             return False
         if not conn.request_complete and not self._drain():
@@ -687,7 +648,29 @@ class Transport:
             request_headers=request.headers,
         )
 
-    def _end_record(self, record: RequestRecord, outcome: Outcome) -> None:
+    def _log_failure(
+        self,
+        request: Request,
+        outcome: Outcome,
+        message: str,
+        exc: BaseException | None,
+    ) -> None:
+        log.error(
+            "%s%s (%s %s)",
+            _tag(outcome),
+            message,
+            request.method,
+            _printable(request.target),
+            exc_info=exc,
+            extra={"request_id": outcome.request_id},
+        )
+
+    def _end_record(self, record: RequestRecord, outcome: Outcome, status: int | None) -> None:
+        """Complete `record` (status from the response head unless `status` is given)."""
+        if status is None:
+            status = int(outcome.status[:3]) if outcome.status else 0
+        record.status = status
+        record.body_bytes = outcome.body_bytes
         head_at = self._head_at
         if head_at:
             record.duration_us = int((time.monotonic() - head_at) * 1e6)

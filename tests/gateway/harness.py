@@ -34,6 +34,9 @@ class FakeChannel:
         self.sent += data
         return len(data)
 
+    def client_disconnected(self) -> bool:
+        return False
+
     def receive(self) -> bytes:
         self.receives += 1
         return self.incoming.pop(0) if self.incoming else b""
