@@ -637,6 +637,23 @@ class Server:
         else:
             transport.close()
 
+    def _transport_for(self, sock: socket.socket, peer: Any, listener_fd: int) -> Transport:
+        """A Transport for a socket just accepted on `listener_fd`."""
+        remote = (peer[0], peer[1]) if isinstance(peer, tuple) else None
+        if remote is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return Transport(
+            sock,
+            remote,
+            self._gateways[listener_fd],
+            self._limits,
+            self._timeouts,
+            self._access,
+            edge=self._edge,
+            metrics=self._metrics,
+            overload=self._overload,
+        )
+
     def _accept(self, listener_fd: int, since: float = 0.0) -> None:
         listener = self._listeners.get(listener_fd)
         if listener is None:
@@ -663,22 +680,7 @@ class Server:
             if full:
                 _refuse(sock)
                 continue
-            remote = (peer[0], peer[1]) if isinstance(peer, tuple) else None
-            if remote is not None:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            accepted.append(
-                Transport(
-                    sock,
-                    remote,
-                    self._gateways[listener_fd],
-                    self._limits,
-                    self._timeouts,
-                    self._access,
-                    edge=self._edge,
-                    metrics=self._metrics,
-                    overload=self._overload,
-                )
-            )
+            accepted.append(self._transport_for(sock, peer, listener_fd))
             accepted[-1].ready_since = since
         if pause:
             with self._cond:
@@ -751,19 +753,7 @@ class Server:
                 sock, peer = listener.accept()
             except OSError:
                 return  # BlockingIOError: the backlog is empty
-            remote = (peer[0], peer[1]) if isinstance(peer, tuple) else None
-            transport = Transport(
-                sock,
-                remote,
-                self._gateways[fd],
-                self._limits,
-                self._timeouts,
-                self._access,
-                edge=self._edge,
-                metrics=self._metrics,
-                overload=self._overload,
-            )
-            self._start_last(transport)
+            self._start_last(self._transport_for(sock, peer, fd))
 
     def _start_last(self, transport: Transport) -> None:
         transport.conn.close_requested = True
