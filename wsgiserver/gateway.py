@@ -1,53 +1,31 @@
 """The PEP 3333 gateway: one request in, one application call, one response out.
 
-Owns: the environ, `start_response` (with `exc_info` semantics), the `write()` callable,
-validation of what the application returns, choosing sendfile for `wsgi.file_wrapper`, and
-calling the iterable's `close()` exactly once on every path. Must not: touch sockets or threads;
-it speaks to the connection through the narrow `Channel` interface the transport implements,
-and frames bytes with the sans-IO `ServerConnection`.
+Owns: the environ, the application call, turning an application failure into the right
+error, and calling the iterable's `close()` exactly once on every path. The response itself
+(`start_response`, `write()`, sending the body) is `wsgiserver/response.py`. Must not: touch
+sockets or threads; it speaks to the connection through the narrow `Channel` interface the
+transport implements, and frames bytes with the sans-IO `ServerConnection`.
 """
 
 from __future__ import annotations
 
 import io
-import os
-import re
-import stat
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from types import TracebackType
 from typing import IO, Any, Protocol
 from urllib.parse import unquote_to_bytes
 
+from wsgiserver import response
 from wsgiserver.body import FileWrapper, InputStream
-from wsgiserver.errors import ApplicationError, ConnectionLost, HTTPError, ResponseFramingError
+from wsgiserver.errors import ApplicationError, ConnectionLost, HTTPError
 from wsgiserver.forwarded import ProxyTrust
 from wsgiserver.protocol import NEED_DATA, Data, EndOfMessage, Request, ServerConnection
+from wsgiserver.response import Response
 
-ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 StartResponse = Callable[..., Callable[[bytes], None]]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
-# PEP 3333 "Other HTTP Features" and RFC 9110 section 7.6.1: applications must not send
-# hop-by-hop fields; the server owns the connection.
-HOP_BY_HOP = frozenset(
-    (
-        "connection",
-        "keep-alive",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailer",
-        "trailers",
-        "transfer-encoding",
-        "upgrade",
-    )
-)
-_SERVER_SUPPLIED = frozenset(("date", "server"))
-_STATUS = re.compile(r"[2-9][0-9]{2} [\t\x20-\x7e\x80-\xff]*")
-_FIELD_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_FIELD_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 _ENVIRON_KEYS: dict[bytes, str] = {
     b"content-type": "CONTENT_TYPE",
     b"content-length": "CONTENT_LENGTH",
@@ -55,12 +33,8 @@ _ENVIRON_KEYS: dict[bytes, str] = {
 _MAX_CACHED_KEYS = 512
 
 
-class Channel(Protocol):
+class Channel(response.Channel, Protocol):
     """What the gateway needs from the transport that owns the socket."""
-
-    def send(self, data: bytes) -> None: ...
-
-    def sendfile(self, file: IO[bytes], offset: int, count: int) -> int: ...
 
     def receive(self) -> bytes: ...
 
@@ -245,7 +219,7 @@ class Gateway:
         environ = self.environ(request, body, remote, extra)
         outcome.environ = environ
         environ["wsgiserver.client_disconnected"] = channel.client_disconnected
-        response = _Response(conn, channel, self.date, outcome)
+        response = Response(conn, channel, self.date)
         ids = self.request_ids
         if ids is not None:
             request_id = ids(environ, remote)
@@ -266,6 +240,10 @@ class Gateway:
                 raise
             raise ApplicationError("the application raised an exception") from exc
         finally:
+            if response.head_sent:
+                outcome.status = response.status or ""
+                outcome.headers = response.headers
+            outcome.body_bytes = response.body_bytes
             close = getattr(result, "close", None)
             if close is not None:
                 try:
@@ -300,197 +278,3 @@ class _BodyPuller:
             if type(event) is EndOfMessage:
                 return b""
             return b""  # PAUSED: the body was already complete
-
-
-class _Response:
-    """The state of one response: PEP 3333 start_response/write and body sending."""
-
-    __slots__ = (
-        "_channel",
-        "_conn",
-        "_date",
-        "echo",
-        "head_sent",
-        "headers",
-        "outcome",
-        "own_fields",
-        "status",
-    )
-
-    def __init__(
-        self,
-        conn: ServerConnection,
-        channel: Channel,
-        date: Callable[[], str],
-        outcome: Outcome,
-    ) -> None:
-        self._conn = conn
-        self._channel = channel
-        self._date = date
-        self.status: str | None = None
-        self.headers: list[tuple[str, str]] = []
-        self.own_fields: frozenset[str] = frozenset()  # server fields the app set itself
-        self.head_sent = False
-        self.outcome = outcome
-        self.echo: tuple[str, str] | None = None  # (header, request id) to send back
-
-    def start_response(
-        self,
-        status: str,
-        headers: list[tuple[str, str]],
-        exc_info: ExcInfo | None = None,
-    ) -> Callable[[bytes], None]:
-        if exc_info is not None:
-            try:
-                if self.head_sent:
-                    # PEP 3333: too late to change the status; re-raise the app's error.
-                    raise exc_info[1].with_traceback(exc_info[2])
-            finally:
-                exc_info = None
-        elif self.status is not None:
-            raise ApplicationError("start_response called twice without exc_info")
-        self.status = _check_status(status)
-        self.headers = headers
-        self.own_fields = _check_headers(headers)
-        return self.write
-
-    def _head(self, length_hint: int | None) -> bytes:
-        if self.status is None:
-            raise ApplicationError("the application did not call start_response")
-        outcome = self.outcome
-        outcome.status = self.status
-        outcome.headers = self.headers
-        extra = self._date()
-        if self.echo is not None:
-            name, value = self.echo
-            lower = name.lower()
-            if not any(field.lower() == lower for field, _ in self.headers):
-                extra += f"{name}: {value}\r\n"  # an id is printable ASCII (requestid.py)
-        if self.own_fields:
-            # The app's own Date or Server wins; never send a field twice.
-            extra = "".join(
-                f"{line}\r\n"
-                for line in extra.split("\r\n")
-                if line and line.partition(":")[0].lower() not in self.own_fields
-            )
-        head = self._conn.send_response(
-            self.status, self.headers, length_hint=length_hint, extra=extra
-        )
-        # Only now: a head the writer refuses (a bad Content-Length, a field that is not
-        # latin-1) used to count as sent, so the client got a bare close instead of a 500.
-        self.head_sent = True
-        return head
-
-    def write(self, data: bytes) -> None:
-        """PEP 3333 write(): send now, never buffer."""
-        if type(data) is not bytes:
-            raise ApplicationError(f"write() needs bytes, got {type(data).__name__}")
-        conn = self._conn
-        if not self.head_sent:
-            head = self._head(None)
-            self._channel.send(head + conn.send_data(data) if data else head)
-        elif data:
-            self._channel.send(conn.send_data(data))
-        self.outcome.body_bytes += len(data)
-
-    def send_result(self, result: Iterable[bytes]) -> None:
-        conn = self._conn
-        if type(result) is list and not self.head_sent:
-            self._send_list(result)
-            return
-        if type(result) is FileWrapper and self._send_file(result):
-            return
-        write = self.write
-        for data in result:
-            if data:
-                write(data)
-                if conn.writer.overflowed:
-                    break
-            elif type(data) is not bytes:
-                raise ApplicationError(f"the body must yield bytes, got {type(data).__name__}")
-        self._finish()
-
-    def _send_list(self, result: list[bytes]) -> None:
-        # The common case (Flask, Django, plain apps): the whole body is known now, so the
-        # head, the body and the end go out in one send with an exact Content-Length.
-        total = 0
-        for data in result:
-            if type(data) is not bytes:
-                raise ApplicationError(f"the body must yield bytes, got {type(data).__name__}")
-            total += len(data)
-        conn = self._conn
-        payload = self._head(total) + conn.send_data(b"".join(result))
-        self.outcome.body_bytes = total
-        try:
-            end = conn.send_end()
-        except ResponseFramingError:
-            self._channel.send(payload)  # what the app declared is short: send it, then abort
-            raise
-        self._channel.send(payload + end if end else payload)
-
-    def _send_file(self, wrapper: FileWrapper) -> bool:
-        file = wrapper.filelike
-        try:
-            fd = file.fileno()
-            info = os.fstat(fd)
-            offset = file.tell()
-        except (AttributeError, OSError, io.UnsupportedOperation):
-            return False
-        if not stat.S_ISREG(info.st_mode):
-            return False
-        size = max(info.st_size - offset, 0)
-        conn = self._conn
-        if not self.head_sent:
-            self._channel.send(self._head(None if self._declares_length() else size))
-        writer = conn.writer
-        count = writer.account(size)
-        if count:
-            prefix = writer.chunk_prefix(count)
-            if prefix:
-                self._channel.send(prefix)
-            sent = self._channel.sendfile(file, offset, count)
-            self.outcome.body_bytes += sent
-            suffix = writer.chunk_suffix(count)
-            if suffix:
-                self._channel.send(suffix)
-        self._finish()
-        return True
-
-    def _declares_length(self) -> bool:
-        return any(name.lower() == "content-length" for name, _ in self.headers)
-
-    def _finish(self) -> None:
-        conn = self._conn
-        if not self.head_sent:
-            self._channel.send(self._head(0) + conn.send_end())
-            return
-        end = conn.send_end()
-        if end:
-            self._channel.send(end)
-
-
-def _check_status(status: object) -> str:
-    if type(status) is not str or _STATUS.fullmatch(status) is None:
-        raise ApplicationError(f"invalid status from application: {status!r}")
-    return status
-
-
-def _check_headers(headers: object) -> frozenset[str]:
-    """Validate the app's headers; return which server-supplied fields (Date, Server) it set."""
-    if not isinstance(headers, list):
-        raise ApplicationError("response headers must be a list of (name, value) tuples")
-    own: frozenset[str] = frozenset()
-    for item in headers:
-        if type(item) is not tuple or len(item) != 2:
-            raise ApplicationError(f"invalid response header: {item!r}")
-        name, value = item
-        if not isinstance(name, str) or _FIELD_NAME.fullmatch(name) is None:
-            raise ApplicationError(f"invalid response header name: {name!r}")
-        if not isinstance(value, str) or _FIELD_VALUE.fullmatch(value) is None:
-            raise ApplicationError(f"invalid value for response header {name}: {value!r}")
-        lower = name.lower()
-        if lower in HOP_BY_HOP:
-            raise ApplicationError(f"hop-by-hop header {name} from application (PEP 3333)")
-        if lower in _SERVER_SUPPLIED:
-            own = own | {lower}
-    return own

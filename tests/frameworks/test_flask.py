@@ -20,7 +20,7 @@ import requests
 from sample_apps.flask_app import REPORT, create_app
 from tests.frameworks.conftest import load_in_chromium
 from tests.frameworks.helpers import MultipartUpload, curl, wsgiserver_cli
-from wsgiserver import gateway
+from wsgiserver import response as response_module
 from wsgiserver.testing import serving
 
 APP = "sample_apps.flask_app:app"
@@ -152,14 +152,14 @@ def test_send_file_goes_through_the_servers_file_wrapper(
     target: Target, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sent_with_sendfile: list[bool] = []
-    original = gateway._Response._send_file
+    original = response_module.Response._send_file
 
     def spy(self: Any, wrapper: Any) -> bool:
-        result = original(self, wrapper)
+        result: bool = original(self, wrapper)
         sent_with_sendfile.append(result)
         return result
 
-    monkeypatch.setattr(gateway._Response, "_send_file", spy)
+    monkeypatch.setattr(response_module.Response, "_send_file", spy)
     before = requests.get(target.url + "/_debug/file-wrapper", timeout=30).json()["wrapped"]
     response = requests.get(target.url + "/download", timeout=30)
     assert response.status_code == 200

@@ -330,9 +330,73 @@ def test_app_date_and_server_headers_are_not_duplicated() -> None:
 
 
 def test_unread_chunked_body_closes_connection() -> None:
-    request = (
-        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"
-    )
+    request = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"
     exchange = run(simple([b"ignored the body"]), request)
     assert b"Connection: close" in exchange.raw
     assert not exchange.conn.keep_alive
+
+
+# -- the memo of checked heads (wsgiserver/response.py) ---------------------------------------
+
+
+def test_header_list_changed_after_start_response_is_what_is_sent() -> None:
+    # The list is read when the body begins, as wsgiref does; a field added (or a bad one
+    # put in) between start_response and the body must be sent (or refused), not skipped.
+    def app(environ: Environ, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        headers = [("Content-Type", "text/plain")]
+        start_response("200 OK", headers)
+        headers.append(("X-Late", "yes"))
+        return [b"ok"]
+
+    response, _ = run(app).response()
+    assert (b"x-late", b"yes") in response.headers
+
+    def bad(environ: Environ, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        headers = [("Content-Type", "text/plain")]
+        start_response("200 OK", headers)
+        headers.append(("Connection", "close"))
+        return [b"ok"]
+
+    assert isinstance(run(bad).error, ApplicationError)
+
+
+def test_a_remembered_head_is_not_shared_across_different_headers() -> None:
+    first, _ = run(simple([b"ok"], headers=[("X-A", "1")])).response()
+    second, _ = run(simple([b"ok"], headers=[("X-A", "2")])).response()
+    again, _ = run(simple([b"ok"], headers=[("X-A", "1")])).response()
+    assert (b"x-a", b"1") in first.headers
+    assert (b"x-a", b"2") in second.headers
+    assert (b"x-a", b"1") in again.headers
+    # An invalid list is refused every time, never remembered as valid.
+    for _ in range(2):
+        assert isinstance(run(simple([b"x"], headers=[("X", "a\nb")])).error, ApplicationError)
+
+
+def test_remembered_heads_stay_bounded() -> None:
+    from wsgiserver import response as module
+
+    for index in range(module.MAX_CACHED_HEADS * 2):
+        exchange = run(simple([b"ok"], headers=[("X-Id", str(index))]))
+        assert exchange.error is None
+    assert len(module._checked_heads) <= module.MAX_CACHED_HEADS
+
+
+def test_str_subclasses_are_checked_but_not_remembered() -> None:
+    from wsgiserver import response as module
+
+    class Name(str):
+        pass
+
+    exchange = run(simple([b"ok"], headers=[(Name("X-Sub"), Name("v"))]))
+    response, _ = exchange.response()
+    assert (b"x-sub", b"v") in response.headers
+    assert not any(
+        isinstance(item, tuple) and "X-Sub" in item for key in module._checked_heads for item in key
+    )
+
+
+def test_content_length_is_sent_once_and_normalized() -> None:
+    headers = [("Content-Length", "002"), ("Content-Type", "text/plain"), ("Content-Length", "2")]
+    exchange = run(simple([b"ok"], headers=headers))
+    assert exchange.raw.count(b"Content-Length") == 1
+    assert b"Content-Length: 2\r\n" in exchange.raw

@@ -27,7 +27,7 @@ from wsgiserver.protocol.events import (
 from wsgiserver.protocol.head import parse_request_head
 from wsgiserver.protocol.limits import Limits
 from wsgiserver.protocol.readers import ChunkedReader, ContentLengthReader
-from wsgiserver.protocol.writers import ResponseWriter
+from wsgiserver.protocol.writers import ResponseFields, ResponseWriter, prepare_fields
 
 _HEAD, _BODY, _DONE, _CLOSED, _FAILED = range(5)
 CONTINUE_RESPONSE = b"HTTP/1.1 100 Continue\r\n\r\n"
@@ -144,7 +144,7 @@ class ServerConnection:
         buf = self._buf
         # RFC 9112 section 2.2: ignore empty lines before a request line (bounded by the
         # request-line limit so a stream of CRLFs cannot hold a worker forever).
-        while buf[:2] == b"\r\n":
+        while buf.startswith(b"\r\n"):
             del buf[:2]
             self._leading += 2
             if self._leading > self.limits.max_request_line:
@@ -163,26 +163,31 @@ class ServerConnection:
         # one input, one answer. This also enforces the head size limit and guarantees
         # `parse_request_head` never sees a bare CR or LF.
         size = end + 4
+        limits = self.limits
         crlf = buf.count(b"\r\n", 0, size)
         if not (
             # Fast path, the common case: within every limit and no bare CR or LF at all.
-            end <= self.limits.max_request_line
-            and size <= self.limits.max_head_size + 3
+            end <= limits.max_request_line
+            and size <= limits.max_head_size + 3
             and buf.count(b"\r", 0, size) == crlf
             and buf.count(b"\n", 0, size) == crlf
         ):
             error = self._head_error(buf, max(self._scan - 1, 0), end + 3)
             if error is not None:
                 raise error
-        head = bytes(buf[:end])
-        del buf[: end + 4]
+        if size == len(buf):
+            head = bytes(buf)  # the usual case: nothing pipelined behind this head
+            buf.clear()
+        else:
+            head = bytes(buf[:size])
+            del buf[:size]
         self._scan = 0
         self._leading = 0
-        request = parse_request_head(head, self.limits)
+        request = parse_request_head(head, limits)
         self.request = request
         self._state = _BODY
         if request.chunked:
-            self._reader = ChunkedReader(self.limits, len(request.headers))
+            self._reader = ChunkedReader(limits, len(request.headers))
         elif request.content_length is not None:
             self._reader = ContentLengthReader(request.content_length)
         else:
@@ -260,10 +265,24 @@ class ServerConnection:
         extra: str = "",
         close: bool = False,
     ) -> bytes:
+        """The response head for `status` and `headers` (validated str pairs); see
+        `send_head`, which takes them already serialized by `prepare_fields`."""
+        return self.send_head(
+            prepare_fields(status, headers), length_hint=length_hint, extra=extra, close=close
+        )
+
+    def send_head(
+        self,
+        fields: ResponseFields,
+        *,
+        length_hint: int | None = None,
+        extra: str = "",
+        close: bool = False,
+    ) -> bytes:
         """The response head for the current request; see `ResponseWriter.head`."""
         request = self.request
         if request is None or self._writer is not None:
-            raise RuntimeError("send_response needs a request without a response")
+            raise RuntimeError("send_head needs a request without a response")
         keep_alive = request.keep_alive and not close and not self.close_requested
         if keep_alive and not self.request_complete:
             reader = self._reader
@@ -279,12 +298,12 @@ class ServerConnection:
                 # more than a new connection: say so now rather than close unannounced.
                 keep_alive = False
         writer = ResponseWriter()
+        method = request.method
         head = writer.head(
-            status,
-            headers,
+            fields,
             http_version=request.http_version,
-            head_request=request.method == "HEAD",
-            connect_request=request.method == "CONNECT",
+            head_request=method == "HEAD",
+            connect_request=method == "CONNECT",
             keep_alive=keep_alive,
             length_hint=length_hint,
             extra=extra,

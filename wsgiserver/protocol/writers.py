@@ -7,6 +7,8 @@ that before calling here) or decide keep-alive on its own (the connection tells 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from wsgiserver.errors import ApplicationError, ResponseFramingError
 from wsgiserver.protocol import grammar
 
@@ -31,8 +33,7 @@ class ResponseWriter:
 
     def head(
         self,
-        status: str,
-        headers: list[tuple[str, str]],
+        fields: ResponseFields,
         *,
         http_version: str,
         head_request: bool,
@@ -43,57 +44,55 @@ class ResponseWriter:
     ) -> bytes:
         """Serialize the head and choose the framing.
 
-        `status` is a validated "NNN reason"; `headers` are validated str pairs without
-        hop-by-hop fields; `extra` holds server-generated lines (Date, Server), each ending in
-        CRLF. `length_hint` is the total body size when the caller already knows it.
+        `fields` are the status and the application's fields (`prepare_fields`); `extra`
+        holds server-generated lines (Date, Server), each ending in CRLF. `length_hint` is
+        the total body size when the caller already knows it.
         """
-        code = int(status[:3])
+        code = fields.code
         # RFC 9110 section 9.3.6: a 2xx answer to CONNECT MUST NOT carry Content-Length or
         # Transfer-Encoding (the connection becomes a tunnel); whatever the app sends is
         # delimited by closing the connection.
         tunnel = connect_request and 200 <= code < 300
-        declared: int | None = None
-        lines = []
-        for name, value in headers:
-            if len(name) == 14 and name.lower() == "content-length":
-                if code == 204 or tunnel:
-                    continue  # RFC 9110 section 8.6: MUST NOT send Content-Length with 204.
-                declared = _declared_length(value, declared)
-            lines.append(f"{name}: {value}\r\n")
-
+        declared = fields.declared
+        if code == 204 or tunnel:
+            declared = None  # RFC 9110 section 8.6: MUST NOT send Content-Length with 204.
         if tunnel:
             framing = _CLOSE
             keep_alive = False
+            framing_line = ""
         elif head_request or not status_allows_body(code):
             framing = _NONE
-            if declared is None and head_request and length_hint is not None:
-                lines.append(f"Content-Length: {length_hint}\r\n")
+            if declared is not None:
+                framing_line = f"Content-Length: {declared}\r\n"
+            elif head_request and length_hint is not None:
+                framing_line = f"Content-Length: {length_hint}\r\n"
+            else:
+                framing_line = ""
         elif declared is not None:
             framing = _LENGTH
             self._remaining = declared
+            framing_line = f"Content-Length: {declared}\r\n"
         elif length_hint is not None:
             framing = _LENGTH
             self._remaining = length_hint
-            lines.append(f"Content-Length: {length_hint}\r\n")
+            framing_line = f"Content-Length: {length_hint}\r\n"
         elif http_version == "1.1":
             framing = _CHUNKED
-            lines.append("Transfer-Encoding: chunked\r\n")
+            framing_line = "Transfer-Encoding: chunked\r\n"
         else:
             # RFC 9112 section 6.3 item 8: an HTTP/1.0 client reads until close.
             framing = _CLOSE
             keep_alive = False
+            framing_line = ""
 
         if not keep_alive:
-            lines.append("Connection: close\r\n")
+            framing_line += "Connection: close\r\n"
         elif http_version == "1.0":
-            lines.append("Connection: keep-alive\r\n")
+            framing_line += "Connection: keep-alive\r\n"
         self._framing = framing
         self.keep_alive = keep_alive
-        text = f"HTTP/1.1 {status}\r\n{extra}{''.join(lines)}\r\n"
-        try:
-            return text.encode("latin-1")
-        except UnicodeEncodeError as exc:
-            raise ApplicationError("response header is not encodable as ISO-8859-1") from exc
+        # `fields.lines` is known to be latin-1 (prepare_fields); `extra` is the server's own.
+        return f"{fields.status_line}{extra}{fields.lines}{framing_line}\r\n".encode("latin-1")
 
     @property
     def has_body(self) -> bool:
@@ -156,6 +155,45 @@ class ResponseWriter:
         if self._framing == _CHUNKED:
             return b"0\r\n\r\n"
         return b""
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseFields:
+    """A response's status line and fields, serialized once (see `prepare_fields`).
+
+    `lines` holds every field but Content-Length, each ending in CRLF; the declared
+    Content-Length is kept apart in `declared`, because the framing decides whether (and
+    how) it is sent: never on a 204 or a tunnel, always as one normalized field.
+    """
+
+    code: int
+    status_line: str  # "HTTP/1.1 200 OK\r\n"
+    lines: str
+    declared: int | None
+
+
+def prepare_fields(status: str, headers: list[tuple[str, str]]) -> ResponseFields:
+    """Serialize `status` ("NNN reason") and `headers` (str pairs, already validated by the
+    caller as RFC 9110 field names and values, without hop-by-hop fields).
+
+    Raises ApplicationError for a Content-Length that is not a decimal length, for
+    conflicting Content-Length fields and for text that latin-1 cannot carry.
+    """
+    declared: int | None = None
+    lines = []
+    for name, value in headers:
+        if len(name) == 14 and name.lower() == "content-length":
+            declared = _declared_length(value, declared)
+        else:
+            lines.append(f"{name}: {value}\r\n")
+    text = "".join(lines)
+    status_line = f"HTTP/1.1 {status}\r\n"
+    try:
+        text.encode("latin-1")
+        status_line.encode("latin-1")
+    except UnicodeEncodeError as exc:
+        raise ApplicationError("response header is not encodable as ISO-8859-1") from exc
+    return ResponseFields(int(status[:3]), status_line, text, declared)
 
 
 def _declared_length(value: str, previous: int | None) -> int:

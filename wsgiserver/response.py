@@ -1,0 +1,303 @@
+"""One WSGI response: `start_response`, `write()` and sending the body iterable (PEP 3333).
+
+Owns: validating what the application passes to `start_response` (status, header list,
+`exc_info` semantics), the head that goes out once the body begins, and the choice between
+one send for a list body, sendfile for `wsgi.file_wrapper`, and a send per piece otherwise.
+Must not: touch sockets (it writes through the gateway's `Channel`) or build the environ.
+
+Validation is memoized: most applications send the same few status lines and header lists
+on every request, so a checked and serialized (status, headers) pair is kept in a bounded
+table and a repeat costs one dictionary lookup instead of a regular expression per field.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import stat
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import IO, Protocol
+
+from wsgiserver.body import FileWrapper
+from wsgiserver.errors import ApplicationError, ResponseFramingError
+from wsgiserver.protocol import ServerConnection
+from wsgiserver.protocol.writers import ResponseFields, prepare_fields
+
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
+
+# PEP 3333 "Other HTTP Features" and RFC 9110 section 7.6.1: applications must not send
+# hop-by-hop fields; the server owns the connection.
+HOP_BY_HOP = frozenset(
+    (
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+    )
+)
+_SERVER_SUPPLIED = frozenset(("date", "server"))
+_STATUS = re.compile(r"[2-9][0-9]{2} [\t\x20-\x7e\x80-\xff]*")
+_FIELD_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_FIELD_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
+# Bounded so that an application sending unique values (cookies, ETags) cannot grow it: when
+# full it is emptied and refills with what is sent now. Entries are immutable and a lost
+# race only means checking twice, so threads share it without a lock.
+MAX_CACHED_HEADS = 256
+
+
+class Channel(Protocol):
+    """What a response needs from the transport that owns the socket."""
+
+    def send(self, data: bytes) -> None: ...
+
+    def sendfile(self, file: IO[bytes], offset: int, count: int) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedHead:
+    """A validated status and header list, serialized, with the facts the server needs."""
+
+    fields: ResponseFields
+    names: frozenset[str]  # every field name the application sent, lower-cased
+
+    @property
+    def own_fields(self) -> frozenset[str]:
+        """Server-supplied fields (Date, Server) the application set itself."""
+        return self.names & _SERVER_SUPPLIED
+
+
+_checked_heads: dict[tuple[object, ...], CheckedHead] = {}
+
+
+def check_head(status: object, headers: object) -> CheckedHead:
+    """Validate a `start_response` status and header list; ApplicationError if invalid."""
+    key: tuple[object, ...] | None = None
+    if type(headers) is list:
+        key = (status, *headers)
+        try:
+            checked = _checked_heads.get(key)
+        except TypeError:  # an unhashable item (a list pair): invalid, reported below
+            checked = None
+            key = None
+        if checked is not None:
+            return checked
+    checked = CheckedHead(
+        prepare_fields(check_status(status), check_headers(headers)),
+        frozenset(name.lower() for name, _ in headers),  # type: ignore[attr-defined]
+    )
+    if key is not None and _exact_strings(key):
+        if len(_checked_heads) >= MAX_CACHED_HEADS:
+            _checked_heads.clear()
+        _checked_heads[key] = checked
+    return checked
+
+
+def _exact_strings(key: tuple[object, ...]) -> bool:
+    # Only plain str may share an entry: a str subclass can compare equal to a valid value
+    # and still format differently.
+    if type(key[0]) is not str:
+        return False
+    for item in key[1:]:
+        if type(item) is not tuple or type(item[0]) is not str or type(item[1]) is not str:
+            return False
+    return True
+
+
+def check_status(status: object) -> str:
+    if type(status) is not str or _STATUS.fullmatch(status) is None:
+        raise ApplicationError(f"invalid status from application: {status!r}")
+    return status
+
+
+def check_headers(headers: object) -> list[tuple[str, str]]:
+    """Validate the app's header list (RFC 9110 section 5 names and values, no hop-by-hop)."""
+    if not isinstance(headers, list):
+        raise ApplicationError("response headers must be a list of (name, value) tuples")
+    for item in headers:
+        if type(item) is not tuple or len(item) != 2:
+            raise ApplicationError(f"invalid response header: {item!r}")
+        name, value = item
+        if not isinstance(name, str) or _FIELD_NAME.fullmatch(name) is None:
+            raise ApplicationError(f"invalid response header name: {name!r}")
+        if not isinstance(value, str) or _FIELD_VALUE.fullmatch(value) is None:
+            raise ApplicationError(f"invalid value for response header {name}: {value!r}")
+        if name.lower() in HOP_BY_HOP:
+            raise ApplicationError(f"hop-by-hop header {name} from application (PEP 3333)")
+    return headers
+
+
+class Response:
+    """The state of one response: PEP 3333 start_response/write and body sending."""
+
+    __slots__ = (
+        "_channel",
+        "_checked",
+        "_conn",
+        "_date",
+        "_key",
+        "body_bytes",
+        "echo",
+        "head_sent",
+        "headers",
+        "status",
+    )
+
+    def __init__(
+        self,
+        conn: ServerConnection,
+        channel: Channel,
+        date: Callable[[], str],
+    ) -> None:
+        self._conn = conn
+        self._channel = channel
+        self._date = date
+        self._checked: CheckedHead | None = None
+        self._key: tuple[object, ...] = ()
+        self.status: str | None = None
+        self.headers: list[tuple[str, str]] = []
+        self.head_sent = False
+        self.body_bytes = 0
+        self.echo: tuple[str, str] | None = None  # (header, request id) to send back
+
+    def start_response(
+        self,
+        status: str,
+        headers: list[tuple[str, str]],
+        exc_info: ExcInfo | None = None,
+    ) -> Callable[[bytes], None]:
+        if exc_info is not None:
+            try:
+                if self.head_sent:
+                    # PEP 3333: too late to change the status; re-raise the app's error.
+                    raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                exc_info = None
+        elif self.status is not None:
+            raise ApplicationError("start_response called twice without exc_info")
+        self._checked = check_head(status, headers)
+        self._key = (status, *headers)
+        self.status = status
+        self.headers = headers
+        return self.write
+
+    def _head(self, length_hint: int | None) -> bytes:
+        checked = self._checked
+        if checked is None:
+            raise ApplicationError("the application did not call start_response")
+        if (self.status, *self.headers) != self._key:
+            # The app may change its header list until the body begins (wsgiref sends the
+            # list as it is then, too): check what will actually be sent.
+            checked = self._checked = check_head(self.status, self.headers)
+        extra = self._date()
+        names = checked.names
+        if self.echo is not None:
+            name, value = self.echo
+            if name.lower() not in names:
+                extra += f"{name}: {value}\r\n"  # an id is printable ASCII (requestid.py)
+        own = checked.own_fields
+        if own:
+            # The app's own Date or Server wins; never send a field twice.
+            extra = "".join(
+                f"{line}\r\n"
+                for line in extra.split("\r\n")
+                if line and line.partition(":")[0].lower() not in own
+            )
+        head = self._conn.send_head(checked.fields, length_hint=length_hint, extra=extra)
+        # Only now: a head the writer refuses used to count as sent, so the client got a
+        # bare close instead of a 500.
+        self.head_sent = True
+        return head
+
+    def write(self, data: bytes) -> None:
+        """PEP 3333 write(): send now, never buffer."""
+        if type(data) is not bytes:
+            raise ApplicationError(f"write() needs bytes, got {type(data).__name__}")
+        conn = self._conn
+        if not self.head_sent:
+            head = self._head(None)
+            self._channel.send(head + conn.send_data(data) if data else head)
+        elif data:
+            self._channel.send(conn.send_data(data))
+        self.body_bytes += len(data)
+
+    def send_result(self, result: Iterable[bytes]) -> None:
+        conn = self._conn
+        if type(result) is list and not self.head_sent:
+            self._send_list(result)
+            return
+        if type(result) is FileWrapper and self._send_file(result):
+            return
+        write = self.write
+        for data in result:
+            if data:
+                write(data)
+                if conn.writer.overflowed:
+                    break
+            elif type(data) is not bytes:
+                raise ApplicationError(f"the body must yield bytes, got {type(data).__name__}")
+        self._finish()
+
+    def _send_list(self, result: list[bytes]) -> None:
+        # The common case (Flask, Django, plain apps): the whole body is known now, so the
+        # head, the body and the end go out in one send with an exact Content-Length.
+        total = 0
+        for data in result:
+            if type(data) is not bytes:
+                raise ApplicationError(f"the body must yield bytes, got {type(data).__name__}")
+            total += len(data)
+        conn = self._conn
+        body = result[0] if len(result) == 1 else b"".join(result)
+        payload = self._head(total) + conn.send_data(body)
+        self.body_bytes = total
+        try:
+            end = conn.send_end()
+        except ResponseFramingError:
+            self._channel.send(payload)  # what the app declared is short: send it, then abort
+            raise
+        self._channel.send(payload + end if end else payload)
+
+    def _send_file(self, wrapper: FileWrapper) -> bool:
+        file = wrapper.filelike
+        try:
+            fd = file.fileno()
+            info = os.fstat(fd)
+            offset = file.tell()
+        except (AttributeError, OSError, io.UnsupportedOperation):
+            return False
+        if not stat.S_ISREG(info.st_mode):
+            return False
+        size = max(info.st_size - offset, 0)
+        conn = self._conn
+        if not self.head_sent:
+            declared = self._checked is not None and self._checked.fields.declared is not None
+            self._channel.send(self._head(None if declared else size))
+        writer = conn.writer
+        count = writer.account(size)
+        if count:
+            prefix = writer.chunk_prefix(count)
+            if prefix:
+                self._channel.send(prefix)
+            sent = self._channel.sendfile(file, offset, count)
+            self.body_bytes += sent
+            suffix = writer.chunk_suffix(count)
+            if suffix:
+                self._channel.send(suffix)
+        self._finish()
+        return True
+
+    def _finish(self) -> None:
+        conn = self._conn
+        if not self.head_sent:
+            self._channel.send(self._head(0) + conn.send_end())
+            return
+        end = conn.send_end()
+        if end:
+            self._channel.send(end)
