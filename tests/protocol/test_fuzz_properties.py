@@ -8,13 +8,17 @@ status (RFC 9112 section 11.2: a message must have exactly one interpretation).
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tests.protocol.corpus import SMALL_LIMITS, VALID
 from tests.protocol.protocol_harness import SPLITTERS, feed, split_at
+from wsgiserver.errors import ProtocolError
 from wsgiserver.protocol import Limits
+from wsgiserver.protocol.head import _parse_any, _parse_common
 
 SEEDS = [case.data for case in VALID if len(case.data) < 2048]
 # Bytes that matter to the grammar, so mutations hit interesting places more often.
@@ -96,3 +100,48 @@ def test_every_prefix_is_need_data_or_error(seed: int) -> None:
             assert full.startswith(partial)
             prefix = prefix[:-1]
         assert prefix == whole[: len(prefix)]
+
+
+def _head_of(data: bytes) -> bytes | None:
+    end = data.find(b"\r\n\r\n")
+    head = data[: end + 4] if end >= 0 else b""
+    if (
+        not head
+        or head.count(b"\r") != head.count(b"\r\n")
+        or head.count(b"\n") != head.count(b"\r\n")
+    ):
+        return None  # the connection refuses bare CR/LF before the head parser runs
+    return head
+
+
+@pytest.mark.parametrize("limits", [Limits(), SMALL_LIMITS], ids=["default", "small"])
+@FUZZ
+@given(data=mutations())
+def test_fast_head_path_agrees_with_the_full_one(limits: Limits, data: bytes) -> None:
+    """head.py's fast path either declines or gives exactly what the line-by-line path gives
+    (which is also the only one that raises): one head, one interpretation."""
+    head = _head_of(data)
+    if head is None:
+        return
+    fast = _parse_common(head, limits)
+    try:
+        full = _parse_any(head, limits)
+    except ProtocolError:
+        assert fast is None
+        return
+    assert fast is None or fast == full
+
+
+def test_fast_head_path_is_taken_for_ordinary_requests() -> None:
+    ordinary = re.compile(rb"(GET|POST) /[a-z/]* HTTP/1\.[01]\r\n(?:[A-Za-z-]+: [!-~]+\r\n)*\r\n")
+    taken = 0
+    for case in VALID:
+        head = _head_of(case.data)
+        if (
+            head is not None
+            and len(head) < case.limits.max_header_field
+            and ordinary.fullmatch(head)
+        ):
+            assert _parse_common(head, case.limits) == _parse_any(head, case.limits)
+            taken += 1
+    assert taken >= 10

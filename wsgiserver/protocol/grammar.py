@@ -20,9 +20,19 @@ REQUEST_LINE = re.compile(rb"(" + TOKEN + rb") ([\x21-\x7e]+) HTTP/([0-9])\.([0-
 # The same shape with any version-looking word: tells 505 (unsupported) from 400 (garbage).
 ANY_VERSION_LINE = re.compile(rb"(" + TOKEN + rb") ([\x21-\x7e]+) HTTP/([0-9]+)\.[0-9]+")
 
+# The request line most requests have: a registered method, an origin-form target and
+# HTTP/1.0 or 1.1, with its CRLF (the fast path of head.py; anything else takes the full one).
+COMMON_REQUEST_LINE = re.compile(
+    rb"(GET|HEAD|POST|PUT|DELETE|PATCH|OPTIONS) (/[\x21-\x22\x24-\x7e]*) HTTP/1\.([01])\r\n"
+)
+
 # RFC 9112 section 5: field-line = field-name ":" OWS field-value OWS. Values are
 # VCHAR / obs-text with interior SP and HTAB; no other control characters (RFC 9110 5.5).
 FIELD_LINE = re.compile(rb"(" + TOKEN + rb"):[ \t]*([\t\x20-\x7e\x80-\xff]*)")
+# Every field line of a head at once, each ending in CRLF; and, once they are known to be
+# valid, each line's name and value (trailing whitespace is stripped by the caller).
+FIELD_LINES = re.compile(rb"(?:" + TOKEN + rb":[\t\x20-\x7e\x80-\xff]*\r\n)*")
+FIELD_LINE_PARTS = re.compile(rb"([^:]+):[ \t]*([^\r]*)\r\n")
 
 # RFC 9112 section 7.1: chunk-size [ chunk-ext ], with
 # chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ).

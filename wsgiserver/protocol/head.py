@@ -15,6 +15,7 @@ from wsgiserver.errors import (
 from wsgiserver.protocol import grammar
 from wsgiserver.protocol.events import Request
 from wsgiserver.protocol.headers import (
+    Fields,
     comma_list,
     expects_continue,
     is_chunked,
@@ -29,20 +30,19 @@ _SPECIAL = frozenset((b"content-length", b"transfer-encoding", b"host", b"connec
 
 
 def parse_request_head(head: bytes, limits: Limits) -> Request:
-    """Validate and parse a head. `head` must not contain bare CR or LF (checked by the caller)."""
-    lines = head.split(b"\r\n")
-    request_line = lines[0]
-    if len(request_line) > limits.max_request_line:
-        raise URITooLong(f"request line longer than {limits.max_request_line} bytes")
-    method, target, version = _parse_request_line(request_line)
-    fields = parse_field_lines(lines[1:], limits)
+    """Validate and parse a complete head: the request line and field lines, each ending in
+    CRLF, and the empty line that ends the head. `head` must not contain a bare CR or LF
+    (checked by the caller)."""
+    parsed = _parse_common(head, limits)
+    if parsed is None:
+        parsed = _parse_any(head, limits)
+    method, target, version, fields, (scheme, host, path, query) = parsed
 
     special: dict[bytes, list[bytes]] = {}
     for name, value in fields:
         if name in _SPECIAL:
             special.setdefault(name, []).append(value)
 
-    scheme, host, path, query = _parse_target(method, target)
     hosts = special.get(b"host")
     if version == "1.1" and hosts is None:
         raise BadRequest("missing Host header")  # RFC 9112 section 3.2: MUST answer 400
@@ -86,20 +86,60 @@ def parse_request_head(head: bytes, limits: Limits) -> Request:
     # RFC 9110 section 10.1.1: a 100-continue expectation in HTTP/1.0 MUST be ignored.
     expect_continue = expect is not None and expects_continue(expect) and version == "1.1"
 
+    # Positional, in field order: keywords cost more than the rest of this function's tail.
     return Request(
-        method=_METHODS.get(method) or method.decode("ascii"),
-        target=target,
-        path=path,
-        query=query,
-        http_version=version,
-        headers=fields,
-        host=host,
-        content_length=content_length,
-        chunked=chunked,
-        keep_alive=keep_alive,
-        expect_continue=expect_continue and (chunked or content_length is not None),
-        scheme=scheme,
+        _METHODS.get(method) or method.decode("ascii"),
+        target,
+        path,
+        query,
+        version,
+        fields,
+        host,
+        content_length,
+        chunked,
+        keep_alive,
+        expect_continue and (chunked or content_length is not None),
+        scheme,
     )
+
+
+# (method, target, HTTP version, fields, (scheme, authority, path, query))
+_Parsed = tuple[bytes, bytes, str, Fields, tuple[str | None, bytes | None, bytes, bytes]]
+
+
+def _parse_common(head: bytes, limits: Limits) -> _Parsed | None:
+    """The common case at a fraction of the cost: a known method, an origin-form target and
+    every field line valid and within the limits, each checked with one regular expression
+    over the whole head. None means "not that simple": `_parse_any` then gives the answer,
+    including which error applies, so both paths accept and refuse exactly the same heads."""
+    match = grammar.COMMON_REQUEST_LINE.match(head)
+    end = len(head) - 2  # the final empty line
+    if (
+        match is None
+        or match.end() - 2 > limits.max_request_line
+        or end > limits.max_header_field  # so no single field line can be too long
+        or grammar.FIELD_LINES.fullmatch(head, match.end(), end) is None
+    ):
+        return None
+    method, target, minor = match.groups()
+    lines = grammar.FIELD_LINE_PARTS.findall(head, match.end(), end)
+    if len(lines) > limits.max_header_count:
+        return None
+    fields = [(name.lower(), value.rstrip(b" \t")) for name, value in lines]
+    path, _, query = target.partition(b"?")  # origin-form, without "#" (the pattern says so)
+    return method, target, "1.0" if minor == b"0" else "1.1", fields, (None, None, path, query)
+
+
+def _parse_any(head: bytes, limits: Limits) -> _Parsed:
+    """Any head, line by line; raises the error the first broken rule calls for."""
+    lines = head.split(b"\r\n")
+    del lines[-2:]  # the empty line that ends the head, and the nothing after its CRLF
+    request_line = lines[0]
+    if len(request_line) > limits.max_request_line:
+        raise URITooLong(f"request line longer than {limits.max_request_line} bytes")
+    method, target, version = _parse_request_line(request_line)
+    fields = parse_field_lines(lines[1:], limits)
+    return method, target, version, fields, _parse_target(method, target)
 
 
 def _parse_request_line(line: bytes) -> tuple[bytes, bytes, str]:
