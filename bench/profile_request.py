@@ -56,10 +56,27 @@ def parse() -> Request:
 
 def main() -> None:
     gateway = Gateway(hello, ServerInfo("127.0.0.1", "8080"), date=DateHeader())
+
+    class Sink:
+        def send(self, data: bytes) -> None:
+            pass
+
+        def sendfile(self, file: Any, offset: int, count: int) -> int:
+            return count
+
+        def client_disconnected(self) -> bool:
+            return False
+
+        def receive(self) -> bytes:
+            return b""
+
     request = parse()
     stages: dict[str, Callable[[], object]] = {}
     stages["parse head (ServerConnection)"] = parse
-    stages["build environ"] = lambda: gateway.environ(request, io.BytesIO(), ("127.0.0.1", 1))
+    remote = ("127.0.0.1", 1)
+    sink = Sink()
+    base = gateway.connection_environ(sink, remote)
+    stages["build environ"] = lambda: gateway.environ(request, io.BytesIO(), base, remote)
 
     def app_only() -> object:
         return hello({}, lambda status, headers, exc_info=None: None)
@@ -76,27 +93,13 @@ def main() -> None:
 
     stages["parse + serialize response head"] = head
 
-    class Sink:
-        def send(self, data: bytes) -> None:
-            pass
-
-        def sendfile(self, file: Any, offset: int, count: int) -> int:
-            return count
-
-        def client_disconnected(self) -> bool:
-            return False
-
-        def receive(self) -> bytes:
-            return b""
-
-    sink = Sink()
 
     def full_gateway() -> None:
         conn = ServerConnection()
         conn.receive_data(REQUEST)
         event = conn.next_event()
         if isinstance(event, Request):
-            gateway.handle(conn, sink, event, ("127.0.0.1", 1), Outcome())
+            gateway.handle(conn, sink, event, base, remote, Outcome())
 
     stages["parse + gateway (no socket)"] = full_gateway
 

@@ -142,14 +142,38 @@ class Gateway:
             "wsgi.file_wrapper": FileWrapper,
         }
 
+    def connection_environ(
+        self,
+        channel: Channel,
+        remote: tuple[str, int] | None,
+        extra: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """The part of every environ that is the same for all requests on one connection.
+
+        `remote` is the client (after a PROXY header, the proxied client); `extra` holds the
+        connection's own variables (TLS, the proxy's address as `wsgiserver.peer_addr`).
+        Built once per connection, so a keep-alive request copies it instead of rebuilding it.
+        """
+        environ = self.base_environ.copy()
+        environ["wsgi.errors"] = self.errors
+        if remote is not None:
+            environ["REMOTE_ADDR"] = remote[0]
+            environ["REMOTE_PORT"] = str(remote[1])
+        environ["wsgiserver.peer_addr"] = remote  # the socket's peer; None on a unix socket
+        environ["wsgiserver.client_disconnected"] = channel.client_disconnected
+        if extra:
+            environ.update(extra)
+        return environ
+
     def environ(
         self,
         request: Request,
         body: InputStream | io.BytesIO,
+        connection: dict[str, Any],
         remote: tuple[str, int] | None,
-        extra: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        environ = self.base_environ.copy()
+        """The environ of `request`, from its connection's `connection_environ`."""
+        environ = connection.copy()
         path = path_info(request.path)
         root = self.info.root_path
         if root and (path == root or path.startswith(root + "/")):
@@ -157,18 +181,12 @@ class Gateway:
         environ["REQUEST_METHOD"] = request.method
         environ["PATH_INFO"] = path
         environ["QUERY_STRING"] = request.query.decode("latin-1")
-        raw_uri = request.target.decode("latin-1")
-        environ["RAW_URI"] = raw_uri
-        environ["REQUEST_URI"] = raw_uri
-        environ["SERVER_PROTOCOL"] = "HTTP/" + request.http_version
+        environ["RAW_URI"] = environ["REQUEST_URI"] = request.target.decode("latin-1")
+        environ["SERVER_PROTOCOL"] = "HTTP/1.1" if request.http_version == "1.1" else "HTTP/1.0"
         environ["wsgi.input"] = body
-        environ["wsgi.errors"] = self.errors
-        if remote is not None:
-            environ["REMOTE_ADDR"] = remote[0]
-            environ["REMOTE_PORT"] = str(remote[1])
-        environ["wsgiserver.peer_addr"] = remote  # the socket's peer; None on a unix socket
+        keys = _ENVIRON_KEYS
         for name, value in request.headers:
-            key = environ_key(name)
+            key = keys.get(name) or environ_key(name)
             if key is None:
                 continue
             text = value.decode("latin-1")
@@ -184,8 +202,6 @@ class Gateway:
             environ["HTTP_HOST"] = request.host.decode("latin-1")
         if request.scheme is not None and self.info.url_scheme == "http":
             environ["wsgi.url_scheme"] = request.scheme
-        if extra:  # per connection: TLS variables, the proxy behind a PROXY header
-            environ.update(extra)
         if self.proxies is not None:
             self.proxies.apply(environ, remote)
         if request.content_length is not None:
@@ -199,12 +215,13 @@ class Gateway:
         conn: ServerConnection,
         channel: Channel,
         request: Request,
+        connection: dict[str, Any],
         remote: tuple[str, int] | None,
         outcome: Outcome,
-        *,
-        extra: dict[str, Any] | None = None,
     ) -> None:
         """Run the app for `request` and send its response, filling in `outcome`.
+
+        `connection` is the connection's `connection_environ`, `remote` the client address.
 
         Raises `HTTPError` when no head was sent yet (the transport answers with its status:
         an app failure becomes `ApplicationError`, 500), and re-raises anything after the head
@@ -216,9 +233,8 @@ class Gateway:
             if conn.request_complete
             else InputStream(_BodyPuller(conn, channel, outcome))
         )
-        environ = self.environ(request, body, remote, extra)
+        environ = self.environ(request, body, connection, remote)
         outcome.environ = environ
-        environ["wsgiserver.client_disconnected"] = channel.client_disconnected
         response = Response(conn, channel, self.date)
         ids = self.request_ids
         if ids is not None:

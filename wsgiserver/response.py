@@ -67,11 +67,7 @@ class CheckedHead:
 
     fields: ResponseFields
     names: frozenset[str]  # every field name the application sent, lower-cased
-
-    @property
-    def own_fields(self) -> frozenset[str]:
-        """Server-supplied fields (Date, Server) the application set itself."""
-        return self.names & _SERVER_SUPPLIED
+    own_fields: frozenset[str]  # server-supplied fields (Date, Server) the app set itself
 
 
 _checked_heads: dict[tuple[object, ...], CheckedHead] = {}
@@ -89,10 +85,9 @@ def check_head(status: object, headers: object) -> CheckedHead:
             key = None
         if checked is not None:
             return checked
-    checked = CheckedHead(
-        prepare_fields(check_status(status), check_headers(headers)),
-        frozenset(name.lower() for name, _ in headers),  # type: ignore[attr-defined]
-    )
+    fields = prepare_fields(check_status(status), check_headers(headers))
+    names = frozenset(name.lower() for name, _ in headers)  # type: ignore[attr-defined]
+    checked = CheckedHead(fields, names, names & _SERVER_SUPPLIED)
     if key is not None and _exact_strings(key):
         if len(_checked_heads) >= MAX_CACHED_HEADS:
             _checked_heads.clear()

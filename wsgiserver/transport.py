@@ -81,6 +81,7 @@ class Transport:
         "_access",
         "_body_received",
         "_body_started",
+        "_environ",
         "_extra",
         "_gateway",
         "_head_at",
@@ -122,6 +123,7 @@ class Transport:
         # additions of this connection (TLS variables, the proxy's address) are kept here.
         self._setup = setup.ConnectionSetup(edge, sock, remote) if edge is not None else None
         self._extra: dict[str, object] | None = None
+        self._environ: dict[str, object] | None = None  # the gateway's connection_environ
         self._tls = False
         self.conn = ServerConnection(limits)
         self._gateway = gateway
@@ -163,6 +165,15 @@ class Transport:
                 step = self._set_up(self._setup)
                 if step is not None:
                     return step
+            if (
+                self._pending is None
+                and not conn.has_buffered_data
+                and not conn.eof_received
+                and not self._receive_nowait()
+            ):
+                # Woken by the poller with nothing buffered: the bytes are in the socket, so
+                # read before asking the parser (which could only answer NEED_DATA).
+                return self._park_idle()
             while True:
                 if self._pending is not None:
                     request = self._pending
@@ -308,7 +319,12 @@ class Transport:
         self._outcome = outcome
         status: int | None = None  # for the record, when no response head carried one
         try:
-            self._gateway.handle(conn, self, request, self.remote, outcome, extra=self._extra)
+            environ = self._environ
+            if environ is None:
+                environ = self._environ = self._gateway.connection_environ(
+                    self, self.remote, self._extra
+                )
+            self._gateway.handle(conn, self, request, environ, self.remote, outcome)
         except HTTPError as exc:
             status = exc.status
             if isinstance(exc, ApplicationError):

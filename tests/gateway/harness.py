@@ -103,7 +103,9 @@ def run(
     outcome = Outcome()
     error: BaseException | None = None
     try:
-        gateway.handle(conn, channel, event, ("10.0.0.1", 51234), outcome)
+        remote = ("10.0.0.1", 51234)
+        base = gateway.connection_environ(channel, remote)
+        gateway.handle(conn, channel, event, base, remote, outcome)
     except (HTTPError, Exception) as exc:
         error = exc
     return Exchange(conn, channel, outcome, error)
