@@ -14,6 +14,7 @@ import socket
 import stat
 import sys
 from dataclasses import dataclass
+from typing import Any
 
 DEFAULT_BACKLOG = 2048
 
@@ -201,3 +202,16 @@ def listener_address(sock: socket.socket) -> BindAddress:
     if sock.family == getattr(socket, "AF_UNIX", None):
         return BindAddress(path=name if isinstance(name, str) else name.decode())
     return BindAddress(host=name[0], port=name[1])
+
+
+def accept(listener: socket.socket, family: int) -> tuple[socket.socket, Any]:
+    """`listener.accept()` for a listener of address `family` (a plain int), without its
+    cost: the standard method converts the listener's family and type to enums for every
+    connection, a measurable share of a `Connection: close` request. Raises what
+    `accept()` raises."""
+    fd, peer = listener._accept()  # type: ignore[attr-defined]  # the C half of accept()
+    try:
+        return socket.socket(family, socket.SOCK_STREAM, 0, fd), peer
+    except BaseException:
+        os.close(fd)
+        raise

@@ -35,7 +35,13 @@ from wsgiserver.edge import Edge
 from wsgiserver.forwarded import ProxyTrust
 from wsgiserver.gateway import Gateway, ServerInfo, WSGIApp
 from wsgiserver.hooks import Hooks, load_hooks
-from wsgiserver.listeners import BindAddress, create_listener, listener_address, parse_bind
+from wsgiserver.listeners import (
+    BindAddress,
+    accept,
+    create_listener,
+    listener_address,
+    parse_bind,
+)
 from wsgiserver.parking import Deadlines
 from wsgiserver.poller import make_poller
 from wsgiserver.protocol import Limits
@@ -187,6 +193,7 @@ class Server:
             )
         self._date = DateHeader()
         self._listeners: dict[int, socket.socket] = {}
+        self._families: dict[int, int] = {}  # listener fd -> address family, for accept()
         self._gateways: dict[int, Gateway] = {}
         self.addresses: list[BindAddress] = []
         self._owned_paths: list[str] = []  # unix socket files to remove when stopping
@@ -259,6 +266,7 @@ class Server:
 
     def _add_listener(self, sock: socket.socket) -> None:
         self._listeners[sock.fileno()] = sock
+        self._families[sock.fileno()] = int(sock.family)
         bound = listener_address(sock)
         self.addresses.append(bound)
         self._gateways[sock.fileno()] = self._make_gateway(bound)
@@ -660,9 +668,10 @@ class Server:
             return
         accepted: list[Transport] = []
         pause = False
+        family = self._families[listener_fd]
         for _ in range(ACCEPT_BATCH):
             try:
-                sock, peer = listener.accept()
+                sock, peer = accept(listener, family)
             except (BlockingIOError, InterruptedError):
                 break
             except OSError as exc:

@@ -12,10 +12,13 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.server.helpers import Environ, RawClient, StartResponse, get, path_app
+from wsgiserver import listeners
+from wsgiserver import server as server_module
 from wsgiserver.errors import BindError
 from wsgiserver.gateway import WSGIApp
 from wsgiserver.server import Server
@@ -268,19 +271,19 @@ def test_serve_forever_twice_is_refused() -> None:
 
 
 class FlakyAccept:
-    """Patches socket.socket.accept: the listener of `port` fails with EMFILE while `failing`."""
+    """Patches the server's accept: the listener of `port` fails with EMFILE while `failing`."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, failures: int | None = None) -> None:
-        self.real = socket.socket.accept
+        self.real = listeners.accept
         self.failing = threading.Event()
         self.failing.set()
         self.first_failure = threading.Event()
         self.failures = 0
         self.limit = failures
         self.port = -1
-        monkeypatch.setattr(socket.socket, "accept", lambda sock: self.accept(sock))
+        monkeypatch.setattr(server_module, "accept", self.accept)
 
-    def accept(self, sock: socket.socket) -> tuple[socket.socket, object]:
+    def accept(self, sock: socket.socket, family: int) -> tuple[socket.socket, object]:
         if (
             sock.family == socket.AF_INET
             and sock.getsockname()[1] == self.port
@@ -290,7 +293,7 @@ class FlakyAccept:
             self.failures += 1
             self.first_failure.set()
             raise OSError(errno.EMFILE, "Too many open files")
-        return self.real(sock)
+        return self.real(sock, family)
 
 
 def test_accept_survives_emfile_without_spinning(
@@ -371,3 +374,23 @@ def test_unix_socket_path_in_use_stale_or_not_a_socket(tmp_path: Path) -> None:
     with pytest.raises(BindError, match="not a socket"):
         Server(path_app, bind=f"unix:{path}")
     assert path.read_text() == "data"
+
+
+@pytest.mark.parametrize("family", [socket.AF_INET, socket.AF_UNIX])
+def test_listeners_accept_gives_a_full_socket_of_the_listeners_family(
+    family: int, tmp_path: Path
+) -> None:
+    with socket.socket(family, socket.SOCK_STREAM) as listener:
+        address: Any = ("127.0.0.1", 0) if family == socket.AF_INET else str(tmp_path / "s")
+        listener.bind(address)
+        listener.listen(1)
+        with socket.socket(family, socket.SOCK_STREAM) as client:
+            client.connect(listener.getsockname())
+            sock, peer = listeners.accept(listener, int(listener.family))
+            with sock:
+                assert sock.family == family
+                assert sock.type == socket.SOCK_STREAM
+                if family == socket.AF_INET:
+                    assert peer == client.getsockname()
+                client.sendall(b"ping")
+                assert sock.recv(4) == b"ping"
