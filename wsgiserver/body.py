@@ -4,7 +4,8 @@ Platform-Specific File Handling").
 Owns: a file-like view of one request body that never reads past its end, and the file
 wrapper type the gateway recognises for sendfile. Must not: know about sockets or framing;
 body bytes come from a `pull` callable that returns b"" once the body is complete and raises
-when it is truncated or too slow.
+when it is truncated or too slow, or, for a body that was received whole before the app ran,
+as that one bytes object (`InputStream.complete`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,11 @@ from typing import IO, Any
 
 
 class InputStream:
-    """The request body as a read-only binary stream (PEP 3333 `wsgi.input`)."""
+    """The request body as a read-only binary stream (PEP 3333 `wsgi.input`).
+
+    A read of exactly what is buffered, or of exactly one pulled piece, returns that bytes
+    object itself: a body read whole, or in the sizes it arrived in, is never copied here.
+    """
 
     __slots__ = ("_buf", "_done", "_pull")
 
@@ -22,6 +27,19 @@ class InputStream:
         self._pull = pull
         self._buf = b""
         self._done = False
+
+    @classmethod
+    def complete(cls, body: bytes) -> InputStream:
+        """A stream of a body that is already whole: reading it never pulls."""
+        stream = cls(_nothing)
+        stream._buf = body
+        stream._done = True
+        return stream
+
+    @property
+    def unread(self) -> int:
+        """Bytes pulled but not yet read by the application."""
+        return len(self._buf)
 
     def _fill(self) -> bool:
         """Append the next piece of body to the buffer; False at the end of the body."""
@@ -35,21 +53,44 @@ class InputStream:
         return True
 
     def read(self, size: int | None = -1) -> bytes:
+        buf = self._buf
         if size is None or size < 0:
-            chunks = [self._buf]
-            while not self._done:
-                data = self._pull()
-                if not data:
-                    self._done = True
-                    break
-                chunks.append(data)
+            if not self._done:
+                buf = self._gather(buf, -1)
             self._buf = b""
-            return b"".join(chunks)
-        while len(self._buf) < size and self._fill():
-            pass
-        data = self._buf[:size]
-        self._buf = self._buf[size:]
-        return data
+            return buf
+        if len(buf) < size:
+            if not self._done:
+                buf = self._gather(buf, size)
+            if len(buf) <= size:
+                self._buf = b""
+                return buf
+        # A slice of all of `buf` is `buf` itself: reading exactly what is buffered never copies.
+        self._buf = buf[size:]
+        return buf[:size]
+
+    def _gather(self, buf: bytes, size: int) -> bytes:
+        """`buf` and further pieces until there are `size` bytes (-1: all) or the body ends."""
+        pull = self._pull
+        if not buf:
+            buf = pull()  # usually one piece is enough: no list, no join
+            if not buf:
+                self._done = True
+                return buf
+            if 0 <= size <= len(buf):
+                return buf
+        # Join once at the end: growing one bytes object piece by piece would copy a large
+        # body over and over (quadratic in the number of pieces).
+        chunks = [buf]
+        have = len(buf)
+        while size < 0 or have < size:
+            data = pull()
+            if not data:
+                self._done = True
+                break
+            chunks.append(data)
+            have += len(data)
+        return b"".join(chunks)  # one piece is returned as it is: join() does not copy it
 
     def readline(self, size: int | None = -1) -> bytes:
         limit = -1 if size is None else size
@@ -96,6 +137,10 @@ class InputStream:
     def exhausted(self) -> bool:
         """True once the application has read the whole body."""
         return self._done and not self._buf
+
+
+def _nothing() -> bytes:
+    return b""
 
 
 class FileWrapper:

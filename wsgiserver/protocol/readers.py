@@ -47,8 +47,7 @@ class ContentLengthReader:
                 raise BadRequest("connection closed before the request body was complete")
             return None
         size = min(self.remaining, len(buf), max_bytes)
-        data = bytes(buf[:size])
-        del buf[:size]
+        data = _take(buf, size)
         self.remaining -= size
         return Data(data)
 
@@ -77,8 +76,7 @@ class ChunkedReader:
                 if not buf:
                     break
                 size = min(self._remaining, len(buf), max_bytes)
-                data = bytes(buf[:size])
-                del buf[:size]
+                data = _take(buf, size)
                 self._remaining -= size
                 if self._remaining == 0:
                     self._state = _DATA_END
@@ -168,3 +166,23 @@ class ChunkedReader:
         del buf[: end + 4]
         self._state = _DONE
         return True
+
+
+# Above this size a memoryview saves more (one copy of the data instead of two) than it costs.
+_VIEW_THRESHOLD = 16384
+
+
+def _take(buf: bytearray, size: int) -> bytes:
+    """Remove the first `size` bytes of `buf` and return them, copying them only once."""
+    if size == len(buf):
+        # The common case for a body that fits one buffer: no intermediate slice.
+        data = bytes(buf)
+        buf.clear()
+        return data
+    if size < _VIEW_THRESHOLD:
+        data = bytes(buf[:size])
+    else:
+        with memoryview(buf) as view:
+            data = bytes(view[:size])
+    del buf[:size]
+    return data
