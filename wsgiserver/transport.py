@@ -53,7 +53,10 @@ log = logging.getLogger("wsgiserver.error")
 PARK = 1  # wait (in the poller) until readable or until `deadline`
 CLOSE = 2  # the transport is closed
 
-RECV_SIZE = 65536
+# One read takes a prebuffered body (up to 64 KiB) together with its head: one recv instead
+# of two per request. Below glibc's 128 KiB mmap threshold on purpose: recv() allocates its
+# full size first, and a mapped block costs fresh pages on every call (several times slower).
+RECV_SIZE = 126976
 SEND_FILE_BLOCK = 65536  # TLS has no sendfile: the file goes out in blocks of this size
 
 

@@ -35,6 +35,53 @@ def test_read_all(size: int | None) -> None:
     assert stream.read() == b""
 
 
+def test_read_sizes_that_split_pieces() -> None:
+    pieces = [bytes([65 + i]) * 1000 for i in range(20)]
+    whole = b"".join(pieces)
+    stream = stream_of(*pieces)
+    assert stream.read(2500) == whole[:2500]  # across three pieces, ending inside one
+    assert stream.unread == 500
+    assert stream.read(500) == whole[2500:3000]  # exactly what is buffered
+    assert stream.read(10_000) == whole[3000:13_000]
+    assert stream.read() == whole[13_000:]
+    assert stream.exhausted()
+
+
+def test_read_more_than_the_body() -> None:
+    stream = stream_of(b"ab", b"cd")
+    assert stream.read(100) == b"abcd"
+    assert stream.exhausted()
+    assert stream.read(100) == b""
+
+
+def test_read_zero_does_not_pull() -> None:
+    def pull() -> bytes:
+        raise AssertionError("read(0) must not wait for the body")
+
+    assert InputStream(pull).read(0) == b""
+
+
+def test_complete_stream_never_pulls() -> None:
+    stream = InputStream.complete(b"line one\nline two\nrest")
+    assert not stream.exhausted()
+    assert stream.unread == 22
+    assert stream.readline() == b"line one\n"
+    assert stream.read(4) == b"line"
+    assert stream.read() == b" two\nrest"
+    assert stream.read() == b""
+    assert stream.read(5) == b""
+    assert stream.readline() == b""
+    assert stream.exhausted()
+    assert stream.unread == 0
+
+
+def test_complete_stream_of_nothing() -> None:
+    stream = InputStream.complete(b"")
+    assert stream.exhausted()
+    assert stream.read(10) == b""
+    assert list(stream) == []
+
+
 def test_readline_with_and_without_limit() -> None:
     stream = stream_of(b"first\nsec", b"ond\nno newline")
     assert stream.readline() == b"first\n"
@@ -113,3 +160,30 @@ def test_no_continue_when_app_does_not_read() -> None:
     # RFC 9110 section 10.1.1: the client may still send the body or not; we must close.
     assert b"Connection: close" in exchange.raw
     assert not exchange.conn.keep_alive
+
+
+def test_prebuffered_body_counts_what_the_app_read() -> None:
+    request = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+    exchange = run(reading_app(lambda s: s.read(2)), request)
+    assert exchange.response()[1] == b"he"
+    assert exchange.outcome.request_bytes == 2
+    assert exchange.channel.receives == 0  # the whole body was already buffered
+    assert exchange.conn.request_complete  # nothing left to drain
+    assert exchange.conn.keep_alive
+
+
+def test_prebuffered_body_the_app_ignores_keeps_the_next_request() -> None:
+    request = b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+    pipelined = b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n"
+    exchange = run(reading_app(lambda s: b"ignored"), request + pipelined)
+    assert exchange.outcome.request_bytes == 0
+    assert exchange.conn.request_complete
+    assert exchange.conn.keep_alive
+    assert exchange.conn.buffered_size == len(pipelined)
+
+
+def test_continue_still_sent_when_the_body_came_with_the_head() -> None:
+    request = b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\nbody"
+    exchange = run(reading_app(lambda s: s.read()), request)
+    assert exchange.raw.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n")
+    assert exchange.response()[1] == b"body"
