@@ -20,6 +20,7 @@ import select
 import selectors
 import socket
 import ssl
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -194,6 +195,7 @@ class Server:
         self._date = DateHeader()
         self._listeners: dict[int, socket.socket] = {}
         self._families: dict[int, int] = {}  # listener fd -> address family, for accept()
+        self._nodelay_listeners: set[int] = set()  # whose accepted sockets inherit NODELAY
         self._gateways: dict[int, Gateway] = {}
         self.addresses: list[BindAddress] = []
         self._owned_paths: list[str] = []  # unix socket files to remove when stopping
@@ -267,6 +269,11 @@ class Server:
     def _add_listener(self, sock: socket.socket) -> None:
         self._listeners[sock.fileno()] = sock
         self._families[sock.fileno()] = int(sock.family)
+        if sys.platform.startswith("linux") and sock.family in (socket.AF_INET, socket.AF_INET6):
+            # Linux copies TCP_NODELAY from the listener to every socket it accepts: set once
+            # here, not with a system call per connection.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._nodelay_listeners.add(sock.fileno())
         bound = listener_address(sock)
         self.addresses.append(bound)
         self._gateways[sock.fileno()] = self._make_gateway(bound)
@@ -648,7 +655,8 @@ class Server:
     def _transport_for(self, sock: socket.socket, peer: Any, listener_fd: int) -> Transport:
         """A Transport for a socket just accepted on `listener_fd`."""
         remote = (peer[0], peer[1]) if isinstance(peer, tuple) else None
-        if remote is not None:
+        if remote is not None and listener_fd not in self._nodelay_listeners:
+            # Responses are written whole; Nagle would only delay the last segment.
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return Transport(
             sock,
@@ -712,7 +720,7 @@ class Server:
                 transport.close()
             return
         for transport in accepted:
-            self._poller.arm(transport.fileno())
+            self._poller.arm(transport.fileno(), new=True)
         self._serve(last)
 
     # -- stopping -------------------------------------------------------------------------

@@ -394,3 +394,16 @@ def test_listeners_accept_gives_a_full_socket_of_the_listeners_family(
                     assert peer == client.getsockname()
                 client.sendall(b"ping")
                 assert sock.recv(4) == b"ping"
+
+
+def test_accepted_tcp_connections_have_nagle_disabled() -> None:
+    # Responses go out in whole writes; Nagle's algorithm would hold back a final small
+    # segment until the client's delayed ACK (tens of milliseconds per response).
+    server = Server(path_app, bind="127.0.0.1:0")
+    with serving_in_thread(server), RawClient(server.address) as client:
+        assert client.request(get("/n")).body == b"/n"
+        with server._lock:  # served (active) or parked: under the lock it is one of the two
+            transports = [*server._parked.values(), *server._active]
+        assert transports
+        for transport in transports:
+            assert transport.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0

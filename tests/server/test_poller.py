@@ -1,0 +1,55 @@
+"""The pollers on their own: one-shot delivery, arming new and known fds, wake-up."""
+
+from __future__ import annotations
+
+import select
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from wsgiserver.poller import EpollPoller, Poller, SelectorPoller
+
+KINDS = [SelectorPoller] + ([EpollPoller] if hasattr(select, "epoll") else [])
+
+
+@pytest.fixture(params=KINDS, ids=lambda kind: kind.__name__)
+def poller(request: pytest.FixtureRequest) -> Iterator[Poller]:
+    made: Poller = request.param()
+    yield made
+    made.close()
+
+
+def test_a_new_fd_is_reported_once_until_armed_again(poller: Poller) -> None:
+    left, right = socket.socketpair()
+    with left, right:
+        poller.arm(left.fileno(), new=True)
+        right.send(b"x")
+        assert poller.wait(5.0) == left.fileno()
+        # One-shot: still readable, but not reported again until re-armed.
+        assert poller.wait(0.05) is None
+        poller.arm(left.fileno())
+        assert poller.wait(5.0) == left.fileno()
+
+
+def test_arming_as_new_an_fd_already_known_still_works(poller: Poller) -> None:
+    left, right = socket.socketpair()
+    with left, right:
+        poller.arm(left.fileno())
+        poller.arm(left.fileno(), new=True)  # e.g. an fd number reused after a close
+        right.send(b"x")
+        assert poller.wait(5.0) == left.fileno()
+
+
+def test_rearming_an_fd_the_poller_never_saw_registers_it(poller: Poller) -> None:
+    left, right = socket.socketpair()
+    with left, right:
+        poller.arm(left.fileno())  # not marked new: falls back to registering
+        right.send(b"x")
+        assert poller.wait(5.0) == left.fileno()
+
+
+def test_wake_ends_every_wait(poller: Poller) -> None:
+    poller.wake()
+    assert poller.wait(5.0) is None
+    assert poller.wait(5.0) is None
