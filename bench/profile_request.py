@@ -17,9 +17,9 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from wsgiserver.connections import DateHeader
 from wsgiserver.gateway import Gateway, Outcome, ServerInfo
 from wsgiserver.protocol import Limits, Request, ServerConnection
-from wsgiserver.server import DateHeader
 from wsgiserver.transport import Timeouts, Transport
 
 REQUEST = (

@@ -28,9 +28,10 @@ from wsgiserver.config_sources import (
     load_config,
     render_config,
 )
+from wsgiserver.connections import tls_context_for
 from wsgiserver.errors import AppLoadError, ConfigError, WSGIServerError
 from wsgiserver.gateway import WSGIApp
-from wsgiserver.server import Server, tls_context_for
+from wsgiserver.server import Server
 
 EXIT_CONFIG = 2  # argparse uses 2 for usage errors too
 EXIT_APP = 3

@@ -2,7 +2,8 @@
 
 Owns: accepting connections, the pool of worker threads (growing on demand between `threads`
 and `max_threads`, shrinking when idle), parking idle connections in the poller with their
-deadlines, and graceful `shutdown()`. Must not: fork, install signal handlers or parse HTTP.
+deadlines, and graceful `shutdown()`. Must not: fork, install signal handlers or parse HTTP;
+what each connection is served with (limits, timeouts, gateways, TLS) is `connections.py`'s.
 
 Threads and ownership: a connection belongs either to the poller (parked, listed in
 `_parked`) or to exactly one thread (serving it, or expiring it). Every move between the two
@@ -12,43 +13,30 @@ happens under `_lock`, so correctness never depends on the GIL.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import errno
 import logging
 import os
 import select
 import selectors
 import socket
-import ssl
 import sys
 import threading
 import time
 from collections.abc import Callable
-from email.utils import formatdate
 from typing import IO, Any
 
 from wsgiserver import metrics as m
-from wsgiserver.accesslog import RequestRecord, formatter
+from wsgiserver.accesslog import RequestRecord
 from wsgiserver.admin import AdminServer, respond
 from wsgiserver.config import Config
+from wsgiserver.connections import Connections, bind_listener, connection_limit, refuse
 from wsgiserver.deadlines import RequestDeadlines
-from wsgiserver.edge import Edge
-from wsgiserver.forwarded import ProxyTrust
-from wsgiserver.gateway import Gateway, ServerInfo, WSGIApp
+from wsgiserver.gateway import WSGIApp
 from wsgiserver.hooks import Hooks, load_hooks
-from wsgiserver.listeners import (
-    BindAddress,
-    accept,
-    create_listener,
-    listener_address,
-    parse_bind,
-)
+from wsgiserver.listeners import BindAddress, accept, listener_address
 from wsgiserver.parking import Deadlines
 from wsgiserver.poller import make_poller
-from wsgiserver.protocol import Limits
-from wsgiserver.requestid import RequestIds
-from wsgiserver.tls import server_context
-from wsgiserver.transport import PARK, Overload, Timeouts, Transport
+from wsgiserver.transport import PARK, Overload, Transport
 
 log = logging.getLogger("wsgiserver.error")
 access_log = logging.getLogger("wsgiserver.access")
@@ -78,25 +66,6 @@ _TRANSIENT_ACCEPT = frozenset(
         errno.ECONNRESET,
     )
 )
-
-
-class DateHeader:
-    """The Date (RFC 9110 section 6.6.1) and Server lines, formatted once per second."""
-
-    __slots__ = ("_line", "_second", "_server")
-
-    def __init__(self, server: str = "wsgiserver") -> None:
-        self._server = f"Server: {server}\r\n"
-        self._second = -1
-        self._line = ""
-
-    def __call__(self) -> str:
-        now = int(time.time())
-        if now != self._second:
-            # Two threads may both refresh at a second boundary; each writes a valid line.
-            self._line = f"Date: {formatdate(now, usegmt=True)}\r\n{self._server}"
-            self._second = now
-        return self._line
 
 
 class Server:
@@ -143,60 +112,39 @@ class Server:
             config = config.replace(**options)
         self.config = config
         self.app = app
-        self._max_connections = _connection_limit(config.max_connections)
-        self._limits = Limits(
-            max_request_line=config.max_request_line,
-            max_header_count=config.max_header_count,
-            max_header_field=config.max_header_field,
-            max_head_size=config.max_head_size,
-            max_body_size=config.max_body_size,
-            max_chunk_extension=config.max_chunk_extension,
-        )
-        self._timeouts = Timeouts(
-            keepalive=config.keepalive_timeout,
-            header=config.header_timeout,
-            body=config.body_timeout,
-            send=config.send_timeout,
-            min_body_rate=config.min_body_rate,
-            body_rate_grace=config.body_rate_grace,
-        )
+        self._max_connections = connection_limit(config.max_connections)
         # `hooks` (docs/observability.rst): a `Hooks`, or any object with hook attributes;
         # without it, `config.hooks` (module:object) is imported here.
         if hooks is None and config.hooks is not None:
             hooks = load_hooks(config.hooks, app_dir=config.app_dir)
         self._hooks = Hooks.from_object(hooks) if hooks is not None else None
-        self._access: Callable[[RequestRecord], None] | None = None
-        if config.access_log is not None:
-            render = formatter(config.access_log_format)
-            self._access = lambda record: access_log.info(render(record))
-        if self._hooks is not None and self._hooks.on_request_end is not None:
-            logged, end = self._access, self._hooks.request_end
-            self._access = end if logged is None else _both(logged, end)
-        if on_request is not None:
-            configured = self._access
-            self._access = on_request if configured is None else _both(configured, on_request)
-        self._errors = errors
-        # TLS and proxies (docs/tls_and_proxies.rst): certificates are loaded once, here,
-        # before binding; a bad file is a one-line ConfigError naming it.
-        self._proxies = ProxyTrust(
-            config.forwarded_allow_ips, strip=config.strip_untrusted_forwarded
-        )
-        # One id source per Server: its random prefix is drawn here, after any fork.
-        self._request_ids = RequestIds(config.request_id_header, self._proxies.trusts)
-        tls_context = tls_context_for(config)
-        self._edge: Edge | None = None
-        if tls_context is not None or config.proxy_protocol:
-            self._edge = Edge(
-                tls=tls_context,
-                proxy_protocol=config.proxy_protocol,
-                trusted=self._proxies.trusts,
-                handshake_write_timeout=config.send_timeout,
+        self._idle_seconds = idle_thread_seconds
+        if metrics is None and config.admin_bind is not None and serve_admin:
+            metrics = m.single_process_store(config.max_threads)
+        self._metrics = metrics
+        self._request_deadlines: RequestDeadlines | None = None
+        if config.request_timeout:
+            self._request_deadlines = RequestDeadlines(
+                config.request_timeout, config.interrupt_timeout
             )
-        self._date = DateHeader()
+            if metrics is not None:
+                counted = metrics
+                self._request_deadlines.on_timeout = lambda: counted.here().timeout("request")
+        overload: Overload | None = None
+        if config.queue_timeout or self._request_deadlines is not None:
+            overload = Overload(config.queue_timeout, self._request_deadlines)
+        self._connections = Connections(
+            app,
+            config,
+            errors=errors,
+            on_request=on_request,
+            hooks=self._hooks,
+            metrics=metrics,
+            overload=overload,
+        )
         self._listeners: dict[int, socket.socket] = {}
         self._families: dict[int, int] = {}  # listener fd -> address family, for accept()
         self._nodelay_listeners: set[int] = set()  # whose accepted sockets inherit NODELAY
-        self._gateways: dict[int, Gateway] = {}
         self.addresses: list[BindAddress] = []
         self._owned_paths: list[str] = []  # unix socket files to remove when stopping
         try:
@@ -214,21 +162,6 @@ class Server:
             for path in self._owned_paths:  # unix socket files this constructor created
                 _unlink_quietly(path)
             raise
-        self._idle_seconds = idle_thread_seconds
-        if metrics is None and config.admin_bind is not None and serve_admin:
-            metrics = m.single_process_store(config.max_threads)
-        self._metrics = metrics
-        self._request_deadlines: RequestDeadlines | None = None
-        if config.request_timeout:
-            self._request_deadlines = RequestDeadlines(
-                config.request_timeout, config.interrupt_timeout
-            )
-            if metrics is not None:
-                counted = metrics
-                self._request_deadlines.on_timeout = lambda: counted.here().timeout("request")
-        self._overload: Overload | None = None
-        if config.queue_timeout or self._request_deadlines is not None:
-            self._overload = Overload(config.queue_timeout, self._request_deadlines)
         # Queue wait (see _work): when the pool was first seen saturated with work pending.
         self._track_queue = metrics is not None or bool(config.queue_timeout)
         self._saturated_since = 0.0
@@ -276,28 +209,7 @@ class Server:
             self._nodelay_listeners.add(sock.fileno())
         bound = listener_address(sock)
         self.addresses.append(bound)
-        self._gateways[sock.fileno()] = self._make_gateway(bound)
-
-    def _make_gateway(self, bound: BindAddress) -> Gateway:
-        if bound.path is not None:
-            info = ServerInfo("localhost", "80", root_path=self.config.root_path)
-        else:
-            info = ServerInfo(bound.host, str(bound.port), root_path=self.config.root_path)
-        if self._edge is not None and self._edge.tls is not None:
-            info = dataclasses.replace(info, url_scheme="https")
-        hooks = self._hooks
-        return Gateway(
-            self.app,
-            info,
-            date=self._date,
-            errors=self._errors,
-            proxies=self._proxies,
-            request_ids=self._request_ids,
-            echo_header=self.config.request_id_header if self.config.echo_request_id else "",
-            on_start=hooks.request_start
-            if hooks is not None and hooks.on_request_start is not None
-            else None,
-        )
+        self._connections.add_listener(sock.fileno(), bound)
 
     # -- public API -----------------------------------------------------------------------
 
@@ -658,17 +570,7 @@ class Server:
         if remote is not None and listener_fd not in self._nodelay_listeners:
             # Responses are written whole; Nagle would only delay the last segment.
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return Transport(
-            sock,
-            remote,
-            self._gateways[listener_fd],
-            self._limits,
-            self._timeouts,
-            self._access,
-            edge=self._edge,
-            metrics=self._metrics,
-            overload=self._overload,
-        )
+        return self._connections.transport(sock, remote, listener_fd)
 
     def _accept(self, listener_fd: int, since: float = 0.0) -> None:
         listener = self._listeners.get(listener_fd)
@@ -695,7 +597,7 @@ class Server:
                     len(self._parked) + len(self._active) + len(accepted) >= self._max_connections
                 )
             if full:
-                _refuse(sock)
+                refuse(sock)
                 continue
             accepted.append(self._transport_for(sock, peer, listener_fd))
             accepted[-1].ready_since = since
@@ -807,77 +709,6 @@ class Server:
                 self._cond.notify_all()
 
 
-# RFC 9110 section 15.6.4: tell an overloaded client to come back later, before reading any
-# of its request, and close. The answer is the same whatever it asked for.
-_OVERLOADED = (
-    b"HTTP/1.1 503 Service Unavailable\r\n"
-    b"Retry-After: 1\r\n"
-    b"Content-Type: text/plain; charset=utf-8\r\n"
-    b"Content-Length: 57\r\n"
-    b"Connection: close\r\n\r\n"
-    b"503 Service Unavailable: too many connections, try later\n"
-)
-
-
-FD_RESERVE = 64  # descriptors kept for listeners, the poller, logs and the app's own files
-
-
-def _connection_limit(configured: int) -> int:
-    """--max-connections, lowered to fit the file descriptor limit (RLIMIT_NOFILE).
-
-    Beyond the descriptor limit accept() fails with EMFILE and new clients wait unanswered
-    in the backlog; below it they get a 503. So the effective limit is what fits.
-    """
-    try:
-        import resource
-
-        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
-    except (ImportError, OSError, ValueError):  # pragma: no cover - not POSIX
-        return configured
-    if soft == resource.RLIM_INFINITY or soft - FD_RESERVE >= configured:
-        return configured
-    fitted = max(soft - FD_RESERVE, 1)
-    # The default is meant to be fitted; only an explicit value that cannot be met is news.
-    default = next(f.default for f in dataclasses.fields(Config) if f.name == "max_connections")
-    log.log(
-        logging.DEBUG if configured == default else logging.INFO,
-        "max_connections lowered from %d to %d to fit the file descriptor limit (%d)",
-        configured,
-        fitted,
-        soft,
-    )
-    return fitted
-
-
-def _refuse(sock: socket.socket) -> None:
-    """Over --max-connections: answer 503 without parsing, then close without lingering.
-
-    Costs no thread and no poller slot. What the client already sent is read and dropped so
-    closing does not reset the connection (a reset could discard the 503 before it is read).
-    """
-    try:
-        sock.setblocking(False)
-        sock.send(_OVERLOADED)
-        sock.shutdown(socket.SHUT_WR)
-        for _ in range(4):  # bounded: a flood must not keep the accepting thread here
-            if not sock.recv(65536):
-                break
-    except OSError:
-        pass  # BlockingIOError (nothing more sent yet), or the client is gone already
-    finally:
-        sock.close()
-
-
-def _both(
-    first: Callable[[RequestRecord], None], second: Callable[[RequestRecord], None]
-) -> Callable[[RequestRecord], None]:
-    def both(record: RequestRecord) -> None:
-        first(record)
-        second(record)
-
-    return both
-
-
 def _count_readable(fds: list[int]) -> int:
     """How many of `fds` are readable now (the queue depth probe; a scrape, not a request)."""
     if not fds or not hasattr(select, "poll"):
@@ -895,33 +726,6 @@ def _readable(sock: socket.socket) -> bool:
     with selectors.DefaultSelector() as selector:
         selector.register(sock, selectors.EVENT_READ)
         return bool(selector.select(0))
-
-
-def bind_listener(config: Config, text: str) -> tuple[BindAddress, socket.socket]:
-    """Bind and listen on one --bind address with the configured socket options."""
-    address = parse_bind(text)
-    sock = create_listener(
-        address,
-        config.backlog,
-        reuse_port=config.reuse_port,
-        unix_mode=config.unix_socket_mode,
-        unix_owner=config.unix_socket_owner,
-    )
-    return address, sock
-
-
-def tls_context_for(config: Config) -> ssl.SSLContext | None:
-    """The server's TLS context, or None without --certfile; ConfigError names a bad file."""
-    if config.certfile is None:
-        return None
-    return server_context(
-        config.certfile,
-        config.keyfile,
-        config.keyfile_password,
-        ca_certs=config.ca_certs,
-        verify_client=config.verify_client,
-        min_version=config.tls_min_version,
-    )
 
 
 def _unlink_quietly(path: str) -> None:

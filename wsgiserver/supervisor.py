@@ -38,10 +38,10 @@ from wsgiserver import __version__, systemd
 from wsgiserver import metrics as m
 from wsgiserver.admin import AdminServer, respond
 from wsgiserver.config import Config
+from wsgiserver.connections import bind_listener
 from wsgiserver.gateway import WSGIApp
 from wsgiserver.listeners import listener_address
 from wsgiserver.reloader import FileWatcher
-from wsgiserver.server import bind_listener
 from wsgiserver.worker import BEAT, ERROR, EXIT_APP, READY, RETIRE, run_worker
 
 log = logging.getLogger("wsgiserver.error")

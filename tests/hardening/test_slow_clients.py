@@ -293,8 +293,8 @@ def test_connection_limit_fits_the_file_descriptor_limit(monkeypatch: pytest.Mon
     """Past RLIMIT_NOFILE, accept() fails and clients wait unanswered: the limit must fit."""
     import resource
 
-    from wsgiserver import server
+    from wsgiserver import connections
 
     monkeypatch.setattr(resource, "getrlimit", lambda _: (1024, 4096))
-    assert server._connection_limit(10_000) == 1024 - server.FD_RESERVE
-    assert server._connection_limit(500) == 500
+    assert connections.connection_limit(10_000) == 1024 - connections.FD_RESERVE
+    assert connections.connection_limit(500) == 500

@@ -88,9 +88,9 @@ def test_a_raising_hook_is_logged_and_the_request_still_succeeds() -> None:
 
 def test_no_hooks_and_no_access_log_means_no_record_callback() -> None:
     with Server(hello, bind="127.0.0.1:0") as server:
-        assert server._access is None  # the transport skips building records entirely
+        assert server._connections.access is None  # the transport builds no records
     with Server(hello, bind="127.0.0.1:0", hooks=Hooks(on_request_start=print)) as server:
-        assert server._access is None  # a start hook alone needs no record either
+        assert server._connections.access is None  # a start hook alone needs none
 
 
 def test_hooks_from_objects_and_modules_and_bad_specs(tmp_path: Path) -> None:

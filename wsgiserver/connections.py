@@ -1,0 +1,264 @@
+"""What a server serves each connection with, built once from its `Config`.
+
+Owns: the parsing limits and timeouts, the access-record sink (access log, `on_request_end`
+hook, embedding callback), proxy trust and request ids, the TLS / PROXY edge, one `Gateway`
+per listener, making the `Transport` of each accepted socket, the effective connection limit
+and the 503 sent above it. Must not: own threads, the poller or any connection's lifetime
+(`server.py` does), nor bind sockets (`listeners.py`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import socket
+import ssl
+import time
+from collections.abc import Callable
+from email.utils import formatdate
+from typing import IO
+
+from wsgiserver import metrics as m
+from wsgiserver.accesslog import RequestRecord, formatter
+from wsgiserver.config import Config
+from wsgiserver.edge import Edge
+from wsgiserver.forwarded import ProxyTrust
+from wsgiserver.gateway import Gateway, ServerInfo, WSGIApp
+from wsgiserver.hooks import Hooks
+from wsgiserver.listeners import BindAddress, create_listener, parse_bind
+from wsgiserver.protocol import Limits
+from wsgiserver.requestid import RequestIds
+from wsgiserver.tls import server_context
+from wsgiserver.transport import Overload, Timeouts, Transport
+
+log = logging.getLogger("wsgiserver.error")
+access_log = logging.getLogger("wsgiserver.access")
+
+FD_RESERVE = 64  # descriptors kept for listeners, the poller, logs and the app's own files
+
+
+class DateHeader:
+    """The Date (RFC 9110 section 6.6.1) and Server lines, formatted once per second."""
+
+    __slots__ = ("_line", "_second", "_server")
+
+    def __init__(self, server: str = "wsgiserver") -> None:
+        self._server = f"Server: {server}\r\n"
+        self._second = -1
+        self._line = ""
+
+    def __call__(self) -> str:
+        now = int(time.time())
+        if now != self._second:
+            # Two threads may both refresh at a second boundary; each writes a valid line.
+            self._line = f"Date: {formatdate(now, usegmt=True)}\r\n{self._server}"
+            self._second = now
+        return self._line
+
+
+class Connections:
+    """Makes the `Transport` for each accepted socket; one per `Server`.
+
+    `errors` is the wsgi.errors stream; `on_request` is called with every finished request's
+    record besides the configured access log; `hooks` are the server's loaded hooks;
+    `metrics` and `overload` are the server's (docs/observability.rst).
+    """
+
+    def __init__(
+        self,
+        app: WSGIApp,
+        config: Config,
+        *,
+        errors: IO[str] | None = None,
+        on_request: Callable[[RequestRecord], None] | None = None,
+        hooks: Hooks | None = None,
+        metrics: m.ProcessMetrics | None = None,
+        overload: Overload | None = None,
+    ) -> None:
+        self.app = app
+        self.config = config
+        self.limits = Limits(
+            max_request_line=config.max_request_line,
+            max_header_count=config.max_header_count,
+            max_header_field=config.max_header_field,
+            max_head_size=config.max_head_size,
+            max_body_size=config.max_body_size,
+            max_chunk_extension=config.max_chunk_extension,
+        )
+        self.timeouts = Timeouts(
+            keepalive=config.keepalive_timeout,
+            header=config.header_timeout,
+            body=config.body_timeout,
+            send=config.send_timeout,
+            min_body_rate=config.min_body_rate,
+            body_rate_grace=config.body_rate_grace,
+        )
+        self.access = _access_sink(config, hooks, on_request)
+        self.hooks = hooks
+        self.errors = errors
+        self.metrics = metrics
+        self.overload = overload
+        # TLS and proxies (docs/tls_and_proxies.rst): certificates are loaded once, here,
+        # before binding; a bad file is a one-line ConfigError naming it.
+        self.proxies = ProxyTrust(
+            config.forwarded_allow_ips, strip=config.strip_untrusted_forwarded
+        )
+        # One id source per Server: its random prefix is drawn here, after any fork.
+        self.request_ids = RequestIds(config.request_id_header, self.proxies.trusts)
+        tls_context = tls_context_for(config)
+        self.edge: Edge | None = None
+        if tls_context is not None or config.proxy_protocol:
+            self.edge = Edge(
+                tls=tls_context,
+                proxy_protocol=config.proxy_protocol,
+                trusted=self.proxies.trusts,
+                handshake_write_timeout=config.send_timeout,
+            )
+        self.date = DateHeader()
+        self._gateways: dict[int, Gateway] = {}
+
+    def add_listener(self, fd: int, bound: BindAddress) -> None:
+        """Serve connections accepted on listener `fd` (bound to `bound`) with its Gateway."""
+        config = self.config
+        if bound.path is not None:
+            info = ServerInfo("localhost", "80", root_path=config.root_path)
+        else:
+            info = ServerInfo(bound.host, str(bound.port), root_path=config.root_path)
+        if self.edge is not None and self.edge.tls is not None:
+            info = dataclasses.replace(info, url_scheme="https")
+        hooks = self.hooks
+        self._gateways[fd] = Gateway(
+            self.app,
+            info,
+            date=self.date,
+            errors=self.errors,
+            proxies=self.proxies,
+            request_ids=self.request_ids,
+            echo_header=config.request_id_header if config.echo_request_id else "",
+            on_start=hooks.request_start
+            if hooks is not None and hooks.on_request_start is not None
+            else None,
+        )
+
+    def transport(
+        self, sock: socket.socket, remote: tuple[str, int] | None, listener_fd: int
+    ) -> Transport:
+        """The Transport for `sock`, accepted on `listener_fd` from `remote`."""
+        return Transport(
+            sock,
+            remote,
+            self._gateways[listener_fd],
+            self.limits,
+            self.timeouts,
+            self.access,
+            edge=self.edge,
+            metrics=self.metrics,
+            overload=self.overload,
+        )
+
+
+def _access_sink(
+    config: Config, hooks: Hooks | None, on_request: Callable[[RequestRecord], None] | None
+) -> Callable[[RequestRecord], None] | None:
+    """One callable for every consumer of finished-request records, or None if none."""
+    sinks: list[Callable[[RequestRecord], None]] = []
+    if config.access_log is not None:
+        render = formatter(config.access_log_format)
+        sinks.append(lambda record: access_log.info(render(record)))
+    if hooks is not None and hooks.on_request_end is not None:
+        sinks.append(hooks.request_end)
+    if on_request is not None:
+        sinks.append(on_request)
+    if len(sinks) <= 1:
+        return sinks[0] if sinks else None
+
+    def every(record: RequestRecord) -> None:
+        for sink in sinks:
+            sink(record)
+
+    return every
+
+
+def connection_limit(configured: int) -> int:
+    """--max-connections, lowered to fit the file descriptor limit (RLIMIT_NOFILE).
+
+    Beyond the descriptor limit accept() fails with EMFILE and new clients wait unanswered
+    in the backlog; below it they get a 503. So the effective limit is what fits.
+    """
+    try:
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    except (ImportError, OSError, ValueError):  # pragma: no cover - not POSIX
+        return configured
+    if soft == resource.RLIM_INFINITY or soft - FD_RESERVE >= configured:
+        return configured
+    fitted = max(soft - FD_RESERVE, 1)
+    # The default is meant to be fitted; only an explicit value that cannot be met is news.
+    default = next(f.default for f in dataclasses.fields(Config) if f.name == "max_connections")
+    log.log(
+        logging.DEBUG if configured == default else logging.INFO,
+        "max_connections lowered from %d to %d to fit the file descriptor limit (%d)",
+        configured,
+        fitted,
+        soft,
+    )
+    return fitted
+
+
+# RFC 9110 section 15.6.4: tell an overloaded client to come back later, before reading any
+# of its request, and close. The answer is the same whatever it asked for.
+_OVERLOADED = (
+    b"HTTP/1.1 503 Service Unavailable\r\n"
+    b"Retry-After: 1\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\n"
+    b"Content-Length: 57\r\n"
+    b"Connection: close\r\n\r\n"
+    b"503 Service Unavailable: too many connections, try later\n"
+)
+
+
+def refuse(sock: socket.socket) -> None:
+    """Over --max-connections: answer 503 without parsing, then close without lingering.
+
+    Costs no thread and no poller slot. What the client already sent is read and dropped so
+    closing does not reset the connection (a reset could discard the 503 before it is read).
+    """
+    try:
+        sock.setblocking(False)
+        sock.send(_OVERLOADED)
+        sock.shutdown(socket.SHUT_WR)
+        for _ in range(4):  # bounded: a flood must not keep the accepting thread here
+            if not sock.recv(65536):
+                break
+    except OSError:
+        pass  # BlockingIOError (nothing more sent yet), or the client is gone already
+    finally:
+        sock.close()
+
+
+def bind_listener(config: Config, text: str) -> tuple[BindAddress, socket.socket]:
+    """Bind and listen on one --bind address with the configured socket options."""
+    address = parse_bind(text)
+    sock = create_listener(
+        address,
+        config.backlog,
+        reuse_port=config.reuse_port,
+        unix_mode=config.unix_socket_mode,
+        unix_owner=config.unix_socket_owner,
+    )
+    return address, sock
+
+
+def tls_context_for(config: Config) -> ssl.SSLContext | None:
+    """The server's TLS context, or None without --certfile; ConfigError names a bad file."""
+    if config.certfile is None:
+        return None
+    return server_context(
+        config.certfile,
+        config.keyfile,
+        config.keyfile_password,
+        ca_certs=config.ca_certs,
+        verify_client=config.verify_client,
+        min_version=config.tls_min_version,
+    )
