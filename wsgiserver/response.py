@@ -248,12 +248,13 @@ class Response:
             if type(data) is not bytes:
                 raise ApplicationError(f"the body must yield bytes, got {type(data).__name__}")
             total += len(data)
-        conn = self._conn
         body = result[0] if len(result) == 1 else b"".join(result)
-        payload = self._head(total) + conn.send_data(body)
+        head = self._head(total)
+        writer = self._conn.writer
+        payload = head + writer.body(body)
         self.body_bytes = total
         try:
-            end = conn.send_end()
+            end = writer.end()
         except ResponseFramingError:
             self._channel.send(payload)  # what the app declared is short: send it, then abort
             raise

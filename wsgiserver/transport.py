@@ -352,7 +352,8 @@ class Transport:
             self._log_failure(request, outcome, message, exc)
             outcome.aborted = True
         finally:
-            self._log_close_error(outcome)
+            if outcome.close_error is not None:
+                self._log_close_error(outcome)
             if record is not None:
                 self._end_record(record, outcome, status)
         if outcome.aborted or conn.failed or not conn.keep_alive:
