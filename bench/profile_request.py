@@ -20,6 +20,7 @@ from typing import Any
 from wsgiserver.connections import DateHeader
 from wsgiserver.gateway import Gateway, Outcome, ServerInfo
 from wsgiserver.protocol import Limits, Request, ServerConnection
+from wsgiserver.response import check_head
 from wsgiserver.transport import Timeouts, Transport
 
 REQUEST = (
@@ -87,11 +88,11 @@ def main() -> None:
         conn = ServerConnection()
         conn.receive_data(REQUEST)
         conn.next_event()
-        return conn.send_response(
-            "200 OK", [("Content-Type", "text/plain")], length_hint=13, extra=gateway.date()
-        )
+        # As the gateway does it: checked once per (status, headers), then framed.
+        checked = check_head("200 OK", [("Content-Type", "text/plain")])
+        return conn.send_head(checked.fields, length_hint=13, extra=gateway.date())
 
-    stages["parse + serialize response head"] = head
+    stages["parse + check and serialize response head"] = head
 
 
     def full_gateway() -> None:
