@@ -20,7 +20,7 @@ from typing import Any
 from wsgiserver.connections import DateHeader
 from wsgiserver.gateway import Gateway, Outcome, ServerInfo
 from wsgiserver.protocol import Limits, Request, ServerConnection
-from wsgiserver.response import check_head
+from wsgiserver.response import CheckedHeads
 from wsgiserver.transport import Timeouts, Transport
 
 REQUEST = (
@@ -84,12 +84,14 @@ def main() -> None:
 
     stages["call the app (13-byte list)"] = app_only
 
+    heads = CheckedHeads()
+
     def head() -> bytes:
         conn = ServerConnection()
         conn.receive_data(REQUEST)
         conn.next_event()
         # As the gateway does it: checked once per (status, headers), then framed.
-        checked = check_head("200 OK", [("Content-Type", "text/plain")])
+        checked = heads.check("200 OK", [("Content-Type", "text/plain")])
         return conn.send_head(checked.fields, length_hint=13, extra=gateway.date())
 
     stages["parse + check and serialize response head"] = head

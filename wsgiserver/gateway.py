@@ -21,7 +21,7 @@ from wsgiserver.body import FileWrapper, InputStream
 from wsgiserver.errors import ApplicationError, ConnectionLost, HTTPError
 from wsgiserver.forwarded import ProxyTrust
 from wsgiserver.protocol import NEED_DATA, Data, EndOfMessage, Request, ServerConnection
-from wsgiserver.response import Response
+from wsgiserver.response import CheckedHeads, Response
 
 StartResponse = Callable[..., Callable[[bytes], None]]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -98,6 +98,7 @@ class Gateway:
         "date",
         "echo_header",
         "errors",
+        "heads",
         "info",
         "on_start",
         "proxies",
@@ -128,6 +129,7 @@ class Gateway:
         self.proxies = proxies
         self.date = date  # "Date: <IMF-fixdate>\r\n", cached by the caller (RFC 9110 6.6.1)
         self.errors = errors if errors is not None else sys.stderr
+        self.heads = CheckedHeads()  # response heads already validated (response.py)
         self.base_environ: dict[str, Any] = {
             "SERVER_NAME": info.server_name,
             "SERVER_PORT": info.server_port,
@@ -246,7 +248,7 @@ class Gateway:
             body = InputStream(_BodyPuller(conn, channel, outcome))
         environ = self.environ(request, body, connection, remote)
         outcome.environ = environ
-        response = Response(conn, channel, self.date)
+        response = Response(conn, channel, self.date, self.heads)
         ids = self.request_ids
         if ids is not None:
             request_id = ids(environ, remote)

@@ -7,7 +7,8 @@ Must not: touch sockets (it writes through the gateway's `Channel`) or build the
 
 Validation is memoized: most applications send the same few status lines and header lists
 on every request, so a checked and serialized (status, headers) pair is kept in a bounded
-table and a repeat costs one dictionary lookup instead of a regular expression per field.
+table (`CheckedHeads`, one per gateway) and a repeat costs one dictionary lookup instead of
+a regular expression per field.
 """
 
 from __future__ import annotations
@@ -47,10 +48,7 @@ _SERVER_SUPPLIED = frozenset(("date", "server"))
 _STATUS = re.compile(r"[2-9][0-9]{2} [\t\x20-\x7e\x80-\xff]*")
 _FIELD_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _FIELD_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
-# Bounded so that an application sending unique values (cookies, ETags) cannot grow it: when
-# full it is emptied and refills with what is sent now. Entries are immutable and a lost
-# race only means checking twice, so threads share it without a lock.
-MAX_CACHED_HEADS = 256
+MAX_CACHED_HEADS = 256  # distinct (status, headers) pairs remembered per gateway
 
 
 class Channel(Protocol):
@@ -70,29 +68,53 @@ class CheckedHead:
     own_fields: frozenset[str]  # server-supplied fields (Date, Server) the app set itself
 
 
-_checked_heads: dict[tuple[object, ...], CheckedHead] = {}
+class CheckedHeads:
+    """The memo of heads that passed `check_head`, shared by one gateway's threads.
+
+    Bounded: when full it is emptied and refills with what is sent now, so an application
+    sending unique values (cookies, ETags) cannot grow it. Entries are immutable and a lost
+    race only means checking twice, so threads share it without a lock (dict operations are
+    atomic on free-threaded CPython too).
+    """
+
+    __slots__ = ("_entries", "limit")
+
+    def __init__(self, limit: int = MAX_CACHED_HEADS) -> None:
+        self._entries: dict[tuple[object, ...], CheckedHead] = {}
+        self.limit = limit
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def keys(self) -> list[tuple[object, ...]]:
+        return list(self._entries)
+
+    def check(self, status: object, headers: object) -> CheckedHead:
+        """`check_head`, remembered: a repeat of a valid head costs one lookup."""
+        key: tuple[object, ...] | None = None
+        if type(headers) is list:
+            key = (status, *headers)
+            try:
+                checked = self._entries.get(key)
+            except TypeError:  # an unhashable item (a list pair): invalid, reported below
+                checked = None
+                key = None
+            if checked is not None:
+                return checked
+        checked = check_head(status, headers)
+        if key is not None and _exact_strings(key):
+            entries = self._entries
+            if len(entries) >= self.limit:
+                entries.clear()
+            entries[key] = checked
+        return checked
 
 
 def check_head(status: object, headers: object) -> CheckedHead:
     """Validate a `start_response` status and header list; ApplicationError if invalid."""
-    key: tuple[object, ...] | None = None
-    if type(headers) is list:
-        key = (status, *headers)
-        try:
-            checked = _checked_heads.get(key)
-        except TypeError:  # an unhashable item (a list pair): invalid, reported below
-            checked = None
-            key = None
-        if checked is not None:
-            return checked
     fields = prepare_fields(check_status(status), check_headers(headers))
     names = frozenset(name.lower() for name, _ in headers)  # type: ignore[attr-defined]
-    checked = CheckedHead(fields, names, names & _SERVER_SUPPLIED)
-    if key is not None and _exact_strings(key):
-        if len(_checked_heads) >= MAX_CACHED_HEADS:
-            _checked_heads.clear()
-        _checked_heads[key] = checked
-    return checked
+    return CheckedHead(fields, names, names & _SERVER_SUPPLIED)
 
 
 def _exact_strings(key: tuple[object, ...]) -> bool:
@@ -137,6 +159,7 @@ class Response:
         "_checked",
         "_conn",
         "_date",
+        "_heads",
         "_key",
         "body_bytes",
         "echo",
@@ -150,8 +173,10 @@ class Response:
         conn: ServerConnection,
         channel: Channel,
         date: Callable[[], str],
+        heads: CheckedHeads,
     ) -> None:
         self._conn = conn
+        self._heads = heads
         self._channel = channel
         self._date = date
         self._checked: CheckedHead | None = None
@@ -177,7 +202,7 @@ class Response:
                 exc_info = None
         elif self.status is not None:
             raise ApplicationError("start_response called twice without exc_info")
-        self._checked = check_head(status, headers)
+        self._checked = self._heads.check(status, headers)
         self._key = (status, *headers)
         self.status = status
         self.headers = headers
@@ -190,7 +215,7 @@ class Response:
         if (self.status, *self.headers) != self._key:
             # The app may change its header list until the body begins (wsgiref sends the
             # list as it is then, too): check what will actually be sent.
-            checked = self._checked = check_head(self.status, self.headers)
+            checked = self._checked = self._heads.check(self.status, self.headers)
         extra = self._date()
         names = checked.names
         if self.echo is not None:

@@ -11,6 +11,7 @@ import pytest
 
 from tests.gateway.harness import run
 from wsgiserver.errors import ApplicationError, ResponseFramingError
+from wsgiserver.response import CheckedHeads
 
 Environ = dict[str, Any]
 App = Callable[[Environ, Callable[..., Any]], Iterable[bytes]]
@@ -373,26 +374,36 @@ def test_a_remembered_head_is_not_shared_across_different_headers() -> None:
 
 
 def test_remembered_heads_stay_bounded() -> None:
-    from wsgiserver import response as module
-
-    for index in range(module.MAX_CACHED_HEADS * 2):
-        exchange = run(simple([b"ok"], headers=[("X-Id", str(index))]))
-        assert exchange.error is None
-    assert len(module._checked_heads) <= module.MAX_CACHED_HEADS
+    heads = CheckedHeads(limit=8)
+    for index in range(20):
+        checked = heads.check("200 OK", [("X-Id", str(index))])
+        assert checked.fields.lines == f"X-Id: {index}\r\n"
+        assert len(heads) <= 8
+    # A repeat is served from the memo: the very same checked object.
+    assert heads.check("200 OK", [("X-Id", "19")]) is heads.check("200 OK", [("X-Id", "19")])
 
 
 def test_str_subclasses_are_checked_but_not_remembered() -> None:
-    from wsgiserver import response as module
-
     class Name(str):
         pass
 
     exchange = run(simple([b"ok"], headers=[(Name("X-Sub"), Name("v"))]))
     response, _ = exchange.response()
     assert (b"x-sub", b"v") in response.headers
-    assert not any(
-        isinstance(item, tuple) and "X-Sub" in item for key in module._checked_heads for item in key
-    )
+    heads = CheckedHeads()
+    heads.check("200 OK", [(Name("X-Sub"), Name("v"))])
+    assert len(heads) == 0
+    heads.check("200 OK", [("X-Sub", "v")])
+    assert len(heads) == 1
+
+
+def test_invalid_heads_are_never_remembered() -> None:
+    heads = CheckedHeads()
+    for headers in ([("X", "a\nb")], [["X", "list pair"]], [("Connection", "close")]):
+        for _ in range(2):
+            with pytest.raises(ApplicationError):
+                heads.check("200 OK", headers)
+    assert len(heads) == 0
 
 
 def test_content_length_is_sent_once_and_normalized() -> None:
