@@ -83,13 +83,19 @@ class InputStream:
         # body over and over (quadratic in the number of pieces).
         chunks = [buf]
         have = len(buf)
-        while size < 0 or have < size:
-            data = pull()
-            if not data:
-                self._done = True
-                break
-            chunks.append(data)
-            have += len(data)
+        try:
+            while size < 0 or have < size:
+                data = pull()
+                if not data:
+                    self._done = True
+                    break
+                chunks.append(data)
+                have += len(data)
+        except BaseException:
+            # A timeout may be caught by the app, which may read again: what was received
+            # stays readable, in order, instead of leaving a hole in the body.
+            self._buf = b"".join(chunks)
+            raise
         return b"".join(chunks)  # one piece is returned as it is: join() does not copy it
 
     def readline(self, size: int | None = -1) -> bytes:

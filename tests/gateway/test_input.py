@@ -187,3 +187,21 @@ def test_continue_still_sent_when_the_body_came_with_the_head() -> None:
     exchange = run(reading_app(lambda s: s.read()), request)
     assert exchange.raw.startswith(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n")
     assert exchange.response()[1] == b"body"
+
+
+@pytest.mark.parametrize("size", [10, -1])
+def test_bytes_received_before_a_failed_read_are_not_lost(size: int) -> None:
+    # A body timeout raises from the pull; an app may catch it and read again. The bytes that
+    # arrived before the failure must come first, not vanish.
+    pieces: list[bytes | Exception] = [b"abc", TimeoutError("slow"), b"def", b""]
+
+    def pull() -> bytes:
+        piece = pieces.pop(0)
+        if isinstance(piece, Exception):
+            raise piece
+        return piece
+
+    stream = InputStream(pull)
+    with pytest.raises(TimeoutError):
+        stream.read(size)  # "abc" arrived, then the next pull failed
+    assert stream.read(size) == b"abcdef"
