@@ -510,8 +510,10 @@ class Server:
                     if transport is not None:
                         self._active.add(transport)
                     since = self._saturated_since
-                    if since and transport is not None and not poller.has_pending():
-                        self._saturated_since = 0.0  # nothing else waits: the queue is empty
+                    if since and fd not in self._listeners and not poller.has_pending():
+                        # Nothing else waits: the queue is empty. (For a listener this is
+                        # known only once it is re-armed: see `_accept`.)
+                        self._saturated_since = 0.0
                 if transport is not None:
                     if since and not 0.0 < transport.ready_since < since:
                         transport.ready_since = since  # else keep the older estimate
@@ -579,34 +581,22 @@ class Server:
         one in the poller (a round trip each), and a last accept() failing with EAGAIN: 4 %
         of the throughput of `Connection: close` requests.
         """
-        listener = self._listeners.get(listener_fd)
-        if listener is None:
-            return
-        sock: socket.socket | None = None
         try:
-            sock, peer = accept(listener, self._families[listener_fd])
-        except (BlockingIOError, InterruptedError):
-            pass  # another thread took it, or the client gave up
-        except OSError as exc:
-            if exc.errno not in _TRANSIENT_ACCEPT:
-                # EMFILE, ENFILE, ENOBUFS, ENOMEM: rest instead of spinning on a listener
-                # that stays readable; the housekeeper re-arms it.
-                log.warning("accept() failed: %s; pausing %.1fs", exc.strerror, ACCEPT_PAUSE)
-                with self._cond:
-                    self._resume_accept.append((time.monotonic() + ACCEPT_PAUSE, listener_fd))
-                    self._cond.notify()
-                return
-        if not self._stopping.is_set():
-            self._poller.arm(listener_fd)
-        if since and not self._poller.has_pending():
-            # Re-armed, the listener is ready again at once if its backlog still holds
-            # connections: only now can we tell that nothing waits any more.
-            with self._lock:
-                if self._saturated_since == since:
-                    self._saturated_since = 0.0
+            sock, peer = self._accept_one(listener_fd)
+        finally:
+            if since and not self._poller.has_pending():
+                # Re-armed, the listener is ready again at once if its backlog still holds
+                # connections: only now can we tell that nothing waits any more.
+                with self._lock:
+                    if self._saturated_since == since:
+                        self._saturated_since = 0.0
         if sock is None:
             return
-        transport = self._transport_for(sock, peer, listener_fd)
+        try:
+            transport = self._transport_for(sock, peer, listener_fd)
+        except OSError:  # e.g. setsockopt on a connection reset already
+            sock.close()
+            return
         transport.ready_since = since
         with self._lock:
             closed = self._closed
@@ -619,6 +609,30 @@ class Server:
             refuse(sock)
         else:
             self._serve(transport)
+
+    def _accept_one(self, listener_fd: int) -> tuple[socket.socket | None, Any]:
+        """accept() once and re-arm the listener; (None, None) if nothing was accepted."""
+        listener = self._listeners.get(listener_fd)
+        if listener is None:
+            return None, None
+        sock: socket.socket | None = None
+        peer: Any = None
+        try:
+            sock, peer = accept(listener, self._families[listener_fd])
+        except (BlockingIOError, InterruptedError):
+            pass  # another thread took it, or the client gave up
+        except OSError as exc:
+            if exc.errno not in _TRANSIENT_ACCEPT:
+                # EMFILE, ENFILE, ENOBUFS, ENOMEM: rest instead of spinning on a listener
+                # that stays readable; the housekeeper re-arms it.
+                log.warning("accept() failed: %s; pausing %.1fs", exc.strerror, ACCEPT_PAUSE)
+                with self._cond:
+                    self._resume_accept.append((time.monotonic() + ACCEPT_PAUSE, listener_fd))
+                    self._cond.notify()
+                return None, None
+        if not self._stopping.is_set():
+            self._poller.arm(listener_fd)
+        return sock, peer
 
     # -- stopping -------------------------------------------------------------------------
 

@@ -168,3 +168,33 @@ def test_a_thread_that_ignores_the_timeout_makes_the_server_not_ready() -> None:
         while running.server.stuck_threads and time.monotonic() < deadline:
             threading.Event().wait(0.02)
         assert get(address.host, address.port, "/readyz")[0] == 200
+
+
+def test_a_stray_poller_event_does_not_leave_the_queue_marked_as_waiting() -> None:
+    """A wake for an fd that is neither parked nor a listener (a connection the housekeeper
+    has just expired, reported before it was forgotten) must still end the queue-wait
+    estimate when nothing else waits; a stale estimate would later shed a request that
+    never waited (503 from --queue-timeout)."""
+    import os
+
+    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    with serving(app, queue_timeout=0.5) as running:
+        server = running.server
+        read_end, write_end = os.pipe()
+        try:
+            with server._lock:
+                server._saturated_since = time.monotonic()
+            server._poller.arm(read_end)
+            os.write(write_end, b"x")
+            deadline = time.monotonic() + BOUND
+            while server._saturated_since and time.monotonic() < deadline:
+                threading.Event().wait(0.005)  # observing a state change, not synchronising
+            assert server._saturated_since == 0.0
+        finally:
+            server._poller.forget(read_end)
+            os.close(read_end)
+            os.close(write_end)
+        assert get(running.host, running.port, "/")[0] == 200
