@@ -86,9 +86,6 @@ class CheckedHeads:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def keys(self) -> list[tuple[object, ...]]:
-        return list(self._entries)
-
     def check(self, status: object, headers: object) -> CheckedHead:
         """`check_head`, remembered: a repeat of a valid head costs one lookup."""
         key: tuple[object, ...] | None = None
@@ -99,7 +96,7 @@ class CheckedHeads:
             except TypeError:  # an unhashable item (a list pair): invalid, reported below
                 checked = None
                 key = None
-            if checked is not None:
+            if checked is not None and type(status) is str:  # as strict as a miss
                 return checked
         checked = check_head(status, headers)
         if key is not None and _exact_strings(key):
@@ -112,8 +109,9 @@ class CheckedHeads:
 
 def check_head(status: object, headers: object) -> CheckedHead:
     """Validate a `start_response` status and header list; ApplicationError if invalid."""
-    fields = prepare_fields(check_status(status), check_headers(headers))
-    names = frozenset(name.lower() for name, _ in headers)  # type: ignore[attr-defined]
+    plain = check_headers(headers)
+    fields = prepare_fields(check_status(status), plain)
+    names = frozenset(name.lower() for name, _ in plain)
     return CheckedHead(fields, names, names & _SERVER_SUPPLIED)
 
 
@@ -135,9 +133,15 @@ def check_status(status: object) -> str:
 
 
 def check_headers(headers: object) -> list[tuple[str, str]]:
-    """Validate the app's header list (RFC 9110 section 5 names and values, no hop-by-hop)."""
+    """Validate the app's header list (RFC 9110 section 5 names and values, no hop-by-hop)
+    and return it as plain `str` pairs.
+
+    A `str` subclass is copied to a plain `str` before it is checked: its own `lower()` or
+    `__format__` could otherwise dodge the checks or change what is serialized.
+    """
     if not isinstance(headers, list):
         raise ApplicationError("response headers must be a list of (name, value) tuples")
+    plain: list[tuple[str, str]] = []
     for item in headers:
         if type(item) is not tuple or len(item) != 2:
             raise ApplicationError(f"invalid response header: {item!r}")
@@ -146,9 +150,12 @@ def check_headers(headers: object) -> list[tuple[str, str]]:
             raise ApplicationError(f"invalid response header name: {name!r}")
         if not isinstance(value, str) or _FIELD_VALUE.fullmatch(value) is None:
             raise ApplicationError(f"invalid value for response header {name}: {value!r}")
+        if type(name) is not str or type(value) is not str:
+            name, value = str.__str__(name), str.__str__(value)
         if name.lower() in HOP_BY_HOP:
             raise ApplicationError(f"hop-by-hop header {name} from application (PEP 3333)")
-    return headers
+        plain.append((name, value))
+    return plain
 
 
 class Response:
@@ -208,7 +215,8 @@ class Response:
         self.headers = headers
         return self.write
 
-    def _head(self, length_hint: int | None) -> bytes:
+    def _current(self) -> CheckedHead:
+        """The checked head as it will be sent (start_response must have been called)."""
         checked = self._checked
         if checked is None:
             raise ApplicationError("the application did not call start_response")
@@ -216,6 +224,11 @@ class Response:
             # The app may change its header list until the body begins (wsgiref sends the
             # list as it is then, too): check what will actually be sent.
             checked = self._checked = self._heads.check(self.status, self.headers)
+            self._key = (self.status, *self.headers)
+        return checked
+
+    def _head(self, length_hint: int | None) -> bytes:
+        checked = self._current()
         extra = self._date()
         names = checked.names
         if self.echo is not None:
@@ -298,7 +311,7 @@ class Response:
         size = max(info.st_size - offset, 0)
         conn = self._conn
         if not self.head_sent:
-            declared = self._checked is not None and self._checked.fields.declared is not None
+            declared = self._current().fields.declared is not None
             self._channel.send(self._head(None if declared else size))
         writer = conn.writer
         count = writer.account(size)

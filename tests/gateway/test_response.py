@@ -411,3 +411,46 @@ def test_content_length_is_sent_once_and_normalized() -> None:
     exchange = run(simple([b"ok"], headers=headers))
     assert exchange.raw.count(b"Content-Length") == 1
     assert b"Content-Length: 2\r\n" in exchange.raw
+
+
+@pytest.mark.parametrize("status", ["204 No Content", "304 Not Modified"])
+def test_head_request_for_a_bodyless_status_gets_no_content_length(status: str) -> None:
+    # RFC 9110 section 8.6: never on a 204; on a 304 only the length of the 200 it stands
+    # for, which the server cannot know from the (empty) body the app returned.
+    exchange = run(simple([], status), HEAD)
+    assert b"Content-Length" not in exchange.raw
+    assert exchange.raw.endswith(b"\r\n\r\n")
+
+
+def test_str_subclasses_cannot_change_what_is_checked_or_sent() -> None:
+    class Sneaky(str):
+        def __format__(self, spec: str) -> str:
+            return "v\r\nX-Injected: 1"
+
+        def lower(self) -> str:
+            return "x-harmless"
+
+    exchange = run(simple([b"ok"], headers=[("X-A", Sneaky("v"))]))
+    assert b"X-Injected" not in exchange.raw
+    assert b"X-A: v\r\n" in exchange.raw
+    # A hop-by-hop name is refused even if its lower() says otherwise.
+    refused = run(simple([b"ok"], headers=[(Sneaky("Connection"), "close")]))
+    assert isinstance(refused.error, ApplicationError)
+
+
+def test_file_wrapper_length_follows_headers_changed_after_start_response(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "blob.bin"
+    path.write_bytes(b"x" * 1000)
+
+    def app(environ: Environ, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        headers = [("Content-Type", "application/octet-stream"), ("Content-Length", "5")]
+        start_response("200 OK", headers)
+        del headers[1]  # the app changed its mind: the file's own size applies
+        wrapper: Iterable[bytes] = environ["wsgi.file_wrapper"](path.open("rb"))
+        return wrapper
+
+    head, body = run(app).response()
+    assert body == b"x" * 1000
+    assert (b"content-length", b"1000") in head.headers

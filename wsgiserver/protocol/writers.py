@@ -64,7 +64,9 @@ class ResponseWriter:
             framing = _NONE
             if declared is not None:
                 framing_line = f"Content-Length: {declared}\r\n"
-            elif head_request and length_hint is not None:
+            elif head_request and length_hint is not None and status_allows_body(code):
+                # The length a GET would have had; never on a 204 (RFC 9110 section 8.6 MUST
+                # NOT) or a 304 (only the length of the 200 it stands for, unknown here).
                 framing_line = f"Content-Length: {length_hint}\r\n"
             else:
                 framing_line = ""
