@@ -22,9 +22,8 @@ from typing import Protocol
 
 
 class Poller(Protocol):
-    def arm(self, fd: int, *, new: bool = False) -> None:
-        """Report `fd` once, to one waiter, when it becomes readable. `new`: the fd was
-        never armed (a socket just accepted), which saves a failed call on some pollers."""
+    def arm(self, fd: int) -> None:
+        """Report `fd` once, to one waiter, when it becomes readable."""
 
     def forget(self, fd: int) -> None:
         """Stop watching `fd` (call before closing it)."""
@@ -56,19 +55,13 @@ class EpollPoller:
         self._probe = select.poll()
         self._probe.register(self._epoll.fileno(), select.POLLIN)
 
-    def arm(self, fd: int, *, new: bool = False) -> None:
+    def arm(self, fd: int) -> None:
         # The server arms outside its lock, so shutdown (or an expiry) may close the socket,
         # or the poller, just before: EBADF and a closed epoll are not errors then. Raising
         # here used to kill the worker thread that had just parked the connection.
         try:
-            if new:
-                # ADD first: MOD on an fd the set has never seen fails (ENOENT), and raising
-                # and catching that cost every accepted connection a few microseconds.
-                try:
-                    self._epoll.register(fd, self._mask)
-                except FileExistsError:
-                    self._epoll.modify(fd, self._mask)
-                return
+            # MOD first: a parked connection was armed before, and a new one is served by
+            # the thread that accepted it, so only its first park takes the ENOENT path.
             try:
                 self._epoll.modify(fd, self._mask)
             except FileNotFoundError:
@@ -125,7 +118,7 @@ class SelectorPoller:
         self._leading = False
         self._woken = False
 
-    def arm(self, fd: int, *, new: bool = False) -> None:
+    def arm(self, fd: int) -> None:
         with self._cond:
             self._pending.append((fd, True))
         self._interrupt()

@@ -1,4 +1,4 @@
-"""The pollers on their own: one-shot delivery, arming new and known fds, wake-up."""
+"""The pollers on their own: one-shot delivery, re-arming, wake-up."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def poller(request: pytest.FixtureRequest) -> Iterator[Poller]:
 def test_a_new_fd_is_reported_once_until_armed_again(poller: Poller) -> None:
     left, right = socket.socketpair()
     with left, right:
-        poller.arm(left.fileno(), new=True)
+        poller.arm(left.fileno())
         right.send(b"x")
         assert poller.wait(5.0) == left.fileno()
         # One-shot: still readable, but not reported again until re-armed.
@@ -32,19 +32,20 @@ def test_a_new_fd_is_reported_once_until_armed_again(poller: Poller) -> None:
         assert poller.wait(5.0) == left.fileno()
 
 
-def test_arming_as_new_an_fd_already_known_still_works(poller: Poller) -> None:
+def test_arming_an_fd_twice_before_it_is_ready_reports_it_once(poller: Poller) -> None:
     left, right = socket.socketpair()
     with left, right:
         poller.arm(left.fileno())
-        poller.arm(left.fileno(), new=True)  # e.g. an fd number reused after a close
+        poller.arm(left.fileno())
         right.send(b"x")
         assert poller.wait(5.0) == left.fileno()
+        assert poller.wait(0.05) is None
 
 
 def test_rearming_an_fd_the_poller_never_saw_registers_it(poller: Poller) -> None:
     left, right = socket.socketpair()
     with left, right:
-        poller.arm(left.fileno())  # not marked new: falls back to registering
+        poller.arm(left.fileno())  # MOD fails with ENOENT: it falls back to registering
         right.send(b"x")
         assert poller.wait(5.0) == left.fileno()
 

@@ -1,7 +1,8 @@
 """The request head as a whole: request line, target form, Host, and framing (RFC 9112 2-6).
 
-Owns: turning one complete head (request line and field lines, CRLF-separated, without the
-final empty line) into a validated `Request`. Must not: buffer bytes or track connection state.
+Owns: turning one complete head (request line and field lines, each ending in CRLF, and the
+empty line that ends the head) into a validated `Request`. Must not: buffer bytes or track
+connection state.
 """
 
 from __future__ import annotations
