@@ -120,10 +120,17 @@ class Connections:
     def add_listener(self, fd: int, bound: BindAddress) -> None:
         """Serve connections accepted on listener `fd` (bound to `bound`) with its Gateway."""
         config = self.config
+        # PEP 3333: wsgi.multiprocess is true when another process may run the same app at
+        # the same time, which is what --workers N > 1 does.
+        multiprocess = config.workers > 1
         if bound.path is not None:
-            info = ServerInfo("localhost", "80", root_path=config.root_path)
+            info = ServerInfo(
+                "localhost", "80", root_path=config.root_path, multiprocess=multiprocess
+            )
         else:
-            info = ServerInfo(bound.host, str(bound.port), root_path=config.root_path)
+            info = ServerInfo(
+                bound.host, str(bound.port), root_path=config.root_path, multiprocess=multiprocess
+            )
         if self.edge is not None and self.edge.tls is not None:
             info = dataclasses.replace(info, url_scheme="https")
         hooks = self.hooks

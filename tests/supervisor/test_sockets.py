@@ -14,7 +14,7 @@ import pytest
 
 from tests.server.helpers import RawClient, get
 from tests.supervisor.conftest import Start
-from tests.supervisor.helpers import WAIT
+from tests.supervisor.helpers import WAIT, write_app
 
 # systemd sets LISTEN_PID to the pid of the process it execs; so does this wrapper, after
 # moving the passed socket to fd 3 (SD_LISTEN_FDS_START).
@@ -136,3 +136,21 @@ def test_reuse_port_lets_two_servers_share_a_port(start: Start, tmp_path: Path) 
     assert second.address() == (host, port)
     assert first.stop() == 0
     assert second.stop() == 0
+
+
+@pytest.mark.parametrize(("extra", "expected"), [((), b"False"), (("--workers", "2"), b"True")])
+def test_wsgi_multiprocess_follows_workers(
+    start: Start, app_dir: Path, extra: tuple[str, ...], expected: bytes
+) -> None:
+    # PEP 3333: wsgi.multiprocess is true when another process may run the same app at the
+    # same time, as the workers of a pre-forking supervisor do.
+    source = (
+        "def app(environ, start_response):\n"
+        "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+        "    return [str(environ['wsgi.multiprocess']).encode()]\n"
+    )
+    write_app(app_dir, source=source)
+    server = start(*extra, "--bind", "127.0.0.1:0", "app:app")
+    with RawClient(server.address()) as client:
+        assert client.request(get()).body == expected
+    assert server.stop() == 0
