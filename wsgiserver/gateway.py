@@ -202,7 +202,15 @@ class Gateway:
         if request.host is not None:
             # RFC 9112 section 3.2.2: an absolute-form target overrides the Host field.
             environ["HTTP_HOST"] = request.host.decode("latin-1")
-        if request.scheme is not None and self.info.url_scheme == "http":
+        if (
+            request.scheme is not None
+            and self.info.url_scheme == "http"
+            and self.proxies is not None
+            and self.proxies.trusts(remote[0] if remote is not None else None)
+        ):
+            # An absolute-form "https://..." target (RFC 9112 section 3.2.2) names the
+            # scheme, but only a trusted proxy may say the client's connection was secure:
+            # the same rule as X-Forwarded-Proto, or any client could claim https.
             environ["wsgi.url_scheme"] = request.scheme
         if self.proxies is not None:
             self.proxies.apply(environ, remote)
@@ -269,6 +277,7 @@ class Gateway:
                 raise
             raise ApplicationError("the application raised an exception") from exc
         finally:
+            response.ended = True  # before close(): it may call a write() it kept
             if prebuffered and type(body) is InputStream:
                 outcome.request_bytes = prebuffered - body.unread  # what the app read of it
             if response.head_sent:

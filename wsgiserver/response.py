@@ -45,7 +45,8 @@ HOP_BY_HOP = frozenset(
     )
 )
 _SERVER_SUPPLIED = frozenset(("date", "server"))
-_STATUS = re.compile(r"[2-9][0-9]{2} [\t\x20-\x7e\x80-\xff]*")
+# RFC 9110 section 15: status codes are 100..599; WSGI cannot send the interim 1xx ones.
+_STATUS = re.compile(r"[2-5][0-9]{2} [\t\x20-\x7e\x80-\xff]*")
 _FIELD_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _FIELD_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 MAX_CACHED_HEADS = 256  # distinct (status, headers) pairs remembered per gateway
@@ -170,6 +171,7 @@ class Response:
         "_key",
         "body_bytes",
         "echo",
+        "ended",
         "head_sent",
         "headers",
         "status",
@@ -191,6 +193,7 @@ class Response:
         self.status: str | None = None
         self.headers: list[tuple[str, str]] = []
         self.head_sent = False
+        self.ended = False  # set by the gateway once the response is over, sent or not
         self.body_bytes = 0
         self.echo: tuple[str, str] | None = None  # (header, request id) to send back
 
@@ -251,6 +254,11 @@ class Response:
 
     def write(self, data: bytes) -> None:
         """PEP 3333 write(): send now, never buffer."""
+        if self.ended:
+            # A write() kept past its response (called from the iterable's close() or from
+            # another thread) would put bytes after the end of the message, where the client
+            # reads the next response: PEP 3333 gives write() no life beyond its response.
+            raise ApplicationError("write() called after its response ended")
         if type(data) is not bytes:
             raise ApplicationError(f"write() needs bytes, got {type(data).__name__}")
         conn = self._conn

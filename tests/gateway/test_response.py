@@ -86,6 +86,18 @@ def test_no_body_statuses(status: str) -> None:
     assert b"Transfer-Encoding" not in exchange.raw
 
 
+@pytest.mark.parametrize("request_head", [GET, HEAD])
+def test_205_has_no_content_and_says_so(request_head: bytes) -> None:
+    # RFC 9110 section 15.3.6: MUST NOT generate content in a 205. Its status does not make
+    # it bodiless for RFC 9112 section 6.3, so "Content-Length: 0" delimits the empty body.
+    headers = [("Content-Length", "16"), ("Content-Type", "text/plain")]
+    exchange = run(simple([b"must not be sent"], "205 Reset Content", headers), request_head)
+    assert exchange.error is None
+    assert exchange.raw.endswith(b"Content-Length: 0\r\n\r\n")
+    assert exchange.raw.count(b"Content-Length") == 1
+    assert exchange.conn.keep_alive
+
+
 def test_204_drops_content_length() -> None:
     # RFC 9110 section 8.6: MUST NOT send Content-Length in a 204.
     exchange = run(simple([], "204 No Content", [("Content-Length", "0")]))
@@ -210,6 +222,8 @@ def test_no_start_response_is_500() -> None:
         ("OK 200", []),
         ("099 Low", []),
         ("100 Continue", []),
+        ("600 Beyond", []),  # RFC 9110 section 15: codes are 100..599
+        ("999 Nope", []),
         ("200 OK\r\nX: y", []),
         (b"200 OK", []),
         ("200 OK", [("Bad Name", "v")]),
@@ -411,6 +425,49 @@ def test_content_length_is_sent_once_and_normalized() -> None:
     exchange = run(simple([b"ok"], headers=headers))
     assert exchange.raw.count(b"Content-Length") == 1
     assert b"Content-Length: 2\r\n" in exchange.raw
+
+
+@pytest.mark.parametrize("body", [[], iter([]), [b""]], ids=["list", "iterator", "empty-item"])
+def test_head_request_with_the_body_left_out_gets_no_made_up_length(body: Any) -> None:
+    # RFC 9110 section 9.3.2 lets an app leave the body out for HEAD; section 8.6 allows
+    # Content-Length there only with GET's length, which an empty body does not tell.
+    exchange = run(simple(body), HEAD)
+    assert exchange.error is None
+    assert b"Content-Length" not in exchange.raw
+    assert b"Transfer-Encoding" not in exchange.raw
+    assert exchange.raw.endswith(b"\r\n\r\n")
+    assert exchange.conn.keep_alive
+
+
+def test_write_after_the_response_ended_raises_and_sends_nothing() -> None:
+    # PEP 3333 write() belongs to its response: bytes written after the end would be read
+    # by the client as the start of the next response.
+    kept: list[Callable[[bytes], None]] = []
+    failures: list[BaseException] = []
+
+    class Body:
+        def __iter__(self) -> Iterator[bytes]:
+            yield b"body"
+
+        def close(self) -> None:
+            try:
+                kept[0](b"forged")
+            except ApplicationError as exc:
+                failures.append(exc)
+
+    def app(environ: Environ, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        kept.append(start_response("200 OK", [("Content-Type", "text/plain")]))
+        return Body()
+
+    exchange = run(app)
+    assert exchange.error is None
+    assert exchange.raw.endswith(b"4\r\nbody\r\n0\r\n\r\n")
+    assert b"forged" not in exchange.raw
+    assert len(failures) == 1
+    assert "after its response ended" in str(failures[0])
+    with pytest.raises(ApplicationError):
+        kept[0](b"later, from another thread")
+    assert b"later" not in exchange.raw
 
 
 @pytest.mark.parametrize("status", ["204 No Content", "304 Not Modified"])

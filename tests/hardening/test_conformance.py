@@ -8,6 +8,7 @@ itself to it). Each test cites the section it checks.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable, Iterator
 
 import pytest
@@ -95,6 +96,43 @@ def test_absolute_form_target_overrides_host() -> None:
             b"GET https://origin.test:8443/p HTTP/1.1\r\nHost: other.test\r\n\r\n"
         )
         assert response.body == b"origin.test:8443 https"
+
+
+def test_absolute_form_scheme_is_only_taken_from_a_trusted_proxy() -> None:
+    """An absolute-form target names a scheme, but over a plain connection only a trusted
+    proxy may say the client's side was https (as with X-Forwarded-Proto); the authority
+    still wins over Host (RFC 9112 section 3.2.2)."""
+    request = b"GET https://origin.test/p HTTP/1.1\r\nHost: other.test\r\n\r\n"
+    with (
+        serving(host_app, forwarded_allow_ips="192.0.2.1") as srv,
+        RawClient((srv.host, srv.port)) as client,
+    ):
+        assert client.request(request).body == b"origin.test http"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"5\r\nhello\r\nZZ\r\n", b"8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n"],
+    ids=["bad-chunk-size", "over-max-body-size"],
+)
+def test_a_body_error_the_app_swallows_still_announces_the_close(body: bytes) -> None:
+    """RFC 9112 section 9.6: after a framing error the connection cannot persist, so the
+    answer the app gives anyway must say "Connection: close"; a pipelined request behind it
+    is never answered (its bytes may be the broken body's)."""
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        with contextlib.suppress(Exception):  # the app's own choice: answer 200 anyway
+            environ["wsgi.input"].read()
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"answered"]
+
+    request = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + body
+    with serving(app, max_body_size=10) as srv, RawClient((srv.host, srv.port)) as client:
+        client.send(request + get("/second"))
+        response = client.read_response()
+        assert response.body == b"answered"
+        assert response.closes
+        assert client.read_until_close() == b""
 
 
 @pytest.mark.parametrize(

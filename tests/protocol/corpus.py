@@ -175,6 +175,8 @@ REQUEST_LINE = [
         h11=VERSION_NOTE),
     bad("two-digit-major", get(b"GET / HTTP/10.0"), 505,
         ref="RFC 9110 15.6.6 (judgment: a version-shaped word with major != 1 is 505)"),
+    bad("leading-zero-major", get(b"GET / HTTP/01.1"), 400,
+        ref="RFC 9112 2.3: HTTP-version is DIGIT '.' DIGIT; '01' is no version number"),
     bad("empty-method", get(b" / HTTP/1.1"), 400, ref="RFC 9112 3"),
     bad("method-with-paren", get(b"GE(T / HTTP/1.1"), 400, ref="RFC 9110 5.6.2 tchar"),
     bad("method-with-nul", get(b"GE\x00T / HTTP/1.1"), 400, ref="RFC 9110 5.6.2"),

@@ -283,7 +283,12 @@ class ServerConnection:
         request = self.request
         if request is None or self._writer is not None:
             raise RuntimeError("send_head needs a request without a response")
-        keep_alive = request.keep_alive and not close and not self.close_requested
+        # A body framing error the app caught (and answered anyway) leaves the connection
+        # failed: say so in this head, or the client would wait for a next response that
+        # never comes (RFC 9112 section 9.6: "close" when the connection will not persist).
+        keep_alive = (
+            request.keep_alive and not close and not self.close_requested and self._state != _FAILED
+        )
         if keep_alive and not self.request_complete:
             reader = self._reader
             if request.expect_continue and not self._continue_sent:

@@ -18,7 +18,8 @@ TOKEN_RE = re.compile(TOKEN)
 # The target is any run of VCHAR here; its form is checked separately (section 3.2).
 REQUEST_LINE = re.compile(rb"(" + TOKEN + rb") ([\x21-\x7e]+) HTTP/([0-9])\.([0-9])")
 # The same shape with any version-looking word: tells 505 (unsupported) from 400 (garbage).
-ANY_VERSION_LINE = re.compile(rb"(" + TOKEN + rb") ([\x21-\x7e]+) HTTP/([0-9]+)\.[0-9]+")
+# A leading zero ("HTTP/01.1") is no version number at all: 400.
+ANY_VERSION_LINE = re.compile(rb"(" + TOKEN + rb") ([\x21-\x7e]+) HTTP/([1-9][0-9]*)\.[0-9]+")
 
 # The request line most requests have: a registered method, an origin-form target and
 # HTTP/1.0 or 1.1, with its CRLF (the fast path of head.py; anything else takes the full one).

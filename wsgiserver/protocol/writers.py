@@ -16,8 +16,9 @@ _NONE, _LENGTH, _CHUNKED, _CLOSE = range(4)
 
 
 def status_allows_body(code: int) -> bool:
-    """RFC 9110 section 6.4.1: 1xx, 204 and 304 responses never have content."""
-    return not (code < 200 or code == 204 or code == 304)
+    """RFC 9110 section 6.4.1: 1xx, 204 and 304 responses never have content; section
+    15.3.6: a server MUST NOT generate content in a 205."""
+    return not (code < 200 or code == 204 or code == 205 or code == 304)
 
 
 class ResponseWriter:
@@ -56,6 +57,10 @@ class ResponseWriter:
         declared = fields.declared
         if code == 204 or tunnel:
             declared = None  # RFC 9110 section 8.6: MUST NOT send Content-Length with 204.
+        elif code == 205:
+            # Unlike 204 and 304, a 205 is not bodiless by its status for RFC 9112 section
+            # 6.3, so its (empty) body must be delimited: section 15.3.6 names this one.
+            declared = 0
         if tunnel:
             framing = _CLOSE
             keep_alive = False
@@ -64,9 +69,12 @@ class ResponseWriter:
             framing = _NONE
             if declared is not None:
                 framing_line = f"Content-Length: {declared}\r\n"
-            elif head_request and length_hint is not None and status_allows_body(code):
+            elif head_request and length_hint and status_allows_body(code):
                 # The length a GET would have had; never on a 204 (RFC 9110 section 8.6 MUST
-                # NOT) or a 304 (only the length of the 200 it stands for, unknown here).
+                # NOT) or a 304 (only the length of the 200 it stands for, unknown here). Nor
+                # for an empty body: answering HEAD, that usually means the app left the
+                # body out (section 9.3.2 lets it), which says nothing of GET's length, and
+                # section 8.6 allows only that length.
                 framing_line = f"Content-Length: {length_hint}\r\n"
             else:
                 framing_line = ""
