@@ -31,6 +31,7 @@ from wsgiserver.config_sources import (
 from wsgiserver.connections import tls_context_for
 from wsgiserver.errors import AppLoadError, ConfigError, WSGIServerError
 from wsgiserver.gateway import WSGIApp
+from wsgiserver.listeners import describe
 from wsgiserver.server import Server
 
 EXIT_CONFIG = 2  # argparse uses 2 for usage errors too
@@ -365,7 +366,7 @@ def run(server: Server) -> int:
             log.info(
                 "wsgiserver %s serving on %s",
                 __version__,
-                ", ".join(f"http://{a}" if a.path is None else str(a) for a in server.addresses),
+                describe(server.addresses, tls=server.config.certfile is not None),
             )
             server.serve_forever()
     except OSError as exc:  # the pid file

@@ -123,13 +123,16 @@ class Connections:
         # PEP 3333: wsgi.multiprocess is true when another process may run the same app at
         # the same time, which is what --workers N > 1 does.
         multiprocess = config.workers > 1
+        # RFC 3875 section 4.1.14: an IPv6 SERVER_NAME is written in brackets, so that URLs
+        # rebuilt from it (PEP 3333 "URL Reconstruction") are valid.
+        name = f"[{bound.host}]" if ":" in bound.host else bound.host
         if bound.path is not None:
             info = ServerInfo(
                 "localhost", "80", root_path=config.root_path, multiprocess=multiprocess
             )
         else:
             info = ServerInfo(
-                bound.host, str(bound.port), root_path=config.root_path, multiprocess=multiprocess
+                name, str(bound.port), root_path=config.root_path, multiprocess=multiprocess
             )
         if self.edge is not None and self.edge.tls is not None:
             info = dataclasses.replace(info, url_scheme="https")
@@ -223,6 +226,7 @@ _OVERLOADED = (
     b"Connection: close\r\n\r\n"
     b"503 Service Unavailable: too many connections, try later\n"
 )
+_OVERLOADED_HEAD = _OVERLOADED[: _OVERLOADED.index(b"\r\n\r\n") + 4]
 
 
 def refuse(sock: socket.socket) -> None:
@@ -230,10 +234,15 @@ def refuse(sock: socket.socket) -> None:
 
     Costs no thread and no poller slot. What the client already sent is read and dropped so
     closing does not reset the connection (a reset could discard the 503 before it is read).
+    A HEAD request that has already arrived gets the head alone (RFC 9110 section 9.3.2).
     """
     try:
         sock.setblocking(False)
-        sock.send(_OVERLOADED)
+        try:
+            head = sock.recv(5, socket.MSG_PEEK) == b"HEAD "
+        except BlockingIOError:
+            head = False  # nothing sent yet: the usual answer
+        sock.send(_OVERLOADED_HEAD if head else _OVERLOADED)
         sock.shutdown(socket.SHUT_WR)
         for _ in range(4):  # bounded: a flood must not keep the accepting thread here
             if not sock.recv(65536):

@@ -49,7 +49,16 @@ class Edge:
 class ConnectionSetup:
     """The pre-HTTP state of one connection. Used by one thread at a time, like its transport."""
 
-    __slots__ = ("_buffer", "_edge", "_stage", "environ", "peer", "remote", "sock")
+    __slots__ = (
+        "_buffer",
+        "_edge",
+        "_stage",
+        "environ",
+        "peer",
+        "plaintext_head",
+        "remote",
+        "sock",
+    )
 
     def __init__(self, edge: Edge, sock: socket.socket, remote: tuple[str, int] | None) -> None:
         self._edge = edge
@@ -58,6 +67,7 @@ class ConnectionSetup:
         self.remote = remote  # the client, as the environ and access log see it
         self.environ: dict[str, Any] | None = None  # what this connection adds to environs
         self._buffer = b""
+        self.plaintext_head = False  # PLAINTEXT: the request looks like a HEAD (no content)
         self._stage = 0 if edge.proxy_protocol else (1 if edge.tls is not None else 3)
 
     @property
@@ -122,7 +132,7 @@ class ConnectionSetup:
 
     def _sniff(self) -> int:
         try:
-            first = self.sock.recv(1, socket.MSG_PEEK)
+            first = self.sock.recv(5, socket.MSG_PEEK)
         except (BlockingIOError, InterruptedError):
             return WAIT
         if not first:
@@ -133,7 +143,10 @@ class ConnectionSetup:
                 return CLOSE
             self.sock = tls.wrap_socket(self.sock, server_side=True, do_handshake_on_connect=False)
             return READY
-        return PLAINTEXT if first[0] in _HTTP_START else CLOSE
+        if first[0] not in _HTTP_START:
+            return CLOSE
+        self.plaintext_head = first == b"HEAD "
+        return PLAINTEXT
 
     def _handshake(self) -> int:
         sock = self.sock

@@ -177,6 +177,11 @@ class Gateway:
         """The environ of `request`, from its connection's `connection_environ`."""
         environ = connection.copy()
         path = path_info(request.path)
+        if path == "*":
+            # "OPTIONS *" (RFC 9112 section 3.2.4) names the server, no resource: CGI's
+            # PATH_INFO is "" or "/"-prefixed (RFC 3875 section 4.1.5), so it is empty here
+            # and the "*" stays in REQUEST_URI.
+            path = ""
         root = self.info.root_path
         if root and (path == root or path.startswith(root + "/")):
             path = path[len(root) :]

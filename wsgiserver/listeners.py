@@ -38,6 +38,12 @@ class BindAddress:
         return f"{self.host}:{self.port}"
 
 
+def describe(addresses: list[BindAddress], *, tls: bool) -> str:
+    """The listening addresses for the "serving on" log line: URLs for TCP."""
+    scheme = "https" if tls else "http"
+    return ", ".join(f"{scheme}://{a}" if a.path is None else str(a) for a in addresses)
+
+
 def parse_bind(text: str) -> BindAddress:
     """Parse one --bind value. Raises ValueError with a message fit for a user."""
     if text.startswith("fd://"):

@@ -40,7 +40,7 @@ from wsgiserver.admin import AdminServer, respond
 from wsgiserver.config import Config
 from wsgiserver.connections import bind_listener
 from wsgiserver.gateway import WSGIApp
-from wsgiserver.listeners import listener_address
+from wsgiserver.listeners import describe, listener_address
 from wsgiserver.reloader import FileWatcher
 from wsgiserver.worker import BEAT, ERROR, EXIT_APP, READY, RETIRE, run_worker
 
@@ -322,7 +322,7 @@ class Supervisor:
             log.info(
                 "wsgiserver %s serving on %s with %d worker(s), supervisor pid %d",
                 __version__,
-                ", ".join(f"http://{a}" if a.path is None else str(a) for a in addresses),
+                describe(addresses, tls=self.config.certfile is not None),
                 self.target,
                 os.getpid(),
             )

@@ -237,7 +237,7 @@ class Transport:
             return self._park_idle()
         if step == setup.PLAINTEXT:
             self._setup = None
-            return self._fail(BadRequest(setup.PLAINTEXT_DETAIL))
+            return self._fail(BadRequest(setup.PLAINTEXT_DETAIL), pending.plaintext_head)
         if step != setup.READY:
             return self.close()
         self._setup = None
@@ -307,6 +307,7 @@ class Transport:
                             "Gateway Timeout",
                             "the application did not answer in time",
                             extra=self._gateway.date(),
+                            head_request=self.conn.answers_head,
                         )
                     )
         finally:
@@ -448,6 +449,10 @@ class Transport:
             return data
         except (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
             pass
+        except OSError as exc:
+            # A reset (or a broken TLS record) is the client's doing: the app must not see a
+            # raw OSError, which it would turn into a 500 logged as its own failure.
+            raise ConnectionLost(str(exc)) from exc
         timeout = self._timeouts.body
         left = self._rate_deadline(time.monotonic()) - time.monotonic()
         too_slow = left < timeout
@@ -546,13 +551,16 @@ class Transport:
 
     # -- ending ---------------------------------------------------------------------------
 
-    def _fail(self, exc: HTTPError) -> int:
-        """The one place an HTTPError becomes a response: answer, then close lingering."""
+    def _fail(self, exc: HTTPError, head_request: bool | None = None) -> int:
+        """The one place an HTTPError becomes a response: answer, then close lingering.
+
+        `head_request` says whether the answer is to a HEAD (no content); by default the
+        connection knows, even for a head it refused.
+        """
         conn = self.conn
         if self._metrics is not None and isinstance(exc, ProtocolError):
             self._metrics.here().parse_error(exc.status)
         if not conn.response_started:
-            request = conn.request
             extra = self._gateway.date()
             if exc.status == 503:
                 extra += "Retry-After: 1\r\n"  # RFC 9110 section 10.2.3
@@ -563,7 +571,7 @@ class Transport:
                         exc.reason,
                         exc.detail,
                         extra=extra,
-                        head_request=request is not None and request.method == "HEAD",
+                        head_request=conn.answers_head if head_request is None else head_request,
                     )
                 )
             except (ConnectionLost, OSError):
@@ -639,6 +647,7 @@ class Transport:
                         "Request Timeout",
                         detail,
                         extra=self._gateway.date(),
+                        head_request=self.conn.answers_head,
                     )
                 )
         elif self._metrics is not None and self._linger_until is None:

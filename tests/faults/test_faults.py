@@ -27,6 +27,7 @@ from tests.server.helpers import (
     get,
     path_app,
 )
+from wsgiserver.errors import ConnectionLost
 from wsgiserver.testing import RunningServer, serving
 
 MIB = 1 << 20
@@ -120,6 +121,41 @@ def test_client_disconnects_mid_body() -> None:
         _assert_serving(srv)
     assert len(seen) == 1
     made.assert_all_closed_once()
+
+
+def test_client_resets_mid_body_is_not_an_app_error() -> None:
+    """A reset that arrives while the app reads the body is the client leaving: the app's
+    read fails with ConnectionLost, nothing is logged as an application error."""
+    made = Made()
+    seen: list[BaseException] = []
+    reset = threading.Event()
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        if environ["PATH_INFO"] == "/alive":
+            return path_app(environ, start_response)
+        assert reset.wait(10)
+        try:
+            while environ["wsgi.input"].read(65536):
+                pass
+        except Exception as exc:
+            seen.append(exc)
+            raise
+        start_response("200 OK", [])
+        return made.add([b"never"])
+
+    with serving(app) as srv:
+        client = socket.create_connection((srv.host, srv.port), timeout=5)
+        client.sendall(b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % MIB)
+        client.sendall(b"x" * 300_000)  # above the prebuffer limit: the app runs at once
+        _reset(client)
+        reset.set()
+        [record] = srv.wait_for_requests(1)
+        assert srv.take_app_errors() == []
+        assert "application raised" not in srv.log_text()
+        _assert_serving(srv)
+    assert len(seen) == 1
+    assert isinstance(seen[0], ConnectionLost), repr(seen[0])
+    assert record.status != 500
 
 
 def test_client_resets_while_streaming_100_mb() -> None:

@@ -129,6 +129,16 @@ def test_absolute_form_overrides_host() -> None:
     assert environ["QUERY_STRING"] == "q"
 
 
+def test_asterisk_form_has_an_empty_path_info() -> None:
+    # RFC 9112 section 3.2.4 / RFC 3875 section 4.1.5: no resource, so no "/"-less PATH_INFO
+    # (wsgiref.validate, which environ_for runs, rejects one).
+    environ = environ_for(b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert environ["PATH_INFO"] == ""
+    assert environ["SCRIPT_NAME"] == ""
+    assert environ["REQUEST_URI"] == "*"
+    assert environ["REQUEST_METHOD"] == "OPTIONS"
+
+
 def test_http10_without_host() -> None:
     environ = environ_for(b"GET / HTTP/1.0\r\n\r\n")
     assert environ["SERVER_PROTOCOL"] == "HTTP/1.0"

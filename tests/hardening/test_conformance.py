@@ -98,6 +98,49 @@ def test_absolute_form_target_overrides_host() -> None:
         assert response.body == b"origin.test:8443 https"
 
 
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (b"HEAD / HTTP/1.1\r\n\r\n", 400),  # no Host
+        (b"HEAD / HTTP/1.1\r\nHost: x\r\nBad : y\r\n\r\n", 400),
+        (b"HEAD /a#b HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+        (b"HEAD / HTTP/1.1\r\nHost: x\r\nExpect: foo\r\n\r\n", 417),
+        (b"HEAD / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n", 413),
+        (b"HEAD /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+        (b"HEAD / HTTP/1.1\r\nHost: x\r\n" + b"X: y\r\n" * 101 + b"\r\n", 431),
+        (b"HEAD / HTTP/2.0\r\nHost: x\r\n\r\n", 505),
+    ],
+    ids=["no-host", "space-before-colon", "fragment", "417", "413", "414", "431", "505"],
+)
+def test_an_error_answering_head_has_no_content(request_bytes: bytes, status: int) -> None:
+    """RFC 9110 section 9.3.2: the server MUST NOT send content in a response to HEAD, also
+    when it refuses the request itself; Content-Length may still say what GET would get."""
+    with serving(host_app) as srv, RawClient((srv.host, srv.port)) as client:
+        client.send(request_bytes)
+        response = client.read_response(head=True)
+        assert response.status == status
+        assert response.closes
+        assert client.read_until_close() == b""
+
+
+def test_an_error_answering_get_keeps_its_content() -> None:
+    with serving(host_app) as srv, RawClient((srv.host, srv.port)) as client:
+        response = client.request(b"GET / HTTP/1.1\r\n\r\n")
+        assert response.status == 400
+        assert response.body.startswith(b"400 Bad Request")
+
+
+def test_a_head_that_times_out_gets_a_408_without_content() -> None:
+    """RFC 9110 section 15.5.9 and 9.3.2: 408 for a head never completed, with no content
+    when that head was a HEAD."""
+    with serving(host_app, header_timeout=0.2) as srv, RawClient((srv.host, srv.port)) as client:
+        client.send(b"HEAD / HTTP/1.1\r\nHost: x\r\n")
+        response = client.read_response(head=True)
+        assert response.status == 408
+        assert response.closes
+        assert client.read_until_close() == b""
+
+
 def test_absolute_form_scheme_is_only_taken_from_a_trusted_proxy() -> None:
     """An absolute-form target names a scheme, but over a plain connection only a trusted
     proxy may say the client's side was https (as with X-Forwarded-Proto); the authority

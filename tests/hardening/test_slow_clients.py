@@ -28,6 +28,7 @@ from tests.server.helpers import (
     path_app,
 )
 from wsgiserver.config import Config
+from wsgiserver.connections import refuse
 from wsgiserver.errors import ConfigError
 from wsgiserver.testing import serving
 
@@ -189,6 +190,29 @@ def test_connections_over_the_limit_get_503_retry_after_and_close() -> None:
         finally:
             first.close()
             second.close()
+
+
+@pytest.mark.parametrize(
+    ("sent", "has_content"),
+    [(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n", False), (b"GET / HTTP/1.1\r\n", True), (b"", True)],
+    ids=["head", "get", "nothing-yet"],
+)
+def test_the_503_of_the_connection_limit_follows_the_head_rule(
+    sent: bytes, has_content: bool
+) -> None:
+    # RFC 9110 section 9.3.2: a HEAD already received gets the 503 head alone.
+    server_side, client = socket.socketpair()
+    with client:
+        client.sendall(sent)
+        refuse(server_side)
+        client.settimeout(10)
+        received = b""
+        while chunk := client.recv(65536):
+            received += chunk
+    assert received.startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
+    assert b"Content-Length: 57\r\n" in received
+    assert received.endswith(b"try later\n") is has_content
+    assert received.endswith(b"\r\n\r\n") is not has_content
 
 
 def test_connection_flood_is_answered_not_hung() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Iterable
@@ -67,6 +68,34 @@ def test_an_app_blocked_in_sleep_sees_the_exception_when_sleep_returns() -> None
         answered.set()
         assert status == 504
         assert interrupted.wait(BOUND)
+        running.take_app_errors()
+
+
+def test_a_504_answering_head_has_no_content() -> None:
+    # RFC 9110 section 9.3.2: the housekeeper's 504 follows the HEAD rule too.
+    released = threading.Event()
+
+    def stuck(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        try:
+            while not released.is_set():
+                time.sleep(0.01)
+        except wsgiserver.RequestTimeout:
+            pass
+        start_response("200 OK", [])
+        return [b"too late"]
+
+    with serving(stuck, request_timeout=0.2) as running:
+        try:
+            with socket.create_connection((running.host, running.port), timeout=BOUND) as sock:
+                sock.sendall(b"HEAD / HTTP/1.1\r\nHost: test\r\n\r\n")
+                data = b""
+                while chunk := sock.recv(65536):
+                    data += chunk
+        finally:
+            released.set()
+        assert data.startswith(b"HTTP/1.1 504 ")
+        assert data.endswith(b"\r\n\r\n")
+        assert b"did not answer in time" not in data
         running.take_app_errors()
 
 

@@ -6,9 +6,10 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
+from wsgiref.util import request_uri
 
 import pytest
 
@@ -221,6 +222,18 @@ def test_ipv6_loopback() -> None:
         assert srv.url == f"http://[::1]:{srv.port}"
         with RawClient(("::1", srv.port)) as client:
             assert client.request(get("/v6")).body == b"GET /v6 len=0\n"
+
+
+@pytest.mark.skipif(not _has_ipv6(), reason="no IPv6 loopback")
+def test_ipv6_server_name_is_bracketed_so_urls_rebuild() -> None:
+    # RFC 3875 section 4.1.14; PEP 3333 "URL Reconstruction" (wsgiref.util.request_uri).
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [f"{environ['SERVER_NAME']} {request_uri(environ)}".encode()]
+
+    with serving(app, bind="[::1]:0") as srv, RawClient(("::1", srv.port)) as client:
+        response = client.request(b"GET /p?q HTTP/1.0\r\n\r\n")
+        assert response.body == f"[::1] http://[::1]:{srv.port}/p?q".encode()
 
 
 def test_unix_socket_serves_and_is_removed_on_shutdown(tmp_path: Path) -> None:

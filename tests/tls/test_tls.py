@@ -141,6 +141,21 @@ def test_plaintext_http_on_tls_port_gets_a_clear_400(certs: Certs) -> None:
     assert b"this port speaks HTTPS (TLS)" in received
 
 
+def test_plaintext_head_on_tls_port_gets_the_400_head_only(certs: Certs) -> None:
+    # RFC 9110 section 9.3.2: no content in an answer to HEAD, this one included.
+    with (
+        serving(environ_app, **tls_options(certs)) as srv,
+        socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT) as sock,
+    ):
+        sock.sendall(b"HEAD / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    assert received.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    assert received.endswith(b"\r\n\r\n")
+    assert b"this port speaks HTTPS" not in received
+
+
 def test_tls_min_version_13_refuses_tls12_clients(certs: Certs) -> None:
     with serving(environ_app, **tls_options(certs, tls_min_version="1.3")) as srv:
         old = certs.client_context()
@@ -228,6 +243,28 @@ def test_bad_certificates_are_one_line_startup_errors(certs: Certs, tmp_path: Pa
     assert missing in _startup_error(
         certfile=certs.cert, keyfile=certs.key, ca_certs=missing, verify_client="required"
     )
+
+
+def test_cli_announces_an_https_url(certs: Certs) -> None:
+    from tests.server.test_cli import CliProcess
+
+    process = CliProcess(
+        [
+            "--certfile",
+            certs.cert,
+            "--keyfile",
+            certs.key,
+            "--bind",
+            "127.0.0.1:0",
+            "sample_apps.hello:app",
+        ]
+    )
+    try:
+        match = process.wait_for(r"serving on (\S+)")
+        assert match.group(1).startswith("https://127.0.0.1:")
+        assert process.stop() == 0
+    finally:
+        process.kill()
 
 
 def test_cli_bad_certificate_exits_2_with_one_line(tmp_path: Path) -> None:

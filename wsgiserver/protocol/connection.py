@@ -42,6 +42,7 @@ class ServerConnection:
         "_continue_sent",
         "_eof",
         "_error",
+        "_head_start",
         "_leading",
         "_reader",
         "_scan",
@@ -63,6 +64,7 @@ class ServerConnection:
         self._writer: ResponseWriter | None = None
         self._continue_sent = False
         self._error: ProtocolError | None = None
+        self._head_start = b""  # the first bytes of the head being parsed (see answers_head)
         self.request: Request | None = None
         # Set by the server when it is stopping: the next response says Connection: close.
         self.close_requested = False
@@ -100,6 +102,16 @@ class ServerConnection:
     def head_started(self) -> bool:
         """True once any byte of the next request head has arrived."""
         return self._state == _HEAD and bool(self._buf)
+
+    @property
+    def answers_head(self) -> bool:
+        """Whether a response now answers a HEAD request, so it must carry no content (RFC
+        9110 section 9.3.2): also for an error answering a head that was refused or never
+        completed, which has no `Request`."""
+        request = self.request
+        if request is not None:
+            return request.method == "HEAD"
+        return self._head_start == b"HEAD "
 
     @property
     def request_complete(self) -> bool:
@@ -154,6 +166,7 @@ class ServerConnection:
                 self._state = _CLOSED
                 return ConnectionClosed()
             return NEED_DATA
+        self._head_start = bytes(buf[:5])
         end = buf.find(b"\r\n\r\n", self._scan)
         if end < 0:
             self._check_partial_head(buf)
@@ -354,4 +367,5 @@ class ServerConnection:
         self._reader = None
         self._writer = None
         self._continue_sent = False
+        self._head_start = b""
         self.request = None
