@@ -4,9 +4,10 @@ Owns: the child side of a fork: resetting the supervisor's signal handlers, load
 reporting readiness, heartbeats and recycle requests through a pipe, and noticing that the
 supervisor died. Must not: fork, or speak HTTP (the `Server` does).
 
-Messages on the pipe, one byte each: `R` ready (the first housekeeper tick: the server is
-serving), `.` heartbeat, `X` "recycle me" (max-requests, lifetime or memory reached), and
-`E<one line>\\n` when the app cannot be loaded.
+Messages on the pipe, one byte each: `R` ready (the app is loaded and the server built on
+the inherited sockets: nothing that can fail at boot is left), `.` heartbeat, `X` "recycle
+me" (max-requests, lifetime or memory reached), and `E<one line>\\n` when the app cannot be
+loaded.
 
 What "stuck" means: the heartbeat is sent by the server's housekeeper thread (the thread that
 runs `serve_forever`), so it stops when the housekeeper cannot run at all (a C extension
@@ -83,6 +84,11 @@ def run_worker(
         _send(pipe, ERROR + message.encode("utf-8", "replace") + b"\n")
         return EXIT_APP
     heart.server = server
+    # Ready now, not at the first housekeeper tick: serving starts at once, and a request
+    # that crashes the worker before that tick made the supervisor take it for a worker that
+    # cannot boot, and stop the whole server.
+    if not _send(pipe, READY):
+        return 0  # the supervisor is gone
 
     def graceful(_signum: int, _frame: object) -> None:
         server.shutdown()  # marks in-flight responses `Connection: close` before returning
@@ -111,7 +117,7 @@ def _send(pipe: int, message: bytes) -> bool:
 
 
 class Heart:
-    """The worker's housekeeping: readiness, heartbeats, recycling and orphan detection."""
+    """The worker's housekeeping: heartbeats, recycling and orphan detection."""
 
     def __init__(self, config: Config, pipe: int, supervisor_pid: int) -> None:
         self.config = config
@@ -123,7 +129,6 @@ class Heart:
         self.request_limit = 0
         if config.max_requests:
             self.request_limit = config.max_requests + random.randint(0, config.max_requests_jitter)
-        self.ready = False
         self.retiring = False
         self.stopping = False
 
@@ -137,11 +142,6 @@ class Heart:
             return
         if os.getppid() != self.supervisor_pid:
             self._stop("the supervisor is gone")
-            return
-        if not self.ready:
-            self.ready = True
-            if not _send(self.pipe, READY):
-                self._stop("the supervisor is gone")
             return
         if not self.retiring:
             reason = self._recycle_reason()

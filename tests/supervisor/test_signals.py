@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import signal
+import socket
 from pathlib import Path
 
 import pytest
@@ -97,6 +98,25 @@ def test_a_crashed_worker_is_replaced(start: Start) -> None:
         assert client.read_until_close() == b""
     server.wait_for(r"worker \d+ exited unexpectedly \(exited with status 7\); replacing it")
     server.wait_for(r"worker \d+ ready", count=3)
+    with RawClient(address) as client:
+        assert client.request(get()).status == 200
+    assert server.stop() == 0
+
+
+def test_a_worker_crashing_on_its_very_first_request_is_replaced(start: Start) -> None:
+    # The request waits in the backlog before the server starts, so the worker's first
+    # accept takes it: a crash then is an app crash, not a worker that cannot boot.
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        address = listener.getsockname()
+        queued = socket.create_connection(address)
+        queued.sendall(get("/crash"))
+        fd = listener.fileno()
+        server = start("--bind", f"fd://{fd}", "--max-requests", "1000", "app:app", pass_fds=[fd])
+    with queued:
+        queued.settimeout(10)
+        assert queued.recv(65536) == b""  # the worker died mid-request: a bare close
+    server.wait_for(r"worker \d+ exited unexpectedly \(exited with status 7\); replacing it")
+    server.wait_for(r"worker \d+ ready", count=2)
     with RawClient(address) as client:
         assert client.request(get()).status == 200
     assert server.stop() == 0
