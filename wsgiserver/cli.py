@@ -357,9 +357,16 @@ def run(server: Server) -> int:
         log.info("received %s, shutting down", signal.Signals(signum).name)
         systemd.notify("STOPPING=1")
 
+    def no_reload(_signum: int, _frame: object) -> None:
+        # One process cannot reload its app in place; dying (SIGHUP's default) would drop
+        # in-flight requests and leave the pid file behind, e.g. under ExecReload=kill -HUP.
+        log.warning("received SIGHUP, ignored: reloading needs the supervisor (--workers N)")
+
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+        if hasattr(signal, "SIGHUP"):
+            signal.signal(signal.SIGHUP, no_reload)
     try:
         with pidfile(server.config.pid):
             systemd.notify("READY=1")  # the sockets listen: connections queue from now on

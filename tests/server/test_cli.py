@@ -136,6 +136,22 @@ def test_serves_and_stops_on_signal(cli: list[CliProcess], signum: int) -> None:
     assert not any("Traceback" in line for line in process.lines)
 
 
+def test_sighup_in_single_process_mode_is_logged_and_ignored(
+    cli: list[CliProcess], tmp_path: Path
+) -> None:
+    pid = tmp_path / "server.pid"
+    process = start(cli, "--bind", "127.0.0.1:0", "--pid", str(pid), "sample_apps.hello:app")
+    address = process.address()
+    with RawClient(address) as client:
+        assert client.request(get("/before")).status == 200
+        process.proc.send_signal(signal.SIGHUP)
+        process.wait_for("received SIGHUP, ignored")
+        assert client.request(get("/after")).status == 200  # same connection, same process
+    assert pid.exists()
+    assert process.stop() == 0
+    assert not pid.exists()
+
+
 def test_sigterm_lets_an_in_flight_request_finish(cli: list[CliProcess], tmp_path: Path) -> None:
     (tmp_path / "slowapp.py").write_text(
         "import sys\n"
