@@ -20,6 +20,11 @@ from wsgiserver.gateway import WSGIApp
 _SPEC = re.compile(r"([A-Za-z_][\w.]*):([A-Za-z_][\w.]*)(\(\))?")
 
 
+# sys.exit("message") at import time is a failure to load, not a request to stop: one line
+# and exit status 3 like any other, instead of a traceback from every worker.
+_LOAD_FAILURES = (Exception, SystemExit, KeyboardInterrupt)
+
+
 def load_app(spec: str, *, factory: bool = False, app_dir: str | None = None) -> WSGIApp:
     """Import and return the app named by `spec` ("module:attr", "module:attr()")."""
     match = _SPEC.fullmatch(spec.strip())
@@ -43,7 +48,7 @@ def load_app(spec: str, *, factory: bool = False, app_dir: str | None = None) ->
     if call or factory:
         try:
             target = target()
-        except Exception as exc:
+        except _LOAD_FAILURES as exc:
             raise AppLoadError(f"the factory {spec} failed: {_one_line(exc)}") from exc
     if not callable(target):
         raise AppLoadError(f"{spec} is a {type(target).__name__}, not a WSGI callable")
@@ -68,7 +73,7 @@ def _import(module_name: str) -> Any:
             f"importing {module_name!r} failed: SyntaxError: {exc.msg} "
             f"({exc.filename}, line {exc.lineno})"
         ) from exc
-    except Exception as exc:
+    except _LOAD_FAILURES as exc:
         frame = traceback.extract_tb(exc.__traceback__)[-1]
         raise AppLoadError(
             f"importing {module_name!r} failed: {_one_line(exc)} "

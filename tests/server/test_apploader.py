@@ -149,6 +149,27 @@ def test_error_while_importing_names_file_and_line(tmp_path: Path) -> None:
     assert f"{name}.py, line 3" in message
 
 
+@pytest.mark.parametrize(
+    ("statement", "expected"),
+    [
+        ("import sys; sys.exit('no DATABASE_URL')", "SystemExit: no DATABASE_URL"),
+        ("raise KeyboardInterrupt", "KeyboardInterrupt"),
+    ],
+)
+def test_exiting_while_importing_is_a_load_error(
+    statement: str, expected: str, tmp_path: Path
+) -> None:
+    name = module(tmp_path, f"x = 1\n{statement}\n")
+    message = load_error(f"{name}:app", tmp_path)
+    assert message.startswith(f"importing {name!r} failed: {expected}")
+    assert f"{name}.py, line 2" in message
+
+
+def test_factory_calling_sys_exit_is_a_load_error(tmp_path: Path) -> None:
+    name = module(tmp_path, "import sys\ndef create():\n    sys.exit(4)\n")
+    assert "failed: SystemExit: 4" in load_error(f"{name}:create()", tmp_path)
+
+
 def test_syntax_error_in_app_module(tmp_path: Path) -> None:
     name = module(tmp_path, "def broken(:\n    pass\n")
     message = load_error(f"{name}:app", tmp_path)
