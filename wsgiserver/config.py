@@ -9,6 +9,7 @@ imports of the app); validation is pure.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -449,7 +450,9 @@ class Config:
 _TYPE_CHECKS: dict[str, Callable[[Any], bool]] = {
     "bool": lambda v: isinstance(v, bool),
     "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    "float": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    # Finite, as the command line and the environment require: a NaN timeout compares false
+    # with everything (never expires), and an infinite one is no timeout at all.
+    "float": lambda v: isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v),
     "str": lambda v: isinstance(v, str),
     "str | None": lambda v: v is None or isinstance(v, str),
     "tuple[str, ...]": lambda v: isinstance(v, tuple) and all(isinstance(i, str) for i in v),
@@ -462,7 +465,8 @@ _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^`|~0-9A-Za-z]+")  # a token without "_"
 def _check_type(name: str, value: Any, annotation: Any) -> None:
     check = _TYPE_CHECKS[str(annotation)]
     if not check(value):
-        raise ConfigError(f"{name}: expected {annotation}, got {value!r}")
+        wanted = "a finite float" if str(annotation) == "float" else annotation
+        raise ConfigError(f"{name}: expected {wanted}, got {value!r}")
 
 
 def _positive(name: str, value: float) -> None:

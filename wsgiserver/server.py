@@ -105,6 +105,11 @@ class Server:
         # block when `admin_bind` is set); `serve_admin=False` leaves `admin_bind` to the
         # supervisor; `idle_thread_seconds`, how long a thread above `threads` may idle
         # before it exits (tests shorten it).
+        if isinstance(hooks, str):
+            # `hooks="module:object"` is the config option of that name (--hooks); the
+            # keyword also takes a hooks object, which is not config.
+            options["hooks"] = hooks
+            hooks = None
         if config is None:
             config = Config.from_options(options)
         elif options:

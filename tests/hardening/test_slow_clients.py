@@ -111,6 +111,14 @@ def test_new_options_are_validated(options: dict[str, float]) -> None:
         Config(**options)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+@pytest.mark.parametrize("name", ["keepalive_timeout", "graceful_timeout", "header_timeout"])
+def test_timeouts_must_be_finite_in_the_api_too(name: str, value: float) -> None:
+    # As on the command line: a NaN deadline never expires, an infinite one is no timeout.
+    with pytest.raises(ConfigError, match=f"{name}: expected a finite float"):
+        Config(**{name: value})  # type: ignore[arg-type]
+
+
 # -- slow readers -------------------------------------------------------------------------
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from tests.observability.helpers import hello, reader
-from tests.server.helpers import RawClient
+from tests.server.helpers import RawClient, get
 from tests.supervisor.helpers import Proc, server_argv, write_app
 from wsgiserver.accesslog import RequestRecord
 from wsgiserver.errors import ConfigError
@@ -116,6 +116,24 @@ def test_hooks_from_objects_and_modules_and_bad_specs(tmp_path: Path) -> None:
     finally:
         sys.modules.pop("myhooks", None)
         sys.path.remove(str(tmp_path))
+
+
+def test_hooks_keyword_takes_a_module_spec_like_the_option(tmp_path: Path) -> None:
+    (tmp_path / "spec_hooks.py").write_text(
+        "seen = []\ndef on_request_end(environ, record):\n    seen.append(record.status)\n"
+    )
+    try:
+        with (
+            serving(hello, hooks="spec_hooks", app_dir=str(tmp_path)) as srv,
+            RawClient(srv.address) as client,
+        ):
+            assert client.request(get("/")).status == 200
+            srv.wait_for_requests(1)
+        assert sys.modules["spec_hooks"].seen == [200]
+    finally:
+        sys.modules.pop("spec_hooks", None)
+        if str(tmp_path) in sys.path:
+            sys.path.remove(str(tmp_path))
 
 
 HOOKS_SOURCE = """\
