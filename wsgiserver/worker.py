@@ -25,6 +25,7 @@ import random
 import signal
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable
 
@@ -130,10 +131,23 @@ class Heart:
         if config.max_requests:
             self.request_limit = config.max_requests + random.randint(0, config.max_requests_jitter)
         self.retiring = False
+        self._retire_lock = threading.Lock()
         self.stopping = False
 
     def count(self, _record: RequestRecord) -> None:
         self.requests += 1  # a lost increment under a thread race only delays recycling
+        if self.requests == self.request_limit:
+            # Ask now, from the request's thread: at the next tick (up to a second later) a
+            # busy worker would have served many times its limit.
+            self._retire(f"served {self.requests} requests (max_requests)")
+
+    def _retire(self, reason: str) -> None:
+        with self._retire_lock:  # the tick and a request thread may both get here
+            if self.retiring or self.stopping:
+                return
+            self.retiring = True
+        log.info("worker %d: %s; asking to be recycled", os.getpid(), reason)
+        _send(self.pipe, RETIRE)
 
     def tick(self, stalled: float) -> None:
         if self.server is not None:
@@ -146,9 +160,7 @@ class Heart:
         if not self.retiring:
             reason = self._recycle_reason()
             if reason is not None:
-                log.info("worker %d: %s; asking to be recycled", os.getpid(), reason)
-                self.retiring = True
-                _send(self.pipe, RETIRE)
+                self._retire(reason)
         if stalled >= self.config.worker_timeout:
             return  # every thread busy and nothing finishing: withhold the heartbeat
         if not _send(self.pipe, BEAT):

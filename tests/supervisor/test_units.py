@@ -12,13 +12,14 @@ import pytest
 
 from tests.server.helpers import RawClient, echo_app, get
 from wsgiserver import systemd
+from wsgiserver.accesslog import RequestRecord
 from wsgiserver.config import Config
 from wsgiserver.errors import BindError, ConfigError
 from wsgiserver.listeners import BindAddress, create_listener, parse_bind
 from wsgiserver.pidfile import pidfile, remove_pidfile, write_pidfile
 from wsgiserver.reloader import FileWatcher
 from wsgiserver.server import Server
-from wsgiserver.worker import resident_mib
+from wsgiserver.worker import BEAT, RETIRE, Heart, resident_mib
 
 
 @pytest.mark.parametrize(
@@ -114,6 +115,27 @@ def test_pidfile(tmp_path: Path) -> None:
     assert path.read_text() == "1\n"
     with pidfile(None):
         pass
+
+
+def test_max_requests_asks_to_be_recycled_at_once_and_once() -> None:
+    # Not at the next housekeeper tick: a busy worker would overshoot its limit many times.
+    read_end, write_end = os.pipe()
+    try:
+        heart = Heart(Config(max_requests=3, max_requests_jitter=0), write_end, os.getppid())
+        os.set_blocking(read_end, False)
+        record = RequestRecord(remote="-")
+        for _ in range(2):
+            heart.count(record)
+        with pytest.raises(BlockingIOError):
+            os.read(read_end, 16)
+        for _ in range(5):
+            heart.count(record)
+        assert os.read(read_end, 16) == RETIRE
+        heart.tick(0.0)  # the tick sees it is already retiring: no second request
+        assert os.read(read_end, 16) == BEAT
+    finally:
+        os.close(read_end)
+        os.close(write_end)
 
 
 def test_resident_memory() -> None:
