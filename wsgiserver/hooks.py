@@ -74,9 +74,11 @@ class Hooks:
 
     def request_end(self, record: RequestRecord) -> None:
         hook = self.on_request_end
-        if hook is not None:
+        # No environ: the server refused the request before any app ran (docs/observability:
+        # the hook is not called then; the access log still gets the record).
+        if hook is not None and record.environ is not None:
             try:
-                hook(record.environ if record.environ is not None else {}, record)
+                hook(record.environ, record)
             except Exception:
                 _failed("on_request_end", record.request_id)
 

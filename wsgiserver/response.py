@@ -167,9 +167,9 @@ class Response:
         "_checked",
         "_conn",
         "_date",
+        "_file_bytes",
         "_heads",
         "_key",
-        "body_bytes",
         "echo",
         "ended",
         "head_sent",
@@ -194,7 +194,7 @@ class Response:
         self.headers: list[tuple[str, str]] = []
         self.head_sent = False
         self.ended = False  # set by the gateway once the response is over, sent or not
-        self.body_bytes = 0
+        self._file_bytes = 0  # body bytes sent with sendfile
         self.echo: tuple[str, str] | None = None  # (header, request id) to send back
 
     def start_response(
@@ -217,6 +217,13 @@ class Response:
         self.status = status
         self.headers = headers
         return self.write
+
+    @property
+    def body_bytes(self) -> int:
+        """Body bytes sent: none for HEAD, 204 and 304; a body over its Content-Length cut."""
+        if not self.head_sent:
+            return 0
+        return self._conn.writer.sent + self._file_bytes
 
     def _current(self) -> CheckedHead:
         """The checked head as it will be sent (start_response must have been called)."""
@@ -267,7 +274,6 @@ class Response:
             self._channel.send(head + conn.send_data(data) if data else head)
         elif data:
             self._channel.send(conn.send_data(data))
-        self.body_bytes += len(data)
 
     def send_result(self, result: Iterable[bytes]) -> None:
         conn = self._conn
@@ -298,7 +304,6 @@ class Response:
         head = self._head(total)
         writer = self._conn.writer
         payload = head + writer.body(body)
-        self.body_bytes = total
         try:
             end = writer.end()
         except ResponseFramingError:
@@ -328,7 +333,7 @@ class Response:
             if prefix:
                 self._channel.send(prefix)
             sent = self._channel.sendfile(file, offset, count)
-            self.body_bytes += sent
+            self._file_bytes += sent
             suffix = writer.chunk_suffix(count)
             if suffix:
                 self._channel.send(suffix)

@@ -91,6 +91,7 @@ class Transport:
         "_head_deadline",
         "_linger_until",
         "_metrics",
+        "_open_record",
         "_outcome",
         "_overload",
         "_pending",
@@ -147,6 +148,9 @@ class Transport:
         self._metrics = metrics
         self._overload = overload
         self._outcome: Outcome | None = None
+        # An access record whose request ended in an HTTPError: `_fail` completes it with
+        # the error it sends.
+        self._open_record: tuple[RequestRecord, Outcome] | None = None
         self.ready_since = 0.0  # when this connection's work became ready (the server sets it)
         self._timed_out = False
         self._send_lock = (
@@ -333,6 +337,9 @@ class Transport:
             status = exc.status
             if isinstance(exc, ApplicationError):
                 self._log_failure(request, outcome, exc.detail, exc.__cause__ or exc)
+            if record is not None and not conn.response_started:
+                self._open_record = (record, outcome)  # `_fail` logs it with its answer
+                record = None
             raise
         except ResponseFramingError as exc:
             self._log_failure(request, outcome, str(exc), None)
@@ -564,19 +571,38 @@ class Transport:
             extra = self._gateway.date()
             if exc.status == 503:
                 extra += "Retry-After: 1\r\n"  # RFC 9110 section 10.2.3
+            answer = error_response(
+                exc.status,
+                exc.reason,
+                exc.detail,
+                extra=extra,
+                head_request=conn.answers_head if head_request is None else head_request,
+            )
             try:
-                self.send(
-                    error_response(
-                        exc.status,
-                        exc.reason,
-                        exc.detail,
-                        extra=extra,
-                        head_request=conn.answers_head if head_request is None else head_request,
-                    )
-                )
+                self.send(answer)
             except (ConnectionLost, OSError):
                 return self.close()
+            finally:
+                if self._access is not None:
+                    body = len(answer) - answer.index(b"\r\n\r\n") - 4
+                    self._record_error(exc.status, body)
         return self._start_linger()
+
+    def _record_error(self, status: int, body_bytes: int) -> None:
+        """One access record for a request the server answered with an error itself."""
+        opened, self._open_record = self._open_record, None
+        if opened is not None:
+            record, outcome = opened
+        else:
+            request = self.conn.request
+            if request is not None:  # refused before the app ran (--queue-timeout)
+                record = self._start_record(request)
+            else:  # a head that could not be parsed: no method or target to report
+                record = RequestRecord(
+                    remote=self.remote[0] if self.remote else "-", started=time.time()
+                )
+            outcome = Outcome()
+        self._end_record(record, outcome, status, body_bytes)
 
     def _finish(self) -> int:
         """After the last response: close, lingering if the client may still be sending."""
@@ -694,12 +720,19 @@ class Transport:
             extra={"request_id": outcome.request_id},
         )
 
-    def _end_record(self, record: RequestRecord, outcome: Outcome, status: int | None) -> None:
-        """Complete `record` (status from the response head unless `status` is given)."""
+    def _end_record(
+        self,
+        record: RequestRecord,
+        outcome: Outcome,
+        status: int | None,
+        body_bytes: int | None = None,
+    ) -> None:
+        """Complete `record` (status from the response head unless `status` is given; body
+        bytes from `outcome` unless `body_bytes` is)."""
         if status is None:
             status = int(outcome.status[:3]) if outcome.status else 0
         record.status = status
-        record.body_bytes = outcome.body_bytes
+        record.body_bytes = outcome.body_bytes if body_bytes is None else body_bytes
         head_at = self._head_at
         if head_at:
             record.duration_us = int((time.monotonic() - head_at) * 1e6)

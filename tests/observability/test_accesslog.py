@@ -166,3 +166,57 @@ def test_configured_access_log_emits_json_to_the_access_logger() -> None:
         access.setLevel(level)
     assert len(lines) == 1
     assert json.loads(lines[0])["target"] == "/x%0a"
+
+
+# -- one record per answered request, with the body bytes actually sent ------------------
+
+
+def _failing(environ: dict[str, object], start_response: object) -> list[bytes]:
+    raise RuntimeError("boom")
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status", "method"),
+    [
+        (b"GET / HTTP/1.1\r\n\r\n", 400, "-"),  # no Host: refused before any app ran
+        (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, "-"),
+        (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999999\r\n\r\n", 413, "-"),
+        (b"HEAD / HTTP/1.1\r\n\r\n", 400, "-"),
+    ],
+    ids=["400", "414", "413", "400-head"],
+)
+def test_requests_the_server_refuses_get_a_record(
+    request_bytes: bytes, status: int, method: str
+) -> None:
+    with serving(hello) as srv, RawClient(srv.address) as client:
+        client.send(request_bytes)
+        head_only = request_bytes.startswith(b"HEAD")
+        response = client.read_response(head=head_only)
+        assert response.status == status
+        (rec,) = srv.wait_for_requests(1)
+    assert rec.status == status
+    assert rec.method == method
+    assert rec.remote == "127.0.0.1"
+    assert rec.body_bytes == (0 if head_only else len(response.body))
+    assert rec.environ is None  # so the on_request_end hook is not called for it
+
+
+def test_an_app_failure_records_the_500_body_that_was_sent() -> None:
+    with serving(_failing) as srv, RawClient(srv.address) as client:
+        response = client.request(b"GET /f HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert response.status == 500
+        (rec,) = srv.wait_for_requests(1)
+        srv.take_app_errors()
+    assert rec.status == 500
+    assert rec.method == "GET"
+    assert rec.target == "/f"
+    assert rec.body_bytes == len(response.body) > 0
+
+
+def test_head_records_no_body_bytes() -> None:
+    with serving(hello) as srv, RawClient(srv.address) as client:
+        response = client.request(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n", head=True)
+        assert response.header("content-length") == "5"
+        (rec,) = srv.wait_for_requests(1)
+    assert rec.status == 200
+    assert rec.body_bytes == 0

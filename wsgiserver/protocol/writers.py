@@ -24,11 +24,15 @@ def status_allows_body(code: int) -> bool:
 class ResponseWriter:
     """Frames one response. `head()` first, then `body()` any number of times, then `end()`."""
 
-    __slots__ = ("_framing", "_remaining", "keep_alive", "overflowed")
+    __slots__ = ("_framing", "_remaining", "keep_alive", "overflowed", "sent")
 
     def __init__(self) -> None:
         self._framing = _NONE
         self._remaining = 0
+        # Body bytes framed for sending: after a cut to the declared length, and none when
+        # the response has no body (HEAD, 204, 304). Bytes sent by other means (sendfile)
+        # are the caller's to count.
+        self.sent = 0
         self.overflowed = False
         self.keep_alive = False
 
@@ -124,12 +128,15 @@ class ResponseWriter:
                 self.overflowed = True
                 self.keep_alive = False
             self._remaining = remaining - len(data)
+            self.sent += len(data)
             return data
         if framing == _CHUNKED:
             if not data:
                 return b""  # an empty chunk would end the body (RFC 9112 section 7.1)
+            self.sent += len(data)
             return b"%x\r\n%b\r\n" % (len(data), data)
         if framing == _CLOSE:
+            self.sent += len(data)
             return data
         return b""
 
