@@ -179,7 +179,10 @@ def _access_handler(destination: str) -> logging.Handler:
     if destination == "-":
         target = logging.StreamHandler(sys.stdout)
     else:
-        target = logging.FileHandler(destination, encoding="utf-8")
+        try:
+            target = logging.FileHandler(destination, encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"access_log: cannot open {destination!r}: {exc.strerror}") from None
     target.setFormatter(logging.Formatter("%(message)s"))
     return target
 
@@ -215,12 +218,6 @@ def _fail(exc: BaseException, code: int) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = vars(build_parser().parse_args(argv))
     config_file, print_config, check = (args.pop(name) for name in _CONFIG_ARGUMENTS)
-    concurrency = os.environ.get("WEB_CONCURRENCY", "")
-    if "workers" not in args and "WSGISERVER_WORKERS" not in os.environ and concurrency:
-        # The Heroku/Render convention, below --workers and WSGISERVER_WORKERS.
-        if not concurrency.isascii() or not concurrency.isdigit():
-            return _fail(ConfigError(f"WEB_CONCURRENCY: {concurrency!r} is not a number"), 2)
-        args["workers"] = int(concurrency)
     try:  # the one place options from every source are merged
         loaded = load_config(args, config_file=config_file)
     except ConfigSourceError as exc:
@@ -242,7 +239,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         raise_open_files_limit()
     try:
         if config.chdir is not None:
-            os.chdir(config.chdir)
+            try:
+                os.chdir(config.chdir)
+            except OSError as exc:
+                raise ConfigError(
+                    f"chdir: cannot change to {config.chdir!r}: {exc.strerror}"
+                ) from None
         if config.hooks is not None:  # a bad --hooks is a startup error, before any fork
             from wsgiserver.hooks import load_hooks
 

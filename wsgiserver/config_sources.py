@@ -33,6 +33,7 @@ from wsgiserver.errors import ConfigError
 
 ENV_PREFIX = "WSGISERVER_"
 CONFIG_ENV = "WSGISERVER_CONFIG"
+WEB_CONCURRENCY = "WEB_CONCURRENCY"  # the platform convention for the worker count
 # WSGISERVER_* variables that are not options: the config file, and the sample apps' settings.
 RESERVED_ENV = frozenset({CONFIG_ENV})
 RESERVED_ENV_PREFIXES = ("WSGISERVER_SAMPLE_",)
@@ -293,6 +294,15 @@ def from_environ(environ: Mapping[str, str]) -> Layer:
             layer.put(f.name, from_text(field_type(f.type), text), Source(Kind.ENV, name))
         except ValueError as exc:
             layer.errors.append(f"{name}={text!r} (environment): {exc}")
+    concurrency = environ.get(WEB_CONCURRENCY, "")
+    if concurrency and "workers" not in layer.values:
+        # The Heroku/Render convention, below WSGISERVER_WORKERS (and --workers).
+        try:
+            workers = from_text(field_type("int"), concurrency)
+        except ValueError as exc:
+            layer.errors.append(f"{WEB_CONCURRENCY}={concurrency!r} (environment): {exc}")
+        else:
+            layer.put("workers", workers, Source(Kind.ENV, WEB_CONCURRENCY))
     return layer
 
 

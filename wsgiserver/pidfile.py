@@ -14,7 +14,11 @@ from collections.abc import Iterator
 def write_pidfile(path: str, pid: int | None = None) -> None:
     """Write the pid to a temporary file next to `path`, then rename it into place."""
     directory = os.path.dirname(os.path.abspath(path))
-    fd, temporary = tempfile.mkstemp(prefix=".wsgiserver-pid-", dir=directory)
+    try:
+        fd, temporary = tempfile.mkstemp(prefix=".wsgiserver-pid-", dir=directory)
+    except OSError as exc:
+        # Name the pid file, not the temporary file next to it.
+        raise OSError(exc.errno, f"pid: cannot write {path!r}: {exc.strerror}") from None
     try:
         with os.fdopen(fd, "w", encoding="ascii") as file:
             file.write(f"{os.getpid() if pid is None else pid}\n")

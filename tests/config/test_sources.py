@@ -277,6 +277,20 @@ def test_reserved_and_foreign_variables_are_not_options(tmp_path: Path) -> None:
     assert load(tmp_path, env=env).config == Config()
 
 
+def test_web_concurrency_sets_workers_below_the_others_and_says_so(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(f"{PYPROJECT}workers = 5\n")
+    loaded = load(tmp_path, env={"WEB_CONCURRENCY": "3"})
+    assert loaded.config.workers == 3  # above the config file
+    assert str(loaded.sources["workers"]) == "environment WEB_CONCURRENCY"
+    both = {"WEB_CONCURRENCY": "3", "WSGISERVER_WORKERS": "4"}
+    assert load(tmp_path, env=both).config.workers == 4
+    assert load(tmp_path, {"workers": 2}, env=both).config.workers == 2
+    [error] = errors_of(tmp_path, env={"WEB_CONCURRENCY": "many"})
+    assert error.startswith("WEB_CONCURRENCY='many' (environment): ")
+    [error] = errors_of(tmp_path, env={"WEB_CONCURRENCY": "0"})
+    assert "workers from environment WEB_CONCURRENCY" in error
+
+
 def test_empty_variable_unsets_an_optional_option(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(f'{PYPROJECT}access-log = "a.log"\n')
     assert load(tmp_path).config.access_log == "a.log"

@@ -112,6 +112,22 @@ def run_failing(*args: str, cwd: Path = ROOT) -> tuple[int, str]:
     return result.returncode, result.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["--chdir", "/nonexistent-dir"], ["chdir", "/nonexistent-dir"]),
+        (["--pid", "/nonexistent-dir/x.pid"], ["pid", "/nonexistent-dir/x.pid"]),
+        (["--access-log", "/nonexistent-dir/a.log"], ["access_log", "/nonexistent-dir/a.log"]),
+    ],
+    ids=["chdir", "pid", "access-log"],
+)
+def test_paths_that_cannot_be_used_name_their_option(args: list[str], fragments: list[str]) -> None:
+    code, stderr = run_failing(*args, "--bind", "127.0.0.1:0", "sample_apps.hello:app")
+    assert code == 2
+    assert_one_line(stderr, *fragments)
+    assert ".wsgiserver-pid-" not in stderr  # the pid file's name, not its temporary's
+
+
 def assert_one_line(stderr: str, *fragments: str) -> None:
     lines = stderr.splitlines()
     assert len(lines) == 1, stderr
