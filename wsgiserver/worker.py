@@ -88,6 +88,7 @@ def run_worker(
     # Ready now, not at the first housekeeper tick: serving starts at once, and a request
     # that crashes the worker before that tick made the supervisor take it for a worker that
     # cannot boot, and stop the whole server.
+    server.publish_metrics()  # /readyz asks the shared gauges as soon as READY arrives
     if not _send(pipe, READY):
         return 0  # the supervisor is gone
 
