@@ -127,33 +127,22 @@ def test_mtls_optional_accepts_clients_without_certificate(certs: Certs) -> None
         assert json.loads(body)["SSL_CLIENT_S_DN"] == "O=Tests,CN=client-one"
 
 
-def test_plaintext_http_on_tls_port_gets_a_clear_400(certs: Certs) -> None:
+@pytest.mark.parametrize("method", [b"GET", b"HEAD"])
+def test_plaintext_http_on_tls_port_gets_a_clear_400(certs: Certs, method: bytes) -> None:
     with (
         serving(environ_app, **tls_options(certs)) as srv,
         socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT) as sock,
     ):
-        sock.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        sock.sendall(method + b" / HTTP/1.1\r\nHost: localhost\r\n\r\n")
         received = b""
         while chunk := sock.recv(65536):
             received += chunk
     assert received.startswith(b"HTTP/1.1 400 Bad Request\r\n")
     assert b"Connection: close" in received
-    assert b"this port speaks HTTPS (TLS)" in received
-
-
-def test_plaintext_head_on_tls_port_gets_the_400_head_only(certs: Certs) -> None:
     # RFC 9110 section 9.3.2: no content in an answer to HEAD, this one included.
-    with (
-        serving(environ_app, **tls_options(certs)) as srv,
-        socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT) as sock,
-    ):
-        sock.sendall(b"HEAD / HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        received = b""
-        while chunk := sock.recv(65536):
-            received += chunk
-    assert received.startswith(b"HTTP/1.1 400 Bad Request\r\n")
-    assert received.endswith(b"\r\n\r\n")
-    assert b"this port speaks HTTPS" not in received
+    explained = b"this port speaks HTTPS (TLS)" in received
+    assert explained is (method == b"GET")
+    assert received.endswith(b"\r\n\r\n") is (method == b"HEAD")
 
 
 def test_tls_min_version_13_refuses_tls12_clients(certs: Certs) -> None:
