@@ -120,20 +120,16 @@ class Connections:
     def add_listener(self, fd: int, bound: BindAddress) -> None:
         """Serve connections accepted on listener `fd` (bound to `bound`) with its Gateway."""
         config = self.config
+        if bound.path is not None:
+            name, port = "localhost", "80"
+        else:
+            # RFC 3875 section 4.1.14: an IPv6 SERVER_NAME is written in brackets, so that
+            # URLs rebuilt from it (PEP 3333 "URL Reconstruction") are valid.
+            name = f"[{bound.host}]" if ":" in bound.host else bound.host
+            port = str(bound.port)
         # PEP 3333: wsgi.multiprocess is true when another process may run the same app at
         # the same time, which is what --workers N > 1 does.
-        multiprocess = config.workers > 1
-        # RFC 3875 section 4.1.14: an IPv6 SERVER_NAME is written in brackets, so that URLs
-        # rebuilt from it (PEP 3333 "URL Reconstruction") are valid.
-        name = f"[{bound.host}]" if ":" in bound.host else bound.host
-        if bound.path is not None:
-            info = ServerInfo(
-                "localhost", "80", root_path=config.root_path, multiprocess=multiprocess
-            )
-        else:
-            info = ServerInfo(
-                name, str(bound.port), root_path=config.root_path, multiprocess=multiprocess
-            )
+        info = ServerInfo(name, port, root_path=config.root_path, multiprocess=config.workers > 1)
         if self.edge is not None and self.edge.tls is not None:
             info = dataclasses.replace(info, url_scheme="https")
         hooks = self.hooks

@@ -64,7 +64,7 @@ class ServerConnection:
         self._writer: ResponseWriter | None = None
         self._continue_sent = False
         self._error: ProtocolError | None = None
-        self._head_start = b""  # the first bytes of the head being parsed (see answers_head)
+        self._head_start = b""  # the start of a head refused after it left the buffer
         self.request: Request | None = None
         # Set by the server when it is stopping: the next response says Connection: close.
         self.close_requested = False
@@ -111,7 +111,9 @@ class ServerConnection:
         request = self.request
         if request is not None:
             return request.method == "HEAD"
-        return self._head_start == b"HEAD "
+        # A head refused once taken out of the buffer was remembered; any other (incomplete,
+        # or refused by the early checks) is still at the start of the buffer.
+        return (self._head_start or self._buf).startswith(b"HEAD ")
 
     @property
     def request_complete(self) -> bool:
@@ -166,7 +168,6 @@ class ServerConnection:
                 self._state = _CLOSED
                 return ConnectionClosed()
             return NEED_DATA
-        self._head_start = bytes(buf[:5])
         end = buf.find(b"\r\n\r\n", self._scan)
         if end < 0:
             self._check_partial_head(buf)
@@ -196,7 +197,11 @@ class ServerConnection:
             del buf[:size]
         self._scan = 0
         self._leading = 0
-        request = parse_request_head(head, limits)
+        try:
+            request = parse_request_head(head, limits)
+        except ProtocolError:
+            self._head_start = head[:5]  # the buffer may hold a pipelined request now
+            raise
         self.request = request
         self._state = _BODY
         if request.chunked:
@@ -367,5 +372,4 @@ class ServerConnection:
         self._reader = None
         self._writer = None
         self._continue_sent = False
-        self._head_start = b""
         self.request = None
