@@ -20,6 +20,7 @@ from wsgiserver.accesslog import compile_format
 from wsgiserver.errors import ConfigError
 from wsgiserver.forwarded import parse_allow_ips
 from wsgiserver.listeners import parse_bind
+from wsgiserver.spool import SPOOL_THRESHOLD
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 VERIFY_CLIENT = ("none", "optional", "required")
@@ -135,6 +136,25 @@ class Config:
     max_body_size: int = option(1 << 30, "largest request body in bytes (413)", metavar="BYTES")
     max_chunk_extension: int = option(
         4096, "longest chunk extension in bytes (400)", metavar="BYTES"
+    )
+    stream_chunked: bool = option(
+        False,
+        "pass chunked request bodies to the app as they arrive (Transfer-Encoding visible, "
+        "no CONTENT_LENGTH; the app reads wsgi.input to its end) instead of receiving them "
+        "whole first and giving the app a CONTENT_LENGTH",
+        flag=True,
+    )
+    spool_threshold: int = option(
+        SPOOL_THRESHOLD,
+        "a chunked request body larger than this is received into an unnamed temporary "
+        "file instead of memory",
+        metavar="BYTES",
+    )
+    spool_dir: str | None = option(
+        None,
+        "directory of the temporary files of large chunked request bodies "
+        "(default: the system's temporary directory)",
+        metavar="DIR",
     )
     access_log: str | None = option(
         None, "write an access log line per request to FILE, or '-' for stdout", metavar="FILE"
@@ -362,6 +382,12 @@ class Config:
             _positive(name, getattr(self, name))
         if self.max_body_size < 0:
             raise ConfigError("max_body_size must not be negative")
+        if self.spool_threshold < 0:
+            raise ConfigError(
+                "spool_threshold must not be negative (0: every chunked body to a file)"
+            )
+        if self.spool_dir == "":
+            raise ConfigError("spool_dir: give a directory, or leave it out for the system default")
         if self.root_path and (not self.root_path.startswith("/") or self.root_path.endswith("/")):
             raise ConfigError(
                 f"root_path: {self.root_path!r} must start with '/' and not end with '/'"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import socket
 import ssl
 import time
@@ -22,6 +23,7 @@ from wsgiserver import metrics as m
 from wsgiserver.accesslog import RequestRecord, formatter
 from wsgiserver.config import Config
 from wsgiserver.edge import Edge
+from wsgiserver.errors import ConfigError
 from wsgiserver.forwarded import ProxyTrust
 from wsgiserver.gateway import Gateway, ServerInfo, WSGIApp
 from wsgiserver.hooks import Hooks
@@ -29,7 +31,7 @@ from wsgiserver.listeners import BindAddress, create_listener, parse_bind
 from wsgiserver.protocol import Limits
 from wsgiserver.requestid import RequestIds
 from wsgiserver.tls import server_context
-from wsgiserver.transport import Overload, Timeouts, Transport
+from wsgiserver.transport import ChunkedBodies, Overload, Timeouts, Transport
 
 log = logging.getLogger("wsgiserver.error")
 access_log = logging.getLogger("wsgiserver.access")
@@ -92,6 +94,11 @@ class Connections:
             send=config.send_timeout,
             min_body_rate=config.min_body_rate,
             body_rate_grace=config.body_rate_grace,
+        )
+        self.chunked = ChunkedBodies(
+            stream=config.stream_chunked,
+            spool_threshold=config.spool_threshold,
+            spool_dir=_spool_dir(config.spool_dir),
         )
         self.access = _access_sink(config, hooks, on_request)
         self.hooks = hooks
@@ -160,7 +167,20 @@ class Connections:
             edge=self.edge,
             metrics=self.metrics,
             overload=self.overload,
+            chunked=self.chunked,
         )
+
+
+def _spool_dir(directory: str | None) -> str | None:
+    """--spool-dir, checked at startup: a missing or read-only directory would otherwise
+    fail only at the first large chunked upload, as a 500."""
+    if directory is None:
+        return None
+    if not os.path.isdir(directory):
+        raise ConfigError(f"spool_dir: {directory!r} is not a directory")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise ConfigError(f"spool_dir: {directory!r} is not writable")
+    return os.path.abspath(directory)  # --chdir or the app must not change where it is
 
 
 def _access_sink(

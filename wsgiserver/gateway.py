@@ -22,6 +22,7 @@ from wsgiserver.errors import ApplicationError, ConnectionLost, HTTPError
 from wsgiserver.forwarded import ProxyTrust
 from wsgiserver.protocol import NEED_DATA, Data, EndOfMessage, Request, ServerConnection
 from wsgiserver.response import CheckedHeads, Response
+from wsgiserver.spool import BodySpool
 
 StartResponse = Callable[..., Callable[[bytes], None]]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -170,7 +171,7 @@ class Gateway:
     def environ(
         self,
         request: Request,
-        body: InputStream | io.BytesIO,
+        body: InputStream | IO[bytes],
         connection: dict[str, Any],
         remote: tuple[str, int] | None,
     ) -> dict[str, Any]:
@@ -221,8 +222,11 @@ class Gateway:
             self.proxies.apply(environ, remote)
         if request.content_length is not None:
             environ["CONTENT_LENGTH"] = str(request.content_length)
-        elif request.chunked or "CONTENT_LENGTH" in environ:
-            environ.pop("CONTENT_LENGTH", None)
+        elif "CONTENT_LENGTH" in environ:
+            # PEP 3333: CONTENT_LENGTH is what the client sent. Without a body length from
+            # the protocol layer a Content-Length field can only have said 0 (maybe as
+            # "00" or "0, 0"); a chunked request never has one (refused as smuggling).
+            environ["CONTENT_LENGTH"] = "0"
         return environ
 
     def handle(
@@ -233,18 +237,25 @@ class Gateway:
         connection: dict[str, Any],
         remote: tuple[str, int] | None,
         outcome: Outcome,
+        *,
+        spool: BodySpool | None = None,
     ) -> None:
         """Run the app for `request` and send its response, filling in `outcome`.
 
         `connection` is the connection's `connection_environ`, `remote` the client address.
+        `spool` holds a chunked body the transport received whole before this call: the app
+        sees it with a CONTENT_LENGTH and without Transfer-Encoding (PEP 3333 leaves
+        de-chunking to the server), and `wsgiserver.transfer_encoding` says it came chunked.
 
         Raises `HTTPError` when no head was sent yet (the transport answers with its status:
         an app failure becomes `ApplicationError`, 500), and re-raises anything after the head
         went out (`outcome.aborted`: the transport must abort the connection).
         """
-        body: InputStream | io.BytesIO
+        body: InputStream | IO[bytes]
         prebuffered = 0
-        if conn.request_complete:
+        if spool is not None:
+            body = spool.stream()
+        elif conn.request_complete:
             body = io.BytesIO()
         elif (
             request.content_length is not None
@@ -260,6 +271,10 @@ class Gateway:
         else:
             body = InputStream(_BodyPuller(conn, channel, outcome))
         environ = self.environ(request, body, connection, remote)
+        if spool is not None:
+            environ["CONTENT_LENGTH"] = str(spool.size)
+            environ.pop("HTTP_TRANSFER_ENCODING", None)  # hop-by-hop, and no longer true
+            environ["wsgiserver.transfer_encoding"] = "chunked"
         outcome.environ = environ
         response = Response(conn, channel, self.date, self.heads)
         ids = self.request_ids
@@ -285,6 +300,8 @@ class Gateway:
             response.ended = True  # before close(): it may call a write() it kept
             if prebuffered and type(body) is InputStream:
                 outcome.request_bytes = prebuffered - body.unread  # what the app read of it
+            elif spool is not None:
+                outcome.request_bytes = spool.consumed()
             if response.head_sent:
                 outcome.status = response.status or ""
                 outcome.headers = response.headers

@@ -556,7 +556,10 @@ class Server:
             if action != PARK:
                 self._deadlines.forget(transport)
                 return
-            if self._closed or (self._stopping.is_set() and not transport.conn.head_started):
+            uploading = transport.receiving_body
+            if self._closed or (
+                self._stopping.is_set() and not transport.conn.head_started and not uploading
+            ):
                 # Once closed, `_stop_everything` has already closed the parked connections:
                 # one parked now would never be closed (an fd leak).
                 park = False
@@ -567,6 +570,8 @@ class Server:
                 self._schedule(transport)
         if park:
             self._poller.arm(fd)
+        elif uploading:
+            self._start_last(transport)  # stopping: its request is in flight, let it finish
         else:
             transport.close()
 
@@ -661,7 +666,9 @@ class Server:
             _unlink_quietly(path)
         for transport in parked:
             self._poller.forget(transport.fileno())
-            if self._drain_backlog and _readable(transport.sock):
+            if transport.receiving_body:
+                self._start_last(transport)  # an upload in progress is an in-flight request
+            elif self._drain_backlog and _readable(transport.sock):
                 self._start_last(transport)  # a request arrived: answer it, then close
             else:
                 transport.close()

@@ -47,6 +47,7 @@ from wsgiserver.protocol import (
     ServerConnection,
 )
 from wsgiserver.protocol.writers import error_response
+from wsgiserver.spool import SPOOL_THRESHOLD, BodySpool, SpoolError
 
 log = logging.getLogger("wsgiserver.error")
 
@@ -77,6 +78,20 @@ class Timeouts:
     body_rate_grace: float = 10.0
 
 
+@dataclass(frozen=True, slots=True)
+class ChunkedBodies:
+    """How chunked request bodies reach the app (docs/frameworks.rst, "Request bodies").
+
+    By default a chunked body is received whole before the app runs (in memory up to
+    `spool_threshold` bytes, then in an unnamed temporary file in `spool_dir`), so the app
+    gets a CONTENT_LENGTH; `stream=True` hands it over as it arrives instead.
+    """
+
+    stream: bool = False
+    spool_threshold: int = SPOOL_THRESHOLD
+    spool_dir: str | None = None
+
+
 class Transport:
     """Serves requests on one accepted socket. Exactly one thread uses it at a time."""
 
@@ -84,6 +99,7 @@ class Transport:
         "_access",
         "_body_received",
         "_body_started",
+        "_chunked",
         "_environ",
         "_extra",
         "_gateway",
@@ -97,6 +113,7 @@ class Transport:
         "_pending",
         "_send_lock",
         "_setup",
+        "_spool",
         "_timed_out",
         "_timeouts",
         "_tls",
@@ -119,6 +136,7 @@ class Transport:
         *,
         metrics: m.ProcessMetrics | None = None,
         overload: Overload | None = None,
+        chunked: ChunkedBodies = ChunkedBodies(),
     ) -> None:
         sock.setblocking(False)
         self.sock = sock
@@ -139,6 +157,9 @@ class Transport:
         self._head_deadline: float | None = now + timeouts.header
         self._linger_until: float | None = None
         self._pending: Request | None = None
+        self._chunked = chunked
+        # The chunked body of `_pending`, received before the app runs (wsgiserver/spool.py).
+        self._spool: BodySpool | None = None
         self._head_at = 0.0  # monotonic: when the current head was complete (access log only)
         self._body_started: float | None = None  # when we first waited for body bytes
         self._body_received = 0
@@ -159,6 +180,12 @@ class Transport:
 
     def fileno(self) -> int:
         return self.sock.fileno()
+
+    @property
+    def receiving_body(self) -> bool:
+        """A request head was read and its body is being received before the app runs (a
+        graceful stop lets it finish, like any request in flight)."""
+        return self._pending is not None
 
     # -- the request loop -----------------------------------------------------------------
 
@@ -184,9 +211,17 @@ class Transport:
             while True:
                 if self._pending is not None:
                     request = self._pending
-                    if conn.buffered_size < (request.content_length or 0):
+                    spool = self._spool
+                    if spool is not None:
+                        if not self._collect(spool):
+                            if not self._receive_nowait():
+                                now = time.monotonic()
+                                deadline = now + self._timeouts.body
+                                return self._park(min(deadline, self._rate_deadline(now)))
+                            continue
+                    elif conn.buffered_size < (request.content_length or 0):
                         if conn.eof_received:
-                            return self.close()  # the client left before sending its body
+                            return self._lost()  # the client left before sending its body
                         if not self._receive_nowait():
                             now = time.monotonic()
                             deadline = now + self._timeouts.body
@@ -207,6 +242,9 @@ class Transport:
                         self._head_at = time.monotonic()
                     self._body_started = None
                     self._body_received = 0
+                    if event.chunked and not self._chunked.stream:
+                        self._start_spool(event)
+                        continue
                     length = event.content_length
                     if (
                         length is not None
@@ -231,7 +269,48 @@ class Transport:
         except HTTPError as exc:
             return self._fail(exc)
         except (ConnectionLost, OSError):
-            return self.close()
+            return self._lost()
+
+    def _lost(self) -> int:
+        """The client went away (or the socket failed): close. A request whose body was
+        still arriving gets its one access record, with no status (none was sent)."""
+        if self._pending is not None and self._access is not None:
+            self._record_error(0, 0)
+        return self.close()
+
+    def _start_spool(self, request: Request) -> None:
+        """Receive this chunked body whole before the app runs, waiting in the poller."""
+        chunked = self._chunked
+        self._spool = BodySpool(chunked.spool_threshold, chunked.spool_dir)
+        self._pending = request
+        # RFC 9110 section 10.1.1: the app is not asked first here, so the server answers
+        # the expectation itself as it starts to read (the head's own checks have passed).
+        interim = self.conn.send_continue()
+        if interim:
+            self.send(interim)
+
+    def _collect(self, spool: BodySpool) -> bool:
+        """Move the decoded body bytes buffered so far into `spool`; True once complete.
+
+        The trailer section was validated by the protocol layer and is dropped here (PEP 3333
+        has no place for it).
+        """
+        conn = self.conn
+        while True:
+            event = conn.next_event()
+            if type(event) is not Data:
+                return event is not NEED_DATA  # else EndOfMessage
+            try:
+                spool.write(event.data)
+            except SpoolError as exc:
+                log.error("%s", exc.detail)
+                raise
+
+    def _release_spool(self) -> None:
+        spool, self._spool = self._spool, None
+        if spool is not None:
+            with contextlib.suppress(OSError):
+                spool.close()
 
     def _set_up(self, pending: setup.ConnectionSetup) -> int | None:
         """Advance the PROXY header / TLS handshake; None once HTTP can be served."""
@@ -332,7 +411,9 @@ class Transport:
                 environ = self._environ = self._gateway.connection_environ(
                     self, self.remote, self._extra
                 )
-            self._gateway.handle(conn, self, request, environ, self.remote, outcome)
+            self._gateway.handle(
+                conn, self, request, environ, self.remote, outcome, spool=self._spool
+            )
         except HTTPError as exc:
             status = exc.status
             if isinstance(exc, ApplicationError):
@@ -360,6 +441,7 @@ class Transport:
             self._log_failure(request, outcome, message, exc)
             outcome.aborted = True
         finally:
+            self._release_spool()
             if outcome.close_error is not None:
                 self._log_close_error(outcome)
             if record is not None:
@@ -565,6 +647,7 @@ class Transport:
         connection knows, even for a head it refused.
         """
         conn = self.conn
+        self._release_spool()  # a body refused mid-way (413, bad chunk): free it now
         if self._metrics is not None and isinstance(exc, ProtocolError):
             self._metrics.here().parse_error(exc.status)
         if not conn.response_started:
@@ -584,8 +667,7 @@ class Transport:
                 return self.close()
             finally:
                 if self._access is not None:
-                    body = len(answer) - answer.index(b"\r\n\r\n") - 4
-                    self._record_error(exc.status, body)
+                    self._record_error(exc.status, _content_size(answer))
         return self._start_linger()
 
     def _record_error(self, status: int, body_bytes: int) -> None:
@@ -666,21 +748,25 @@ class Transport:
                 detail = "request body arrived too slowly"
             if self._metrics is not None:
                 self._metrics.here().timeout("body" if self._pending is not None else "header")
+            answer = error_response(
+                408,
+                "Request Timeout",
+                detail,
+                extra=self._gateway.date(),
+                head_request=self.conn.answers_head,
+            )
             with contextlib.suppress(OSError):
-                self.sock.send(
-                    error_response(
-                        408,
-                        "Request Timeout",
-                        detail,
-                        extra=self._gateway.date(),
-                        head_request=self.conn.answers_head,
-                    )
-                )
+                self.sock.send(answer)
+            if self._pending is not None and self._access is not None:
+                # A complete head was answered: one access record, as for any other error.
+                self._record_error(408, _content_size(answer))
         elif self._metrics is not None and self._linger_until is None:
             self._metrics.here().timeout("keepalive")
         self.close()
 
     def close(self) -> int:
+        self._release_spool()
+        self._pending = None
         with contextlib.suppress(OSError):
             self.sock.close()
         return CLOSE
@@ -781,6 +867,11 @@ class Transport:
 
 _HANGUP = getattr(select, "POLLRDHUP", 0) | select.POLLHUP | select.POLLERR
 _DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
+
+
+def _content_size(answer: bytes) -> int:
+    """The content bytes of a whole error response (for its access record)."""
+    return len(answer) - answer.index(b"\r\n\r\n") - 4
 
 
 def _tag(outcome: Outcome) -> str:

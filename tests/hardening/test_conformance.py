@@ -170,12 +170,44 @@ def test_a_body_error_the_app_swallows_still_announces_the_close(body: bytes) ->
         return [b"answered"]
 
     request = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + body
-    with serving(app, max_body_size=10) as srv, RawClient((srv.host, srv.port)) as client:
+    # Streamed to the app (--stream-chunked): only then can the app see the error first.
+    with (
+        serving(app, max_body_size=10, stream_chunked=True) as srv,
+        RawClient((srv.host, srv.port)) as client,
+    ):
         client.send(request + get("/second"))
         response = client.read_response()
         assert response.body == b"answered"
         assert response.closes
         assert client.read_until_close() == b""
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [(b"5\r\nhello\r\nZZ\r\n", 400), (b"8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n", 413)],
+    ids=["bad-chunk-size", "over-max-body-size"],
+)
+def test_a_buffered_chunked_body_error_is_answered_before_the_app_runs(
+    body: bytes, status: int
+) -> None:
+    """By default a chunked body is received whole first, so a framing error or a body over
+    --max-body-size is the server's answer (with its status and a close); the app never runs
+    and the pipelined request behind it is never answered."""
+    calls: list[str] = []
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        calls.append(environ["PATH_INFO"])
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"answered"]
+
+    request = b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + body
+    with serving(app, max_body_size=10) as srv, RawClient((srv.host, srv.port)) as client:
+        client.send(request + get("/second"))
+        response = client.read_response()
+        assert response.status == status
+        assert response.closes
+        assert client.read_until_close() == b""
+    assert calls == []
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -179,16 +180,66 @@ def test_sigterm_lets_an_in_flight_request_finish(cli: list[CliProcess], tmp_pat
     )
     process = start(cli, "--bind", "127.0.0.1:0", "--app-dir", str(tmp_path), "slowapp:app")
     with RawClient(process.address()) as client:
-        # The app blocks reading a body we have not finished sending.
-        client.send(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        # The app blocks reading a body we have not finished sending (larger than the 64 KiB
+        # received before the app runs, so the app does run).
+        client.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 70000\r\n\r\n")
         process.wait_for("app entered")
         process.proc.send_signal(signal.SIGTERM)
         process.wait_for("SIGTERM")
-        client.send(b"0\r\n\r\n")
+        client.send(b"x" * 70000)
         response = client.read_response()
         assert response.body == b"done"
         assert response.closes
     assert process.wait() == 0
+
+
+LENGTH_APP = (
+    "def app(environ, start_response):\n"
+    "    # PEP 3333 to the letter: read CONTENT_LENGTH bytes (as Django does).\n"
+    "    body = environ['wsgi.input'].read(int(environ.get('CONTENT_LENGTH') or 0))\n"
+    "    start_response('200 OK', [('Content-Type', 'text/plain')])\n"
+    "    te = environ.get('HTTP_TRANSFER_ENCODING', '-')\n"
+    "    return [f'len={len(body)} te={te}'.encode()]\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("args", "answer"),
+    [([], b"len=5000 te=-"), (["--stream-chunked"], b"len=0 te=chunked")],
+    ids=["default", "stream-chunked"],
+)
+def test_a_chunked_upload_with_curl_reaches_an_app_that_reads_content_length(
+    cli: list[CliProcess], tmp_path: Path, args: list[str], answer: bytes
+) -> None:
+    """`curl -H 'Transfer-Encoding: chunked' --data-binary @file` against an app that reads
+    CONTENT_LENGTH bytes: by default it gets all 5000; with --stream-chunked it gets the
+    stream as it arrives (and, reading CONTENT_LENGTH, nothing)."""
+    curl = shutil.which("curl")
+    if curl is None:
+        pytest.skip("curl is not installed")
+    (tmp_path / "lengthapp.py").write_text(LENGTH_APP)
+    payload = tmp_path / "payload.bin"
+    payload.write_bytes(b"p" * 5000)
+    process = start(
+        cli, "--bind", "127.0.0.1:0", "--app-dir", str(tmp_path), *args, "lengthapp:app"
+    )
+    host, port = process.address()
+    done = subprocess.run(
+        [
+            curl,
+            "-sS",
+            "-H",
+            "Transfer-Encoding: chunked",
+            "--data-binary",
+            f"@{payload}",
+            f"http://{host}:{port}/",
+        ],
+        capture_output=True,
+        timeout=WAIT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == answer
 
 
 def test_unix_socket_bind(cli: list[CliProcess], tmp_path: Path) -> None:

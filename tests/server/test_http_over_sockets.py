@@ -179,15 +179,31 @@ def test_small_unread_body_is_drained_and_connection_kept() -> None:
         assert client.request(get("/c")).body == b"/c"
 
 
-def test_unread_chunked_body_ends_the_connection_cleanly() -> None:
-    # A chunked body's size is unknown: the server answers, then closes instead of draining.
-    with serving(path_app) as srv, RawClient((srv.host, srv.port)) as client:
+def test_unread_streamed_chunked_body_ends_the_connection_cleanly() -> None:
+    # A streamed chunked body's size is unknown: the server answers, then closes instead of
+    # draining it.
+    with (
+        serving(path_app, stream_chunked=True) as srv,
+        RawClient((srv.host, srv.port)) as client,
+    ):
         head = b"POST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
         client.send(head + chunked(b"y" * 3000) + get("/never"))
         response = client.read_response()
         assert response.body == b"/b"
         assert response.closes
         assert client.read_until_close() == b""
+
+
+def test_unread_buffered_chunked_body_keeps_the_connection() -> None:
+    # By default the chunked body was received whole before the app ran: nothing is left
+    # to drain, so the connection carries the pipelined request behind it.
+    with serving(path_app) as srv, RawClient((srv.host, srv.port)) as client:
+        head = b"POST /b HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        client.send(head + chunked(b"y" * 3000) + get("/next"))
+        response = client.read_response()
+        assert response.body == b"/b"
+        assert not response.closes
+        assert client.read_response().body == b"/next"
 
 
 def test_large_unread_body_closes_the_connection() -> None:

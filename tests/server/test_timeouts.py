@@ -96,7 +96,10 @@ class BodyReader:
 )
 def test_stalled_body_while_app_reads_gets_408(head: bytes) -> None:
     app = BodyReader()
-    with serving(app, body_timeout=SHORT) as srv, RawClient((srv.host, srv.port)) as client:
+    with (
+        serving(app, body_timeout=SHORT, stream_chunked=True) as srv,
+        RawClient((srv.host, srv.port)) as client,
+    ):
         client.send(head + b"partial")
         response = client.read_response()
         assert response.status == 408
@@ -107,10 +110,18 @@ def test_stalled_body_while_app_reads_gets_408(head: bytes) -> None:
     assert len(app.raised) == 1
 
 
-def test_stalled_small_body_is_timed_out_before_the_app_runs() -> None:
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly-a-bit",
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n100\r\nonly-a-bit",
+    ],
+    ids=["content-length", "chunked"],
+)
+def test_stalled_small_body_is_timed_out_before_the_app_runs(request_bytes: bytes) -> None:
     app = BodyReader()
     with serving(app, body_timeout=SHORT) as srv, RawClient((srv.host, srv.port)) as client:
-        client.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nonly-a-bit")
+        client.send(request_bytes)
         response = client.read_response()
         assert response.status == 408
         client.sock.shutdown(socket.SHUT_WR)

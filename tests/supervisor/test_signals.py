@@ -24,13 +24,13 @@ def test_term_finishes_in_flight_and_backlog_then_exits_0(start: Start) -> None:
     server = start(*ONE_THREAD, "--workers", "1", "--max-requests", "1000", "app:app")
     address = server.address()
     with RawClient(address) as in_flight:
-        in_flight.send(b"POST /slow HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        in_flight.send(b"POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 70000\r\n\r\n")
         server.wait_for("app entered")
         queued = RawClient(address)  # the only thread is busy: this waits in the backlog
         queued.send(get("/queued"))
         server.send(signal.SIGTERM)
         server.wait_for(r"worker \d+: stopping gracefully")
-        in_flight.send(b"0\r\n\r\n")
+        in_flight.send(b"x" * 70000)
         response = in_flight.read_response()
         assert response.status == 200
         assert response.closes
@@ -45,7 +45,7 @@ def test_term_finishes_in_flight_and_backlog_then_exits_0(start: Start) -> None:
 def test_int_stops_at_once(start: Start) -> None:
     server = start(*ONE_THREAD, "--workers", "2", "app:app")
     with RawClient(server.address()) as client:
-        client.send(b"POST /slow HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        client.send(b"POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 70000\r\n\r\n")
         server.wait_for("app entered")
         workers = children(server.pid)
         server.send(signal.SIGINT)
