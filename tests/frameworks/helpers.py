@@ -17,6 +17,7 @@ from pathlib import Path
 from types import TracebackType
 
 import pytest
+import requests
 
 REPO = Path(__file__).resolve().parents[2]
 SERVING = re.compile(r"serving on (http://\S+?)(?:,|$)")
@@ -180,6 +181,44 @@ class MultipartUpload:
     def __iter__(self) -> Iterator[bytes]:
         while block := self.read(self.BLOCK):
             yield block
+
+
+# Chunked uploads (Transfer-Encoding: chunked): small, 1 MiB (in memory below the default
+# --spool-threshold) and 50 MiB (spooled to a temporary file), the last through the CLI only.
+CHUNKED_SIZES = (5000, 1 << 20, 50 << 20)
+
+
+UPLOAD_CASES = ("length", *CHUNKED_SIZES)
+
+
+def chunked_sizes_for(mode: str, size: int) -> None:
+    """Skip the 50 MiB chunked upload outside the CLI mode (one such run is enough)."""
+    if size > CHUNKED_SIZES[1] and mode != "cli":
+        pytest.skip("the 50 MiB chunked upload runs through the CLI only")
+
+
+def upload_case(mode: str, case: int | str, small: int) -> tuple[int, bool]:
+    """(size, chunked) for one of UPLOAD_CASES: "length" is a Content-Length upload of 50 MiB
+    through the CLI and of `small` bytes in the other modes; a number is a chunked upload."""
+    if case == "length":
+        return (50 << 20 if mode == "cli" else small), False
+    size = int(case)
+    chunked_sizes_for(mode, size)
+    return size, True
+
+
+def post_upload(
+    url: str,
+    body: MultipartUpload,
+    *,
+    chunked: bool = False,
+    session: requests.Session | None = None,
+) -> requests.Response:
+    """POST `body` with a Content-Length, or `chunked` (an iterator has no length, so
+    requests sends it with Transfer-Encoding: chunked)."""
+    client = session if session is not None else requests.Session()
+    data: MultipartUpload | Iterator[bytes] = iter(body) if chunked else body
+    return client.post(url, data=data, headers={"Content-Type": body.content_type}, timeout=120)
 
 
 def curl() -> str:

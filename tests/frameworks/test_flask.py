@@ -19,7 +19,14 @@ import requests
 
 from sample_apps.flask_app import REPORT, create_app
 from tests.frameworks.conftest import load_in_chromium
-from tests.frameworks.helpers import MultipartUpload, curl, wsgiserver_cli
+from tests.frameworks.helpers import (
+    CHUNKED_SIZES,
+    MultipartUpload,
+    chunked_sizes_for,
+    curl,
+    post_upload,
+    wsgiserver_cli,
+)
 from wsgiserver import response as response_module
 from wsgiserver.testing import serving
 
@@ -88,12 +95,7 @@ def test_multipart_upload_hash_matches(target: Target) -> None:
     # 50 MB once (through the CLI); a smaller body in the other modes.
     size = 50 * 1024 * 1024 if target.mode == "cli" else 3 * 1024 * 1024 + 17
     body = MultipartUpload(size, fields={"note": "big one"})
-    response = requests.post(
-        target.url + "/upload",
-        data=body,
-        headers={"Content-Type": body.content_type},
-        timeout=120,
-    )
+    response = post_upload(target.url + "/upload", body)
     assert response.status_code == 200, response.text[:500]
     assert response.json() == {
         "filename": "big.bin",
@@ -101,6 +103,16 @@ def test_multipart_upload_hash_matches(target: Target) -> None:
         "sha256": body.sha256,
         "note": "big one",
     }
+
+
+@pytest.mark.parametrize("size", CHUNKED_SIZES)
+def test_chunked_multipart_upload_hash_matches(target: Target, size: int) -> None:
+    chunked_sizes_for(target.mode, size)
+    body = MultipartUpload(size, fields={"note": "chunked"})
+    response = post_upload(target.url + "/upload", body, chunked=True)
+    assert response.status_code == 200, response.text[:500]
+    assert response.json()["sha256"] == body.sha256
+    assert response.json()["size"] == size
 
 
 def test_upload_with_curl(target: Target, tmp_path: Path) -> None:

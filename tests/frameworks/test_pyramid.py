@@ -16,7 +16,15 @@ import pytest
 import requests
 
 from tests.frameworks.conftest import load_in_chromium
-from tests.frameworks.helpers import REPO, MultipartUpload, ServerProcess, wsgiserver_cli
+from tests.frameworks.helpers import (
+    REPO,
+    UPLOAD_CASES,
+    MultipartUpload,
+    ServerProcess,
+    post_upload,
+    upload_case,
+    wsgiserver_cli,
+)
 from wsgiserver.errors import ConfigError
 from wsgiserver.paste import options_from_ini
 from wsgiserver.testing import serving
@@ -69,12 +77,13 @@ def test_form_post_redirects(target: Target) -> None:
     assert requests.post(target.url + "/notes", data={}, timeout=30).status_code == 400
 
 
-def test_multipart_upload_hash_matches(target: Target) -> None:
-    size = 50 * 1024 * 1024 if target.mode == "cli" else 2 * 1024 * 1024 + 3
+@pytest.mark.parametrize("case", UPLOAD_CASES)
+def test_multipart_upload_hash_matches(target: Target, case: int | str) -> None:
+    """With a Content-Length ("length": 50 MiB through the CLI, smaller elsewhere), and
+    chunked in several sizes."""
+    size, chunked = upload_case(target.mode, case, 2 * 1024 * 1024 + 3)
     body = MultipartUpload(size)
-    response = requests.post(
-        target.url + "/upload", data=body, headers={"Content-Type": body.content_type}
-    )
+    response = post_upload(target.url + "/upload", body, chunked=chunked)
     assert response.status_code == 200, response.text[:500]
     assert response.json() == {"filename": "big.bin", "size": size, "sha256": body.sha256}
 
