@@ -2,7 +2,7 @@
 
 Routes: ``/`` (13-byte hello), ``/big`` (1 MiB as 16 x 64 KiB chunks),
 ``/big-file`` (1 MiB through ``wsgi.file_wrapper``), ``/echo`` (request
-body echoed back) and ``/sleep`` (hello after 10 ms).
+body echoed back, Content-Length or chunked) and ``/sleep`` (hello after 10 ms).
 
 The file for ``/big-file`` is created when this module is imported and
 unlinked at once; each request reopens it through ``/proc/self/fd`` so it
@@ -61,8 +61,20 @@ def _big_file(environ: WSGIEnvironment, start_response: StartResponse) -> Iterab
 
 
 def _echo(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    body = environ["wsgi.input"].read(length) if length else b""
+    length = environ.get("CONTENT_LENGTH")
+    if length:
+        body = environ["wsgi.input"].read(int(length))
+    elif environ.get("wsgi.input_terminated"):
+        # A chunked body the server hands over as it arrives (no CONTENT_LENGTH): read to
+        # its end, so every server echoes the whole body whatever it does with chunking.
+        body = environ["wsgi.input"].read()
+    else:
+        body = b""
+    expected = environ.get("HTTP_X_EXPECT_LENGTH")
+    if expected is not None and len(body) != int(expected):
+        message = f"expected {expected} body bytes, read {len(body)}".encode()
+        start_response("500 Internal Server Error", _headers("text/plain", len(message)))
+        return [message]
     start_response("200 OK", _headers("application/octet-stream", len(body)))
     return [body]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.paths import POST_SCRIPT
+from bench.paths import POST_CHUNKED_SCRIPT, POST_SCRIPT
 
 BENCH_APP = "bench.app:app"
 
@@ -43,6 +43,8 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("big-file", "1 MiB body via wsgi.file_wrapper", BENCH_APP, "/big-file", 16),
         Scenario("post", "64 KiB request body echoed back", BENCH_APP, "/echo", 16,
                  script=POST_SCRIPT),
+        Scenario("post-chunked", "the same 64 KiB body, sent chunked, echoed back", BENCH_APP,
+                 "/echo", 16, script=POST_CHUNKED_SCRIPT),
         Scenario("sleep", "app sleeps 10 ms (ideal 10,000 req/s)", BENCH_APP, "/sleep", 100),
         Scenario(
             "idle",
