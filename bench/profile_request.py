@@ -17,11 +17,11 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from wsgiserver.connections import DateHeader
-from wsgiserver.gateway import Gateway, Outcome, ServerInfo
+from wsgiserver.gateway.gateway import Gateway, Outcome, ServerInfo
+from wsgiserver.gateway.response import CheckedHeads
 from wsgiserver.protocol import Limits, Request, ServerConnection
-from wsgiserver.response import CheckedHeads
-from wsgiserver.transport import Timeouts, Transport
+from wsgiserver.server.connections import DateHeader
+from wsgiserver.transport.transport import Timeouts, Transport
 
 REQUEST = (
     b"GET / HTTP/1.1\r\nHost: localhost:8080\r\nUser-Agent: wrk\r\nAccept: */*\r\n\r\n"

@@ -3,9 +3,9 @@
 The public API: `Server`, `serve`, `Config`, and the exceptions in `wsgiserver.errors`.
 """
 
-from wsgiserver.config import Config
+from wsgiserver.config.options import Config
 from wsgiserver.errors import RequestTimeout
-from wsgiserver.server import Server, serve
+from wsgiserver.server.server import Server, serve
 
 __version__ = "0.1.0"
 __all__ = ["Config", "RequestTimeout", "Server", "__version__", "serve"]

@@ -1,5 +1,5 @@
-"""`python -m wsgiserver`: see `wsgiserver.cli`."""
+"""`python -m wsgiserver`: see `wsgiserver.cli.main`."""
 
-from wsgiserver.cli import main
+from wsgiserver.cli.main import main
 
 raise SystemExit(main())

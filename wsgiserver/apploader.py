@@ -15,7 +15,7 @@ import traceback
 from typing import Any, cast
 
 from wsgiserver.errors import AppLoadError
-from wsgiserver.gateway import WSGIApp
+from wsgiserver.types import WSGIApp
 
 _SPEC = re.compile(r"([A-Za-z_][\w.]*):([A-Za-z_][\w.]*)(\(\))?")
 

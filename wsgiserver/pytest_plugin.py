@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from wsgiserver.gateway import WSGIApp
 from wsgiserver.testing import RunningServer
+from wsgiserver.types import WSGIApp
 
 WSGIServerFactory = Callable[..., RunningServer]
 

@@ -18,9 +18,9 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote
 
-from wsgiserver.accesslog import RequestRecord, formatter
-from wsgiserver.gateway import StartResponse, WSGIApp
-from wsgiserver.server import Server
+from wsgiserver.observability.accesslog import RequestRecord, formatter
+from wsgiserver.server.server import Server
+from wsgiserver.types import StartResponse, WSGIApp
 
 __all__ = ["AppError", "Capture", "RunningServer", "serving"]
 

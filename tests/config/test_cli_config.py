@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.config.helpers import clean_environ
-from wsgiserver.cli import main
+from wsgiserver.cli.main import main
 
 APP = "def app(environ, start_response):\n    start_response('200 OK', [])\n    return [b'ok']\n"
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from wsgiserver.config_sources import FieldType, field_type, from_text, from_toml, to_toml
+from wsgiserver.config.sources import FieldType, field_type, from_text, from_toml, to_toml
 
 BOOL = FieldType(bool)
 INT = FieldType(int)

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from wsgiserver import settings_doc
-from wsgiserver.cli import build_parser
-from wsgiserver.config import Config
-from wsgiserver.config_sources import (
+from wsgiserver.cli.main import build_parser
+from wsgiserver.config import settings_doc
+from wsgiserver.config.options import Config
+from wsgiserver.config.sources import (
     RESERVED_ENV,
     RESERVED_ENV_PREFIXES,
     env_var,

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from wsgiserver.config import Config
-from wsgiserver.config_sources import (
+from wsgiserver.config.options import Config
+from wsgiserver.config.sources import (
     ConfigSourceError,
     Kind,
     Loaded,

@@ -7,7 +7,7 @@ import socket
 from collections.abc import Iterable
 from typing import Any
 
-from wsgiserver.gateway import StartResponse
+from wsgiserver.types import StartResponse
 
 Environ = dict[str, Any]
 

@@ -10,9 +10,9 @@ import pytest
 import requests
 
 from tests.embedding.apps import Environ, UnixHTTPConnection, get, hello, noisy
-from wsgiserver.gateway import StartResponse
-from wsgiserver.server import Server
+from wsgiserver.server.server import Server
 from wsgiserver.testing import AppError, RunningServer, serving
+from wsgiserver.types import StartResponse
 
 
 def test_serves_on_a_free_loopback_port() -> None:

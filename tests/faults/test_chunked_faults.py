@@ -1,4 +1,4 @@
-"""Faults while a chunked body is received before the app runs (wsgiserver/spool.py).
+"""Faults while a chunked body is received before the app runs (wsgiserver/gateway/spool.py).
 
 Every test runs under `no_leaks` (conftest.py): the body's memory and its temporary file are
 released on every path (the fd check fails if a spool file stays open), no thread is left,

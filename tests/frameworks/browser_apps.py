@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from wsgiserver.gateway import WSGIApp
+from wsgiserver.types import WSGIApp
 
 SCRIPT = b"""<script>
 window.addEventListener("load", () => {

@@ -27,7 +27,7 @@ from tests.frameworks.helpers import (
     post_upload,
     wsgiserver_cli,
 )
-from wsgiserver import response as response_module
+from wsgiserver.gateway import response as response_module
 from wsgiserver.testing import serving
 
 APP = "sample_apps.flask_app:app"
@@ -179,7 +179,7 @@ def test_send_file_goes_through_the_servers_file_wrapper(
     assert response.headers["Content-Length"] == str(REPORT.stat().st_size)
     after = requests.get(target.url + "/_debug/file-wrapper", timeout=30).json()["wrapped"]
     # The app handed back the very wsgi.file_wrapper object the server offered...
-    assert after[len(before) :] == ["wsgiserver.body.FileWrapper"]
+    assert after[len(before) :] == ["wsgiserver.gateway.body.FileWrapper"]
     if target.mode == "inprocess":
         # ...and the server sent it with sendfile(). Under the validator the iterable is the
         # validator's wrapper, so the server iterates it instead (still the same bytes).

@@ -25,8 +25,8 @@ from tests.frameworks.helpers import (
     upload_case,
     wsgiserver_cli,
 )
+from wsgiserver.cli.paste import options_from_ini
 from wsgiserver.errors import ConfigError
-from wsgiserver.paste import options_from_ini
 from wsgiserver.testing import serving
 
 with warnings.catch_warnings():

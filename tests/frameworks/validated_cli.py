@@ -10,9 +10,9 @@ import warnings
 from typing import Any, cast
 from wsgiref.validate import validator
 
-import wsgiserver.cli
+import wsgiserver.cli.main
 from wsgiserver.apploader import load_app
-from wsgiserver.gateway import WSGIApp
+from wsgiserver.types import WSGIApp
 
 
 def main() -> int:
@@ -21,7 +21,7 @@ def main() -> int:
     def load_validated(*args: Any, **kwargs: Any) -> WSGIApp:
         return cast(WSGIApp, validator(cast(Any, load_app(*args, **kwargs))))
 
-    setattr(wsgiserver.cli, "load_app", load_validated)  # noqa: B010 - patching on purpose
+    setattr(wsgiserver.cli.main, "load_app", load_validated)  # noqa: B010 - patching on purpose
     return wsgiserver.cli.main()
 
 

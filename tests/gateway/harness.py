@@ -9,8 +9,9 @@ from typing import IO, Any
 import h11
 
 from wsgiserver.errors import HTTPError
-from wsgiserver.gateway import Gateway, Outcome, ServerInfo, WSGIApp
+from wsgiserver.gateway.gateway import Gateway, Outcome, ServerInfo
 from wsgiserver.protocol import Limits, Request, ServerConnection
+from wsgiserver.types import WSGIApp
 
 DATE = "Date: Tue, 24 Nov 2026 10:00:00 GMT\r\nServer: wsgiserver\r\n"
 

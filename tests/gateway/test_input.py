@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from tests.gateway.harness import run
-from wsgiserver.body import InputStream
 from wsgiserver.errors import BadRequest, ContentTooLarge
+from wsgiserver.gateway.body import InputStream
 from wsgiserver.protocol import Limits
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from tests.gateway.harness import run
 from wsgiserver.errors import ApplicationError, ResponseFramingError
-from wsgiserver.response import CheckedHeads
+from wsgiserver.gateway.response import CheckedHeads
 
 Environ = dict[str, Any]
 App = Callable[[Environ, Callable[..., Any]], Iterable[bytes]]
@@ -351,7 +351,7 @@ def test_unread_chunked_body_closes_connection() -> None:
     assert not exchange.conn.keep_alive
 
 
-# -- the memo of checked heads (wsgiserver/response.py) ---------------------------------------
+# -- the memo of checked heads (wsgiserver/gateway/response.py) -------------------------------
 
 
 def test_header_list_changed_after_start_response_is_what_is_sent() -> None:

@@ -25,9 +25,9 @@ from tests.server.helpers import (
     get,
     path_app,
 )
-from wsgiserver.config import Config
-from wsgiserver.connections import refuse
+from wsgiserver.config.options import Config
 from wsgiserver.errors import ConfigError
+from wsgiserver.server.connections import refuse
 from wsgiserver.testing import serving
 
 
@@ -329,7 +329,7 @@ def test_connection_limit_fits_the_file_descriptor_limit(monkeypatch: pytest.Mon
     """Past RLIMIT_NOFILE, accept() fails and clients wait unanswered: the limit must fit."""
     import resource
 
-    from wsgiserver import connections
+    from wsgiserver.server import connections
 
     monkeypatch.setattr(resource, "getrlimit", lambda _: (1024, 4096))
     assert connections.connection_limit(10_000) == 1024 - connections.FD_RESERVE

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from tests.metrics.promtext import Family, get, parse, value
-from wsgiserver import metrics as m
-from wsgiserver.gateway import StartResponse
+from wsgiserver.observability import metrics as m
 from wsgiserver.testing import RunningServer, serving
+from wsgiserver.types import StartResponse
 
 BOUND = 10.0  # "does not hang" bound for waits on a loaded machine
 

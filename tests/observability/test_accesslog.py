@@ -9,9 +9,14 @@ import pytest
 
 from tests.observability.helpers import hello, reader
 from tests.server.helpers import RawClient
-from wsgiserver.accesslog import RequestRecord, compile_format, format_record, formatter
-from wsgiserver.config import Config
+from wsgiserver.config.options import Config
 from wsgiserver.errors import ConfigError
+from wsgiserver.observability.accesslog import (
+    RequestRecord,
+    compile_format,
+    format_record,
+    formatter,
+)
 from wsgiserver.testing import serving
 
 HOSTILE_TARGETS = [
@@ -110,7 +115,7 @@ def test_custom_format_with_request_and_response_headers() -> None:
 
 
 def test_every_named_field_renders() -> None:
-    from wsgiserver.accesslog import FIELDS
+    from wsgiserver.observability.accesslog import FIELDS
 
     template = " ".join("{" + name + "}" for name in FIELDS)
     assert len(compile_format(template)(record()).split(" ")) >= len(FIELDS)
@@ -135,7 +140,7 @@ def test_bad_templates_are_one_line_config_errors(fmt: str, message: str) -> Non
 
 
 def test_cli_rejects_unknown_fields_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
-    from wsgiserver.cli import main
+    from wsgiserver.cli.main import main
 
     code = main(["--access-log-format", "{remote} {bogus}", "--check-config", "x:app"])
     assert code == 2

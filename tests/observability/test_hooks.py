@@ -14,10 +14,10 @@ import pytest
 from tests.observability.helpers import hello, reader
 from tests.server.helpers import RawClient, get
 from tests.supervisor.helpers import Proc, server_argv, write_app
-from wsgiserver.accesslog import RequestRecord
 from wsgiserver.errors import ConfigError
-from wsgiserver.hooks import Hooks, load_hooks
-from wsgiserver.server import Server
+from wsgiserver.observability.accesslog import RequestRecord
+from wsgiserver.observability.hooks import Hooks, load_hooks
+from wsgiserver.server.server import Server
 from wsgiserver.testing import serving
 
 

@@ -13,8 +13,8 @@ import pytest
 
 from tests.server.helpers import RawClient
 from tests.supervisor.helpers import ROOT
-from wsgiserver.cli import configure_logging
-from wsgiserver.config import Config
+from wsgiserver.cli.main import configure_logging
+from wsgiserver.config.options import Config
 from wsgiserver.errors import ConfigError
 from wsgiserver.testing import serving
 

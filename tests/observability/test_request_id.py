@@ -9,10 +9,10 @@ import pytest
 
 from tests.observability.helpers import request_id_app
 from tests.server.helpers import RawClient
-from wsgiserver.config import Config
+from wsgiserver.config.options import Config
 from wsgiserver.errors import ConfigError
-from wsgiserver.forwarded import ProxyTrust
-from wsgiserver.requestid import RequestIds
+from wsgiserver.gateway.forwarded import ProxyTrust
+from wsgiserver.gateway.requestid import RequestIds
 from wsgiserver.testing import serving
 
 GENERATED = re.compile(r"[0-9a-f]{8}-[0-9]+")

@@ -11,8 +11,8 @@ from typing import Any
 import wsgiserver
 from tests.metrics.promtext import get
 from wsgiserver import errors
-from wsgiserver.gateway import StartResponse
 from wsgiserver.testing import serving
+from wsgiserver.types import StartResponse
 
 BOUND = 10.0  # "does not hang" bound for waits on a loaded machine
 

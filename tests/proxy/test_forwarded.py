@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from wsgiserver.config import Config
+from wsgiserver.config.options import Config
 from wsgiserver.errors import ConfigError
-from wsgiserver.forwarded import ProxyTrust, parse_allow_ips, parse_forwarded, parse_node
+from wsgiserver.gateway.forwarded import ProxyTrust, parse_allow_ips, parse_forwarded, parse_node
 
 PEER = ("127.0.0.1", 50000)
 OUTSIDER = ("203.0.113.50", 40000)

@@ -20,7 +20,7 @@ import pytest
 
 from tests.server.helpers import Environ, RawClient, StartResponse, get
 from wsgiserver.errors import ConfigError
-from wsgiserver.server import Server
+from wsgiserver.server.server import Server
 from wsgiserver.testing import serving
 
 KIB = 1024

@@ -1,10 +1,10 @@
-"""The deadline heap of parked connections (wsgiserver.parking)."""
+"""The deadline heap of parked connections (wsgiserver.server.parking)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from wsgiserver.parking import COMPACT_ABOVE, Deadlines
+from wsgiserver.server.parking import COMPACT_ABOVE, Deadlines
 
 
 @dataclass(eq=False)

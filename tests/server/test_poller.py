@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from wsgiserver.poller import EpollPoller, Poller, SelectorPoller
+from wsgiserver.server.poller import EpollPoller, Poller, SelectorPoller
 
 KINDS = [SelectorPoller] + ([EpollPoller] if hasattr(select, "epoll") else [])
 

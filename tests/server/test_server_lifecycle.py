@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 
 from tests.server.helpers import Environ, RawClient, StartResponse, get, path_app
-from wsgiserver import listeners
-from wsgiserver import server as server_module
 from wsgiserver.errors import BindError
-from wsgiserver.gateway import WSGIApp
-from wsgiserver.server import Server
+from wsgiserver.server import listeners
+from wsgiserver.server import server as server_module
+from wsgiserver.server.server import Server
 from wsgiserver.testing import serving
+from wsgiserver.types import WSGIApp
 
 UPPER_BOUND = 5.0  # "returns promptly": generous, for a loaded 2-core machine
 

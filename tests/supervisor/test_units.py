@@ -11,15 +11,16 @@ from pathlib import Path
 import pytest
 
 from tests.server.helpers import RawClient, echo_app, get
-from wsgiserver import systemd
-from wsgiserver.accesslog import RequestRecord
-from wsgiserver.config import Config
+from wsgiserver.config.bind import BindAddress, parse_bind
+from wsgiserver.config.options import Config
 from wsgiserver.errors import BindError, ConfigError
-from wsgiserver.listeners import BindAddress, create_listener, parse_bind
-from wsgiserver.pidfile import pidfile, remove_pidfile, write_pidfile
-from wsgiserver.reloader import FileWatcher
-from wsgiserver.server import Server
-from wsgiserver.worker import BEAT, RETIRE, Heart, resident_mib
+from wsgiserver.observability.accesslog import RequestRecord
+from wsgiserver.server.listeners import create_listener
+from wsgiserver.server.server import Server
+from wsgiserver.supervisor import systemd
+from wsgiserver.supervisor.pidfile import pidfile, remove_pidfile, write_pidfile
+from wsgiserver.supervisor.reloader import FileWatcher
+from wsgiserver.supervisor.worker import BEAT, RETIRE, Heart, resident_mib
 
 
 @pytest.mark.parametrize(

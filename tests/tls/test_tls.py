@@ -19,7 +19,7 @@ import pytest
 
 from tests.tls.helpers import KEY_PASSWORD, Certs, environ_app
 from wsgiserver.errors import ConfigError
-from wsgiserver.server import Server
+from wsgiserver.server.server import Server
 from wsgiserver.testing import RunningServer, serving
 
 StartResponse = Callable[..., Callable[[bytes], None]]
@@ -288,7 +288,7 @@ def test_cli_bad_certificate_exits_2_with_one_line(tmp_path: Path) -> None:
     ],
 )
 def test_tls_config_validation(options: dict[str, Any], message: str) -> None:
-    from wsgiserver.config import Config
+    from wsgiserver.config.options import Config
 
     with pytest.raises(ConfigError, match=message):
         Config(**options)

@@ -83,7 +83,7 @@ def test_closed_connections_are_not_retained_by_their_deadlines() -> None:
     import gc
 
     from wsgiserver import Server
-    from wsgiserver.transport import Transport
+    from wsgiserver.transport.transport import Transport
 
     def live_transports() -> int:
         gc.collect()

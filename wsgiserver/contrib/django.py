@@ -22,8 +22,8 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.db import connections
 from django.test import testcases
 
-from wsgiserver.gateway import StartResponse, WSGIApp
-from wsgiserver.server import Server
+from wsgiserver.server.server import Server
+from wsgiserver.types import StartResponse, WSGIApp
 
 __all__ = [
     "LiveServerTestCase",

@@ -18,8 +18,8 @@ import threading
 from typing import Any
 from urllib.parse import parse_qs
 
-from wsgiserver.gateway import StartResponse, WSGIApp
 from wsgiserver.testing import RunningServer
+from wsgiserver.types import StartResponse, WSGIApp
 
 __all__ = ["StopableWSGIServer"]
 

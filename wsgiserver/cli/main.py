@@ -20,19 +20,19 @@ from typing import Any, NoReturn
 
 from wsgiserver import __version__
 from wsgiserver.apploader import load_app
-from wsgiserver.config import Config
-from wsgiserver.config_sources import (
+from wsgiserver.config.bind import describe
+from wsgiserver.config.options import Config
+from wsgiserver.config.sources import (
     CONFIG_ENV,
     PRECEDENCE_TEXT,
     ConfigSourceError,
     load_config,
     render_config,
 )
-from wsgiserver.connections import tls_context_for
 from wsgiserver.errors import AppLoadError, ConfigError, WSGIServerError
-from wsgiserver.gateway import WSGIApp
-from wsgiserver.listeners import describe
-from wsgiserver.server import Server
+from wsgiserver.server.connections import tls_context_for
+from wsgiserver.server.server import Server
+from wsgiserver.types import WSGIApp
 
 EXIT_CONFIG = 2  # argparse uses 2 for usage errors too
 EXIT_APP = 3
@@ -151,7 +151,7 @@ def configure_logging(config: Config) -> None:
     when the dictConfig gave `wsgiserver.access` no handler of its own.
     """
     if config.log_config is not None:
-        from wsgiserver.logconfig import apply_log_config
+        from wsgiserver.observability.logconfig import apply_log_config
 
         apply_log_config(config.log_config)
         access = logging.getLogger("wsgiserver.access")
@@ -246,7 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"chdir: cannot change to {config.chdir!r}: {exc.strerror}"
                 ) from None
         if config.hooks is not None:  # a bad --hooks is a startup error, before any fork
-            from wsgiserver.hooks import load_hooks
+            from wsgiserver.observability.hooks import load_hooks
 
             load_hooks(config.hooks, app_dir=config.app_dir)
     except (OSError, WSGIServerError) as exc:
@@ -281,7 +281,7 @@ def _config_ok(config: Config) -> int:
 
 def _main_paste(config: Config, *, check: bool = False) -> int:
     """`--paste FILE.ini`: the app from [app:main]; [server:main] is already in `config`."""
-    from wsgiserver.paste import load_paste
+    from wsgiserver.cli.paste import load_paste
 
     if config.app:
         sys.stderr.write("wsgiserver: error: give either APP or --paste, not both\n")
@@ -311,7 +311,7 @@ def _supervised(config: Config) -> bool:
 
 def _activated_sockets() -> list[socket.socket] | None:
     """Sockets from systemd socket activation (they replace --bind), or None."""
-    from wsgiserver.systemd import listen_fds
+    from wsgiserver.supervisor.systemd import listen_fds
 
     found = listen_fds()
     if not found:
@@ -328,8 +328,8 @@ def _run_supervised(config: Config, load: Callable[[], WSGIApp]) -> int:
     if not hasattr(os, "fork"):
         message = "--workers, --reload, --preload and recycling need fork() (POSIX only)"
         return _fail(ConfigError(message), EXIT_CONFIG)
-    from wsgiserver.pidfile import pidfile
-    from wsgiserver.supervisor import Supervisor
+    from wsgiserver.supervisor.pidfile import pidfile
+    from wsgiserver.supervisor.supervisor import Supervisor
 
     try:
         # Load the certificates once before forking, so a bad file is this one-line error
@@ -349,8 +349,8 @@ def _run_supervised(config: Config, load: Callable[[], WSGIApp]) -> int:
 
 def run(server: Server) -> int:
     """Serve until SIGINT or SIGTERM, then stop gracefully."""
-    from wsgiserver import systemd
-    from wsgiserver.pidfile import pidfile
+    from wsgiserver.supervisor import systemd
+    from wsgiserver.supervisor.pidfile import pidfile
 
     log = logging.getLogger("wsgiserver.error")
 

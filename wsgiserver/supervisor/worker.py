@@ -29,12 +29,12 @@ import threading
 import time
 from collections.abc import Callable
 
-from wsgiserver.accesslog import RequestRecord
-from wsgiserver.config import Config
+from wsgiserver.config.options import Config
 from wsgiserver.errors import WSGIServerError
-from wsgiserver.gateway import WSGIApp
-from wsgiserver.metrics import ProcessMetrics
-from wsgiserver.server import Server
+from wsgiserver.observability.accesslog import RequestRecord
+from wsgiserver.observability.metrics import ProcessMetrics
+from wsgiserver.server.server import Server
+from wsgiserver.types import WSGIApp
 
 log = logging.getLogger("wsgiserver.error")
 

@@ -22,10 +22,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO
 
-from wsgiserver import edge as setup
-from wsgiserver import metrics as m
-from wsgiserver.accesslog import RequestRecord, escape
-from wsgiserver.deadlines import RequestDeadlines
 from wsgiserver.errors import (
     ApplicationError,
     BadRequest,
@@ -36,7 +32,10 @@ from wsgiserver.errors import (
     ResponseFramingError,
     ServiceUnavailable,
 )
-from wsgiserver.gateway import Gateway, Outcome
+from wsgiserver.gateway.gateway import Gateway, Outcome
+from wsgiserver.gateway.spool import SPOOL_THRESHOLD, BodySpool, SpoolError
+from wsgiserver.observability import metrics as m
+from wsgiserver.observability.accesslog import RequestRecord, escape
 from wsgiserver.protocol import (
     NEED_DATA,
     PAUSED,
@@ -47,7 +46,8 @@ from wsgiserver.protocol import (
     ServerConnection,
 )
 from wsgiserver.protocol.writers import error_response
-from wsgiserver.spool import SPOOL_THRESHOLD, BodySpool, SpoolError
+from wsgiserver.transport import setup as setup
+from wsgiserver.transport.deadlines import RequestDeadlines
 
 log = logging.getLogger("wsgiserver.error")
 
@@ -141,7 +141,7 @@ class Transport:
         sock.setblocking(False)
         self.sock = sock
         self.remote = remote
-        # A PROXY header and/or TLS come before HTTP (wsgiserver/edge.py); the environ
+        # A PROXY header and/or TLS come before HTTP (wsgiserver/transport/setup.py); the environ
         # additions of this connection (TLS variables, the proxy's address) are kept here.
         self._setup = setup.ConnectionSetup(edge, sock, remote) if edge is not None else None
         self._extra: dict[str, object] | None = None
@@ -158,7 +158,7 @@ class Transport:
         self._linger_until: float | None = None
         self._pending: Request | None = None
         self._chunked = chunked
-        # The chunked body of `_pending`, received before the app runs (wsgiserver/spool.py).
+        # The chunked body of `_pending`, received before the app runs (gateway/spool.py).
         self._spool: BodySpool | None = None
         self._head_at = 0.0  # monotonic: when the current head was complete (access log only)
         self._body_started: float | None = None  # when we first waited for body bytes

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from wsgiserver.errors import ConfigError
 
 if TYPE_CHECKING:
-    from wsgiserver.accesslog import RequestRecord
+    from wsgiserver.observability.accesslog import RequestRecord
 
 log = logging.getLogger("wsgiserver.error")
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from wsgiserver.protocol.proxy_protocol import ProxyProtocolError, parse_proxy_header
-from wsgiserver.tls import connection_environ
+from wsgiserver.transport.tls import connection_environ
 
 log = logging.getLogger("wsgiserver.error")
 

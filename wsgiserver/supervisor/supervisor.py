@@ -1,7 +1,7 @@
 """The pre-forking supervisor (POSIX only): workers, signals, reloads and worker health.
 
 Owns: binding the listeners once, forking `workers` processes that each run a `Server` on the
-inherited sockets (`wsgiserver.worker`), reaping and respawning them with back-off, zero-
+inherited sockets (`wsgiserver.supervisor.worker`), reaping and respawning them with back-off, zero-
 downtime reloads, recycling, heartbeats, and the signals below. Must not: speak HTTP.
 
 Signals only enqueue (`signal.set_wakeup_fd` writes the signal number to a pipe; the handlers
@@ -34,15 +34,17 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from wsgiserver import __version__, systemd
-from wsgiserver import metrics as m
-from wsgiserver.admin import AdminServer, respond
-from wsgiserver.config import Config
-from wsgiserver.connections import bind_listener
-from wsgiserver.gateway import WSGIApp
-from wsgiserver.listeners import describe, listener_address
-from wsgiserver.reloader import FileWatcher
-from wsgiserver.worker import BEAT, ERROR, EXIT_APP, READY, RETIRE, run_worker
+from wsgiserver import __version__
+from wsgiserver.config.bind import describe
+from wsgiserver.config.options import Config
+from wsgiserver.observability import metrics as m
+from wsgiserver.server.admin import AdminServer, respond
+from wsgiserver.server.connections import bind_listener
+from wsgiserver.server.listeners import listener_address
+from wsgiserver.supervisor import systemd
+from wsgiserver.supervisor.reloader import FileWatcher
+from wsgiserver.supervisor.worker import BEAT, ERROR, EXIT_APP, READY, RETIRE, run_worker
+from wsgiserver.types import WSGIApp
 
 log = logging.getLogger("wsgiserver.error")
 

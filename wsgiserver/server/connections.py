@@ -19,19 +19,21 @@ from collections.abc import Callable
 from email.utils import formatdate
 from typing import IO
 
-from wsgiserver import metrics as m
-from wsgiserver.accesslog import RequestRecord, formatter
-from wsgiserver.config import Config
-from wsgiserver.edge import Edge
+from wsgiserver.config.bind import BindAddress, parse_bind
+from wsgiserver.config.options import Config
 from wsgiserver.errors import ConfigError
-from wsgiserver.forwarded import ProxyTrust
-from wsgiserver.gateway import Gateway, ServerInfo, WSGIApp
-from wsgiserver.hooks import Hooks
-from wsgiserver.listeners import BindAddress, create_listener, parse_bind
+from wsgiserver.gateway.forwarded import ProxyTrust
+from wsgiserver.gateway.gateway import Gateway, ServerInfo
+from wsgiserver.gateway.requestid import RequestIds
+from wsgiserver.observability import metrics as m
+from wsgiserver.observability.accesslog import RequestRecord, formatter
+from wsgiserver.observability.hooks import Hooks
 from wsgiserver.protocol import Limits
-from wsgiserver.requestid import RequestIds
-from wsgiserver.tls import server_context
-from wsgiserver.transport import ChunkedBodies, Overload, Timeouts, Transport
+from wsgiserver.server.listeners import create_listener
+from wsgiserver.transport.setup import Edge
+from wsgiserver.transport.tls import server_context
+from wsgiserver.transport.transport import ChunkedBodies, Overload, Timeouts, Transport
+from wsgiserver.types import WSGIApp
 
 log = logging.getLogger("wsgiserver.error")
 access_log = logging.getLogger("wsgiserver.access")

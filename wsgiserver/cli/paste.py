@@ -14,10 +14,10 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from wsgiserver.config import Config
-from wsgiserver.config_sources import field_type, from_text
+from wsgiserver.config.options import Config
+from wsgiserver.config.sources import field_type, from_text
 from wsgiserver.errors import AppLoadError, ConfigError
-from wsgiserver.gateway import WSGIApp
+from wsgiserver.types import WSGIApp
 
 _FIELDS = {f.name: str(f.type) for f in dataclasses.fields(Config)}
 # Options that name the app or change how it is found make no sense in a server section.
@@ -89,8 +89,8 @@ def serve_paste(app: WSGIApp, global_conf: Mapping[str, Any], **local_conf: Any)
     Used by `pserve development.ini` and `paste.deploy.loadserver`. Serves until SIGINT or
     SIGTERM (when run from the main thread), then stops gracefully.
     """
-    from wsgiserver.cli import configure_logging, run
-    from wsgiserver.server import Server
+    from wsgiserver.cli.main import configure_logging, run
+    from wsgiserver.server.server import Server
 
     config = Config.from_options(options_from_ini(local_conf))
     ours = logging.getLogger("wsgiserver")
@@ -129,7 +129,7 @@ def load_paste(path: str, name: str = "main") -> tuple[WSGIApp, dict[str, Any]]:
 def paste_server_options(path: str, name: str = "main") -> dict[str, Any]:
     """The typed options of `[server:NAME]` of a paste ini ({} if none), without the app.
 
-    Used by `wsgiserver.config_sources` so `--print-config` and the precedence merge see the
+    Used by `wsgiserver.config.sources` so `--print-config` and the precedence merge see the
     ini's options before (or without) loading the application.
     """
     try:

@@ -15,8 +15,8 @@ from __future__ import annotations
 import tempfile
 from typing import IO
 
-from wsgiserver.body import InputStream
 from wsgiserver.errors import HTTPError
+from wsgiserver.gateway.body import InputStream
 
 SPOOL_THRESHOLD = 1 << 20  # bytes of one body kept in memory; larger ones go to a file
 

@@ -1,4 +1,4 @@
-"""Generate `docs/settings.rst` from the `Config` dataclass: `python -m wsgiserver.settings_doc`.
+"""Generate `docs/settings.rst` from `Config`: `python -m wsgiserver.config.settings_doc`.
 
 Owns: the settings reference (name, command-line flag, environment variable, TOML key, type,
 default, help) rendered from field metadata and the real argument parser, so it cannot drift.
@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from wsgiserver.config import Config
-from wsgiserver.config_sources import (
+from wsgiserver.config.options import Config
+from wsgiserver.config.sources import (
     PRECEDENCE_TEXT,
     env_var,
     field_type,
@@ -24,8 +24,8 @@ from wsgiserver.config_sources import (
     toml_key,
 )
 
-COMMAND = "python -m wsgiserver.settings_doc"
-DEFAULT_PATH = Path(__file__).resolve().parent.parent / "docs" / "settings.rst"
+COMMAND = "python -m wsgiserver.config.settings_doc"
+DEFAULT_PATH = Path(__file__).resolve().parents[2] / "docs" / "settings.rst"
 _GENERAL = "General"
 
 
@@ -57,7 +57,7 @@ def _literal(value: Any) -> str:
 
 def render() -> str:
     """The whole settings reference, as reStructuredText."""
-    from wsgiserver.cli import build_parser
+    from wsgiserver.cli.main import build_parser
 
     flags = _flags(build_parser())
     fields = dataclasses.fields(Config)
@@ -65,7 +65,7 @@ def render() -> str:
     for f in fields:
         sections.setdefault(f.metadata.get("section") or _GENERAL, []).append(f)
     out = [
-        f".. Generated from the Config dataclass (wsgiserver/config.py) by ``{COMMAND}``.",
+        f".. Generated from the Config dataclass (wsgiserver/config/options.py) by ``{COMMAND}``.",
         "   Do not edit by hand: change Config and run that command.",
         "",
         "Settings reference",

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wsgiserver.config import Config
+from wsgiserver.config.options import Config
 from wsgiserver.errors import ConfigError
 
 ENV_PREFIX = "WSGISERVER_"
@@ -407,7 +407,7 @@ def load_config(
 
     `cli_options` holds only the options given on the command line; `config_file` is the
     `--config` value (else `WSGISERVER_CONFIG` is used). `read_paste` reads the server options
-    of a paste ini (default: `wsgiserver.paste.paste_server_options`).
+    of a paste ini (default: `wsgiserver.cli.paste.paste_server_options`).
     """
     environ = os.environ if environ is None else environ
     directory = Path.cwd() if cwd is None else Path(cwd)
@@ -423,7 +423,7 @@ def load_config(
     paste = values.get("paste")
     if paste and not errors:
         if read_paste is None:
-            from wsgiserver.paste import paste_server_options
+            from wsgiserver.cli.paste import paste_server_options
 
             read_paste = paste_server_options
         # Relative to --chdir, like the app is loaded later.

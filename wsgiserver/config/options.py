@@ -15,12 +15,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from wsgiserver.accesslog import FORMATS as ACCESS_LOG_FORMATS
-from wsgiserver.accesslog import compile_format
+from wsgiserver.config.bind import parse_bind
 from wsgiserver.errors import ConfigError
-from wsgiserver.forwarded import parse_allow_ips
-from wsgiserver.listeners import parse_bind
-from wsgiserver.spool import SPOOL_THRESHOLD
+from wsgiserver.gateway.forwarded import parse_allow_ips
+from wsgiserver.gateway.spool import SPOOL_THRESHOLD
+from wsgiserver.observability.accesslog import FORMATS as ACCESS_LOG_FORMATS
+from wsgiserver.observability.accesslog import compile_format
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 VERIFY_CLIENT = ("none", "optional", "required")
@@ -43,7 +43,7 @@ def option(
 
     `env` overrides the environment variable name (default `WSGISERVER_` + the upper-case
     field name); `section` groups the option in the settings reference; `since` is the version
-    that added it. See `wsgiserver.config_sources` for how files and the environment are read.
+    that added it. See `wsgiserver.config.sources` for how files and the environment are read.
     """
     meta = {
         "help": help,

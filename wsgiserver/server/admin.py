@@ -19,7 +19,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from wsgiserver.listeners import create_listener, listener_address, parse_bind
+from wsgiserver.config.bind import parse_bind
+from wsgiserver.server.listeners import create_listener, listener_address
 
 log = logging.getLogger("wsgiserver.error")
 

@@ -2,7 +2,7 @@
 
 Owns: the environ, the application call, turning an application failure into the right
 error, and calling the iterable's `close()` exactly once on every path. The response itself
-(`start_response`, `write()`, sending the body) is `wsgiserver/response.py`. Must not: touch
+(`start_response`, `write()`, sending the body) is `wsgiserver/gateway/response.py`. Must not: touch
 sockets or threads; it speaks to the connection through the narrow `Channel` interface the
 transport implements, and frames bytes with the sans-IO `ServerConnection`.
 """
@@ -16,16 +16,14 @@ from dataclasses import dataclass
 from typing import IO, Any, Protocol
 from urllib.parse import unquote_to_bytes
 
-from wsgiserver import response
-from wsgiserver.body import FileWrapper, InputStream
 from wsgiserver.errors import ApplicationError, ConnectionLost, HTTPError
-from wsgiserver.forwarded import ProxyTrust
+from wsgiserver.gateway import response
+from wsgiserver.gateway.body import FileWrapper, InputStream
+from wsgiserver.gateway.forwarded import ProxyTrust
+from wsgiserver.gateway.response import CheckedHeads, Response
+from wsgiserver.gateway.spool import BodySpool
 from wsgiserver.protocol import NEED_DATA, Data, EndOfMessage, Request, ServerConnection
-from wsgiserver.response import CheckedHeads, Response
-from wsgiserver.spool import BodySpool
-
-StartResponse = Callable[..., Callable[[bytes], None]]
-WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+from wsgiserver.types import WSGIApp
 
 _ENVIRON_KEYS: dict[bytes, str] = {
     b"content-type": "CONTENT_TYPE",
@@ -120,13 +118,13 @@ class Gateway:
     ) -> None:
         self.app = app
         # docs/observability.rst: `request_ids(environ, peer)` gives each request its id
-        # (wsgiserver/requestid.py); `echo_header` names the response header it is sent in
+        # (wsgiserver/gateway/requestid.py); `echo_header` names the response header it is sent in
         # ("" for none); `on_start(environ)` runs just before the app (a hook; never raises).
         self.request_ids = request_ids
         self.echo_header = echo_header
         self.on_start = on_start
         self.info = info
-        # Forwarded / X-Forwarded-* from trusted proxies (wsgiserver/forwarded.py).
+        # Forwarded / X-Forwarded-* from trusted proxies (wsgiserver/gateway/forwarded.py).
         self.proxies = proxies
         self.date = date  # "Date: <IMF-fixdate>\r\n", cached by the caller (RFC 9110 6.6.1)
         self.errors = errors if errors is not None else sys.stderr

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import IO, Protocol
 
-from wsgiserver.body import FileWrapper
 from wsgiserver.errors import ApplicationError, ResponseFramingError
+from wsgiserver.gateway.body import FileWrapper
 from wsgiserver.protocol import ServerConnection
 from wsgiserver.protocol.writers import ResponseFields, prepare_fields
 

@@ -25,18 +25,19 @@ import time
 from collections.abc import Callable
 from typing import IO, Any
 
-from wsgiserver import metrics as m
-from wsgiserver.accesslog import RequestRecord
-from wsgiserver.admin import AdminServer, respond
-from wsgiserver.config import Config
-from wsgiserver.connections import Connections, bind_listener, connection_limit, refuse
-from wsgiserver.deadlines import RequestDeadlines
-from wsgiserver.gateway import WSGIApp
-from wsgiserver.hooks import Hooks, load_hooks
-from wsgiserver.listeners import BindAddress, accept, listener_address
-from wsgiserver.parking import Deadlines
-from wsgiserver.poller import make_poller
-from wsgiserver.transport import PARK, Overload, Transport
+from wsgiserver.config.bind import BindAddress
+from wsgiserver.config.options import Config
+from wsgiserver.observability import metrics as m
+from wsgiserver.observability.accesslog import RequestRecord
+from wsgiserver.observability.hooks import Hooks, load_hooks
+from wsgiserver.server.admin import AdminServer, respond
+from wsgiserver.server.connections import Connections, bind_listener, connection_limit, refuse
+from wsgiserver.server.listeners import accept, listener_address
+from wsgiserver.server.parking import Deadlines
+from wsgiserver.server.poller import make_poller
+from wsgiserver.transport.deadlines import RequestDeadlines
+from wsgiserver.transport.transport import PARK, Overload, Transport
+from wsgiserver.types import WSGIApp
 
 log = logging.getLogger("wsgiserver.error")
 access_log = logging.getLogger("wsgiserver.access")
@@ -236,7 +237,7 @@ class Server:
         hooks = self._hooks
         try:
             if hooks is not None:
-                hooks.worker_start(self)  # logged, never raised (wsgiserver/hooks.py)
+                hooks.worker_start(self)  # logged, never raised (wsgiserver/observability/hooks.py)
             if self._admin is not None:
                 self._admin.start()
                 log.info("admin endpoint (metrics, health) on http://%s", self._admin.address)
