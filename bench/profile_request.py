@@ -77,7 +77,8 @@ def main() -> None:
     remote = ("127.0.0.1", 1)
     sink = Sink()
     base = gateway.connection_environ(sink, remote)
-    stages["build environ"] = lambda: gateway.environ(request, io.BytesIO(), base, remote)
+    environs = gateway.environs
+    stages["build environ"] = lambda: environs.for_request(request, io.BytesIO(), base, remote)
 
     def app_only() -> object:
         return hello({}, lambda status, headers, exc_info=None: None)
@@ -102,7 +103,7 @@ def main() -> None:
         conn.receive_data(REQUEST)
         event = conn.next_event()
         if isinstance(event, Request):
-            gateway.handle(conn, sink, event, base, remote, Outcome())
+            gateway.handle(conn, sink, event, base, remote, Outcome(), b"")
 
     stages["parse + gateway (no socket)"] = full_gateway
 

@@ -618,7 +618,7 @@ def test_logs_never_carry_raw_control_characters() -> None:
 
 def test_error_log_target_is_escaped() -> None:
     """The error-log helper escapes controls even if a future grammar let one through."""
-    from wsgiserver.transport.transport import _printable
+    from wsgiserver.transport.records import printable
 
-    text = _printable(b"/a\x1b[31m\x9b\x00\x7f")
+    text = printable(b"/a\x1b[31m\x9b\x00\x7f")
     assert not (set(text) & _CONTROL), repr(text)

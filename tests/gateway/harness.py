@@ -11,6 +11,7 @@ import h11
 from wsgiserver.errors import HTTPError
 from wsgiserver.gateway.gateway import Gateway, Outcome, ServerInfo
 from wsgiserver.protocol import Limits, Request, ServerConnection
+from wsgiserver.transport.request_body import body_for
 from wsgiserver.types import WSGIApp
 
 DATE = "Date: Tue, 24 Nov 2026 10:00:00 GMT\r\nServer: wsgiserver\r\n"
@@ -106,7 +107,10 @@ def run(
     try:
         remote = ("10.0.0.1", 51234)
         base = gateway.connection_environ(channel, remote)
-        gateway.handle(conn, channel, event, base, remote, outcome)
+        # The body as the transport hands it over (request_body.py): whole when it is all
+        # buffered, else pulled from `incoming` as the app reads.
+        body = body_for(conn, event, channel.receive, channel.send)
+        gateway.handle(conn, channel, event, base, remote, outcome, body)
     except (HTTPError, Exception) as exc:
         error = exc
     return Exchange(conn, channel, outcome, error)

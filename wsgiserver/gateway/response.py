@@ -25,7 +25,7 @@ from typing import IO, Protocol
 from wsgiserver.errors import ApplicationError, ResponseFramingError
 from wsgiserver.gateway.body import FileWrapper
 from wsgiserver.protocol import ServerConnection
-from wsgiserver.protocol.writers import ResponseFields, prepare_fields
+from wsgiserver.protocol.writers import ResponseFields, ResponseWriter, prepare_fields
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 
@@ -170,6 +170,7 @@ class Response:
         "_file_bytes",
         "_heads",
         "_key",
+        "_writer",
         "echo",
         "ended",
         "head_sent",
@@ -185,6 +186,7 @@ class Response:
         heads: CheckedHeads,
     ) -> None:
         self._conn = conn
+        self._writer: ResponseWriter | None = None  # the body's framing, once the head is out
         self._heads = heads
         self._channel = channel
         self._date = date
@@ -221,9 +223,10 @@ class Response:
     @property
     def body_bytes(self) -> int:
         """Body bytes sent: none for HEAD, 204 and 304; a body over its Content-Length cut."""
-        if not self.head_sent:
+        writer = self._writer
+        if writer is None:
             return 0
-        return self._conn.writer.sent + self._file_bytes
+        return writer.sent + self._file_bytes
 
     def _current(self) -> CheckedHead:
         """The checked head as it will be sent (start_response must have been called)."""
@@ -253,11 +256,21 @@ class Response:
                 for line in extra.split("\r\n")
                 if line and line.partition(":")[0].lower() not in own
             )
-        head = self._conn.send_head(checked.fields, length_hint=length_hint, extra=extra)
+        head, self._writer = self._conn.open_response(
+            checked.fields, length_hint=length_hint, extra=extra
+        )
         # Only now: a head the writer refuses used to count as sent, so the client got a
         # bare close instead of a 500.
         self.head_sent = True
         return head
+
+    def _open(self, length_hint: int | None) -> tuple[bytes, ResponseWriter]:
+        """`_head`, with the writer that frames the body it announces."""
+        head = self._head(length_hint)
+        writer = self._writer
+        if writer is None:  # pragma: no cover - _head sets it or raises
+            raise RuntimeError("the response head was not sent")
+        return head, writer
 
     def write(self, data: bytes) -> None:
         """PEP 3333 write(): send now, never buffer."""
@@ -268,15 +281,14 @@ class Response:
             raise ApplicationError("write() called after its response ended")
         if type(data) is not bytes:
             raise ApplicationError(f"write() needs bytes, got {type(data).__name__}")
-        conn = self._conn
-        if not self.head_sent:
-            head = self._head(None)
-            self._channel.send(head + conn.send_data(data) if data else head)
+        writer = self._writer
+        if writer is None:
+            head, writer = self._open(None)
+            self._channel.send(head + writer.body(data) if data else head)
         elif data:
-            self._channel.send(conn.send_data(data))
+            self._channel.send(writer.body(data))
 
     def send_result(self, result: Iterable[bytes]) -> None:
-        conn = self._conn
         if type(result) is list and not self.head_sent:
             self._send_list(result)
             return
@@ -286,7 +298,8 @@ class Response:
         for data in result:
             if data:
                 write(data)
-                if conn.writer.overflowed:
+                writer = self._writer
+                if writer is not None and writer.overflowed:
                     break
             elif type(data) is not bytes:
                 raise ApplicationError(f"the body must yield bytes, got {type(data).__name__}")
@@ -301,8 +314,7 @@ class Response:
                 raise ApplicationError(f"the body must yield bytes, got {type(data).__name__}")
             total += len(data)
         body = result[0] if len(result) == 1 else b"".join(result)
-        head = self._head(total)
-        writer = self._conn.writer
+        head, writer = self._open(total)
         payload = head + writer.body(body)
         try:
             end = writer.end()
@@ -322,11 +334,10 @@ class Response:
         if not stat.S_ISREG(info.st_mode):
             return False
         size = max(info.st_size - offset, 0)
-        conn = self._conn
         if not self.head_sent:
             declared = self._current().fields.declared is not None
             self._channel.send(self._head(None if declared else size))
-        writer = conn.writer
+        writer = self._started()
         count = writer.account(size)
         if count:
             prefix = writer.chunk_prefix(count)
@@ -341,10 +352,18 @@ class Response:
         return True
 
     def _finish(self) -> None:
-        conn = self._conn
-        if not self.head_sent:
-            self._channel.send(self._head(0) + conn.send_end())
+        writer = self._writer
+        if writer is None:
+            head, writer = self._open(0)
+            self._channel.send(head + writer.end())
             return
-        end = conn.send_end()
+        end = writer.end()
         if end:
             self._channel.send(end)
+
+    def _started(self) -> ResponseWriter:
+        """The writer of the head already sent (a bug, not an app error, if none was)."""
+        writer = self._writer
+        if writer is None:
+            raise RuntimeError("the response head was not sent")
+        return writer

@@ -298,6 +298,18 @@ class ServerConnection:
         close: bool = False,
     ) -> bytes:
         """The response head for the current request; see `ResponseWriter.head`."""
+        return self.open_response(fields, length_hint=length_hint, extra=extra, close=close)[0]
+
+    def open_response(
+        self,
+        fields: ResponseFields,
+        *,
+        length_hint: int | None = None,
+        extra: str = "",
+        close: bool = False,
+    ) -> tuple[bytes, ResponseWriter]:
+        """Start the response to the current request: its head, and the writer that frames
+        its body (what `send_data`/`send_end` use), for a caller that frames it itself."""
         request = self.request
         if request is None or self._writer is not None:
             raise RuntimeError("send_head needs a request without a response")
@@ -334,18 +346,19 @@ class ServerConnection:
         # Set only once the head is valid: a head the writer refuses leaves no response
         # started, so the caller can still answer 500 (it used to get a bare close).
         self._writer = writer
-        return head
-
-    @property
-    def writer(self) -> ResponseWriter:
-        writer = self._writer
-        if writer is None:
-            raise RuntimeError("no response has been started")
-        return writer
+        return head, writer
 
     @property
     def response_started(self) -> bool:
         return self._writer is not None
+
+    @property
+    def writer(self) -> ResponseWriter:
+        """The writer of the response in progress (RuntimeError if none was started)."""
+        writer = self._writer
+        if writer is None:
+            raise RuntimeError("no response has been started")
+        return writer
 
     def send_data(self, data: bytes) -> bytes:
         return self.writer.body(data)

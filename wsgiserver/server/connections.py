@@ -30,9 +30,10 @@ from wsgiserver.observability.accesslog import RequestRecord, formatter
 from wsgiserver.observability.hooks import Hooks
 from wsgiserver.protocol import Limits
 from wsgiserver.server.listeners import create_listener
+from wsgiserver.transport.overload import Overload
 from wsgiserver.transport.setup import Edge
 from wsgiserver.transport.tls import server_context
-from wsgiserver.transport.transport import ChunkedBodies, Overload, Timeouts, Transport
+from wsgiserver.transport.transport import ChunkedBodies, Timeouts, Transport
 from wsgiserver.types import WSGIApp
 
 log = logging.getLogger("wsgiserver.error")

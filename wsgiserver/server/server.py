@@ -35,8 +35,8 @@ from wsgiserver.server.connections import Connections, bind_listener, connection
 from wsgiserver.server.listeners import accept, listener_address
 from wsgiserver.server.parking import Deadlines
 from wsgiserver.server.poller import make_poller
-from wsgiserver.transport.deadlines import RequestDeadlines
-from wsgiserver.transport.transport import PARK, Overload, Transport
+from wsgiserver.transport.overload import Overload, RequestDeadlines
+from wsgiserver.transport.transport import PARK, Transport
 from wsgiserver.types import WSGIApp
 
 log = logging.getLogger("wsgiserver.error")
@@ -297,7 +297,7 @@ class Server:
     def _mark_closing(self) -> None:
         """Under the lock: in-flight responses must end their connection."""
         for transport in self._active:
-            transport.conn.close_requested = True
+            transport.request_close()
 
     # -- metrics, health and readiness (docs/observability.rst) --------------------
 
@@ -456,7 +456,7 @@ class Server:
         """Under the lock: take parked transports whose deadline passed."""
         expired: list[Transport] = []
         for transport in self._deadlines.pop_due(now):
-            fd = transport.fileno() if transport.sock.fileno() >= 0 else -1
+            fd = transport.fileno()
             if self._parked.get(fd) is not transport:
                 continue  # being served; it schedules itself again when parked
             if transport.deadline <= now:
@@ -558,9 +558,7 @@ class Server:
                 self._deadlines.forget(transport)
                 return
             uploading = transport.receiving_body
-            if self._closed or (
-                self._stopping.is_set() and not transport.conn.head_started and not uploading
-            ):
+            if self._closed or (self._stopping.is_set() and transport.between_requests):
                 # Once closed, `_stop_everything` has already closed the parked connections:
                 # one parked now would never be closed (an fd leak).
                 park = False
@@ -656,7 +654,7 @@ class Server:
             parked = list(self._parked.values())
             self._parked.clear()
             for transport in self._active:
-                transport.conn.close_requested = True
+                transport.request_close()
             self._spare_wakeup.notify_all()
         for fd, sock in self._listeners.items():
             self._poller.forget(fd)
@@ -669,7 +667,7 @@ class Server:
             self._poller.forget(transport.fileno())
             if transport.receiving_body:
                 self._start_last(transport)  # an upload in progress is an in-flight request
-            elif self._drain_backlog and _readable(transport.sock):
+            elif self._drain_backlog and transport.has_input():
                 self._start_last(transport)  # a request arrived: answer it, then close
             else:
                 transport.close()
@@ -697,7 +695,7 @@ class Server:
             self._start_last(self._transport_for(sock, peer, fd))
 
     def _start_last(self, transport: Transport) -> None:
-        transport.conn.close_requested = True
+        transport.request_close()
         thread = threading.Thread(
             target=self._serve_last, args=(transport,), name="wsgiserver-drain", daemon=True
         )
@@ -742,12 +740,6 @@ def _count_readable(fds: list[int]) -> int:
         return sum(1 for _, event in probe.poll(0) if event & select.POLLIN)
     except OSError:
         return 0
-
-
-def _readable(sock: socket.socket) -> bool:
-    with selectors.DefaultSelector() as selector:
-        selector.register(sock, selectors.EVENT_READ)
-        return bool(selector.select(0))
 
 
 def _unlink_quietly(path: str) -> None:

@@ -1,5 +1,8 @@
-"""Per-request deadlines (`--request-timeout`): answer 504, then interrupt the stuck thread.
+"""Overload control: queue-timeout shedding settings and per-request deadlines.
 
+`Overload` holds what a server's transports share (`--queue-timeout`, the deadlines).
+
+Per-request deadlines (`--request-timeout`) answer 504, then interrupt the stuck thread.
 Owns: the table of requests running in the app with a deadline, and what happens when one
 passes: the transport's `abort_for_timeout` (504 if no head was sent, then the socket is shut
 down, never closed, so the owning thread's later writes fail quietly and it still closes the
@@ -21,6 +24,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from wsgiserver.errors import RequestTimeout
 
@@ -133,3 +137,11 @@ class RequestDeadlines:
                 return  # finished meanwhile: raise nothing
             entry.fired = now
             _set_async_exc(entry.ident, RequestTimeout)
+
+
+@dataclass(frozen=True, slots=True)
+class Overload:
+    """Overload control shared by a server's transports (docs/observability.rst)."""
+
+    queue_timeout: float = 0.0  # 0: never shed
+    deadlines: RequestDeadlines | None = None  # --request-timeout

@@ -1,0 +1,319 @@
+"""The bytes of one connected socket: receiving and sending with deadlines.
+
+Owns: recv/send/sendfile on one socket (plain or TLS), the body timeout and the minimum body
+rate while a body is read, the send timeout for a slow reader, the send lock that keeps
+anything from following a request-deadline 504, the bytes-in/out and timeout counters, the
+"has the client gone?" check, TLS close_notify and the lingering read after an error. OS
+errors become `ConnectionLost` (or a 408 `ClientRequestTimeout`) here, once.
+Must not: parse HTTP, decide what to send, or own threads; exactly one thread uses a
+channel at a time, except `interrupt()` (the request deadline), which says how it is safe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import socket
+import ssl
+import threading
+import time
+from typing import IO
+
+from wsgiserver.errors import ClientRequestTimeout, ConnectionLost
+from wsgiserver.observability import metrics as m
+
+# One read takes a prebuffered body (up to 64 KiB) together with its head: one recv instead
+# of two per request. Below glibc's 128 KiB mmap threshold on purpose: recv() allocates its
+# full size first, and a mapped block costs fresh pages on every call (several times slower).
+RECV_SIZE = 126976
+SEND_FILE_BLOCK = 65536  # TLS has no sendfile: the file goes out in blocks of this size
+
+_WOULD_BLOCK = (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
+_HANGUP = getattr(select, "POLLRDHUP", 0) | select.POLLHUP | select.POLLERR
+_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
+
+
+class SocketChannel:
+    """One connected, non-blocking socket. `sock` is replaced once if TLS wraps it."""
+
+    __slots__ = (
+        "_body_rate",
+        "_body_timeout",
+        "_grace",
+        "_metrics",
+        "_send_lock",
+        "_send_timeout",
+        "body_received",
+        "body_started",
+        "interrupted",
+        "sock",
+        "tls",
+    )
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        *,
+        body_timeout: float,
+        send_timeout: float,
+        min_body_rate: int,
+        body_rate_grace: float,
+        metrics: m.ProcessMetrics | None = None,
+        interruptible: bool = False,
+    ) -> None:
+        sock.setblocking(False)
+        self.sock = sock
+        self.tls = False
+        self._body_timeout = body_timeout
+        self._send_timeout = send_timeout
+        # A body must arrive at `min_body_rate` bytes/s on average once `body_rate_grace`
+        # seconds have passed (0 disables): a client trickling a body cannot hold a worker for
+        # body_timeout per byte. Deadline = start + grace + received / rate (as Apache MinRate).
+        self._body_rate = min_body_rate
+        self._grace = body_rate_grace
+        self._metrics = metrics
+        self.body_started: float | None = None  # when we first waited for this body's bytes
+        self.body_received = 0
+        self.interrupted = False  # the request deadline fired: nothing more may be sent
+        # With a request deadline another thread may send a 504: sends take this lock.
+        self._send_lock = threading.Lock() if interruptible else None
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    # -- receiving ------------------------------------------------------------------------
+
+    def start_body(self) -> None:
+        """A new request's body begins: its rate is measured from its first wait."""
+        self.body_started = None
+        self.body_received = 0
+
+    def rate_deadline(self, now: float) -> float:
+        """When the body is too slow for the minimum rate (inf if disabled); starts the clock."""
+        rate = self._body_rate
+        if not rate:
+            return float("inf")
+        if self.body_started is None:
+            self.body_started = now
+        return self.body_started + self._grace + self.body_received / rate
+
+    def body_deadline(self, now: float) -> float:
+        """When waiting for more of a body must end: inactivity or the minimum rate."""
+        return min(now + self._body_timeout, self.rate_deadline(now))
+
+    def receive_nowait(self) -> bytes | None:
+        """Whatever the socket has now (b"" at EOF), or None if nothing has arrived.
+
+        OSError (a reset) propagates: the caller closes the connection.
+        """
+        sock = self.sock
+        try:
+            data = sock.recv(RECV_SIZE)
+        except _WOULD_BLOCK:
+            return None
+        if self.tls and data and isinstance(sock, ssl.SSLSocket):
+            # Bytes already decrypted inside the SSL object are invisible to the poller:
+            # parking with them would stall the connection until its deadline.
+            while sock.pending():
+                try:
+                    data += sock.recv(RECV_SIZE)
+                except _WOULD_BLOCK:
+                    break
+        if self._metrics is not None:
+            self._metrics.here().add(m.BYTES_IN, len(data))
+        return data
+
+    def receive(self) -> bytes:
+        """Block for the next bytes of a body (b"" at EOF), within the body timeout and rate."""
+        data = self._receive_body()
+        self.body_received += len(data)
+        if self._metrics is not None:
+            self._metrics.here().add(m.BYTES_IN, len(data))
+        return data
+
+    def _receive_body(self) -> bytes:
+        sock = self.sock
+        try:
+            return sock.recv(RECV_SIZE)
+        except _WOULD_BLOCK:
+            pass
+        except OSError as exc:
+            # A reset (or a broken TLS record) is the client's doing: the app must not see a
+            # raw OSError, which it would turn into a 500 logged as its own failure.
+            raise ConnectionLost(str(exc)) from exc
+        timeout = self._body_timeout
+        left = self.rate_deadline(time.monotonic()) - time.monotonic()
+        too_slow = left < timeout
+        if left <= 0:
+            raise ClientRequestTimeout("request body arrived too slowly")
+        sock.settimeout(min(timeout, left))
+        try:
+            return sock.recv(RECV_SIZE)
+        except TimeoutError:
+            if self._metrics is not None:
+                self._metrics.here().timeout("body")
+            if too_slow:
+                raise ClientRequestTimeout("request body arrived too slowly") from None
+            raise ClientRequestTimeout("request body not received in time") from None
+        except OSError as exc:
+            raise ConnectionLost(str(exc)) from exc
+        finally:
+            sock.setblocking(False)
+
+    def readable(self) -> bool:
+        """Bytes, EOF or an error wait in the socket (plain or TLS); never blocks."""
+        poller = select.poll()
+        poller.register(self.sock.fileno(), select.POLLIN | _HANGUP)
+        try:
+            return bool(poller.poll(0))
+        except OSError:
+            return True
+
+    def client_disconnected(self) -> bool:
+        """environ["wsgiserver.client_disconnected"]: has the client gone away? Never blocks.
+
+        Plain TCP: peek at one byte; EOF or a reset means gone, bytes (a pipelined request)
+        or nothing yet mean still there. TLS cannot peek through the record layer, so the
+        socket is polled for a hang-up (POLLRDHUP: the peer shut down its sending side).
+        """
+        sock = self.sock
+        try:
+            if self.tls:
+                poller = select.poll()
+                poller.register(sock.fileno(), _HANGUP)
+                return bool(poller.poll(0))
+            return sock.recv(1, socket.MSG_PEEK | _DONTWAIT) == b""
+        except (BlockingIOError, InterruptedError):
+            return False
+        except (OSError, ValueError):
+            return True  # ECONNRESET, EBADF (closed): the client is gone
+
+    # -- sending --------------------------------------------------------------------------
+
+    def send(self, data: bytes) -> None:
+        """Send all of `data`, waiting at most the send timeout for a slow reader."""
+        lock = self._send_lock
+        if lock is None:
+            self._send(data)
+            return
+        with lock:  # a request deadline may fire: nothing goes out after its 504
+            if self.interrupted:
+                raise ConnectionLost("the request timed out")
+            self._send(data)
+
+    def _send(self, data: bytes) -> None:
+        if self._metrics is not None:
+            self._metrics.here().add(m.BYTES_OUT, len(data))
+        sock = self.sock
+        try:
+            sent = sock.send(data)
+        except _WOULD_BLOCK:
+            sent = 0
+        except OSError as exc:
+            raise ConnectionLost(str(exc)) from exc
+        if sent == len(data):
+            return
+        sock.settimeout(self._send_timeout)
+        try:
+            sock.sendall(memoryview(data)[sent:])
+        except OSError as exc:
+            if isinstance(exc, TimeoutError) and self._metrics is not None:
+                self._metrics.here().timeout("send")
+            raise ConnectionLost(str(exc)) from exc
+        finally:
+            sock.setblocking(False)
+
+    def send_quietly(self, data: bytes) -> None:
+        """One non-blocking attempt, errors ignored: a last word before closing (408)."""
+        with contextlib.suppress(OSError):
+            self.sock.send(data)
+
+    def sendfile(self, file: IO[bytes], offset: int, count: int) -> int:
+        """Send `count` bytes of `file` from `offset` with os.sendfile where possible."""
+        if self.tls:
+            return self._send_file_blocks(file, offset, count)
+        sock = self.sock
+        sock.settimeout(self._send_timeout)
+        try:
+            sent = sock.sendfile(file, offset, count)
+        except OSError as exc:
+            raise ConnectionLost(str(exc)) from exc
+        finally:
+            sock.setblocking(False)
+        if sent < count:
+            raise ConnectionLost("file ended before the promised length was sent")
+        return sent
+
+    def _send_file_blocks(self, file: IO[bytes], offset: int, count: int) -> int:
+        """TLS: the kernel cannot encrypt, so read the file in blocks and send each one."""
+        fd = file.fileno()
+        sent = 0
+        while sent < count:
+            try:
+                block = os.pread(fd, min(SEND_FILE_BLOCK, count - sent), offset + sent)
+            except OSError as exc:
+                raise ConnectionLost(f"reading the file failed: {exc}") from exc
+            if not block:
+                raise ConnectionLost("file ended before the promised length was sent")
+            self.send(block)
+            sent += len(block)
+        file.seek(offset + sent)  # where socket.sendfile leaves it, too
+        return sent
+
+    def interrupt(self, last_word: bytes | None) -> None:
+        """From another thread (the request deadline): send `last_word` if nothing is being
+        sent and it is safe, then shut the socket down, never close it (its owner thread
+        still holds it and closes the descriptor itself; its later writes fail quietly).
+
+        The one cross-thread use of a channel (docs/design.rst). Not over TLS: the SSL
+        object must not be used by two threads at once, so there only the shutdown happens.
+        """
+        lock = self._send_lock
+        got = lock.acquire(blocking=False) if lock is not None else False
+        try:
+            self.interrupted = True
+            if got and last_word is not None and not self.tls:
+                with contextlib.suppress(OSError):
+                    self.sock.send(last_word)
+        finally:
+            if got and lock is not None:
+                lock.release()
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+
+    # -- ending ---------------------------------------------------------------------------
+
+    def close_notify(self) -> None:
+        """TLS: tell the client the response ended here (RFC 8446 section 6.1), not cut."""
+        sock = self.sock
+        if self.tls and isinstance(sock, ssl.SSLSocket):
+            # Non-blocking: the alert goes out; not waiting for the client's (WantRead).
+            with contextlib.suppress(OSError, ValueError):
+                sock.unwrap()
+
+    def shutdown_write(self) -> bool:
+        """Close the sending side (after close_notify); False if the socket is gone."""
+        self.close_notify()
+        try:
+            self.sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            return False
+        return True
+
+    def discard_input(self) -> bool:
+        """Read and drop what the client sends; True once it closed (or failed), False when
+        nothing more has arrived for now."""
+        while True:
+            try:
+                data = self.sock.recv(RECV_SIZE)
+            except (BlockingIOError, InterruptedError):
+                return False
+            except OSError:
+                return True
+            if not data:
+                return True
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()

@@ -1,0 +1,134 @@
+"""Access records and error log lines for the requests of one connection.
+
+Owns: building the `RequestRecord` of a request from its head, completing it once the
+request is answered (from the gateway's `Outcome`, or from the error the transport sent),
+handing it to the configured sink, and the error log line of a failed request. Must not:
+decide anything about a request; every request that was answered gets exactly one record.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from wsgiserver.gateway.gateway import Outcome
+from wsgiserver.observability.accesslog import RequestRecord, escape
+from wsgiserver.protocol import Request
+
+log = logging.getLogger("wsgiserver.error")
+
+
+class Records:
+    """The access records of one connection, for a sink (access log, hooks, embedding)."""
+
+    __slots__ = ("_open", "_sink", "head_at", "remote")
+
+    def __init__(
+        self, sink: Callable[[RequestRecord], None], remote: tuple[str, int] | None
+    ) -> None:
+        self._sink = sink
+        self.remote = remote  # the client (after a PROXY header: the proxied client)
+        self.head_at = 0.0  # monotonic: when the current head was complete
+        # The record of a request whose app failed before a head was sent: completed with
+        # the error response the transport sends for it.
+        self._open: tuple[RequestRecord, Outcome] | None = None
+
+    def start(self, request: Request) -> RequestRecord:
+        headers = dict(request.headers)
+        now = time.monotonic()
+        head_at = self.head_at or now
+        remote = self.remote
+        return RequestRecord(
+            remote=remote[0] if remote else "-",
+            method=request.method,
+            target=request.target.decode("latin-1"),
+            version=request.http_version,
+            referer=headers.get(b"referer", b"").decode("latin-1"),
+            user_agent=headers.get(b"user-agent", b"").decode("latin-1"),
+            started=time.time(),
+            queue_us=int((now - head_at) * 1e6),
+            request_headers=request.headers,
+        )
+
+    def leave_open(self, record: RequestRecord, outcome: Outcome) -> None:
+        """`record` ends with the error response that is about to be sent (`error`)."""
+        self._open = (record, outcome)
+
+    def end(
+        self,
+        record: RequestRecord,
+        outcome: Outcome,
+        status: int | None,
+        body_bytes: int | None = None,
+    ) -> None:
+        """Complete and emit `record` (status from the response head unless `status` is
+        given; body bytes from `outcome` unless `body_bytes` is)."""
+        if status is None:
+            status = int(outcome.status[:3]) if outcome.status else 0
+        record.status = status
+        record.body_bytes = outcome.body_bytes if body_bytes is None else body_bytes
+        head_at = self.head_at
+        if head_at:
+            record.duration_us = int((time.monotonic() - head_at) * 1e6)
+        else:
+            record.duration_us = int((time.time() - record.started) * 1e6)
+        self.head_at = 0.0
+        environ = outcome.environ
+        if environ is not None:
+            record.environ = environ
+            client = environ.get("REMOTE_ADDR")
+            if client is not None:
+                record.client = client
+        record.request_id = outcome.request_id
+        record.request_bytes = outcome.request_bytes
+        record.response_headers = outcome.headers
+        self._sink(record)
+
+    def error(self, request: Request | None, status: int, body_bytes: int) -> None:
+        """One record for a request the server answered with an error itself (or, with
+        status 0, one whose client left before it could be answered)."""
+        opened, self._open = self._open, None
+        if opened is not None:
+            record, outcome = opened
+        else:
+            if request is not None:  # refused before the app ran (--queue-timeout, a body)
+                record = self.start(request)
+            else:  # a head that could not be parsed: no method or target to report
+                remote = self.remote
+                record = RequestRecord(remote=remote[0] if remote else "-", started=time.time())
+            outcome = Outcome()
+        self.end(record, outcome, status, body_bytes)
+
+
+def log_failure(
+    request: Request, outcome: Outcome, message: str, exc: BaseException | None
+) -> None:
+    """The error log line of a request that failed (the app's error, or its framing)."""
+    log.error(
+        "%s%s (%s %s)",
+        f"[{outcome.request_id}] " if outcome.request_id else "",  # ids are printable ASCII
+        message,
+        request.method,
+        printable(request.target),
+        exc_info=exc,
+        extra={"request_id": outcome.request_id},
+    )
+
+
+def log_close_error(outcome: Outcome) -> None:
+    if outcome.close_error is not None:
+        log.error("the response iterable's close() failed", exc_info=outcome.close_error)
+        outcome.close_error = None
+
+
+def printable(target: bytes) -> str:
+    """A request target fit for a log line."""
+    # Escape controls too (not only non-ASCII): request bytes must never reach a log raw,
+    # even if the grammar ever let one through (it allows VCHAR only today).
+    return escape(target.decode("latin-1"))[:200]
+
+
+def content_size(answer: bytes) -> int:
+    """The content bytes of a whole error response (for its access record)."""
+    return len(answer) - answer.index(b"\r\n\r\n") - 4
