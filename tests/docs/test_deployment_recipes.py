@@ -11,19 +11,13 @@ import os
 import re
 import shutil
 import subprocess
-import textwrap
 from pathlib import Path
 
 import pytest
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "deployment.rst"
+from tests.docs.recipes import DOCS, recipe
 
-
-def recipe(name: str) -> str:
-    text = DOC.read_text()
-    match = re.search(rf"# recipe: {name}\n(.*?)\n\s*# end recipe", text, re.S)
-    assert match is not None, f"recipe {name!r} not found in {DOC}"
-    return textwrap.dedent(match.group(1))
+DOC = DOCS / "deployment.rst"
 
 
 def binary(name: str) -> str:
@@ -39,7 +33,7 @@ def binary(name: str) -> str:
 
 
 def test_nginx_recipe_is_valid(tmp_path: Path) -> None:
-    site = recipe("nginx").replace("listen 80;", "listen 127.0.0.1:8080;")
+    site = recipe(DOC.name, "nginx").replace("listen 80;", "listen 127.0.0.1:8080;")
     site = site.replace("/run/myproject.sock", str(tmp_path / "myproject.sock"))
     (tmp_path / "site.conf").write_text(site)
     (tmp_path / "nginx.conf").write_text(
@@ -58,7 +52,7 @@ def test_nginx_recipe_is_valid(tmp_path: Path) -> None:
 
 
 def test_haproxy_recipe_is_valid(tmp_path: Path) -> None:
-    config = recipe("haproxy").replace("bind :80", "bind 127.0.0.1:8080")
+    config = recipe(DOC.name, "haproxy").replace("bind :80", "bind 127.0.0.1:8080")
     (tmp_path / "haproxy.cfg").write_text(config + "\n")
     result = subprocess.run(
         [binary("haproxy"), "-c", "-f", str(tmp_path / "haproxy.cfg")],
@@ -69,8 +63,8 @@ def test_haproxy_recipe_is_valid(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-# Options of other programs that the documents mention (pip, pytest, the fuzz script).
-NOT_OURS = {"--no-cache-dir", "--wsgi-app", "--no-", "--seed-corpus"}
+# Options of other programs that the documents mention (pip, pytest, the fuzz script, curl).
+NOT_OURS = {"--no-cache-dir", "--wsgi-app", "--no-", "--seed-corpus", "--cacert", "--cert", "--key"}
 
 
 @pytest.mark.parametrize(
