@@ -122,7 +122,9 @@ def write_ini(tmp_path: Path, server_section: str) -> Path:
 
 
 def test_pserve_starts_wsgiserver(tmp_path: Path) -> None:
-    ini = write_ini(tmp_path, "[server:main]\nuse = egg:wsgiserver\nhost = 127.0.0.1\nport = 0\n")
+    ini = write_ini(
+        tmp_path, "[server:main]\nuse = egg:strict-wsgiserver\nhost = 127.0.0.1\nport = 0\n"
+    )
     pserve = shutil.which("pserve", path=str(Path(sys.executable).parent))
     assert pserve is not None
     with ServerProcess([pserve, str(ini)]) as server:
@@ -134,7 +136,7 @@ def test_pserve_starts_wsgiserver(tmp_path: Path) -> None:
 def test_cli_paste_ini_with_flags_winning(tmp_path: Path) -> None:
     ini = write_ini(
         tmp_path,
-        "[server:main]\nuse = egg:wsgiserver\nlisten = 127.0.0.1:1\nroot_path = /fromini\n",
+        "[server:main]\nuse = egg:strict-wsgiserver\nlisten = 127.0.0.1:1\nroot_path = /fromini\n",
     )
     # --bind (given by wsgiserver_cli) wins over `listen`; root_path comes from the ini.
     with wsgiserver_cli("--paste", str(ini)) as server:
@@ -168,7 +170,7 @@ def test_cli_paste_errors_are_one_line(tmp_path: Path) -> None:
     assert missing.returncode == 3
     assert len(missing.stderr.strip().splitlines()) == 1
     assert "no such file" in missing.stderr
-    bad = write_ini(tmp_path, "[server:main]\nuse = egg:wsgiserver\nworkerz = 3\n")
+    bad = write_ini(tmp_path, "[server:main]\nuse = egg:strict-wsgiserver\nworkerz = 3\n")
     unknown = run_cli("--paste", str(bad))
     assert unknown.returncode != 0
     assert len(unknown.stderr.strip().splitlines()) == 1
