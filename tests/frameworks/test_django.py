@@ -21,6 +21,7 @@ from tests.frameworks.helpers import (
     validated_cli,
     wsgiserver_cli,
 )
+from tests.frameworks.home_page import check_home_page
 
 APP = "sample_apps.django_project.wsgi:application"
 SETTINGS = "sample_apps.django_project.settings"
@@ -207,3 +208,25 @@ def test_page_css_and_form_in_chromium(tmp_path: Path, django_env: dict[str, str
     assert "css-color:rgb(12, 34, 56)" in [n["title"] for n in notes]
     assert '"GET /static/notes/style.css HTTP/1.1" 200 ' in log, log
     assert '"POST / HTTP/1.1" 302 ' in log, log
+
+
+FEATURES: dict[str, int | None] = {
+    "#notes-form": None,
+    "/api/notes/": 200,
+    "/upload/": 200,
+    "/stream/?n=5": 200,
+    "/download/": 200,
+    "/admin/": 200,  # after the redirect to the login page
+    "/links/": 200,
+}
+
+
+@pytest.mark.browser
+def test_home_page_is_styled_and_links_every_feature(
+    tmp_path: Path, django_env: dict[str, str]
+) -> None:
+    with wsgiserver_cli("tests.frameworks.browser_apps:django", env=django_env) as server:
+        check_home_page(server.url, tmp_path / "profile", FEATURES)
+        upload_page = requests.get(server.url + "/upload/", timeout=30).text
+    # The upload page the card opens is styled by the same stylesheet.
+    assert 'href="/static/notes/style.css"' in upload_page

@@ -17,6 +17,7 @@ import requests
 
 from tests.frameworks.conftest import load_in_chromium
 from tests.frameworks.helpers import REPO, MultipartUpload, ServerProcess, wsgiserver_cli
+from tests.frameworks.home_page import check_home_page
 from wsgiserver.errors import ConfigError
 from wsgiserver.paste import options_from_ini
 from wsgiserver.testing import serving
@@ -203,3 +204,29 @@ def test_page_css_and_form_in_chromium(tmp_path: Path) -> None:
     assert "css-color:rgb(12, 34, 56)" in notes
     assert '"GET /static/style.css HTTP/1.1" 200 ' in log, log
     assert '"POST /notes HTTP/1.1" 303 ' in log, log
+
+
+FEATURES: dict[str, int | None] = {
+    "#notes-form": None,
+    "/api/notes": 200,
+    "/api/hello/you": 200,
+    "#upload": None,
+    "/stream?n=5": 200,
+    "/download": 200,
+}
+
+
+@pytest.mark.browser
+def test_home_page_is_styled_and_links_every_feature(tmp_path: Path) -> None:
+    # The download card promises byte ranges.
+    ranged = ("/download", CSS.read_bytes())
+    with wsgiserver_cli("tests.frameworks.browser_apps:pyramid") as server:
+        check_home_page(server.url, tmp_path / "profile", FEATURES, ranged)
+
+
+def test_streamed_response(target: Target) -> None:
+    with requests.get(target.url + "/stream?n=3", stream=True, timeout=30) as response:
+        assert response.headers["Transfer-Encoding"] == "chunked"
+        assert response.text == "chunk 0 of 3\nchunk 1 of 3\nchunk 2 of 3\n"
+    fallback = requests.get(target.url + "/stream?n=x", timeout=30)
+    assert fallback.text.count("\n") == 5
