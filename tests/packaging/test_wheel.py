@@ -31,7 +31,16 @@ SERVING = re.compile(r"serving on (http://\S+?)(?:,|$)")
 # Files a user of the sdist needs besides the code: the licence and the user-facing notes.
 SDIST_EXTRAS = ("LICENSE", "README.rst", "CHANGES.rst", "SECURITY.rst", "CONTRIBUTING.rst")
 SKIPPED = shutil.ignore_patterns(
-    ".git", ".venv", ".nox", "__pycache__", "*.egg-info", "build", "dist", ".*_cache", ".hypothesis"
+    ".git",
+    ".venv",
+    ".nox",
+    "__pycache__",
+    "*.egg-info",
+    "build",
+    "_build",
+    "dist",
+    ".*_cache",
+    ".hypothesis",
 )
 APP = """\
 def app(environ, start_response):
