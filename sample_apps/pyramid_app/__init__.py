@@ -1,4 +1,4 @@
-"""A small Pyramid app: routes, a JSON renderer, a form POST and a FileResponse.
+"""A small Pyramid app: routes, a JSON renderer, a form POST, an upload, a stream, a FileResponse.
 
 Run it with `python -m wsgiserver sample_apps.pyramid_app:app`, with
 `pserve sample_apps/pyramid_app/development.ini` or with
@@ -11,7 +11,9 @@ import hashlib
 import html
 import io
 import threading
+from collections.abc import Iterator
 from pathlib import Path
+from string import Template
 from typing import Any
 
 from pyramid.config import Configurator
@@ -20,6 +22,8 @@ from pyramid.request import Request
 from pyramid.response import FileResponse, Response
 
 HERE = Path(__file__).resolve().parent
+# The page is a stdlib string.Template, so the app needs no template engine.
+HOME = Template((HERE / "templates" / "home.html").read_text(encoding="utf-8"))
 NOTES_LOCK = threading.Lock()
 NOTES: list[str] = []
 
@@ -27,15 +31,17 @@ NOTES: list[str] = []
 def home(request: Request) -> Response:
     with NOTES_LOCK:
         notes = list(NOTES)
-    items = "".join(f'<li class="note">{html.escape(n)}</li>' for n in notes)
-    css = request.static_url("sample_apps.pyramid_app:static/")
-    page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Pyramid notes</title>
-<link rel="stylesheet" href="{css}style.css"></head>
-<body><h1 id="title">Notes</h1><ul id="notes">{items}</ul>
-<form id="post" method="post" action="{request.route_path("notes")}">
-<input name="note" id="note" value=""><button type="submit">Add</button></form>
-</body></html>"""
+    # Every URL comes from a route or the static view, so the page works under --root-path.
+    page = HOME.substitute(
+        css=request.static_url("sample_apps.pyramid_app:static/style.css"),
+        notes="".join(f'<li class="note">{html.escape(n)}</li>' for n in notes),
+        add_note=request.route_path("notes"),
+        api_notes=request.route_path("api_notes"),
+        api_hello=request.route_path("hello", name="you"),
+        upload=request.route_path("upload"),
+        stream=request.route_path("stream", _query={"n": "5"}),
+        download=request.route_path("download"),
+    )
     return Response(page, content_type="text/html", charset="utf-8")
 
 
@@ -80,6 +86,18 @@ def _close_spooled_body(request: Request) -> None:
         body.close()
 
 
+def stream(request: Request) -> Response:
+    # No Content-Length: the server sends the generator's chunks as they come (chunked).
+    wanted = str(request.params.get("n", "5"))
+    count = min(int(wanted), 1000) if wanted.isascii() and wanted.isdigit() else 5
+
+    def generate() -> Iterator[bytes]:
+        for number in range(count):
+            yield f"chunk {number} of {count}\n".encode()
+
+    return Response(app_iter=generate(), content_type="text/plain", charset="utf-8")
+
+
 def download(request: Request) -> Response:
     # FileResponse hands the open file to the server's wsgi.file_wrapper and sets ETag and
     # Last-Modified; conditional_response makes If-None-Match / If-Modified-Since give 304.
@@ -106,12 +124,14 @@ def make_app(global_config: dict[str, Any] | None = None, **settings: Any) -> An
         config.add_route("api_notes", "/api/notes")
         config.add_route("hello", "/api/hello/{name}")
         config.add_route("upload", "/upload", request_method="POST")
+        config.add_route("stream", "/stream")
         config.add_route("download", "/download")
         config.add_view(home, route_name="home")
         config.add_view(add_note, route_name="notes")
         config.add_view(api_notes, route_name="api_notes", renderer="json")
         config.add_view(api_hello, route_name="hello", renderer="json")
         config.add_view(upload, route_name="upload", renderer="json")
+        config.add_view(stream, route_name="stream")
         config.add_view(download, route_name="download")
         config.add_notfound_view(not_found)
         config.add_static_view("static", "sample_apps.pyramid_app:static/", cache_max_age=60)

@@ -3,8 +3,10 @@
 `inject_check` adds a script to `/?browser-check` pages: once the page (and its CSS) loaded,
 it writes the computed colour of the `<h1>` into the page's form and submits it, so the
 server stores what the browser saw. The redirect after the POST lands on `/` without the
-query, which is not injected again. Serve with `python -m wsgiserver
-tests.frameworks.browser_apps:flask` (or `:pyramid`, `:django`).
+query, which is not injected again. To `/?browser-style` pages it adds a script that writes
+a JSON report into the page (`<pre id="browser-report">`, see tests/frameworks/home_page.py):
+computed styles, the feature links, the stylesheets and the element ids. Serve with
+`python -m wsgiserver tests.frameworks.browser_apps:flask` (or `:pyramid`, `:django`).
 """
 
 from __future__ import annotations
@@ -23,10 +25,37 @@ window.addEventListener("load", () => {
 });
 </script></body>"""
 
+STYLE_SCRIPT = b"""<script>
+window.addEventListener("load", () => {
+  const style = (selector, property) => {
+    const element = document.querySelector(selector);
+    return element && getComputedStyle(element).getPropertyValue(property);
+  };
+  const report = {
+    h1_color: style("h1", "color"),
+    body_background: style("body", "background-color"),
+    features_display: style(".features", "display"),
+    card_radius: style(".features a", "border-radius"),
+    links: Array.from(document.querySelectorAll(".features a"), (a) => a.getAttribute("href")),
+    stylesheets: Array.from(document.styleSheets, (sheet) => sheet.href),
+    resources: Array.from(document.querySelectorAll("[src], link[href]"),
+                          (e) => e.src || e.href),
+    ids: Array.from(document.querySelectorAll("[id]"), (e) => e.id),
+  };
+  const out = document.createElement("pre");
+  out.id = "browser-report";
+  out.textContent = JSON.stringify(report);
+  document.body.appendChild(out);
+});
+</script></body>"""
+
+SCRIPTS = {"browser-check": SCRIPT, "browser-style": STYLE_SCRIPT}
+
 
 def inject_check(app: WSGIApp) -> WSGIApp:
     def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if environ.get("QUERY_STRING") != "browser-check":
+        script = SCRIPTS.get(environ.get("QUERY_STRING", ""))
+        if script is None:
             return app(environ, start_response)
         captured: list[Any] = []
 
@@ -41,7 +70,7 @@ def inject_check(app: WSGIApp) -> WSGIApp:
             close = getattr(result, "close", None)
             if close is not None:
                 close()
-        body = body.replace(b"</body>", SCRIPT, 1)
+        body = body.replace(b"</body>", script, 1)
         status, headers = captured
         headers = [(k, v) for k, v in headers if k.lower() not in ("content-length", "etag")]
         start_response(status, [*headers, ("Content-Length", str(len(body)))])

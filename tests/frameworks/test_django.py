@@ -7,11 +7,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import requests
 
-from tests.frameworks.conftest import run_python
+from tests.frameworks.conftest import load_in_chromium, run_python
 from tests.frameworks.helpers import (
     REPO,
     UPLOAD_CASES,
@@ -23,6 +24,7 @@ from tests.frameworks.helpers import (
     validated_cli,
     wsgiserver_cli,
 )
+from tests.frameworks.home_page import check_home_page
 
 APP = "sample_apps.django_project.wsgi:application"
 SETTINGS = "sample_apps.django_project.settings"
@@ -142,3 +144,94 @@ def test_multipart_upload_hash_matches(target: Target, case: int | str) -> None:
         response = post_upload(target.url + "/upload/", body, chunked=chunked, session=client)
     assert response.status_code == 200, response.text[:2000]
     assert response.json() == {"filename": "big.bin", "size": size, "sha256": body.sha256}
+
+
+def test_streaming_http_response(target: Target) -> None:
+    with requests.get(target.url + "/stream/?n=3", stream=True, timeout=30) as response:
+        assert response.headers["Transfer-Encoding"] == "chunked"
+        chunks = response.iter_content(chunk_size=None)
+        assert next(chunks) == b"chunk 0 of 3\n"
+        assert b"".join(chunks) == b"chunk 1 of 3\nchunk 2 of 3\n"
+
+
+def test_file_response_and_head(target: Target) -> None:
+    response = requests.get(target.url + "/download/", timeout=30)
+    assert response.content == CSS.read_bytes()
+    assert response.headers["Content-Length"] == str(CSS.stat().st_size)
+    with requests.Session() as client:
+        head = client.head(target.url + "/download/", timeout=30)
+        assert head.status_code == 200
+        assert head.content == b""
+        assert client.get(target.url + "/api/notes/", timeout=30).status_code == 200
+
+
+def test_conditional_get(target: Target) -> None:
+    first = requests.get(target.url + "/api/notes/", timeout=30)
+    etag = first.headers["ETag"]
+    again = requests.get(target.url + "/api/notes/", headers={"If-None-Match": etag}, timeout=30)
+    assert again.status_code == 304
+    assert again.content == b""
+    css = requests.get(target.url + "/static/notes/style.css", timeout=30)
+    assert css.status_code == 200
+    assert "rgb(12, 34, 56)" in css.text
+    since = css.headers["Last-Modified"]
+    cached = requests.get(
+        target.url + "/static/notes/style.css", headers={"If-Modified-Since": since}, timeout=30
+    )
+    assert cached.status_code == 304
+
+
+def test_root_path(django_env: dict[str, str]) -> None:
+    with wsgiserver_cli("--root-path", "/prefix", APP, env=django_env) as server:
+        links = requests.get(server.url + "/prefix/links/", timeout=30).json()
+        assert links == {
+            "index": "/prefix/",
+            "admin": "/prefix/admin/",
+            "css": "/prefix/static/notes/style.css",
+            "absolute": server.url + "/prefix/api/notes/",
+            "script_name": "/prefix",
+        }
+        page = requests.get(server.url + "/prefix/", timeout=30).text
+        assert 'href="/prefix/static/notes/style.css"' in page
+        assert 'action="/prefix/"' in page
+        # Not asserted: StaticFilesHandler strips STATIC_URL from request.path (which includes
+        # SCRIPT_NAME), so it cannot serve under a prefix; see docs/frameworks.rst.
+        login = requests.get(server.url + "/prefix/admin/", allow_redirects=False, timeout=30)
+        assert login.headers["Location"] == "/prefix/admin/login/?next=/prefix/admin/"
+
+
+@pytest.mark.browser
+def test_page_css_and_form_in_chromium(tmp_path: Path, django_env: dict[str, str]) -> None:
+    with wsgiserver_cli(
+        "--access-log", "-", "tests.frameworks.browser_apps:django", env=django_env
+    ) as server:
+        dom = load_in_chromium(server.url + "/?browser-check", tmp_path / "profile")
+        log = server.access_log()
+        notes = requests.get(server.url + "/api/notes/", timeout=30).json()["notes"]
+    # The POST carried the CSRF cookie and token as a browser sends them.
+    assert '<li class="note">css-color:rgb(12, 34, 56)</li>' in dom
+    assert "css-color:rgb(12, 34, 56)" in [n["title"] for n in notes]
+    assert '"GET /static/notes/style.css HTTP/1.1" 200 ' in log, log
+    assert '"POST / HTTP/1.1" 302 ' in log, log
+
+
+FEATURES: dict[str, int | None] = {
+    "#notes-form": None,
+    "/api/notes/": 200,
+    "/upload/": 200,
+    "/stream/?n=5": 200,
+    "/download/": 200,
+    "/admin/": 200,  # after the redirect to the login page
+    "/links/": 200,
+}
+
+
+@pytest.mark.browser
+def test_home_page_is_styled_and_links_every_feature(
+    tmp_path: Path, django_env: dict[str, str]
+) -> None:
+    with wsgiserver_cli("tests.frameworks.browser_apps:django", env=django_env) as server:
+        check_home_page(server.url, tmp_path / "profile", FEATURES)
+        upload_page = requests.get(server.url + "/upload/", timeout=30).text
+    # The upload page the card opens is styled by the same stylesheet.
+    assert 'href="/static/notes/style.css"' in upload_page

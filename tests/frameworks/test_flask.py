@@ -27,6 +27,7 @@ from tests.frameworks.helpers import (
     post_upload,
     wsgiserver_cli,
 )
+from tests.frameworks.home_page import check_home_page
 from wsgiserver.gateway import response as response_module
 from wsgiserver.testing import serving
 
@@ -276,3 +277,24 @@ def test_page_css_and_form_in_chromium(tmp_path: Path) -> None:
     assert '<li class="message">css-color:rgb(12, 34, 56)</li>' in stored
     assert re.search(r'"GET /static/style\.css HTTP/1\.1" 200 ', log), log
     assert re.search(r'"POST /messages HTTP/1\.1" 303 ', log), log
+
+
+FEATURES: dict[str, int | None] = {
+    "#guestbook": None,
+    "/api/items": 200,
+    "#upload": None,
+    "/stream?n=5": 200,
+    "/download": 200,
+    "/cookie/set?value=ginger": 200,
+    "/session/visit": 200,
+    "/teapot": 418,
+    "/links": 200,
+}
+
+
+@pytest.mark.browser
+def test_home_page_is_styled_and_links_every_feature(tmp_path: Path) -> None:
+    # The download card promises byte ranges.
+    ranged = ("/download", REPORT.read_bytes())
+    with wsgiserver_cli("tests.frameworks.browser_apps:flask") as server:
+        check_home_page(server.url, tmp_path / "profile", FEATURES, ranged)

@@ -25,6 +25,7 @@ from tests.frameworks.helpers import (
     upload_case,
     wsgiserver_cli,
 )
+from tests.frameworks.home_page import check_home_page
 from wsgiserver.cli.paste import options_from_ini
 from wsgiserver.errors import ConfigError
 from wsgiserver.testing import serving
@@ -131,7 +132,9 @@ def write_ini(tmp_path: Path, server_section: str) -> Path:
 
 
 def test_pserve_starts_wsgiserver(tmp_path: Path) -> None:
-    ini = write_ini(tmp_path, "[server:main]\nuse = egg:wsgiserver\nhost = 127.0.0.1\nport = 0\n")
+    ini = write_ini(
+        tmp_path, "[server:main]\nuse = egg:strict-wsgiserver\nhost = 127.0.0.1\nport = 0\n"
+    )
     pserve = shutil.which("pserve", path=str(Path(sys.executable).parent))
     assert pserve is not None
     with ServerProcess([pserve, str(ini)]) as server:
@@ -143,7 +146,7 @@ def test_pserve_starts_wsgiserver(tmp_path: Path) -> None:
 def test_cli_paste_ini_with_flags_winning(tmp_path: Path) -> None:
     ini = write_ini(
         tmp_path,
-        "[server:main]\nuse = egg:wsgiserver\nlisten = 127.0.0.1:1\nroot_path = /fromini\n",
+        "[server:main]\nuse = egg:strict-wsgiserver\nlisten = 127.0.0.1:1\nroot_path = /fromini\n",
     )
     # --bind (given by wsgiserver_cli) wins over `listen`; root_path comes from the ini.
     with wsgiserver_cli("--paste", str(ini)) as server:
@@ -177,7 +180,7 @@ def test_cli_paste_errors_are_one_line(tmp_path: Path) -> None:
     assert missing.returncode == 3
     assert len(missing.stderr.strip().splitlines()) == 1
     assert "no such file" in missing.stderr
-    bad = write_ini(tmp_path, "[server:main]\nuse = egg:wsgiserver\nworkerz = 3\n")
+    bad = write_ini(tmp_path, "[server:main]\nuse = egg:strict-wsgiserver\nworkerz = 3\n")
     unknown = run_cli("--paste", str(bad))
     assert unknown.returncode != 0
     assert len(unknown.stderr.strip().splitlines()) == 1
@@ -210,3 +213,29 @@ def test_page_css_and_form_in_chromium(tmp_path: Path) -> None:
     assert "css-color:rgb(12, 34, 56)" in notes
     assert '"GET /static/style.css HTTP/1.1" 200 ' in log, log
     assert '"POST /notes HTTP/1.1" 303 ' in log, log
+
+
+FEATURES: dict[str, int | None] = {
+    "#notes-form": None,
+    "/api/notes": 200,
+    "/api/hello/you": 200,
+    "#upload": None,
+    "/stream?n=5": 200,
+    "/download": 200,
+}
+
+
+@pytest.mark.browser
+def test_home_page_is_styled_and_links_every_feature(tmp_path: Path) -> None:
+    # The download card promises byte ranges.
+    ranged = ("/download", CSS.read_bytes())
+    with wsgiserver_cli("tests.frameworks.browser_apps:pyramid") as server:
+        check_home_page(server.url, tmp_path / "profile", FEATURES, ranged)
+
+
+def test_streamed_response(target: Target) -> None:
+    with requests.get(target.url + "/stream?n=3", stream=True, timeout=30) as response:
+        assert response.headers["Transfer-Encoding"] == "chunked"
+        assert response.text == "chunk 0 of 3\nchunk 1 of 3\nchunk 2 of 3\n"
+    fallback = requests.get(target.url + "/stream?n=x", timeout=30)
+    assert fallback.text.count("\n") == 5

@@ -1,7 +1,10 @@
 """Helpers for the TLS and proxy tests.
 
-Certificates are generated at test time with the `openssl` command line: a test CA, a server
-certificate for localhost/127.0.0.1, a client certificate, and an encrypted server key.
+Certificates are generated at test time by the `openssl` commands of the "certificates" recipe
+in docs/tls_and_proxies.rst (a private CA, a server certificate for localhost/127.0.0.1, a
+client certificate), plus an encrypted copy of the server key. Clients verify them strictly
+(`VERIFY_X509_STRICT`, the default of Python 3.13's contexts) on every Python version, so a
+certificate a strict verifier would refuse fails the tests everywhere.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from typing import Any
 
 import pytest
 
+from tests.docs.recipes import recipe
+
 StartResponse = Callable[..., Callable[[bytes], None]]
 KEY_PASSWORD = "s3cret-pass"
 
@@ -33,6 +38,7 @@ class Certs:
 
     def client_context(self, *, with_cert: bool = False) -> ssl.SSLContext:
         context = ssl.create_default_context(cafile=self.ca)
+        context.verify_flags |= ssl.VERIFY_X509_STRICT
         context.set_alpn_protocols(["http/1.1"])
         if with_cert:
             context.load_cert_chain(self.client_cert, self.client_key)
@@ -53,19 +59,13 @@ def session_certs(factory: pytest.TempPathFactory) -> Certs:
 
 
 def make_certs(directory: Path) -> Certs:
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    _openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
-             "-subj", "/CN=wsgiserver test CA", cwd=directory)  # fmt: skip
-    (directory / "server.ext").write_text(
-        "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"
+    subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", recipe("tls_and_proxies.rst", "certificates")],
+        cwd=directory,
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
-    (directory / "client.ext").write_text("extendedKeyUsage=clientAuth\n")
-    for name, subject in (("server", "/CN=localhost"), ("client", "/O=Tests/CN=client-one")):
-        _openssl("req", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", subject,
-                 cwd=directory)  # fmt: skip
-        _openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-                 "-CAcreateserial", "-days", "2", "-extfile", f"{name}.ext",
-                 "-out", f"{name}.pem", cwd=directory)  # fmt: skip
     _openssl("pkey", "-in", "server.key", "-aes256", "-passout", f"pass:{KEY_PASSWORD}",
              "-out", "server-encrypted.key", cwd=directory)  # fmt: skip
     return Certs(

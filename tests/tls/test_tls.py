@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.tls.helpers import KEY_PASSWORD, Certs, environ_app
+from tests.tls.helpers import KEY_PASSWORD, Certs, environ_app, make_certs
 from wsgiserver.errors import ConfigError
 from wsgiserver.server.server import Server
 from wsgiserver.testing import RunningServer, serving
@@ -108,13 +108,28 @@ def test_mtls_required(certs: Certs) -> None:
         assert status == 200
         environ = json.loads(body)
         assert environ["SSL_CLIENT_CERT"].startswith("-----BEGIN CERTIFICATE-----")
-        assert environ["SSL_CLIENT_S_DN"] == "O=Tests,CN=client-one"
+        assert environ["SSL_CLIENT_S_DN"] == "O=Example,CN=client-one"
         subject = environ["wsgiserver.peer_cert"]
         assert "client-one" in str(subject)
         # Without a client certificate the handshake fails (with TLS 1.3 the client learns
         # it on its first read).
         with pytest.raises((ssl.SSLError, ConnectionError, http.client.RemoteDisconnected)):
             https_get(srv, certs.client_context())
+
+
+def test_mtls_refuses_a_client_certificate_from_another_ca(certs: Certs, tmp_path: Path) -> None:
+    # The same recipe run again makes a look-alike CA and a client certificate with the very
+    # same subject: only the chain to --ca-certs tells them apart.
+    impostor = make_certs(tmp_path)
+    context = certs.client_context()
+    context.load_cert_chain(impostor.client_cert, impostor.client_key)
+    options = tls_options(certs, ca_certs=certs.ca, verify_client="required")
+    with serving(environ_app, **options) as srv:
+        with pytest.raises((ssl.SSLError, ConnectionError, http.client.RemoteDisconnected)):
+            https_get(srv, context)
+        status, body = https_get(srv, certs.client_context(with_cert=True))
+        assert status == 200
+        assert json.loads(body)["SSL_CLIENT_S_DN"] == "O=Example,CN=client-one"
 
 
 def test_mtls_optional_accepts_clients_without_certificate(certs: Certs) -> None:
@@ -124,7 +139,7 @@ def test_mtls_optional_accepts_clients_without_certificate(certs: Certs) -> None
         assert status == 200
         assert json.loads(body)["SSL_CLIENT_CERT"] is None
         status, body = https_get(srv, certs.client_context(with_cert=True))
-        assert json.loads(body)["SSL_CLIENT_S_DN"] == "O=Tests,CN=client-one"
+        assert json.loads(body)["SSL_CLIENT_S_DN"] == "O=Example,CN=client-one"
 
 
 @pytest.mark.parametrize("method", [b"GET", b"HEAD"])

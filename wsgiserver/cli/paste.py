@@ -1,4 +1,4 @@
-"""PasteDeploy integration: `[server:main] use = egg:wsgiserver` in an ini file.
+"""PasteDeploy integration: `[server:main] use = egg:strict-wsgiserver` in an ini file.
 
 Owns: `serve_paste` (the `paste.server_runner` entry point), turning the string options of an
 ini section into typed `Config` options (`host`/`port`, `bind`/`listen` like waitress, and every

@@ -74,7 +74,7 @@ def render() -> str:
         "Every option can be given on the command line, as a ``WSGISERVER_*`` environment",
         "variable, or as a key (``snake_case`` or ``kebab-case``) in a TOML file: the file named",
         "by ``--config FILE.toml`` (or ``WSGISERVER_CONFIG``), or else ``[tool.wsgiserver]`` in",
-        "``./pyproject.toml``. See ``docs/configuration.rst``. Precedence, highest first:",
+        "``./pyproject.toml``. See :doc:`configuration`. Precedence, highest first:",
         "",
         f"    {PRECEDENCE_TEXT}",
         "",
