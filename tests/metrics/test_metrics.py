@@ -81,6 +81,32 @@ def test_admin_answers_only_its_paths() -> None:
         assert get(running.host, running.port, "/metrics")[2] == b"hello"
 
 
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (b"GET /healthz HTTP/1.1\nHost: t\n\n", 400),  # bare LF: the protocol layer's rule
+        (b"GET /healthz HTTP/1.1\r\n\r\n", 400),  # HTTP/1.1 needs Host (RFC 9112 3.2)
+        (b"GET /healthz HTTP/2.0\r\nHost: t\r\n\r\n", 505),
+        (b"POST /metrics HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n", 405),
+        (b"GET /healthz?verbose=1 HTTP/1.0\r\n\r\n", 200),
+        (b"GET /" + b"a" * 3000 + b" HTTP/1.1\r\nHost: t\r\n\r\n", 414),
+    ],
+    ids=["bare-lf", "no-host", "http2", "post", "http10-query", "long-line"],
+)
+def test_admin_listener_parses_with_the_protocol_layer(request_bytes: bytes, status: int) -> None:
+    """The admin listener speaks the same strict HTTP/1.1 as the main one, then closes."""
+    with (
+        serving(hello, admin_bind="127.0.0.1:0") as running,
+        socket.create_connection(admin(running), timeout=10) as sock,
+    ):
+        sock.sendall(request_bytes)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 %d " % status), data[:100]
+    assert b"\r\nConnection: close\r\n" in data.partition(b"\r\n\r\n")[0] + b"\r\n"
+
+
 def test_readyz_fails_while_draining_and_healthz_still_answers() -> None:
     entered = threading.Event()
     release = threading.Event()

@@ -18,17 +18,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from wsgiserver.gateway.environ import environ_key
+
 MAX_LENGTH = 128
 _VALID = re.compile(r"[!-~]{1,%d}" % MAX_LENGTH)  # noqa: UP031 - a regex full of braces
-_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-
-
-def environ_key(header: str) -> str:
-    return "HTTP_" + header.upper().replace("-", "_")
-
-
-def valid_header_name(name: str) -> bool:
-    return _HEADER_NAME.fullmatch(name) is not None and "_" not in name
 
 
 class RequestIds:
@@ -38,7 +31,8 @@ class RequestIds:
 
     def __init__(self, header: str, trusts: Callable[[str | None], bool]) -> None:
         self.header = header  # "" disables reading (and echoing) a header
-        self._key = environ_key(header) if header else ""
+        # The option was checked to be a token without "_" (config): it has a CGI name.
+        self._key = (environ_key(header.lower().encode("ascii")) or "") if header else ""
         self._trusts = trusts
         self._prefix = os.urandom(4).hex() + "-"
         self._counter = itertools.count(1)

@@ -25,6 +25,7 @@ from typing import IO, Protocol
 from wsgiserver.errors import ApplicationError, ResponseFramingError
 from wsgiserver.gateway.body import FileWrapper
 from wsgiserver.protocol import ServerConnection
+from wsgiserver.protocol.grammar import is_token
 from wsgiserver.protocol.writers import ResponseFields, ResponseWriter, prepare_fields
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
@@ -47,7 +48,6 @@ HOP_BY_HOP = frozenset(
 _SERVER_SUPPLIED = frozenset(("date", "server"))
 # RFC 9110 section 15: status codes are 100..599; WSGI cannot send the interim 1xx ones.
 _STATUS = re.compile(r"[2-5][0-9]{2} [\t\x20-\x7e\x80-\xff]*")
-_FIELD_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _FIELD_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
 MAX_CACHED_HEADS = 256  # distinct (status, headers) pairs remembered per gateway
 
@@ -147,7 +147,7 @@ def check_headers(headers: object) -> list[tuple[str, str]]:
         if type(item) is not tuple or len(item) != 2:
             raise ApplicationError(f"invalid response header: {item!r}")
         name, value = item
-        if not isinstance(name, str) or _FIELD_NAME.fullmatch(name) is None:
+        if not isinstance(name, str) or not is_token(name):
             raise ApplicationError(f"invalid response header name: {name!r}")
         if not isinstance(value, str) or _FIELD_VALUE.fullmatch(value) is None:
             raise ApplicationError(f"invalid value for response header {name}: {value!r}")

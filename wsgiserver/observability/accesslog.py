@@ -22,11 +22,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from wsgiserver.protocol.grammar import is_token
+
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f-\xff"\\]')
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 FORMATS = ("combined", "common", "json")
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
-_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 
 
 @dataclass(slots=True)
@@ -200,7 +201,7 @@ def compile_format(template: str) -> Callable[[RequestRecord], str]:
         if name is None:
             raise ValueError(f"unmatched {token!r} (write {token * 2} for one)")
         kind, colon, header = name.partition(":")
-        if colon and kind in ("req", "resp") and _HEADER_NAME.fullmatch(header):
+        if colon and kind in ("req", "resp") and is_token(header):
             parts.append(_header_getter(kind, header))
         elif not colon and name in FIELDS:
             parts.append(FIELDS[name][0])

@@ -14,6 +14,15 @@ TCHAR = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]"
 TOKEN = TCHAR + rb"+"
 TOKEN_RE = re.compile(TOKEN)
 
+
+def is_token(text: str) -> bool:
+    """Whether `text` (a header name from an app or an option) is an RFC 9110 token.
+
+    Matched as ASCII bytes with the wire pattern: one definition of a token for the whole
+    server, and no Unicode-aware matching (a str regex's \\w or case folding) can widen it.
+    """
+    return text.isascii() and TOKEN_RE.fullmatch(text.encode("ascii")) is not None
+
 # RFC 9112 section 3: request-line = method SP request-target SP HTTP-version.
 # The target is any run of VCHAR here; its form is checked separately (section 3.2).
 REQUEST_LINE = re.compile(rb"(" + TOKEN + rb") ([\x21-\x7e]+) HTTP/([0-9])\.([0-9])")

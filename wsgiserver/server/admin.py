@@ -1,7 +1,8 @@
 """The admin listener (`--admin-bind`): /metrics, /healthz and /readyz, apart from the app.
 
 Owns: its own listening socket and a tiny non-blocking selector loop that reads one request
-head per connection, answers it and closes. It never enters the app's poller or thread pool,
+head per connection (parsed by the protocol layer, with its strict grammar and limits),
+answers it and closes. It never enters the app's poller or thread pool,
 so it answers while every worker thread is stuck in the app. Must not: run the app, or block
 on anything but its own sockets (answers are computed by callbacks that take no long locks).
 
@@ -20,11 +21,15 @@ import time
 from collections.abc import Callable
 
 from wsgiserver.config.bind import parse_bind
+from wsgiserver.errors import ProtocolError
+from wsgiserver.protocol import NEED_DATA, Limits, Request, ServerConnection
+from wsgiserver.protocol.writers import error_response
 from wsgiserver.server.listeners import create_listener, listener_address
 
 log = logging.getLogger("wsgiserver.error")
 
-MAX_HEAD = 8192
+# A scrape is a short GET: small limits, and a body is never read (the answer closes).
+LIMITS = Limits(max_request_line=2048, max_header_count=50, max_head_size=8192, max_body_size=0)
 CLIENT_TIMEOUT = 5.0  # seconds a scraper gets to send its request and read the answer
 MAX_CLIENTS = 64
 METRICS_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -54,11 +59,11 @@ def respond(
 
 
 class _Client:
-    __slots__ = ("deadline", "inbox", "outbox", "sock")
+    __slots__ = ("conn", "deadline", "outbox", "sock")
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
-        self.inbox = b""
+        self.conn = ServerConnection(LIMITS)
         self.outbox: bytes | None = None
         self.deadline = time.monotonic() + CLIENT_TIMEOUT
 
@@ -144,12 +149,11 @@ class AdminServer:
             if not data:
                 self._drop(client)
                 return
-            client.inbox += data
-            if b"\r\n\r\n" not in client.inbox and b"\n\n" not in client.inbox:
-                if len(client.inbox) > MAX_HEAD:
-                    self._drop(client)
-                return
-            client.outbox = self._answer(client.inbox)
+            client.conn.receive_data(data)
+            answer = self._answer(client.conn)
+            if answer is None:
+                return  # the head is not complete yet
+            client.outbox = answer
             self._selector.modify(client.sock, selectors.EVENT_WRITE)
         try:
             sent = client.sock.send(client.outbox)
@@ -162,30 +166,29 @@ class AdminServer:
         if not client.outbox:
             self._drop(client)
 
-    def _answer(self, head: bytes) -> bytes:
-        line = head.split(b"\n", 1)[0].rstrip(b"\r")
-        parts = line.split(b" ")
-        if len(parts) != 3 or not parts[2].startswith(b"HTTP/1."):
-            status, kind, body = 400, "text/plain", b"bad request\n"
-            method = b"GET"
+    def _answer(self, conn: ServerConnection) -> bytes | None:
+        """The whole answer to the request head in `conn`, or None until it is complete."""
+        try:
+            event = conn.next_event()
+        except ProtocolError as exc:
+            return error_response(exc.status, exc.reason, exc.detail, extra="")
+        if event is NEED_DATA:
+            return None
+        if type(event) is not Request:  # the client closed before sending a request
+            return b""
+        if event.method not in ("GET", "HEAD"):
+            status, kind, body = 405, "text/plain", b"GET or HEAD only\n"
         else:
-            method = parts[0]
-            path = parts[1].split(b"?", 1)[0].decode("latin-1")
-            if method not in (b"GET", b"HEAD"):
-                status, kind, body = 405, "text/plain", b"GET or HEAD only\n"
-            else:
-                try:
-                    status, kind, body = self._handler(path)
-                except Exception:
-                    log.exception("admin endpoint %s failed", path)
-                    status, kind, body = 503, "text/plain", b"error\n"
+            path = event.path.decode("latin-1")
+            try:
+                status, kind, body = self._handler(path)
+            except Exception:
+                log.exception("admin endpoint %s failed", path)
+                status, kind, body = 503, "text/plain", b"error\n"
+        headers = [("Content-Type", kind), ("Cache-Control", "no-store")]
         reason = _REASONS.get(status, "Service Unavailable")
-        response = (
-            f"HTTP/1.1 {status} {reason}\r\nContent-Type: {kind}\r\n"
-            f"Content-Length: {len(body)}\r\nCache-Control: no-store\r\n"
-            "Connection: close\r\n\r\n"
-        ).encode("latin-1")
-        return response if method == b"HEAD" else response + body
+        head = conn.send_response(f"{status} {reason}", headers, length_hint=len(body), close=True)
+        return head + conn.send_data(body) + conn.send_end()
 
     def _drop(self, client: _Client) -> None:
         self._clients.pop(client.sock.fileno(), None)

@@ -70,11 +70,6 @@ class ConnectionSetup:
         self.plaintext_head = False  # PLAINTEXT: the request looks like a HEAD (no content)
         self._stage = 0 if edge.proxy_protocol else (1 if edge.tls is not None else 3)
 
-    @property
-    def tls_started(self) -> bool:
-        """Handshake bytes may have been exchanged: no plaintext may go out any more."""
-        return self._stage >= 2 and self._edge.tls is not None
-
     def advance(self) -> int:
         """Make progress without blocking on the client: READY, WAIT, CLOSE or PLAINTEXT."""
         try:
