@@ -6,6 +6,6 @@ The public API: `Server`, `serve`, `Config`, and the exceptions in `wsgiserver.e
 from wsgiserver.config.options import Config
 from wsgiserver.errors import RequestTimeout
 from wsgiserver.server.server import Server, serve
+from wsgiserver.version import __version__
 
-__version__ = "0.1.0"
 __all__ = ["Config", "RequestTimeout", "Server", "__version__", "serve"]

@@ -18,7 +18,6 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from wsgiserver import __version__
 from wsgiserver.apploader import load_app
 from wsgiserver.config.bind import describe
 from wsgiserver.config.options import Config
@@ -33,6 +32,7 @@ from wsgiserver.errors import AppLoadError, ConfigError, WSGIServerError
 from wsgiserver.server.connections import tls_context_for
 from wsgiserver.server.server import Server
 from wsgiserver.types import WSGIApp
+from wsgiserver.version import __version__
 
 EXIT_CONFIG = 2  # argparse uses 2 for usage errors too
 EXIT_APP = 3

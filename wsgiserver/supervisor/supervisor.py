@@ -34,7 +34,6 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from wsgiserver import __version__
 from wsgiserver.config.bind import describe
 from wsgiserver.config.options import Config
 from wsgiserver.observability import metrics as m
@@ -45,6 +44,7 @@ from wsgiserver.supervisor import systemd
 from wsgiserver.supervisor.reloader import FileWatcher
 from wsgiserver.supervisor.worker import BEAT, ERROR, EXIT_APP, READY, RETIRE, run_worker
 from wsgiserver.types import WSGIApp
+from wsgiserver.version import __version__
 
 log = logging.getLogger("wsgiserver.error")
 
