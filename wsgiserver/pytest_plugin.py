@@ -13,14 +13,18 @@ Fixtures:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from wsgiserver.testing import RunningServer
 from wsgiserver.types import WSGIApp
 
-WSGIServerFactory = Callable[..., RunningServer]
+if TYPE_CHECKING:
+    # The server is imported by the fixtures that start one: pytest loads this plugin in
+    # every run of every project where wsgiserver is installed, and must not pay for it.
+    from wsgiserver.testing import RunningServer
+
+WSGIServerFactory = Callable[..., "RunningServer"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -45,6 +49,8 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture
 def wsgi_server() -> Iterator[WSGIServerFactory]:
     """Start servers in the test: `srv = wsgi_server(app, threads=2)`; stopped at teardown."""
+    from wsgiserver.testing import RunningServer
+
     started: list[RunningServer] = []
 
     def start(app: WSGIApp, *, raise_app_errors: bool = True, **options: Any) -> RunningServer:

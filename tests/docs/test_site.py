@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import untraced_env
 from tests.docs.recipes import DOCS
 
 ROOT = DOCS.parent
@@ -40,6 +41,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     argv = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html"]
     result = subprocess.run(
         [*argv, "-d", str(out / "doctrees"), str(DOCS), str(out / "html")],
+        env=untraced_env(),
         capture_output=True,
         text=True,
         timeout=300,

@@ -8,6 +8,8 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+import pytest
+
 import wsgiserver
 from tests.metrics.promtext import get
 from wsgiserver import errors
@@ -23,6 +25,7 @@ def test_the_public_request_timeout_is_not_the_408_error() -> None:
     assert errors.ClientRequestTimeout.status == 408
 
 
+@pytest.mark.interrupts_threads
 def test_an_app_looping_in_python_gets_504_and_its_thread_unwinds() -> None:
     interrupted = threading.Event()
 
@@ -47,6 +50,7 @@ def test_an_app_looping_in_python_gets_504_and_its_thread_unwinds() -> None:
         assert running.server.stuck_threads == 0
 
 
+@pytest.mark.interrupts_threads
 def test_an_app_blocked_in_sleep_sees_the_exception_when_sleep_returns() -> None:
     interrupted = threading.Event()
     answered = threading.Event()
@@ -71,6 +75,7 @@ def test_an_app_blocked_in_sleep_sees_the_exception_when_sleep_returns() -> None
         running.take_app_errors()
 
 
+@pytest.mark.interrupts_threads
 def test_a_504_answering_head_has_no_content() -> None:
     # RFC 9110 section 9.3.2: the housekeeper's 504 follows the HEAD rule too.
     released = threading.Event()
@@ -99,6 +104,7 @@ def test_a_504_answering_head_has_no_content() -> None:
         running.take_app_errors()
 
 
+@pytest.mark.interrupts_threads
 def test_a_timeout_after_the_head_aborts_the_connection() -> None:
     def slow_body(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         start_response("200 OK", [])
@@ -159,6 +165,7 @@ def test_queue_timeout_sheds_a_burst_with_503_without_running_the_app() -> None:
     assert calls == ["/first"]  # the shed requests never reached the app
 
 
+@pytest.mark.interrupts_threads
 def test_a_thread_that_ignores_the_timeout_makes_the_server_not_ready() -> None:
     release = threading.Event()
     interrupted = threading.Event()

@@ -9,7 +9,6 @@ command, run outside the checkout, answers `--version` and serves one real reque
 from __future__ import annotations
 
 import email.parser
-import os
 import re
 import shutil
 import subprocess
@@ -23,6 +22,7 @@ from pathlib import Path
 import pytest
 
 import wsgiserver
+from tests.conftest import untraced_env
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
@@ -51,10 +51,10 @@ def app(environ, start_response):
 
 
 def clean_env() -> dict[str, str]:
-    # Nothing of the checkout or of the test venv may leak into the fresh one.
-    return {
-        k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")
-    }
+    # Nothing of the checkout or of the test venv may leak into the fresh one (nor coverage,
+    # which would only slow the build tools down).
+    env = untraced_env()
+    return {k: v for k, v in env.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
 
 
 def run(*argv: str | Path, cwd: Path) -> str:
