@@ -1,8 +1,8 @@
 """The command line: `python -m wsgiserver [options] APP`.
 
-Owns: building the argument parser from `Config` field metadata, logging setup, signal
-handlers for the single-process server, and turning every startup failure into one line on
-stderr and a non-zero exit code. Must not: hold server logic.
+Owns: building the argument parser from `Config` field metadata, signal handlers for the
+single-process server, and turning every startup failure into one line on stderr and a
+non-zero exit code. Must not: hold server logic or logging set-up (`observability.logconfig`).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from wsgiserver.config.sources import (
     render_config,
 )
 from wsgiserver.errors import AppLoadError, ConfigError, WSGIServerError
+from wsgiserver.observability.logconfig import configure_logging
 from wsgiserver.server.connections import tls_context_for
 from wsgiserver.server.server import Server
 from wsgiserver.types import WSGIApp
@@ -143,48 +144,11 @@ def _float(text: str) -> float:
     return value
 
 
-def configure_logging(config: Config) -> None:
-    """Default handlers on `wsgiserver` (errors, stderr) and `wsgiserver.access`; or, with
-    --log-config, the user's dictConfig instead (ConfigError, one line, if it is invalid).
-
-    With --log-config and --access-log both given, the access log handler is still added
-    when the dictConfig gave `wsgiserver.access` no handler of its own.
-    """
-    if config.log_config is not None:
-        from wsgiserver.observability.logconfig import apply_log_config
-
-        apply_log_config(config.log_config)
-        access = logging.getLogger("wsgiserver.access")
-        if config.access_log is not None and not access.handlers:
-            access.handlers[:] = [_access_handler(config.access_log)]
-            access.setLevel(logging.INFO)
-            access.propagate = False
-        return
-    level = getattr(logging, config.log_level.upper())
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("[%(asctime)s] %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger("wsgiserver")
-    root.handlers[:] = [handler]
-    root.setLevel(level)
-    root.propagate = False
-    access = logging.getLogger("wsgiserver.access")
-    access.propagate = False
-    if config.access_log is not None:
-        access.handlers[:] = [_access_handler(config.access_log)]
-        access.setLevel(logging.INFO)
-
-
-def _access_handler(destination: str) -> logging.Handler:
-    target: logging.Handler
-    if destination == "-":
-        target = logging.StreamHandler(sys.stdout)
-    else:
-        try:
-            target = logging.FileHandler(destination, encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"access_log: cannot open {destination!r}: {exc.strerror}") from None
-    target.setFormatter(logging.Formatter("%(message)s"))
-    return target
+def setup_logging(config: Config) -> None:
+    """Logging as `config` asks (see `wsgiserver.observability.logconfig`)."""
+    configure_logging(
+        log_config=config.log_config, log_level=config.log_level, access_log=config.access_log
+    )
 
 
 def raise_open_files_limit() -> None:
@@ -232,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         if not check:  # --check-config creates no log files
-            configure_logging(config)
+            setup_logging(config)
     except (OSError, WSGIServerError) as exc:
         return _fail(exc, EXIT_CONFIG)
     if not check:

@@ -89,13 +89,13 @@ def serve_paste(app: WSGIApp, global_conf: Mapping[str, Any], **local_conf: Any)
     Used by `pserve development.ini` and `paste.deploy.loadserver`. Serves until SIGINT or
     SIGTERM (when run from the main thread), then stops gracefully.
     """
-    from wsgiserver.cli.main import configure_logging, run
+    from wsgiserver.cli.main import run, setup_logging
     from wsgiserver.server.server import Server
 
     config = Config.from_options(options_from_ini(local_conf))
     ours = logging.getLogger("wsgiserver")
     if not ours.handlers and ours.level == logging.NOTSET:
-        configure_logging(config)  # the ini did not configure our logger: log like the CLI
+        setup_logging(config)  # the ini did not configure our logger: log like the CLI
     return run(Server(app, config))
 
 
