@@ -21,6 +21,7 @@ from typing import Any, NoReturn
 from wsgiserver import __version__
 from wsgiserver.apploader import load_app
 from wsgiserver.config.bind import describe
+from wsgiserver.config.conversions import argument_from_text, field_type
 from wsgiserver.config.options import Config
 from wsgiserver.config.sources import (
     CONFIG_ENV,
@@ -73,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
             kwargs["action"] = argparse.BooleanOptionalAction  # --no-X overrides files and env
         else:
             kwargs["metavar"] = meta["metavar"]
-            kwargs["type"] = _parser_for(str(f.type))
+            kwargs["type"] = _argument_type(f.type)
             if meta["repeat"]:
                 kwargs["action"] = "append"
             if meta["choices"]:
@@ -120,28 +121,17 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-def _parser_for(annotation: str) -> Any:
-    if annotation == "int":
-        return _int
-    if annotation == "float":
-        return _float
-    return str
+def _argument_type(annotation: object) -> Any:
+    """argparse's `type=` for a field: the text conversion every text source uses."""
+    convert = argument_from_text(field_type(annotation))
 
+    def parse(text: str) -> Any:
+        try:
+            return convert(text)
+        except ValueError as exc:  # argparse reports this one as "argument --X: ..."
+            raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
 
-def _int(text: str) -> int:
-    if not text.isascii() or not text.isdigit():
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number")
-    return int(text)
-
-
-def _float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value != value or value in (float("inf"), float("-inf")):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
-    return value
+    return parse
 
 
 def setup_logging(config: Config) -> None:

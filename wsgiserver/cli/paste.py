@@ -14,8 +14,8 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from wsgiserver.config.conversions import field_type, from_text
 from wsgiserver.config.options import Config
-from wsgiserver.config.sources import field_type, from_text
 from wsgiserver.errors import AppLoadError, ConfigError
 from wsgiserver.types import WSGIApp
 
@@ -34,9 +34,10 @@ def options_from_ini(local_conf: Mapping[str, Any]) -> dict[str, Any]:
     host: str | None = None
     port: str | None = None
     binds: list[str] = []
-    for raw_name, raw_value in local_conf.items():
+    # configparser has stripped the values already: the text left is converted as the
+    # command line and the environment convert theirs (config.conversions), not stripped again.
+    for raw_name, value in local_conf.items():
         name = raw_name.replace("-", "_")
-        value = raw_value if not isinstance(raw_value, str) else raw_value.strip()
         if name == "host":
             host = str(value)
         elif name == "port":

@@ -1,21 +1,23 @@
 """The single source of every option: one frozen `Config` dataclass.
 
-Owns: option names, defaults, help texts, types and validation. The CLI parser (and, later,
-config files, environment variables and the settings docs) are generated from the field
-metadata, so each option is declared once. Must not: do I/O (no sockets, no files, no
-imports of the app); validation is pure.
+Owns: option names, defaults, help texts, types and validation. The command-line parser,
+config files, environment variables (`config.sources`) and the settings reference
+(`config.settings_doc`) are generated from the field metadata, so each option is declared
+once; every field's type is checked with the conversions the sources use
+(`config.conversions`). Must not: do I/O (no sockets, no files, no imports of the app);
+validation is pure.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from wsgiserver.config.bind import parse_bind
+from wsgiserver.config.conversions import field_type, from_value
 from wsgiserver.errors import ConfigError
 from wsgiserver.gateway.forwarded import parse_allow_ips
 from wsgiserver.gateway.spool import SPOOL_THRESHOLD
@@ -347,8 +349,7 @@ class Config:
     )
 
     def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            _check_type(f.name, getattr(self, f.name), f.type)
+        _check_types(self)
         if not self.bind:
             raise ConfigError("bind: at least one address is needed")
         for address in self.bind:
@@ -473,26 +474,23 @@ class Config:
             raise ConfigError(str(exc)) from None
 
 
-_TYPE_CHECKS: dict[str, Callable[[Any], bool]] = {
-    "bool": lambda v: isinstance(v, bool),
-    "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    # Finite, as the command line and the environment require: a NaN timeout compares false
-    # with everything (never expires), and an infinite one is no timeout at all.
-    "float": lambda v: isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v),
-    "str": lambda v: isinstance(v, str),
-    "str | None": lambda v: v is None or isinstance(v, str),
-    "tuple[str, ...]": lambda v: isinstance(v, tuple) and all(isinstance(i, str) for i in v),
-}
-
-
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^`|~0-9A-Za-z]+")  # a token without "_"
 
 
-def _check_type(name: str, value: Any, annotation: Any) -> None:
-    check = _TYPE_CHECKS[str(annotation)]
-    if not check(value):
-        wanted = "a finite float" if str(annotation) == "float" else annotation
-        raise ConfigError(f"{name}: expected {wanted}, got {value!r}")
+def _check_types(config: Config) -> None:
+    """Every field has its annotation's type, as the sources convert to (config.conversions).
+
+    Values are normalised the same way (a whole number given for a float field becomes a
+    float), so a `Config` holds one form of each value whoever built it.
+    """
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        try:
+            converted = from_value(field_type(f.type), value)
+        except ValueError as exc:
+            raise ConfigError(f"{f.name}: {exc}, got {value!r}") from None
+        if converted is not value:
+            object.__setattr__(config, f.name, converted)  # frozen: only while it is built
 
 
 def _positive(name: str, value: float) -> None:
