@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from wsgiserver.cli.main import build_parser
-from wsgiserver.cli.paste import options_from_ini
+from wsgiserver.config.arguments import build_parser
 from wsgiserver.config.conversions import (
     FieldType,
     field_type,
@@ -21,6 +20,7 @@ from wsgiserver.config.conversions import (
     to_toml,
 )
 from wsgiserver.config.options import Config
+from wsgiserver.config.paste_ini import options_from_ini
 from wsgiserver.config.sources import cli_flag, env_var, from_environ
 from wsgiserver.errors import ConfigError
 

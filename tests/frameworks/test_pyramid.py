@@ -25,7 +25,7 @@ from tests.frameworks.helpers import (
     upload_case,
     wsgiserver_cli,
 )
-from wsgiserver.cli.paste import options_from_ini
+from wsgiserver.config.paste_ini import options_from_ini
 from wsgiserver.errors import ConfigError
 from wsgiserver.testing import serving
 

@@ -1,14 +1,12 @@
 """The command line: `python -m wsgiserver [options] APP`.
 
-Owns: building the argument parser from `Config` field metadata, signal handlers for the
-single-process server, and turning every startup failure into one line on stderr and a
-non-zero exit code. Must not: hold server logic or logging set-up (`observability.logconfig`).
+Owns: signal handlers for the single-process server, and turning every startup failure into
+one line on stderr and a non-zero exit code. Must not: hold server logic, the argument parser
+(`config.arguments`) or logging set-up (`observability.logconfig`).
 """
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import logging
 import os
 import signal
@@ -16,122 +14,18 @@ import socket
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any, NoReturn
 
 from wsgiserver import __version__
-from wsgiserver.apploader import load_app
+from wsgiserver.apploader import load_app, load_paste
+from wsgiserver.config.arguments import CONFIG_ARGUMENTS, build_parser
 from wsgiserver.config.bind import describe
-from wsgiserver.config.conversions import argument_from_text, field_type
 from wsgiserver.config.options import Config
-from wsgiserver.config.sources import (
-    CONFIG_ENV,
-    PRECEDENCE_TEXT,
-    ConfigSourceError,
-    load_config,
-    render_config,
-)
-from wsgiserver.errors import AppLoadError, ConfigError, WSGIServerError
+from wsgiserver.config.sources import ConfigSourceError, load_config, render_config
+from wsgiserver.errors import EXIT_APP, EXIT_CONFIG, AppLoadError, ConfigError, WSGIServerError
 from wsgiserver.observability.logconfig import configure_logging
 from wsgiserver.server.connections import tls_context_for
 from wsgiserver.server.server import Server
 from wsgiserver.types import WSGIApp
-
-EXIT_CONFIG = 2  # argparse uses 2 for usage errors too
-EXIT_APP = 3
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        # One line, like every other startup error (argparse prints the whole usage first).
-        self.exit(EXIT_CONFIG, f"{self.prog}: error: {message} (see --help)\n")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="wsgiserver",
-        description="Serve a WSGI application over HTTP/1.1.",
-        epilog="Example: python -m wsgiserver --bind 127.0.0.1:8080 myproject.wsgi:application",
-    )
-    parser.add_argument("--version", action="version", version=f"wsgiserver {__version__}")
-    _add_config_arguments(parser)
-    for f in dataclasses.fields(Config):
-        meta = f.metadata
-        if f.name == "app":
-            parser.add_argument(
-                "app", metavar="APP", nargs="?", help=meta["help"], default=argparse.SUPPRESS
-            )
-            continue
-        flag = "--" + f.name.replace("_", "-")
-        default_text = (
-            "" if f.default is None or meta["flag"] else f" (default: {_show(f.default)})"
-        )
-        kwargs: dict[str, Any] = {
-            "dest": f.name,
-            "help": meta["help"] + default_text,
-            "default": argparse.SUPPRESS,
-        }
-        if meta["flag"]:
-            kwargs["action"] = argparse.BooleanOptionalAction  # --no-X overrides files and env
-        else:
-            kwargs["metavar"] = meta["metavar"]
-            kwargs["type"] = _argument_type(f.type)
-            if meta["repeat"]:
-                kwargs["action"] = "append"
-            if meta["choices"]:
-                kwargs["choices"] = meta["choices"]
-        names = [flag]
-        if f.name == "chdir":
-            names = ["--chdir"]
-        parser.add_argument(*names, **kwargs)
-    return parser
-
-
-# Arguments about where options come from; they are not `Config` fields.
-_CONFIG_ARGUMENTS = ("config_file", "print_config", "check_config")
-
-
-def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group(
-        "configuration",
-        f"Options are also read from WSGISERVER_* variables and TOML files. Precedence: "
-        f"{PRECEDENCE_TEXT}.",
-    )
-    group.add_argument(
-        "--config",
-        dest="config_file",
-        metavar="FILE.toml",
-        default=None,
-        help=f"read options from this TOML file instead of ./pyproject.toml (env: {CONFIG_ENV})",
-    )
-    group.add_argument(
-        "--print-config",
-        action="store_true",
-        help="print the merged options and where each came from, as TOML, and exit",
-    )
-    group.add_argument(
-        "--check-config",
-        action="store_true",
-        help="validate the options and load the app (without serving), then exit",
-    )
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, tuple):
-        return " ".join(value)
-    return str(value)
-
-
-def _argument_type(annotation: object) -> Any:
-    """argparse's `type=` for a field: the text conversion every text source uses."""
-    convert = argument_from_text(field_type(annotation))
-
-    def parse(text: str) -> Any:
-        try:
-            return convert(text)
-        except ValueError as exc:  # argparse reports this one as "argument --X: ..."
-            raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
-
-    return parse
 
 
 def setup_logging(config: Config) -> None:
@@ -170,8 +64,8 @@ def _fail(exc: BaseException, code: int) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = vars(build_parser().parse_args(argv))
-    config_file, print_config, check = (args.pop(name) for name in _CONFIG_ARGUMENTS)
+    args = vars(build_parser(version=__version__).parse_args(argv))
+    config_file, print_config, check = (args.pop(name) for name in CONFIG_ARGUMENTS)
     try:  # the one place options from every source are merged
         loaded = load_config(args, config_file=config_file)
     except ConfigSourceError as exc:
@@ -235,15 +129,13 @@ def _config_ok(config: Config) -> int:
 
 def _main_paste(config: Config, *, check: bool = False) -> int:
     """`--paste FILE.ini`: the app from [app:main]; [server:main] is already in `config`."""
-    from wsgiserver.cli.paste import load_paste
-
     if config.app:
         sys.stderr.write("wsgiserver: error: give either APP or --paste, not both\n")
         return EXIT_CONFIG
     if _supervised(config) and not check:
-        return _run_supervised(config, lambda: load_paste(config.paste or "")[0])
+        return _run_supervised(config, lambda: load_paste(config.paste or ""))
     try:
-        app, _ini_options = load_paste(config.paste or "")  # merged by load_config
+        app = load_paste(config.paste or "")  # its [server:main] is merged by load_config
     except WSGIServerError as exc:
         sys.stderr.write(f"wsgiserver: error: {exc}\n")
         return EXIT_APP

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from wsgiserver.config.arguments import build_parser
 from wsgiserver.config.conversions import field_type, to_toml
 from wsgiserver.config.options import Config
 from wsgiserver.config.sources import PRECEDENCE_TEXT, env_var, toml_key
@@ -52,8 +53,6 @@ def _literal(value: Any) -> str:
 
 def render() -> str:
     """The whole settings reference, as reStructuredText."""
-    from wsgiserver.cli.main import build_parser
-
     flags = _flags(build_parser())
     fields = dataclasses.fields(Config)
     sections: dict[str, list[dataclasses.Field[Any]]] = {}

@@ -35,6 +35,7 @@ from wsgiserver.config.conversions import (
     to_toml,
 )
 from wsgiserver.config.options import Config
+from wsgiserver.config.paste_ini import paste_server_options
 from wsgiserver.errors import ConfigError
 
 ENV_PREFIX = "WSGISERVER_"
@@ -288,7 +289,7 @@ def load_config(
 
     `cli_options` holds only the options given on the command line; `config_file` is the
     `--config` value (else `WSGISERVER_CONFIG` is used). `read_paste` reads the server options
-    of a paste ini (default: `wsgiserver.cli.paste.paste_server_options`).
+    of a paste ini (default: `wsgiserver.config.paste_ini.paste_server_options`).
     """
     environ = os.environ if environ is None else environ
     directory = Path.cwd() if cwd is None else Path(cwd)
@@ -304,8 +305,6 @@ def load_config(
     paste = values.get("paste")
     if paste and not errors:
         if read_paste is None:
-            from wsgiserver.cli.paste import paste_server_options
-
             read_paste = paste_server_options
         # Relative to --chdir, like the app is loaded later.
         paste_path = str(directory / (values.get("chdir") or "") / paste)
