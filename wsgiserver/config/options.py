@@ -1,16 +1,15 @@
 """The single source of every option: one frozen `Config` dataclass.
 
-Owns: option names, defaults, help texts, types and validation. The defaults of options that
-set a lower layer's value (parsing limits, timeouts, chunked bodies, trusted proxies) are not
-written here but read from that layer's dataclass defaults (`protocol.limits.Limits`,
-`transport.Timeouts`, `transport.ChunkedBodies`, `gateway.forwarded`), which are the single
-source; the server layer passes every one of them down from the `Config` (a test compares
-them). The command-line parser,
-config files, environment variables (`config.sources`) and the settings reference
-(`config.settings_doc`) are generated from the field metadata, so each option is declared
-once; every field's type is checked with the conversions the sources use
-(`config.conversions`). Must not: do I/O (no sockets, no files, no imports of the app);
-validation is pure.
+Owns: option names, defaults, help texts, types and validation. The command-line parser
+(`config.arguments`), config files and environment variables (`config.sources`) and the
+settings reference (`config.settings_doc`) are generated from the field metadata, so each
+option is declared once; every field's type is checked with the conversions the sources use
+(`config.conversions`). The defaults of options that set a lower layer's value (parsing
+limits, timeouts, how chunked bodies are received, trusted proxies) are not written here: they
+are read from that layer's dataclass defaults (`protocol.limits.Limits`, the transport's
+`Timeouts` and `ChunkedBodies`, `gateway.forwarded.DEFAULT_ALLOW`), the single source, and
+the server layer passes every one of them down from the `Config` (a test compares them).
+Must not: do I/O (no sockets, no files, no imports of the app); validation is pure.
 """
 
 from __future__ import annotations
