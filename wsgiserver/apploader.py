@@ -1,8 +1,9 @@
 """Finding the WSGI application named on the command line.
 
 Owns: `module:attribute`, dotted attributes (`pkg.mod:obj.app`), factories (`mod:create()` or
-`--factory`), and turning every failure into one `AppLoadError` with a one-line message. Must
-not: start serving or touch sockets.
+`--factory`), the `[app:main]` of a PasteDeploy ini (`--paste FILE.ini`; PasteDeploy is an
+optional dependency, imported on first use), and turning every failure into one `AppLoadError`
+with a one-line message. Must not: start serving or touch sockets.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def load_app(spec: str, *, factory: bool = False, app_dir: str | None = None) ->
         try:
             target = target()
         except _LOAD_FAILURES as exc:
-            raise AppLoadError(f"the factory {spec} failed: {_one_line(exc)}") from exc
+            raise AppLoadError(f"the factory {spec} failed: {describe_failure(exc)}") from exc
     if not callable(target):
         raise AppLoadError(f"{spec} is a {type(target).__name__}, not a WSGI callable")
     return cast(WSGIApp, target)
@@ -67,7 +68,7 @@ def _import(module_name: str) -> Any:
             raise AppLoadError(
                 f"no module named {module_name!r} (sys.path[0] is {sys.path[0]!r})"
             ) from None
-        raise AppLoadError(f"importing {module_name!r} failed: {_one_line(exc)}") from exc
+        raise AppLoadError(f"importing {module_name!r} failed: {describe_failure(exc)}") from exc
     except SyntaxError as exc:
         raise AppLoadError(
             f"importing {module_name!r} failed: SyntaxError: {exc.msg} "
@@ -76,11 +77,46 @@ def _import(module_name: str) -> Any:
     except _LOAD_FAILURES as exc:
         frame = traceback.extract_tb(exc.__traceback__)[-1]
         raise AppLoadError(
-            f"importing {module_name!r} failed: {_one_line(exc)} "
+            f"importing {module_name!r} failed: {describe_failure(exc)} "
             f"({frame.filename}, line {frame.lineno})"
         ) from exc
 
 
-def _one_line(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}"
-    return " ".join(text.split())
+def load_paste(path: str, name: str = "main") -> WSGIApp:
+    """The app of `[app:NAME]` of a PasteDeploy ini file (its `[server:NAME]` options are
+    read by `wsgiserver.config.paste_ini`)."""
+    loadwsgi = paste_deploy()
+    uri = paste_uri(path)
+    try:
+        app = loadwsgi.loadapp(uri, name=name)
+    except _LOAD_FAILURES as exc:
+        message = f"--paste {path}: loading [app:{name}] failed: {describe_failure(exc)}"
+        raise AppLoadError(message) from exc
+    if not callable(app):
+        kind = type(app).__name__
+        raise AppLoadError(f"--paste {path}: [app:{name}] is a {kind}, not a WSGI callable")
+    return cast(WSGIApp, app)
+
+
+def paste_deploy() -> Any:
+    """The `paste.deploy.loadwsgi` module; AppLoadError when PasteDeploy is not installed."""
+    try:
+        import paste.deploy.loadwsgi as loadwsgi
+    except ImportError:
+        raise AppLoadError(
+            "--paste needs PasteDeploy, which is not installed (pip install PasteDeploy)"
+        ) from None
+    return loadwsgi
+
+
+def paste_uri(path: str) -> str:
+    """PasteDeploy's `config:` URI of an ini file; AppLoadError when there is no such file."""
+    if not os.path.isfile(path):
+        raise AppLoadError(f"--paste: no such file {path!r}")
+    return "config:" + os.path.abspath(path)
+
+
+def describe_failure(exc: BaseException) -> str:
+    """`Type: message` on one line (only `Type` when the message is empty)."""
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -1,13 +1,18 @@
 """The one error hierarchy of wsgiserver.
 
-Owns: every exception the server raises on purpose, and the HTTP status each one means.
-Must not: format responses or log. Exactly one place (the transport) turns an `HTTPError` into
-an error response; exceptions only carry what it needs (status, reason, a short message).
+Owns: every exception the server raises on purpose, the HTTP status each one means, and the
+exit status of a process that cannot start serving. Must not: format responses or log.
+Exactly one place (the transport) turns an `HTTPError` into an error response; exceptions
+only carry what it needs (status, reason, a short message).
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
+
+# Exit statuses of a process that stops before serving (README, "Errors at startup").
+EXIT_CONFIG = 2  # a bad option or file, an address that cannot be bound (argparse's usage status)
+EXIT_APP = 3  # the application cannot be loaded
 
 
 class WSGIServerError(Exception):

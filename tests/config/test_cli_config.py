@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tomllib
@@ -98,3 +99,29 @@ def test_unknown_command_line_option_is_a_usage_error(capsys: pytest.CaptureFixt
         main(["--thrads", "2", "--print-config"])
     assert info.value.code == 2
     assert "--thrads" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text", [" 1_0 ", "\u0661\u0660"], ids=["underscore", "arabic-indic"])
+def test_command_line_rejects_a_number_exactly_as_the_environment_does(
+    text: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Python's float() reads both texts as 10; no source of ours may (config.conversions).
+    monkeypatch.chdir(tmp_path)  # no ./pyproject.toml
+    for name in [name for name in os.environ if name.startswith("WSGISERVER_")]:
+        monkeypatch.delenv(name)
+    with pytest.raises(SystemExit) as info:
+        main(["--print-config", "--keepalive-timeout", text, "m:app"])
+    on_command_line = capsys.readouterr()
+    monkeypatch.setenv("WSGISERVER_KEEPALIVE_TIMEOUT", text)
+    code = main(["--print-config", "m:app"])
+    in_environment = capsys.readouterr()
+    assert info.value.code == code == 2
+    assert on_command_line.out == in_environment.out == ""
+    assert on_command_line.err == (
+        f"wsgiserver: error: argument --keepalive-timeout: {text!r}: expected a number"
+        " (see --help)\n"
+    )
+    assert in_environment.err == (
+        f"wsgiserver: error: WSGISERVER_KEEPALIVE_TIMEOUT={text!r} (environment): "
+        "expected a number\n"
+    )

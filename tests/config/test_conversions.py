@@ -1,13 +1,28 @@
-"""Converting environment text and TOML values by each field's annotation, table-driven."""
+"""Converting option values by each field's annotation, table-driven: text, TOML and Python
+values, and every text source (command line, environment, paste ini) agreeing on each text."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from wsgiserver.config.sources import FieldType, field_type, from_text, from_toml, to_toml
+from wsgiserver.config.arguments import build_parser
+from wsgiserver.config.conversions import (
+    FieldType,
+    field_type,
+    from_text,
+    from_toml,
+    from_value,
+    to_toml,
+)
+from wsgiserver.config.options import Config
+from wsgiserver.config.paste_ini import options_from_ini
+from wsgiserver.config.sources import cli_flag, env_var, from_environ
+from wsgiserver.errors import ConfigError
 
 BOOL = FieldType(bool)
 INT = FieldType(int)
@@ -175,3 +190,152 @@ def test_to_toml(value: Any, text: str) -> None:
 def test_to_toml_has_no_form_for_none() -> None:
     with pytest.raises(TypeError):
         to_toml(None)
+
+
+# --- every source converts the same way --------------------------------------------------
+
+REJECTED = "rejected"
+
+
+def via_command_line(name: str, text: str) -> Any:
+    # `--flag=TEXT`, so that a text starting with "-" is still the flag's value.
+    try:
+        options = vars(build_parser().parse_args([f"{cli_flag(name)}={text}"]))
+    except SystemExit:
+        return REJECTED
+    return options[name]
+
+
+def via_environment(name: str, text: str) -> Any:
+    [f] = [f for f in dataclasses.fields(Config) if f.name == name]
+    layer = from_environ({env_var(f): text})
+    return REJECTED if layer.errors else layer.values[name]
+
+
+def via_paste_ini(name: str, text: str) -> Any:
+    try:
+        return options_from_ini({name: text})[name]
+    except ConfigError:
+        return REJECTED
+
+
+TEXT_SOURCES = {
+    "command line": via_command_line,
+    "environment": via_environment,
+    "paste ini": via_paste_ini,
+}
+ARABIC_INDIC_TEN = "\u0661\u0660"
+FULLWIDTH_EIGHT = "\uff18"
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [
+        ("threads", "8", 8),
+        ("threads", "0008", 8),
+        ("threads", " 8", REJECTED),
+        ("threads", "8 ", REJECTED),
+        ("threads", "+8", REJECTED),
+        ("threads", "-8", REJECTED),
+        ("threads", "8.0", REJECTED),
+        ("threads", "1_0", REJECTED),
+        ("threads", ARABIC_INDIC_TEN, REJECTED),
+        ("threads", FULLWIDTH_EIGHT, REJECTED),
+        ("threads", "0x8", REJECTED),
+        ("threads", "", REJECTED),
+        ("keepalive_timeout", "10", 10.0),
+        ("keepalive_timeout", "2.5", 2.5),
+        ("keepalive_timeout", ".5", 0.5),
+        ("keepalive_timeout", "1e1", 10.0),
+        ("keepalive_timeout", "-1", -1.0),  # a number; Config's range check rejects it later
+        ("keepalive_timeout", " 1_0 ", REJECTED),
+        ("keepalive_timeout", "1_0", REJECTED),
+        ("keepalive_timeout", " 10", REJECTED),
+        ("keepalive_timeout", "10 ", REJECTED),
+        ("keepalive_timeout", "+10", REJECTED),
+        ("keepalive_timeout", ARABIC_INDIC_TEN, REJECTED),
+        ("keepalive_timeout", FULLWIDTH_EIGHT, REJECTED),
+        ("keepalive_timeout", "nan", REJECTED),
+        ("keepalive_timeout", "inf", REJECTED),
+        ("keepalive_timeout", "-Infinity", REJECTED),
+        ("keepalive_timeout", "1e999", REJECTED),
+        ("keepalive_timeout", "0x10", REJECTED),
+        ("keepalive_timeout", "", REJECTED),
+        ("access_log", "a.log", "a.log"),
+        ("access_log", "-", "-"),
+        ("access_log", " a.log", " a.log"),
+        ("access_log", "", None),
+        ("log_level", "debug", "debug"),
+    ],
+)
+@pytest.mark.parametrize("source", list(TEXT_SOURCES))
+def test_every_text_source_converts_the_same_text_the_same_way(
+    source: str, name: str, text: str, expected: Any
+) -> None:
+    value = TEXT_SOURCES[source](name, text)
+    assert value == expected
+    assert type(value) is type(expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        *[(t, True) for t in ("1", "true", "Yes", "ON")],
+        *[(t, False) for t in ("0", "False", "no", "off")],
+        *[(t, REJECTED) for t in ("", "2", "y", " true", "true ", "enabled")],
+    ],
+)
+@pytest.mark.parametrize("source", [via_environment, via_paste_ini], ids=["environment", "ini"])
+def test_booleans_given_as_text_convert_the_same_way(
+    source: Callable[[str, str], Any], text: str, expected: Any
+) -> None:
+    # On the command line a boolean is a flag (--reload / --no-reload), never text.
+    assert source("reload", text) == expected
+
+
+# --- Python callers: Config checks (and normalises) every field the same way ---------------
+
+
+def test_config_normalises_a_whole_number_given_for_a_float() -> None:
+    value = Config(keepalive_timeout=5).keepalive_timeout
+    assert value == 5.0
+    assert type(value) is float
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"threads": 8.0}, "threads: expected a whole number, got 8.0"),
+        ({"threads": "8"}, "threads: expected a whole number, got '8'"),
+        ({"threads": True}, "threads: expected a whole number, got True"),
+        ({"keepalive_timeout": "5"}, "keepalive_timeout: expected a number, got '5'"),
+        ({"keepalive_timeout": math.nan}, "keepalive_timeout: expected a finite number, got nan"),
+        ({"factory": 1}, "factory: expected true or false, got 1"),
+        ({"access_log": 3}, "access_log: expected a string, got 3"),
+        ({"bind": ["127.0.0.1:1"]}, "bind: expected a tuple of strings, got ['127.0.0.1:1']"),
+        ({"bind": ("127.0.0.1:1", 2)}, "bind: expected a string, got ('127.0.0.1:1', 2)"),
+    ],
+)
+def test_config_rejects_values_of_the_wrong_type(options: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        Config(**options)
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize(
+    ("ftype", "value", "expected"),
+    [
+        (BOOL, True, True),
+        (INT, 0, 0),
+        (FLOAT, 3, 3.0),
+        (STR, "", ""),
+        (OPT_STR, None, None),
+        (OPT_STR, "", ""),  # unlike TOML, Python has None to say "not set"
+        (STRS, (), ()),
+        (STRS, ("a:1",), ("a:1",)),
+    ],
+)
+def test_from_value_accepts(ftype: FieldType, value: Any, expected: Any) -> None:
+    converted = from_value(ftype, value)
+    assert converted == expected
+    assert type(converted) is type(expected)

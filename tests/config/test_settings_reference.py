@@ -9,18 +9,11 @@ from typing import Any
 
 import pytest
 
-from wsgiserver.cli.main import build_parser
 from wsgiserver.config import settings_doc
+from wsgiserver.config.arguments import build_parser
+from wsgiserver.config.conversions import field_type, from_text, from_toml, to_toml
 from wsgiserver.config.options import Config
-from wsgiserver.config.sources import (
-    RESERVED_ENV,
-    RESERVED_ENV_PREFIXES,
-    env_var,
-    field_type,
-    from_text,
-    from_toml,
-    to_toml,
-)
+from wsgiserver.config.sources import RESERVED_ENV, RESERVED_ENV_PREFIXES, env_var
 
 FIELDS = dataclasses.fields(Config)
 _ENV_NAME = re.compile(r"WSGISERVER_[A-Z0-9_]+")

@@ -84,7 +84,7 @@ NOT_OURS = {*PIP, *PYTEST, *CURL, "--no-", "--seed-corpus"}
 )
 def test_documents_name_only_real_options(path: Path) -> None:
     # Every --option a document shows must exist, so the docs cannot drift from the CLI.
-    from wsgiserver.cli.main import build_parser
+    from wsgiserver.config.arguments import build_parser
 
     known = {opt for action in build_parser()._actions for opt in action.option_strings}
     used = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]+)", path.read_text())) - NOT_OURS

@@ -26,7 +26,7 @@ from tests.frameworks.helpers import (
     wsgiserver_cli,
 )
 from tests.frameworks.home_page import check_home_page
-from wsgiserver.cli.paste import options_from_ini
+from wsgiserver.config.paste_ini import options_from_ini
 from wsgiserver.errors import ConfigError
 from wsgiserver.testing import serving
 

@@ -10,8 +10,9 @@ import warnings
 from typing import Any, cast
 from wsgiref.validate import validator
 
-import wsgiserver.cli.main
 from wsgiserver.apploader import load_app
+from wsgiserver.cli import serving
+from wsgiserver.cli.main import main as cli_main
 from wsgiserver.types import WSGIApp
 
 
@@ -21,8 +22,11 @@ def main() -> int:
     def load_validated(*args: Any, **kwargs: Any) -> WSGIApp:
         return cast(WSGIApp, validator(cast(Any, load_app(*args, **kwargs))))
 
-    setattr(wsgiserver.cli.main, "load_app", load_validated)  # noqa: B010 - patching on purpose
-    return wsgiserver.cli.main()
+    # Setting a name the serving path does not use would silently serve the bare app.
+    if getattr(serving, "load_app", None) is not load_app:
+        raise RuntimeError("wsgiserver.cli.serving no longer loads APP with load_app")
+    setattr(serving, "load_app", load_validated)  # noqa: B010 - patching on purpose
+    return cli_main()
 
 
 if __name__ == "__main__":

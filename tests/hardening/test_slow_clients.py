@@ -113,7 +113,7 @@ def test_new_options_are_validated(options: dict[str, float]) -> None:
 @pytest.mark.parametrize("name", ["keepalive_timeout", "graceful_timeout", "header_timeout"])
 def test_timeouts_must_be_finite_in_the_api_too(name: str, value: float) -> None:
     # As on the command line: a NaN deadline never expires, an infinite one is no timeout.
-    with pytest.raises(ConfigError, match=f"{name}: expected a finite float"):
+    with pytest.raises(ConfigError, match=f"{name}: expected a finite number"):
         Config(**{name: value})  # type: ignore[arg-type]
 
 

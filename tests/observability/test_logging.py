@@ -13,9 +13,8 @@ import pytest
 
 from tests.server.helpers import RawClient
 from tests.supervisor.helpers import ROOT
-from wsgiserver.cli.main import configure_logging
-from wsgiserver.config.options import Config
 from wsgiserver.errors import ConfigError
+from wsgiserver.observability.logconfig import configure_logging
 from wsgiserver.testing import serving
 
 NAMES = ("wsgiserver", "wsgiserver.error", "wsgiserver.access")
@@ -73,7 +72,9 @@ def test_log_config_is_applied_instead_of_the_defaults(kind: str, tmp_path: Path
         config_file.write_text(json.dumps(dict_config(out)))
     else:
         config_file.write_text(TOML.format(path=out))
-    configure_logging(Config(log_config=str(config_file), access_log=str(tmp_path / "a.log")))
+    configure_logging(
+        log_config=str(config_file), log_level="info", access_log=str(tmp_path / "a.log")
+    )
     logging.getLogger("wsgiserver.error").warning("hello from %s", kind)
     logging.getLogger("wsgiserver.access").info("an access line")
     for handler in logging.getLogger("wsgiserver").handlers:
@@ -109,7 +110,7 @@ def test_bad_log_config_is_a_one_line_error(
     path = tmp_path / name
     path.write_text(content)
     with pytest.raises(ConfigError) as info:
-        configure_logging(Config(log_config=str(path)))
+        configure_logging(log_config=str(path), log_level="info", access_log=None)
     assert message in str(info.value)
     assert "\n" not in str(info.value)
 

@@ -1,4 +1,5 @@
-"""`load_app`: module:attribute specs, dotted attributes, factories, one-line errors."""
+"""`load_app`: module:attribute specs, dotted attributes, factories, one-line errors; and
+`load_paste`: the app of a PasteDeploy ini."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from wsgiserver.apploader import load_app
+from wsgiserver.apploader import load_app, load_paste
 from wsgiserver.errors import AppLoadError
 
 _names = itertools.count()
@@ -206,3 +207,60 @@ def test_factory_flag_on_an_app_that_needs_arguments(tmp_path: Path) -> None:
     name = module(tmp_path, APP_SOURCE)
     message = load_error(f"{name}:app", tmp_path, factory=True)
     assert "TypeError" in message
+
+
+# -- the [app:main] of a PasteDeploy ini (--paste) ---------------------------------------------
+
+PASTE_FACTORIES = """
+from {name} import app
+
+def make(global_conf, **local_conf):
+    return app
+
+def make_raising(global_conf, **local_conf):
+    raise ValueError("cannot\\nbuild")
+
+def make_bad(global_conf, **local_conf):
+    return 42
+"""
+
+
+def paste_ini(tmp_path: Path, factory: str) -> str:
+    name = module(tmp_path, APP_SOURCE)
+    factories = module(tmp_path, PASTE_FACTORIES.format(name=name))
+    sys.path.insert(0, str(tmp_path))  # PasteDeploy's call: imports from sys.path
+    ini = tmp_path / "app.ini"
+    ini.write_text(f"[app:main]\nuse = call:{factories}:{factory}\n")
+    return str(ini)
+
+
+def paste_error(path: str) -> str:
+    with pytest.raises(AppLoadError) as info:
+        load_paste(path)
+    message = str(info.value)
+    assert "\n" not in message, message
+    return message
+
+
+def test_paste_app_is_loaded(tmp_path: Path) -> None:
+    path = paste_ini(tmp_path, "make")
+    app = load_paste(path)
+    assert callable(app)
+    assert app.__name__ == "app"
+
+
+@pytest.mark.parametrize(
+    ("factory", "message"),
+    [
+        ("make_raising", ": loading [app:main] failed: ValueError: cannot build"),
+        ("make_bad", ": [app:main] is a int, not a WSGI callable"),
+    ],
+)
+def test_paste_app_failures_are_one_line(tmp_path: Path, factory: str, message: str) -> None:
+    path = paste_ini(tmp_path, factory)
+    assert paste_error(path) == f"--paste {path}{message}"
+
+
+def test_paste_ini_that_does_not_exist(tmp_path: Path) -> None:
+    path = str(tmp_path / "missing.ini")
+    assert paste_error(path) == f"--paste: no such file {path!r}"

@@ -11,7 +11,7 @@ resource = pytest.importorskip("resource")
 
 CHILD = """
 import resource
-from wsgiserver.cli.main import raise_open_files_limit
+from wsgiserver.cli.serving import raise_open_files_limit
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 resource.setrlimit(resource.RLIMIT_NOFILE, (min(256, hard), hard))
 raise_open_files_limit()

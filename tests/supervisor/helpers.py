@@ -49,6 +49,34 @@ def app(environ, start_response):
 """
 
 
+# The [app:main] of `write_paste_ini`: the same app, through a PasteDeploy factory.
+PASTE_FACTORY = "from app import app\n\ndef make(global_conf, **local_conf):\n    return app\n"
+
+# systemd sets LISTEN_PID to the pid of the process it execs; so does this wrapper, after
+# moving the passed socket to fd 3 (SD_LISTEN_FDS_START); then it execs Python with the rest.
+EXEC_WRAPPER = (
+    "import os, sys\n"
+    "os.dup2(int(sys.argv[1]), 3)\n"
+    "os.environ.update(LISTEN_PID=str(os.getpid()), LISTEN_FDS='1', LISTEN_FDNAMES='web')\n"
+    "os.execv(sys.executable, [sys.executable, *sys.argv[2:]])\n"
+)
+
+
+def socket_activated(fd: int, *python_args: str) -> list[str]:
+    """The argv of `python PYTHON_ARGS...` started as systemd starts it, with `fd` as fd 3."""
+    return [sys.executable, "-c", EXEC_WRAPPER, str(fd), *python_args]
+
+
+def write_paste_ini(directory: Path, server: str = "host = 127.0.0.1\nport = 0\n") -> str:
+    """`app.ini` serving `app.py`'s app, with `server` in its wsgiserver [server:main]."""
+    (directory / "paste_app.py").write_text(PASTE_FACTORY)
+    (directory / "app.ini").write_text(
+        "[app:main]\nuse = call:paste_app:make\n\n"
+        "[server:main]\nuse = egg:strict-wsgiserver\n" + server
+    )
+    return "app.ini"
+
+
 def write_app(directory: Path, version: str = "v1", source: str | None = None) -> None:
     """(Re)write `app.py`, moving its mtime forward so a 1 s-resolution poll sees it."""
     path = directory / "app.py"

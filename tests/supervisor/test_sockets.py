@@ -6,7 +6,6 @@ import os
 import signal
 import socket
 import stat
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,16 +13,7 @@ import pytest
 
 from tests.server.helpers import RawClient, get
 from tests.supervisor.conftest import Start
-from tests.supervisor.helpers import WAIT, write_app
-
-# systemd sets LISTEN_PID to the pid of the process it execs; so does this wrapper, after
-# moving the passed socket to fd 3 (SD_LISTEN_FDS_START).
-EXEC_WRAPPER = (
-    "import os, sys\n"
-    "os.dup2(int(sys.argv[1]), 3)\n"
-    "os.environ.update(LISTEN_PID=str(os.getpid()), LISTEN_FDS='1', LISTEN_FDNAMES='web')\n"
-    "os.execv(sys.executable, [sys.executable, '-m', 'wsgiserver', *sys.argv[2:]])\n"
-)
+from tests.supervisor.helpers import WAIT, socket_activated, write_app, write_paste_ini
 
 MODES = [pytest.param((), id="single"), pytest.param(("--workers", "2"), id="workers")]
 
@@ -44,12 +34,18 @@ def notify_socket(tmp_path: Path) -> Iterator[socket.socket]:
     sock.close()
 
 
+@pytest.mark.parametrize("app", [("app:app",), ("--paste", "app.ini")], ids=["APP", "paste"])
 @pytest.mark.parametrize("extra", MODES)
 def test_systemd_socket_activation(
-    start: Start, listener: socket.socket, extra: tuple[str, ...]
+    start: Start,
+    app_dir: Path,
+    listener: socket.socket,
+    extra: tuple[str, ...],
+    app: tuple[str, ...],
 ) -> None:
+    write_paste_ini(app_dir)
     fd = listener.fileno()
-    argv = [sys.executable, "-c", EXEC_WRAPPER, str(fd), *extra, "--bind", "127.0.0.1:1", "app:app"]
+    argv = socket_activated(fd, "-m", "wsgiserver", *extra, "--bind", "127.0.0.1:1", *app)
     server = start(argv=argv, pass_fds=[fd])
     server.wait_for(r"using 1 socket\(s\) from systemd \(web\)")
     assert server.address() == listener.getsockname()

@@ -1,26 +1,40 @@
 """The single source of every option: one frozen `Config` dataclass.
 
-Owns: option names, defaults, help texts, types and validation. The CLI parser (and, later,
-config files, environment variables and the settings docs) are generated from the field
-metadata, so each option is declared once. Must not: do I/O (no sockets, no files, no
-imports of the app); validation is pure.
+Owns: option names, defaults, help texts, types and validation. The command-line parser
+(`config.arguments`), config files and environment variables (`config.sources`) and the
+settings reference (`config.settings_doc`) are generated from the field metadata, so each
+option is declared once; every field's type is checked with the conversions the sources use
+(`config.conversions`). The defaults of options that set a lower layer's value (parsing
+limits, timeouts, how chunked bodies are received, trusted proxies) are not written here: they
+are read from that layer's dataclass defaults (`protocol.limits.Limits`, the transport's
+`Timeouts` and `ChunkedBodies`, `gateway.forwarded.DEFAULT_ALLOW`), the single source, and
+the server layer passes every one of them down from the `Config` (a test compares them).
+Must not: do I/O (no sockets, no files, no imports of the app); validation is pure.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from wsgiserver.config.bind import parse_bind
+from wsgiserver.config.conversions import field_type, from_value
 from wsgiserver.errors import ConfigError
-from wsgiserver.gateway.forwarded import parse_allow_ips
-from wsgiserver.gateway.spool import SPOOL_THRESHOLD
+from wsgiserver.gateway.forwarded import DEFAULT_ALLOW, parse_allow_ips
 from wsgiserver.observability.accesslog import FORMATS as ACCESS_LOG_FORMATS
 from wsgiserver.observability.accesslog import compile_format
+from wsgiserver.protocol.limits import Limits
+from wsgiserver.transport.transport import ChunkedBodies, Timeouts
+
+# The layers below own the defaults of what they enforce (parsing limits, timeouts, how
+# chunked bodies are received, trusted proxies): the options that set those take their
+# defaults from the lower layer's dataclass defaults, so each number is written once.
+_LIMITS = Limits()
+_TIMEOUTS = Timeouts()
+_CHUNKED = ChunkedBodies()
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 VERIFY_CLIENT = ("none", "optional", "required")
@@ -92,32 +106,32 @@ class Config:
         "", "URL prefix the app is mounted under: becomes SCRIPT_NAME", metavar="PATH"
     )
     keepalive_timeout: float = option(
-        5.0, "seconds an idle keep-alive connection is kept open", metavar="SECONDS"
+        _TIMEOUTS.keepalive, "seconds an idle keep-alive connection is kept open", metavar="SECONDS"
     )
     header_timeout: float = option(
-        20.0,
+        _TIMEOUTS.header,
         "seconds allowed to receive a whole request head, from accept or its first byte",
         metavar="SECONDS",
     )
     body_timeout: float = option(
-        30.0,
+        _TIMEOUTS.body,
         "seconds of inactivity allowed while the app reads a request body",
         metavar="SECONDS",
     )
     send_timeout: float = option(
-        60.0, "seconds allowed for one write to a slow client", metavar="SECONDS"
+        _TIMEOUTS.send, "seconds allowed for one write to a slow client", metavar="SECONDS"
     )
     graceful_timeout: float = option(
         30.0, "seconds in-flight requests get to finish on shutdown", metavar="SECONDS"
     )
     min_body_rate: int = option(
-        500,
+        _TIMEOUTS.min_body_rate,
         "slowest request body accepted after the grace period, in bytes per second "
         "(slower bodies get 408; 0 disables)",
         metavar="BYTES_PER_S",
     )
     body_rate_grace: float = option(
-        10.0,
+        _TIMEOUTS.body_rate_grace,
         "seconds a request body may take before --min-body-rate applies",
         metavar="SECONDS",
     )
@@ -127,31 +141,39 @@ class Config:
         "beyond it a new connection is answered 503 with Retry-After and closed",
         metavar="N",
     )
-    max_request_line: int = option(8190, "longest request line in bytes (414)", metavar="BYTES")
-    max_header_count: int = option(100, "most header fields in a request (431)", metavar="N")
-    max_header_field: int = option(
-        8190, "longest header field line in bytes (431)", metavar="BYTES"
+    max_request_line: int = option(
+        _LIMITS.max_request_line, "longest request line in bytes (414)", metavar="BYTES"
     )
-    max_head_size: int = option(65536, "largest request head in bytes (431)", metavar="BYTES")
-    max_body_size: int = option(1 << 30, "largest request body in bytes (413)", metavar="BYTES")
+    max_header_count: int = option(
+        _LIMITS.max_header_count, "most header fields in a request (431)", metavar="N"
+    )
+    max_header_field: int = option(
+        _LIMITS.max_header_field, "longest header field line in bytes (431)", metavar="BYTES"
+    )
+    max_head_size: int = option(
+        _LIMITS.max_head_size, "largest request head in bytes (431)", metavar="BYTES"
+    )
+    max_body_size: int = option(
+        _LIMITS.max_body_size, "largest request body in bytes (413)", metavar="BYTES"
+    )
     max_chunk_extension: int = option(
-        4096, "longest chunk extension in bytes (400)", metavar="BYTES"
+        _LIMITS.max_chunk_extension, "longest chunk extension in bytes (400)", metavar="BYTES"
     )
     stream_chunked: bool = option(
-        False,
+        _CHUNKED.stream,
         "pass chunked request bodies to the app as they arrive (Transfer-Encoding visible, "
         "no CONTENT_LENGTH; the app reads wsgi.input to its end) instead of receiving them "
         "whole first and giving the app a CONTENT_LENGTH",
         flag=True,
     )
     spool_threshold: int = option(
-        SPOOL_THRESHOLD,
+        _CHUNKED.spool_threshold,
         "a chunked request body larger than this is received into an unnamed temporary "
         "file instead of memory",
         metavar="BYTES",
     )
     spool_dir: str | None = option(
-        None,
+        _CHUNKED.spool_dir,
         "directory of the temporary files of large chunked request bodies "
         "(default: the system's temporary directory)",
         metavar="DIR",
@@ -296,7 +318,7 @@ class Config:
     )
     # -- the real client behind proxies --
     forwarded_allow_ips: str = option(
-        "127.0.0.1,::1",
+        DEFAULT_ALLOW,
         "comma-separated IPs/CIDR networks of trusted proxies, or '*': their Forwarded and "
         "X-Forwarded-* fields (and PROXY headers) set the client address, scheme and host; "
         "unix socket peers are always trusted",
@@ -347,8 +369,7 @@ class Config:
     )
 
     def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):
-            _check_type(f.name, getattr(self, f.name), f.type)
+        _check_types(self)
         if not self.bind:
             raise ConfigError("bind: at least one address is needed")
         for address in self.bind:
@@ -473,26 +494,23 @@ class Config:
             raise ConfigError(str(exc)) from None
 
 
-_TYPE_CHECKS: dict[str, Callable[[Any], bool]] = {
-    "bool": lambda v: isinstance(v, bool),
-    "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    # Finite, as the command line and the environment require: a NaN timeout compares false
-    # with everything (never expires), and an infinite one is no timeout at all.
-    "float": lambda v: isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v),
-    "str": lambda v: isinstance(v, str),
-    "str | None": lambda v: v is None or isinstance(v, str),
-    "tuple[str, ...]": lambda v: isinstance(v, tuple) and all(isinstance(i, str) for i in v),
-}
-
-
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^`|~0-9A-Za-z]+")  # a token without "_"
 
 
-def _check_type(name: str, value: Any, annotation: Any) -> None:
-    check = _TYPE_CHECKS[str(annotation)]
-    if not check(value):
-        wanted = "a finite float" if str(annotation) == "float" else annotation
-        raise ConfigError(f"{name}: expected {wanted}, got {value!r}")
+def _check_types(config: Config) -> None:
+    """Every field has its annotation's type, as the sources convert to (config.conversions).
+
+    Values are normalised the same way (a whole number given for a float field becomes a
+    float), so a `Config` holds one form of each value whoever built it.
+    """
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        try:
+            converted = from_value(field_type(f.type), value)
+        except ValueError as exc:
+            raise ConfigError(f"{f.name}: {exc}, got {value!r}") from None
+        if converted is not value:
+            object.__setattr__(config, f.name, converted)  # frozen: only while it is built
 
 
 def _positive(name: str, value: float) -> None:

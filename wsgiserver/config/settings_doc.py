@@ -15,14 +15,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from wsgiserver.config.arguments import build_parser
+from wsgiserver.config.conversions import field_type, to_toml
 from wsgiserver.config.options import Config
-from wsgiserver.config.sources import (
-    PRECEDENCE_TEXT,
-    env_var,
-    field_type,
-    to_toml,
-    toml_key,
-)
+from wsgiserver.config.sources import PRECEDENCE_TEXT, env_var, toml_key
 
 COMMAND = "python -m wsgiserver.config.settings_doc"
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "docs" / "settings.rst"
@@ -57,8 +53,6 @@ def _literal(value: Any) -> str:
 
 def render() -> str:
     """The whole settings reference, as reStructuredText."""
-    from wsgiserver.cli.main import build_parser
-
     flags = _flags(build_parser())
     fields = dataclasses.fields(Config)
     sections: dict[str, list[dataclasses.Field[Any]]] = {}

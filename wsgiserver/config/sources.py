@@ -1,9 +1,10 @@
 """Where option values come from, and the one place they are merged into a `Config`.
 
 Owns: reading a `--config FILE.toml`, `[tool.wsgiserver]` of `./pyproject.toml`, the
-`WSGISERVER_*` environment variables and the `[server:main]` options of a `--paste` ini;
-converting their values by each `Config` field's annotation; merging them by precedence while
-remembering where each value came from; and rendering the result for `--print-config`.
+`WSGISERVER_*` environment variables and the `[server:main]` options of a `--paste` ini (their
+values converted by `config.conversions`, as the command line's are); merging them by
+precedence while remembering where each value came from; and rendering the result for
+`--print-config`.
 Everything is generic over `dataclasses.fields(Config)`: a new field is a new key everywhere.
 
 Precedence, highest first: command line > environment > config file (`--config`, else
@@ -18,8 +19,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import enum
-import json
-import math
 import os
 import re
 import tomllib
@@ -28,7 +27,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wsgiserver.config.conversions import (
+    field_type,
+    from_text,
+    from_toml,
+    int_from_text,
+    to_toml,
+)
 from wsgiserver.config.options import Config
+from wsgiserver.config.paste_ini import paste_server_options
 from wsgiserver.errors import ConfigError
 
 ENV_PREFIX = "WSGISERVER_"
@@ -38,13 +45,6 @@ WEB_CONCURRENCY = "WEB_CONCURRENCY"  # the platform convention for the worker co
 RESERVED_ENV = frozenset({CONFIG_ENV})
 RESERVED_ENV_PREFIXES = ("WSGISERVER_SAMPLE_",)
 PYPROJECT_TABLE = "tool.wsgiserver"
-
-_TRUE = frozenset({"1", "true", "yes", "on"})
-_FALSE = frozenset({"0", "false", "no", "off"})
-_FLOAT = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
-_SEQUENCE = re.compile(r"tuple\[(\w+), \.\.\.\]")
-_BASES: dict[str, type] = {"bool": bool, "int": int, "float": float, "str": str}
-_BASE_TEXT = {bool: "boolean", int: "whole number", float: "number", str: "string"}
 
 
 class Kind(enum.IntEnum):
@@ -96,40 +96,6 @@ class ConfigSourceError(ConfigError):
         self.errors = errors
 
 
-# --- field types -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class FieldType:
-    """A `Config` annotation the sources can convert to: a base type, maybe optional or a tuple."""
-
-    base: type
-    optional: bool = False
-    sequence: bool = False
-
-    def describe(self) -> str:
-        text = _BASE_TEXT[self.base]
-        if self.sequence:
-            text = f"list of {text}s"
-        if self.optional:
-            text += " (or not set)"
-        return text
-
-
-def field_type(annotation: object) -> FieldType:
-    """Parse an annotation (`int`, `str | None`, `tuple[str, ...]`); TypeError if unsupported."""
-    text = str(annotation).replace("typing.", "")
-    optional = False
-    for none in (" | None", "None | "):
-        if none in text:
-            optional, text = True, text.replace(none, "")
-    sequence = _SEQUENCE.fullmatch(text)
-    name = sequence.group(1) if sequence else text
-    if name not in _BASES or (optional and sequence):
-        raise TypeError(f"unsupported Config annotation {annotation!r} (see config_sources)")
-    return FieldType(_BASES[name], optional=optional, sequence=sequence is not None)
-
-
 def env_var(f: dataclasses.Field[Any]) -> str:
     """The environment variable of a field: its `env` metadata or WSGISERVER_<NAME>."""
     name = f.metadata.get("env")
@@ -146,90 +112,6 @@ def toml_key(name: str) -> str:
 
 def _fields() -> dict[str, dataclasses.Field[Any]]:
     return {f.name: f for f in dataclasses.fields(Config)}
-
-
-# --- conversions -------------------------------------------------------------------------
-
-
-def from_text(ftype: FieldType, text: str) -> Any:
-    """Convert an environment variable's text; ValueError(reason) when it does not fit."""
-    if ftype.sequence:
-        if not text.strip():
-            return ()
-        items = [item.strip() for item in text.split(",")]
-        if not all(items):
-            raise ValueError("expected a comma-separated list without empty items")
-        return tuple(_scalar_from_text(ftype.base, item) for item in items)
-    if ftype.optional and text == "":
-        return None
-    return _scalar_from_text(ftype.base, text)
-
-
-def _scalar_from_text(base: type, text: str) -> Any:
-    if base is bool:
-        if text.lower() in _TRUE:
-            return True
-        if text.lower() in _FALSE:
-            return False
-        raise ValueError("expected a boolean: 1/0, true/false, yes/no or on/off")
-    if base is int:
-        if not text.isascii() or not text.isdigit():
-            raise ValueError("expected a whole number")
-        return int(text)
-    if base is float:
-        if not _FLOAT.fullmatch(text):
-            raise ValueError("expected a number")
-        number = float(text)
-        if not math.isfinite(number):
-            raise ValueError("expected a finite number")
-        return number
-    return text
-
-
-def from_toml(ftype: FieldType, value: Any) -> Any:
-    """Convert a value parsed from TOML; ValueError(reason) when it does not fit."""
-    if ftype.sequence:
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list):
-            raise ValueError(f"expected an array of {_BASE_TEXT[ftype.base]}s")
-        return tuple(_scalar_from_toml(ftype.base, item) for item in value)
-    if ftype.optional and value == "":
-        return None
-    return _scalar_from_toml(ftype.base, value)
-
-
-def _scalar_from_toml(base: type, value: Any) -> Any:
-    if base is bool:
-        if not isinstance(value, bool):
-            raise ValueError("expected true or false")
-        return value
-    if base is int:
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise ValueError("expected a whole number")
-        return value
-    if base is float:
-        if not isinstance(value, int | float) or isinstance(value, bool):
-            raise ValueError("expected a number")
-        if not math.isfinite(value):
-            raise ValueError("expected a finite number")
-        return float(value)
-    if not isinstance(value, str):
-        raise ValueError("expected a string")
-    return value
-
-
-def to_toml(value: Any) -> str:
-    """A value as TOML text (None has no TOML form: the caller comments it out)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, tuple | list):
-        return "[" + ", ".join(to_toml(item) for item in value) + "]"
-    raise TypeError(f"no TOML form for {value!r}")
 
 
 # --- sources -----------------------------------------------------------------------------
@@ -298,7 +180,7 @@ def from_environ(environ: Mapping[str, str]) -> Layer:
     if concurrency and "workers" not in layer.values:
         # The Heroku/Render convention, below WSGISERVER_WORKERS (and --workers).
         try:
-            workers = from_text(field_type("int"), concurrency)
+            workers = int_from_text(concurrency)
         except ValueError as exc:
             layer.errors.append(f"{WEB_CONCURRENCY}={concurrency!r} (environment): {exc}")
         else:
@@ -407,7 +289,7 @@ def load_config(
 
     `cli_options` holds only the options given on the command line; `config_file` is the
     `--config` value (else `WSGISERVER_CONFIG` is used). `read_paste` reads the server options
-    of a paste ini (default: `wsgiserver.cli.paste.paste_server_options`).
+    of a paste ini (default: `wsgiserver.config.paste_ini.paste_server_options`).
     """
     environ = os.environ if environ is None else environ
     directory = Path.cwd() if cwd is None else Path(cwd)
@@ -423,8 +305,6 @@ def load_config(
     paste = values.get("paste")
     if paste and not errors:
         if read_paste is None:
-            from wsgiserver.cli.paste import paste_server_options
-
             read_paste = paste_server_options
         # Relative to --chdir, like the app is loaded later.
         paste_path = str(directory / (values.get("chdir") or "") / paste)

@@ -1,7 +1,9 @@
 """The size limits the protocol layer enforces, with their defaults.
 
-Owns: the numbers and their meaning. Must not: read config files or the environment; the
-server builds a `Limits` from the `Config` and passes it down.
+Owns: the numbers, their meaning and their defaults: the defaults below are wsgiserver's
+(the `max_*` options of `Config` take theirs from a `Limits()`, so each is written once, here).
+Must not: read config files or the environment; the server builds a `Limits` from the
+`Config` and passes it down.
 """
 
 from __future__ import annotations

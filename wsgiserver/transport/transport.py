@@ -64,7 +64,11 @@ CLOSE = 2  # the transport is closed
 
 @dataclass(frozen=True, slots=True)
 class Timeouts:
-    """Seconds. See docs: every timeout is listed in one table."""
+    """Seconds. See docs: every timeout is listed in one table.
+
+    These defaults are wsgiserver's: the `Config` options that set them (`keepalive_timeout`
+    ...) take their defaults from a `Timeouts()`, so each is written once, here.
+    """
 
     keepalive: float = 5.0  # idle time allowed between requests
     header: float = 20.0  # a whole request head, from accept or from its first byte
@@ -75,7 +79,7 @@ class Timeouts:
     # A body must arrive at `min_body_rate` bytes/s on average once `body_rate_grace` seconds
     # have passed (0 disables): a client trickling a body cannot hold a worker for
     # body_timeout per byte. Deadline = start + grace + received / rate (as Apache MinRate).
-    min_body_rate: int = 0
+    min_body_rate: int = 500
     body_rate_grace: float = 10.0
 
 
@@ -85,7 +89,8 @@ class ChunkedBodies:
 
     By default a chunked body is received whole before the app runs (in memory up to
     `spool_threshold` bytes, then in an unnamed temporary file in `spool_dir`), so the app
-    gets a CONTENT_LENGTH; `stream=True` hands it over as it arrives instead.
+    gets a CONTENT_LENGTH; `stream=True` hands it over as it arrives instead. The defaults
+    are the `Config` options' (`stream_chunked`, `spool_threshold`, `spool_dir`).
     """
 
     stream: bool = False

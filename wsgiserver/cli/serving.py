@@ -1,0 +1,210 @@
+"""Serving from the command line: the one path `APP`, `--paste FILE.ini` and `pserve` share.
+
+Owns: everything from a validated `Config` to a running server and back to an exit status:
+logging set-up, `--chdir`, checking `--hooks` before any fork, finding the app (`APP` or the
+`[app:main]` of `--paste`, unless the caller already has it), `--check-config`, the open-files
+limit, the decision to run the pre-forking supervisor, systemd socket activation, the
+single-process server's signal handlers and pid file, and reporting every failure as one line
+on stderr with its exit status (`EXIT_CONFIG`, `EXIT_APP`). Must not: read option sources or
+arguments (`config.sources`, `config.arguments`), or hold server logic.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Callable
+
+from wsgiserver.apploader import load_app, load_paste
+from wsgiserver.config.bind import describe
+from wsgiserver.config.options import Config
+from wsgiserver.errors import EXIT_APP, EXIT_CONFIG, ConfigError, WSGIServerError
+from wsgiserver.observability.hooks import load_hooks
+from wsgiserver.observability.logconfig import configure_logging
+from wsgiserver.server.connections import tls_context_for
+from wsgiserver.server.server import Server
+from wsgiserver.supervisor import systemd
+from wsgiserver.supervisor.pidfile import pidfile
+from wsgiserver.types import WSGIApp
+from wsgiserver.version import __version__
+
+log = logging.getLogger("wsgiserver.error")
+
+
+def serve(
+    config: Config,
+    app: WSGIApp | None = None,
+    *,
+    check: bool = False,
+    set_up_logging: bool = True,
+) -> int:
+    """Serve `app` (by default the one `config` names) until SIGTERM or SIGINT.
+
+    Returns the exit status: 0 after a graceful stop, `EXIT_CONFIG` or `EXIT_APP` after a
+    one-line error on stderr. With `check`, load the app and report, without logging set-up
+    or serving (`--check-config`). `set_up_logging=False` leaves logging as the host
+    configured it (pserve with a logging section in its ini).
+    """
+    try:
+        if set_up_logging and not check:  # --check-config creates no log files
+            configure_logging(
+                log_config=config.log_config,
+                log_level=config.log_level,
+                access_log=config.access_log,
+            )
+        if config.chdir is not None:
+            _change_directory(config.chdir)
+        if config.hooks is not None:  # a bad --hooks is a startup error, before any fork
+            load_hooks(config.hooks, app_dir=config.app_dir)
+        load = app_loader(config) if app is None else _loaded(app)
+    except (OSError, WSGIServerError) as exc:
+        return fail(exc, EXIT_CONFIG)
+    if check:
+        try:
+            load()
+        except WSGIServerError as exc:
+            return fail(exc, EXIT_APP)
+        sys.stdout.write(f"wsgiserver: configuration OK; app {config.app or config.paste} loaded\n")
+        return 0
+    raise_open_files_limit()
+    if _supervised(config):
+        return _run_supervised(config, load)
+    try:
+        loaded = load()
+    except WSGIServerError as exc:
+        return fail(exc, EXIT_APP)
+    try:
+        server = Server(loaded, config, sockets=_activated_sockets())
+    except (OSError, WSGIServerError) as exc:
+        return fail(exc, EXIT_CONFIG)
+    return run(server)
+
+
+def app_loader(config: Config) -> Callable[[], WSGIApp]:
+    """How to load the app `config` names: `APP` (module:attribute) or `--paste FILE.ini`."""
+    paste, spec = config.paste, config.app
+    if paste is not None:
+        if spec:
+            raise ConfigError("give either APP or --paste, not both")
+        return lambda: load_paste(paste)  # its [server:main] is already in `config`
+    if not spec:
+        raise ConfigError("give an APP (module:attribute) or --paste FILE.ini")
+    return lambda: load_app(spec, factory=config.factory, app_dir=config.app_dir)
+
+
+def _loaded(app: WSGIApp) -> Callable[[], WSGIApp]:
+    return lambda: app
+
+
+def fail(exc: BaseException, status: int) -> int:
+    """Report a startup failure as one line on stderr; return `status`."""
+    message = " ".join(str(exc).split()) or type(exc).__name__
+    sys.stderr.write(f"wsgiserver: error: {message}\n")
+    return status
+
+
+def _change_directory(path: str) -> None:
+    try:
+        os.chdir(path)
+    except OSError as exc:
+        raise ConfigError(f"chdir: cannot change to {path!r}: {exc.strerror}") from None
+
+
+def raise_open_files_limit() -> None:
+    """Raise the soft RLIMIT_NOFILE to the hard limit, as the process owner may (POSIX).
+
+    The common soft default of 1024 would cap a server at about a thousand connections
+    (--max-connections is lowered to fit it); the hard limit is what the administrator
+    allows. Only a serving process does this: an embedded Server leaves its host's limits.
+    """
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not POSIX
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or (hard != resource.RLIM_INFINITY and soft >= hard):
+        return
+    target = hard if hard != resource.RLIM_INFINITY else 1 << 20
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (OSError, ValueError) as exc:
+        log.debug("cannot raise RLIMIT_NOFILE: %s", exc)
+
+
+def _supervised(config: Config) -> bool:
+    """Options that need worker processes run the pre-forking supervisor (POSIX only)."""
+    recycling = config.max_requests or config.max_worker_lifetime or config.max_worker_memory
+    return config.workers > 1 or config.reload or config.preload or bool(recycling)
+
+
+def _activated_sockets() -> list[socket.socket] | None:
+    """Sockets from systemd socket activation (they replace --bind), or None."""
+    found = systemd.listen_fds()
+    if not found:
+        return None
+    log.info(
+        "using %d socket(s) from systemd (%s) instead of --bind",
+        len(found),
+        ", ".join(name for name, _ in found),
+    )
+    return [sock for _, sock in found]
+
+
+def _run_supervised(config: Config, load: Callable[[], WSGIApp]) -> int:
+    if not hasattr(os, "fork"):
+        message = "--workers, --reload, --preload and recycling need fork() (POSIX only)"
+        return fail(ConfigError(message), EXIT_CONFIG)
+    from wsgiserver.supervisor.supervisor import Supervisor
+
+    try:
+        # Load the certificates once before forking, so a bad file is this one-line error
+        # (exit 2) rather than every worker failing to boot.
+        tls_context_for(config)
+        supervisor = Supervisor(config, load, sockets=_activated_sockets())
+    except WSGIServerError as exc:
+        return fail(exc, EXIT_CONFIG)
+    try:
+        with pidfile(config.pid):
+            return supervisor.run()
+    except WSGIServerError as exc:  # --preload: the app failed to load
+        return fail(exc, EXIT_APP)
+    except OSError as exc:  # the pid file
+        return fail(exc, EXIT_CONFIG)
+
+
+def run(server: Server) -> int:
+    """Serve until SIGINT or SIGTERM, then stop gracefully."""
+
+    def stop(signum: int, _frame: object) -> None:
+        server.shutdown()  # first: in-flight responses get `Connection: close` from now on
+        log.info("received %s, shutting down", signal.Signals(signum).name)
+        systemd.notify("STOPPING=1")
+
+    def no_reload(_signum: int, _frame: object) -> None:
+        # One process cannot reload its app in place; dying (SIGHUP's default) would drop
+        # in-flight requests and leave the pid file behind, e.g. under ExecReload=kill -HUP.
+        log.warning("received SIGHUP, ignored: reloading needs the supervisor (--workers N)")
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        if hasattr(signal, "SIGHUP"):
+            signal.signal(signal.SIGHUP, no_reload)
+    try:
+        with pidfile(server.config.pid):
+            systemd.notify("READY=1")  # the sockets listen: connections queue from now on
+            log.info(
+                "wsgiserver %s serving on %s",
+                __version__,
+                describe(server.addresses, tls=server.config.certfile is not None),
+            )
+            server.serve_forever()
+    except OSError as exc:  # the pid file
+        server.shutdown()
+        return fail(exc, EXIT_CONFIG)
+    log.info("stopped")
+    return 0

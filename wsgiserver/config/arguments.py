@@ -1,0 +1,112 @@
+"""The command-line parser, generated from the `Config` field metadata.
+
+Owns: `build_parser` (one `--flag` per field, `--no-X` for flags, `APP` positional, the
+arguments about where options come from: `--config`, `--print-config`, `--check-config`), and
+argparse's `type=` for each field, an adapter over `config.conversions` so the command line
+converts text exactly as the environment and a paste ini do. Used by the CLI and by the
+settings reference (`config.settings_doc`). Must not: merge sources (`config.sources`), load
+the app or serve.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from typing import Any, NoReturn
+
+from wsgiserver.config.conversions import argument_from_text, field_type
+from wsgiserver.config.options import Config
+from wsgiserver.config.sources import CONFIG_ENV, PRECEDENCE_TEXT, cli_flag
+from wsgiserver.errors import EXIT_CONFIG
+from wsgiserver.version import __version__
+
+# Arguments about where options come from; they are not `Config` fields.
+CONFIG_ARGUMENTS = ("config_file", "print_config", "check_config")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line, like every other startup error (argparse prints the whole usage first).
+        self.exit(EXIT_CONFIG, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of `python -m wsgiserver`, generated from `Config`'s fields."""
+    parser = _Parser(
+        prog="wsgiserver",
+        description="Serve a WSGI application over HTTP/1.1.",
+        epilog="Example: python -m wsgiserver --bind 127.0.0.1:8080 myproject.wsgi:application",
+    )
+    parser.add_argument("--version", action="version", version=f"wsgiserver {__version__}")
+    _add_config_arguments(parser)
+    for f in dataclasses.fields(Config):
+        meta = f.metadata
+        if f.name == "app":
+            parser.add_argument(
+                "app", metavar="APP", nargs="?", help=meta["help"], default=argparse.SUPPRESS
+            )
+            continue
+        default_text = (
+            "" if f.default is None or meta["flag"] else f" (default: {_show(f.default)})"
+        )
+        kwargs: dict[str, Any] = {
+            "dest": f.name,
+            "help": meta["help"] + default_text,
+            "default": argparse.SUPPRESS,
+        }
+        if meta["flag"]:
+            kwargs["action"] = argparse.BooleanOptionalAction  # --no-X overrides files and env
+        else:
+            kwargs["metavar"] = meta["metavar"]
+            kwargs["type"] = argument_type(f.type)
+            if meta["repeat"]:
+                kwargs["action"] = "append"
+            if meta["choices"]:
+                kwargs["choices"] = meta["choices"]
+        parser.add_argument(cli_flag(f.name), **kwargs)
+    return parser
+
+
+def argument_type(annotation: object) -> Any:
+    """argparse's `type=` for a field of this annotation: the conversion every text source
+    uses, its ValueError turned into the error argparse reports as `argument --X: ...`."""
+    convert = argument_from_text(field_type(annotation))
+
+    def parse(text: str) -> Any:
+        try:
+            return convert(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
+
+    return parse
+
+
+def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "configuration",
+        f"Options are also read from WSGISERVER_* variables and TOML files. Precedence: "
+        f"{PRECEDENCE_TEXT}.",
+    )
+    group.add_argument(
+        "--config",
+        dest="config_file",
+        metavar="FILE.toml",
+        default=None,
+        help=f"read options from this TOML file instead of ./pyproject.toml (env: {CONFIG_ENV})",
+    )
+    group.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the merged options and where each came from, as TOML, and exit",
+    )
+    group.add_argument(
+        "--check-config",
+        action="store_true",
+        help="validate the options and load the app (without serving), then exit",
+    )
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, tuple):
+        return " ".join(value)
+    return str(value)
