@@ -31,7 +31,16 @@ def test_print_config_shows_merged_values_and_sources(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(
         '[tool.wsgiserver]\nthreads = 8\nmax-threads = 16\nbind = ["127.0.0.1:9000"]\n'
     )
-    result = run(tmp_path, "--print-config", "--threads", "6", "m:app", WSGISERVER_BACKLOG="100")
+    result = run(
+        tmp_path,
+        "--print-config",
+        "--threads",
+        "6",
+        "--no-stream-chunked",
+        "--reuse-port",
+        "m:app",
+        WSGISERVER_BACKLOG="100",
+    )
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     lines = {line.split(" = ")[0]: line for line in result.stdout.splitlines()}
@@ -40,6 +49,8 @@ def test_print_config_shows_merged_values_and_sources(tmp_path: Path) -> None:
     assert lines["max-threads"].endswith(f"# {pyproject}")
     assert lines["backlog"].endswith("# environment WSGISERVER_BACKLOG")
     assert lines["app"].endswith("# command line APP")
+    assert lines["stream-chunked"].endswith("# command line --no-stream-chunked")
+    assert lines["reuse-port"].endswith("# command line --reuse-port")
     assert lines["log-level"].endswith("# default")
     table = tomllib.loads(result.stdout)  # pasteable into a config file
     assert table["threads"] == 6
@@ -91,7 +102,7 @@ def test_no_flag_overrides_a_true_from_the_environment(tmp_path: Path) -> None:
     result = run(tmp_path, "--print-config", "--no-factory", WSGISERVER_FACTORY="1")
     assert result.returncode == 0, result.stderr
     assert "factory = false" in result.stdout
-    assert "# command line --factory" in result.stdout
+    assert "# command line --no-factory" in result.stdout
 
 
 def test_unknown_command_line_option_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -181,17 +181,23 @@ def _failing(environ: dict[str, object], start_response: object) -> list[bytes]:
 
 
 @pytest.mark.parametrize(
-    ("request_bytes", "status", "method"),
+    ("request_bytes", "status", "line"),
     [
-        (b"GET / HTTP/1.1\r\n\r\n", 400, "-"),  # no Host: refused before any app ran
-        (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, "-"),
-        (b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999999\r\n\r\n", 413, "-"),
-        (b"HEAD / HTTP/1.1\r\n\r\n", 400, "-"),
+        # A complete head refused by its fields: its request line is recorded.
+        (b"GET /x HTTP/1.1\r\n\r\n", 400, ("GET", "/x", "1.1")),  # no Host
+        (
+            b"POST /cl HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999999\r\n\r\n",
+            413,
+            ("POST", "/cl", "1.1"),
+        ),
+        (b"HEAD / HTTP/1.1\r\n\r\n", 400, ("HEAD", "/", "1.1")),
+        # No complete request line to report.
+        (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, ("-", "-", "-")),
     ],
-    ids=["400", "414", "413", "400-head"],
+    ids=["400", "413", "400-head", "414"],
 )
 def test_requests_the_server_refuses_get_a_record(
-    request_bytes: bytes, status: int, method: str
+    request_bytes: bytes, status: int, line: tuple[str, str, str]
 ) -> None:
     with serving(hello) as srv, RawClient(srv.address) as client:
         client.send(request_bytes)
@@ -200,7 +206,7 @@ def test_requests_the_server_refuses_get_a_record(
         assert response.status == status
         (rec,) = srv.wait_for_requests(1)
     assert rec.status == status
-    assert rec.method == method
+    assert (rec.method, rec.target, rec.version) == line
     assert rec.remote == "127.0.0.1"
     assert rec.body_bytes == (0 if head_only else len(response.body))
     assert rec.environ is None  # so the on_request_end hook is not called for it

@@ -46,10 +46,12 @@ class Seen:
 
     KEYS = ("CONTENT_LENGTH", "HTTP_TRANSFER_ENCODING", "wsgiserver.transfer_encoding")
 
-    def __init__(self, read: str = "all") -> None:
+    def __init__(self, read: str = "all", spool_dir: Path | None = None) -> None:
         self.read = read
+        self.spool_dir = spool_dir
         self.environs: list[dict[str, Any]] = []
-        self.input_files: list[str] = []  # where a spooled wsgi.input lives on disk
+        self.input_types: list[type] = []
+        self.spooled: list[bool] = []  # a file of spool_dir was open while the app ran
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         self.environs.append(
@@ -57,9 +59,9 @@ class Seen:
             | {"terminated": environ["wsgi.input_terminated"]}
         )
         stream = environ["wsgi.input"]
-        # In memory, fileno() raises io.UnsupportedOperation (an OSError).
-        with contextlib.suppress(AttributeError, OSError):
-            self.input_files.append(os.readlink(f"/proc/self/fd/{stream.fileno()}"))
+        self.input_types.append(type(stream))
+        if self.spool_dir is not None:
+            self.spooled.append(any(p.startswith(str(self.spool_dir)) for p in open_files()))
         if self.read == "content-length":
             # PEP 3333 to the letter: read exactly CONTENT_LENGTH bytes, never to EOF.
             body = stream.read(int(environ.get("CONTENT_LENGTH") or 0))
@@ -67,6 +69,15 @@ class Seen:
             body = stream.read()
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"%d %s" % (len(body), hashlib.sha256(body).hexdigest().encode())]
+
+
+def open_files() -> list[str]:
+    """Where this process's descriptors point ("/dir/#123 (deleted)" for unnamed files)."""
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            found.append(os.readlink(f"/proc/self/fd/{fd}"))
+    return found
 
 
 def digest(data: bytes) -> bytes:
@@ -94,7 +105,7 @@ def test_a_chunked_body_reaches_the_app_whole_with_a_content_length(size: int, r
 
 def test_a_body_above_the_threshold_is_spooled_to_a_file_in_spool_dir(tmp_path: Path) -> None:
     data = os.urandom(200 * KIB)
-    app = Seen()
+    app = Seen(spool_dir=tmp_path)
     options: dict[str, Any] = {"spool_threshold": 64 * KIB, "spool_dir": str(tmp_path)}
     with serving(app, **options) as srv, RawClient((srv.host, srv.port)) as client:
         small = client.request(chunked_head() + chunked_body(data[:1000]))
@@ -102,10 +113,29 @@ def test_a_body_above_the_threshold_is_spooled_to_a_file_in_spool_dir(tmp_path: 
         big = client.request(chunked_head() + chunked_body(data, size=7000))
         assert big.body == digest(data)
     # Only the large body went to a file, in the configured directory, with no name left.
-    [place] = app.input_files
-    assert place.startswith(str(tmp_path))
-    assert place.endswith("(deleted)")
+    assert app.spooled == [False, True]
     assert list(tmp_path.iterdir()) == []
+    # Either way the app gets the same read-only stream, never the server's file.
+    assert app.input_types[0] is app.input_types[1]
+    assert not any(hasattr(app.input_types[1], name) for name in ("write", "seek", "fileno"))
+
+
+def test_a_spool_that_cannot_be_written_is_a_500_that_names_no_path(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    spool_dir = tmp_path / "spool"
+    spool_dir.mkdir()
+    app = Seen()
+    options: dict[str, Any] = {"spool_threshold": 1000, "spool_dir": str(spool_dir)}
+    with serving(app, **options) as srv, RawClient((srv.host, srv.port)) as client:
+        spool_dir.rmdir()  # checked at start; gone by the time a body needs it
+        response = client.request(chunked_head() + chunked_body(b"s" * 5000))
+        assert response.status == 500
+        assert response.closes
+        assert str(tmp_path).encode() not in response.body
+    # The operator's log says where and why (logged by the worker thread that received it).
+    assert any(str(spool_dir) in r.getMessage() for r in caplog.records)
+    assert app.environs == []
 
 
 def test_an_app_that_dechunks_when_it_sees_transfer_encoding_gets_the_right_bytes() -> None:

@@ -242,6 +242,69 @@ def test_a_chunked_upload_with_curl_reaches_an_app_that_reads_content_length(
     assert done.stdout == answer
 
 
+@pytest.mark.parametrize(
+    ("mode", "spool_dir"),
+    [(["--check-config"], "missing"), (["--workers", "2"], "a-file"), ([], "a-file")],
+    ids=["check-config", "workers", "single"],
+)
+def test_a_bad_spool_dir_is_one_line_and_exit_2_in_every_mode(
+    tmp_path: Path, mode: list[str], spool_dir: str
+) -> None:
+    """Checked before any fork (and by --check-config): not a worker boot failure (exit 3)."""
+    (tmp_path / "a-file").write_text("not a directory")
+    (tmp_path / "okapp.py").write_text(LENGTH_APP)
+    code, err = run_failing(
+        "--bind",
+        "127.0.0.1:0",
+        "--app-dir",
+        str(tmp_path),
+        "--spool-dir",
+        str(tmp_path / spool_dir),
+        *mode,
+        "okapp:app",
+    )
+    assert code == 2
+    assert err.splitlines() == [
+        f"wsgiserver: error: spool_dir: {str(tmp_path / spool_dir)!r} is not a directory"
+    ]
+
+
+def test_requests_cut_at_the_graceful_timeout_are_logged(
+    cli: list[CliProcess], tmp_path: Path
+) -> None:
+    """An upload still arriving and an app still running when --graceful-timeout ends the
+    stop get their access log line (no status: nothing was answered), like every request."""
+    (tmp_path / "stuckapp.py").write_text(
+        "import sys, time\n"
+        "def app(environ, start_response):\n"
+        "    sys.stderr.write('app entered\\n'); sys.stderr.flush()\n"
+        "    time.sleep(60)\n"
+        "    start_response('200 OK', [])\n"
+        "    return [b'never']\n"
+    )
+    log = tmp_path / "access.log"
+    args = ["--bind", "127.0.0.1:0", "--app-dir", str(tmp_path), "--graceful-timeout", "0.3"]
+    process = start(cli, *args, "--access-log", str(log), "--threads", "2", "stuckapp:app")
+    address = process.address()
+    with RawClient(address) as running, RawClient(address) as uploading:
+        running.send(get("/running"))
+        process.wait_for("app entered")
+        uploading.send(
+            b"POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+            b"Expect: 100-continue\r\n\r\n"
+        )
+        assert uploading.read_response(head=True).status == 100  # the body is awaited
+        uploading.send(b"100\r\nsome of it")
+        process.proc.send_signal(signal.SIGTERM)
+        assert process.wait() == 0
+    lines = log.read_text().splitlines()
+    assert sorted(line.split('"')[1] for line in lines) == [
+        "GET /running HTTP/1.1",
+        "POST /upload HTTP/1.1",
+    ]
+    assert all(line.split('"')[2].split()[0] == "-" for line in lines)  # no status was sent
+
+
 def test_unix_socket_bind(cli: list[CliProcess], tmp_path: Path) -> None:
     path = tmp_path / "cli.sock"
     process = start(cli, "--bind", f"unix:{path}", "sample_apps.hello:app")

@@ -25,7 +25,7 @@ from wsgiserver.config.options import Config
 from wsgiserver.errors import EXIT_APP, EXIT_CONFIG, ConfigError, WSGIServerError
 from wsgiserver.observability.hooks import load_hooks
 from wsgiserver.observability.logconfig import configure_logging
-from wsgiserver.server.connections import tls_context_for
+from wsgiserver.server.connections import preflight
 from wsgiserver.server.server import Server
 from wsgiserver.supervisor import systemd
 from wsgiserver.supervisor.pidfile import pidfile
@@ -60,6 +60,7 @@ def serve(
             _change_directory(config.chdir)
         if config.hooks is not None:  # a bad --hooks is a startup error, before any fork
             load_hooks(config.hooks, app_dir=config.app_dir)
+        preflight(config)  # TLS files, the spool directory: exit 2 here, not in workers
         load = app_loader(config) if app is None else _loaded(app)
     except (OSError, WSGIServerError) as exc:
         return fail(exc, EXIT_CONFIG)
@@ -161,9 +162,6 @@ def _run_supervised(config: Config, load: Callable[[], WSGIApp]) -> int:
     from wsgiserver.supervisor.supervisor import Supervisor
 
     try:
-        # Load the certificates once before forking, so a bad file is this one-line error
-        # (exit 2) rather than every worker failing to boot.
-        tls_context_for(config)
         supervisor = Supervisor(config, load, sockets=_activated_sockets())
     except WSGIServerError as exc:
         return fail(exc, EXIT_CONFIG)

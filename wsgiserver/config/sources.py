@@ -193,7 +193,10 @@ def from_cli(options: Mapping[str, Any]) -> Layer:
     layer = Layer()
     for name, value in options.items():
         value = tuple(value) if isinstance(value, list) else value
-        layer.put(name, value, Source(Kind.CLI, cli_flag(name)))
+        flag = cli_flag(name)
+        if value is False:  # a flag given as --no-X (BooleanOptionalAction)
+            flag = "--no-" + flag.removeprefix("--")
+        layer.put(name, value, Source(Kind.CLI, flag))
     return layer
 
 

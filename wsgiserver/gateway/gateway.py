@@ -134,7 +134,7 @@ class Gateway:
         an app failure becomes `ApplicationError`, 500), and re-raises anything after the head
         went out (`outcome.aborted`: the transport must abort the connection).
         """
-        stream: InputStream | IO[bytes] | io.BytesIO
+        stream: InputStream | io.BytesIO
         if isinstance(body, bytes):
             # No body (the common case) costs a C object, not an InputStream.
             stream = InputStream.complete(body) if body else io.BytesIO()
@@ -184,7 +184,7 @@ class Gateway:
                     outcome.close_error = exc
 
 
-def _read_so_far(body: RequestBody, stream: InputStream | IO[bytes] | io.BytesIO) -> int:
+def _read_so_far(body: RequestBody, stream: InputStream | io.BytesIO) -> int:
     """How many body bytes the app read (for the access log)."""
     if isinstance(body, BodySpool):
         return body.consumed()

@@ -15,17 +15,23 @@ from __future__ import annotations
 import tempfile
 from typing import IO
 
-from wsgiserver.errors import HTTPError
+from wsgiserver.errors import ConnectionLost, HTTPError
 from wsgiserver.gateway.body import InputStream
 
 SPOOL_THRESHOLD = 1 << 20  # bytes of one body kept in memory; larger ones go to a file
+READ_BLOCK = 65536  # bytes read from the file per pull by the app's reads
 
 
 class SpoolError(HTTPError):
-    """The temporary file for a large request body could not be created or written."""
+    """The temporary file for a large request body could not be created or written.
+
+    Its `detail` goes to the client and says nothing of the server's files; `log_detail`
+    (the directory and the OS error) goes to the error log only.
+    """
 
     status = 500
     reason = "Internal Server Error"
+    log_detail = ""
 
 
 class BodySpool:
@@ -36,7 +42,16 @@ class BodySpool:
     behind even if the process is killed.
     """
 
-    __slots__ = ("_chunks", "_directory", "_file", "_stream", "_threshold", "size")
+    __slots__ = (
+        "_chunks",
+        "_directory",
+        "_file",
+        "_from_file",
+        "_read",
+        "_stream",
+        "_threshold",
+        "size",
+    )
 
     def __init__(self, threshold: int = SPOOL_THRESHOLD, directory: str | None = None) -> None:
         self._threshold = threshold
@@ -44,6 +59,8 @@ class BodySpool:
         self._chunks: list[bytes] = []
         self._file: IO[bytes] | None = None
         self._stream: InputStream | None = None
+        self._read = 0  # bytes handed from the file to the stream
+        self._from_file = False
         self.size = 0
 
     @property
@@ -67,14 +84,15 @@ class BodySpool:
                 self._chunks.clear()
             file.write(data)
         except OSError as exc:
-            place = self._directory or tempfile.gettempdir()
-            raise SpoolError(
-                f"could not store the request body in a temporary file in {place}: "
-                f"{exc.strerror or exc}"
-            ) from exc
+            raise self._failed("store", exc) from exc
 
-    def stream(self) -> InputStream | IO[bytes]:
-        """The complete body as `wsgi.input`: read-only, ending where the body ends."""
+    def stream(self) -> InputStream:
+        """The complete body as `wsgi.input`: read-only, ending where the body ends.
+
+        The same `InputStream` an app gets for any other body, whether the body sits in
+        memory or in the file: the app never holds the server's file (to write, seek,
+        truncate or close it), and what it can do never depends on the body's size.
+        """
         file = self._file
         if file is None:
             chunks = self._chunks
@@ -86,20 +104,41 @@ class BodySpool:
             file.flush()
             file.seek(0)
         except OSError as exc:
-            raise SpoolError(f"could not read back the request body: {exc}") from exc
-        return file
+            raise self._failed("read back", exc) from exc
+        self._from_file = True
+        self._stream = InputStream(self._read_block)
+        return self._stream
+
+    def _read_block(self) -> bytes:
+        file = self._file
+        if file is None:  # closed: the request is over
+            return b""
+        try:
+            block = file.read(READ_BLOCK)
+        except (OSError, ValueError) as exc:
+            raise ConnectionLost(f"reading the spooled request body failed: {exc}") from exc
+        self._read += len(block)
+        return block
 
     def consumed(self) -> int:
         """How many bytes of the body the application read (for the access log)."""
-        if self._stream is not None:
-            return self.size - self._stream.unread
-        file = self._file
-        if file is None:
+        stream = self._stream
+        if stream is None:
             return 0
-        try:
-            return min(file.tell(), self.size)
-        except (OSError, ValueError):  # the application closed wsgi.input itself
-            return self.size
+        # In memory the stream held the whole body from the start; from the file, what
+        # was read into it so far.
+        given = self._read if self._from_file else self.size
+        return given - stream.unread
+
+    def _failed(self, doing: str, exc: OSError) -> SpoolError:
+        """The error for the client (no path, no OS detail) and, in `log_detail`, for the log."""
+        place = self._directory or tempfile.gettempdir()
+        error = SpoolError("the server could not store the request body")
+        error.log_detail = (
+            f"could not {doing} a request body in a temporary file in {place}: "
+            f"{exc.strerror or exc}"
+        )
+        return error
 
     def close(self) -> None:
         """Release the memory and the temporary file (idempotent)."""

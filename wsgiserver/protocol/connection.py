@@ -42,9 +42,9 @@ class ServerConnection:
         "_continue_sent",
         "_eof",
         "_error",
-        "_head_start",
         "_leading",
         "_reader",
+        "_refused_line",
         "_scan",
         "_state",
         "_writer",
@@ -64,7 +64,9 @@ class ServerConnection:
         self._writer: ResponseWriter | None = None
         self._continue_sent = False
         self._error: ProtocolError | None = None
-        self._head_start = b""  # the start of a head refused after it left the buffer
+        # The request line of a complete head that was refused (413 for its Content-Length,
+        # a bad field...): for the HEAD rule and the access record of the refusal.
+        self._refused_line = b""
         self.request: Request | None = None
         # Set by the server when it is stopping: the next response says Connection: close.
         self.close_requested = False
@@ -104,6 +106,11 @@ class ServerConnection:
         return self._state == _HEAD and bool(self._buf)
 
     @property
+    def refused_request_line(self) -> bytes:
+        """The request line of a complete head that was refused ("" if none was)."""
+        return self._refused_line
+
+    @property
     def answers_head(self) -> bool:
         """Whether a response now answers a HEAD request, so it must carry no content (RFC
         9110 section 9.3.2): also for an error answering a head that was refused or never
@@ -113,7 +120,7 @@ class ServerConnection:
             return request.method == "HEAD"
         # A head refused once taken out of the buffer was remembered; any other (incomplete,
         # or refused by the early checks) is still at the start of the buffer.
-        return (self._head_start or self._buf).startswith(b"HEAD ")
+        return (self._refused_line or self._buf).startswith(b"HEAD ")
 
     @property
     def request_complete(self) -> bool:
@@ -200,7 +207,9 @@ class ServerConnection:
         try:
             request = parse_request_head(head, limits)
         except ProtocolError:
-            self._head_start = head[:5]  # the buffer may hold a pipelined request now
+            # The buffer may hold a pipelined request now: keep this head's request line
+            # (complete heads are bounded, and so is their first line).
+            self._refused_line = head[: head.find(b"\r\n")]
             raise
         self.request = request
         self._state = _BODY

@@ -174,6 +174,17 @@ class Connections:
         )
 
 
+def preflight(config: Config) -> None:
+    """Check what a server needs from the file system before one is built: the TLS files
+    load, the spool directory is a writable directory. ConfigError (one line) otherwise.
+
+    For `--check-config`, and for the supervisor before it forks: a bad file is then one
+    error with exit status 2, not every worker failing to boot.
+    """
+    tls_context_for(config)
+    _spool_dir(config.spool_dir)
+
+
 def _spool_dir(directory: str | None) -> str | None:
     """--spool-dir, checked at startup: a missing or read-only directory would otherwise
     fail only at the first large chunked upload, as a 500."""

@@ -679,7 +679,7 @@ class Server:
             stuck = list(self._active)
         for transport in stuck:
             log.warning("closing a connection still busy after graceful_timeout")
-            transport.close()
+            transport.abandon()
         self._poller.close()
         if self._admin is not None:
             self._admin.close()  # last: /readyz said 503 while draining

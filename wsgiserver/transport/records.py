@@ -9,6 +9,7 @@ decide anything about a request; every request that was answered gets exactly on
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 
@@ -22,7 +23,7 @@ log = logging.getLogger("wsgiserver.error")
 class Records:
     """The access records of one connection, for a sink (access log, hooks, embedding)."""
 
-    __slots__ = ("_open", "_sink", "head_at", "remote")
+    __slots__ = ("_abandoned", "_current", "_lock", "_open", "_sink", "head_at", "remote")
 
     def __init__(
         self, sink: Callable[[RequestRecord], None], remote: tuple[str, int] | None
@@ -33,13 +34,18 @@ class Records:
         # The record of a request whose app failed before a head was sent: completed with
         # the error response the transport sends for it.
         self._open: tuple[RequestRecord, Outcome] | None = None
+        # The record of the request in progress, and whether the server gave up on this
+        # connection (`abandon`, from the stopping thread): then nothing more is recorded.
+        self._current: RequestRecord | None = None
+        self._abandoned = False
+        self._lock = threading.Lock()
 
     def start(self, request: Request) -> RequestRecord:
         headers = dict(request.headers)
         now = time.monotonic()
         head_at = self.head_at or now
         remote = self.remote
-        return RequestRecord(
+        self._current = record = RequestRecord(
             remote=remote[0] if remote else "-",
             method=request.method,
             target=request.target.decode("latin-1"),
@@ -50,6 +56,7 @@ class Records:
             queue_us=int((now - head_at) * 1e6),
             request_headers=request.headers,
         )
+        return record
 
     def leave_open(self, record: RequestRecord, outcome: Outcome) -> None:
         """`record` ends with the error response that is about to be sent (`error`)."""
@@ -83,22 +90,60 @@ class Records:
         record.request_id = outcome.request_id
         record.request_bytes = outcome.request_bytes
         record.response_headers = outcome.headers
+        with self._lock:
+            if self._abandoned:
+                return  # recorded when the server gave up on it
+            if self._current is record:
+                self._current = None
         self._sink(record)
 
-    def error(self, request: Request | None, status: int, body_bytes: int) -> None:
+    def abandon(self, request: Request | None) -> None:
+        """Another thread (the server, at --graceful-timeout): the request in progress will
+        not be answered. Record it now, with no status, and nothing on this connection later
+        (its thread may still finish after the process has stopped logging)."""
+        with self._lock:
+            if self._abandoned:
+                return
+            self._abandoned = True
+            record = self._current
+            self._current = None
+        if record is None:
+            if request is None:
+                return  # between requests: nothing to record
+            record = self.start(request)
+            self._current = None
+        record.status = 0
+        record.duration_us = int((time.time() - record.started) * 1e6)
+        self._sink(record)
+
+    def error(
+        self, request: Request | None, status: int, body_bytes: int, line: bytes = b""
+    ) -> None:
         """One record for a request the server answered with an error itself (or, with
-        status 0, one whose client left before it could be answered)."""
+        status 0, one whose client left before it could be answered). Without a parsed
+        `request`, `line` is the request line of a head that was refused, if it had one."""
         opened, self._open = self._open, None
         if opened is not None:
             record, outcome = opened
         else:
             if request is not None:  # refused before the app ran (--queue-timeout, a body)
                 record = self.start(request)
-            else:  # a head that could not be parsed: no method or target to report
+            else:  # a refused head: its request line, as far as it reads as one
                 remote = self.remote
                 record = RequestRecord(remote=remote[0] if remote else "-", started=time.time())
+                _fill_from_line(record, line)
             outcome = Outcome()
         self.end(record, outcome, status, body_bytes)
+
+
+def _fill_from_line(record: RequestRecord, line: bytes) -> None:
+    """Method, target and version from a request line the parser refused the head of (the
+    log escapes them: the line may hold anything but CR and LF)."""
+    parts = line.split(b" ")
+    if len(parts) == 3 and parts[2].startswith(b"HTTP/"):
+        record.method = parts[0].decode("latin-1")
+        record.target = parts[1].decode("latin-1")
+        record.version = parts[2][5:].decode("latin-1")
 
 
 def log_failure(

@@ -335,11 +335,7 @@ class Transport:
             event = conn.next_event()
             if type(event) is not Data:
                 return event is not NEED_DATA  # else EndOfMessage
-            try:
-                spool.write(event.data)
-            except SpoolError as exc:
-                log.error("%s", exc.detail)
-                raise
+            spool.write(event.data)
 
     def _release_spool(self) -> None:
         spool, self._spool = self._spool, None
@@ -523,6 +519,8 @@ class Transport:
         """
         conn = self.conn
         self._release_spool()  # a body refused mid-way (413, bad chunk): free it now
+        if isinstance(exc, SpoolError):
+            log.error("%s", exc.log_detail)  # the client's answer says nothing of our files
         if self._metrics is not None and isinstance(exc, ProtocolError):
             self._metrics.here().parse_error(exc.status)
         if not conn.response_started:
@@ -542,7 +540,8 @@ class Transport:
                 return self.close()
             finally:
                 if self._records is not None:
-                    self._records.error(conn.request, exc.status, content_size(answer))
+                    line = conn.refused_request_line
+                    self._records.error(conn.request, exc.status, content_size(answer), line)
         return self._start_linger()
 
     def _finish(self) -> int:
@@ -605,6 +604,18 @@ class Transport:
         elif self._metrics is not None and self._linger_until is None:
             self._metrics.here().timeout("keepalive")
         self.close()
+
+    def abandon(self) -> None:
+        """Another thread (the server, at --graceful-timeout): give up on this connection.
+
+        The request in progress gets its access record now (no status: nothing was
+        answered); the socket is shut down and closed, so the thread that serves it fails its
+        next read or write and unwinds, releasing the rest itself.
+        """
+        if self._records is not None:
+            self._records.abandon(self._pending or self.conn.request)
+        self._channel.interrupt(None)
+        self._channel.close()
 
     def close(self) -> int:
         self._release_spool()
