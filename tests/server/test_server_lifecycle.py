@@ -126,6 +126,30 @@ def test_context_manager_stops_serving() -> None:
     assert refused(port)
 
 
+def test_gate_keeps_the_queue_and_refuses_what_comes_after() -> None:
+    # listeners.gate: the queued connection is still served; an attempt made after the gate
+    # never becomes a connection (so closing cannot reset it) and is refused once closed.
+    listener = listeners.create_listener(listeners.BindAddress("127.0.0.1", 0))
+    address = listener.getsockname()
+    with socket.create_connection(address) as queued, socket.socket() as late:
+        queued.sendall(b"q")
+        assert not listeners.is_gated(listener)
+        assert listeners.gate(listener)
+        assert listeners.is_gated(listener)
+        late.setblocking(False)
+        assert late.connect_ex(address) == errno.EINPROGRESS
+        accepted, _ = listener.accept()
+        with accepted:
+            assert accepted.recv(1) == b"q"
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # the late attempt was not queued behind it
+        listener.close()
+        late.setblocking(True)
+        late.settimeout(UPPER_BOUND)
+        with pytest.raises(ConnectionRefusedError):  # at its SYN retransmission
+            late.sendall(b"x")
+
+
 class Blocking:
     """An app that waits for `release` before answering."""
 
