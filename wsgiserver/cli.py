@@ -268,7 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if check:
         return _config_ok(config)
     try:
-        server = Server(app, config, sockets=_activated_sockets())
+        server = Server(app, config, sockets=_activated_sockets(), drain=True)
     except WSGIServerError as exc:
         return _fail(exc, EXIT_CONFIG)
     return run(server)
@@ -296,7 +296,7 @@ def _main_paste(config: Config, *, check: bool = False) -> int:
     if check:
         return _config_ok(config)
     try:
-        server = Server(app, config)
+        server = Server(app, config, drain=True)
     except (WSGIServerError, OSError) as exc:
         sys.stderr.write(f"wsgiserver: error: {exc}\n")
         return EXIT_CONFIG
@@ -353,10 +353,19 @@ def run(server: Server) -> int:
     from wsgiserver.pidfile import pidfile
 
     log = logging.getLogger("wsgiserver.error")
+    stopping: list[int] = []
 
     def stop(signum: int, _frame: object) -> None:
+        name = signal.Signals(signum).name
+        if stopping:
+            # The graceful stop waits for idle keep-alive connections (up to
+            # --keepalive-timeout): a second Ctrl-C should not have to.
+            server.shutdown_now()
+            log.info("received %s again, stopping now", name)
+            return
+        stopping.append(signum)
         server.shutdown()  # first: in-flight responses get `Connection: close` from now on
-        log.info("received %s, shutting down", signal.Signals(signum).name)
+        log.info("received %s, shutting down", name)
         systemd.notify("STOPPING=1")
 
     def no_reload(_signum: int, _frame: object) -> None:

@@ -96,7 +96,7 @@ def serve_paste(app: WSGIApp, global_conf: Mapping[str, Any], **local_conf: Any)
     ours = logging.getLogger("wsgiserver")
     if not ours.handlers and ours.level == logging.NOTSET:
         configure_logging(config)  # the ini did not configure our logger: log like the CLI
-    return run(Server(app, config))
+    return run(Server(app, config, drain=True))
 
 
 def load_paste(path: str, name: str = "main") -> tuple[WSGIApp, dict[str, Any]]:

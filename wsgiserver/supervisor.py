@@ -7,12 +7,16 @@ downtime reloads, recycling, heartbeats, and the signals below. Must not: speak 
 Signals only enqueue (`signal.set_wakeup_fd` writes the signal number to a pipe; the handlers
 are empty); the main loop reads the pipe and acts:
 
-- TERM: graceful stop (workers finish in-flight requests with `Connection: close`, answer what
-  is queued in the backlog, and exit within `graceful_timeout`; then SIGKILL).
-- INT, QUIT: fast stop (workers exit at once).
+- TERM: graceful stop. First no new connection may queue: the listeners bound here are gated
+  (`listeners.gate`), unix socket files removed, and this process closes its copies; then the
+  workers drain (wsgiserver/server.py: what is queued is answered, in-flight and idle
+  connections get `Connection: close` on their next response) and exit within
+  `graceful_timeout`; then SIGKILL.
+- INT, QUIT: fast stop (listeners closed the same way; workers exit at once).
 - HUP: reload: new workers (freshly importing the app) start; the old ones are told to stop
-  only as new ones report ready. If a new worker cannot load the app, the old ones keep
-  serving and the error is logged.
+  only as new ones report ready, and the reload is complete once every old one has closed
+  its listeners. If a new worker cannot load the app, the old ones keep serving and the
+  error is logged.
 - TTIN, TTOU: one worker more, one fewer.
 
 A worker that cannot boot while no worker is serving (the first start) ends the supervisor
@@ -40,9 +44,17 @@ from wsgiserver.admin import AdminServer, respond
 from wsgiserver.config import Config
 from wsgiserver.connections import bind_listener
 from wsgiserver.gateway import WSGIApp
-from wsgiserver.listeners import describe, listener_address
+from wsgiserver.listeners import BindAddress, describe, gate, listener_address
 from wsgiserver.reloader import FileWatcher
-from wsgiserver.worker import BEAT, ERROR, EXIT_APP, READY, RETIRE, run_worker
+from wsgiserver.worker import (
+    BEAT,
+    CLOSED,
+    ERROR,
+    EXIT_APP,
+    READY,
+    RETIRE,
+    run_worker,
+)
 
 log = logging.getLogger("wsgiserver.error")
 
@@ -70,6 +82,7 @@ class Worker:
     last_beat: float
     ready: bool = False
     retiring: bool = False
+    accepting: bool = True  # until it says its listeners are closed (or exits)
     stop_sent: float | None = None
     abort_sent: float | None = None
     killed: bool = False
@@ -100,7 +113,9 @@ class Supervisor:
         self.generation = 0
         self.workers: dict[int, Worker] = {}
         self.sockets: list[socket.socket] = []
+        self.addresses: list[BindAddress] = []
         self.owned_paths: list[str] = []
+        self.gateable: list[socket.socket] = []  # TCP listeners bound here (listeners.gate)
         self.stopping: float | None = None  # the deadline for workers to exit
         self.exit_code = 0
         self.announced = False
@@ -121,6 +136,8 @@ class Supervisor:
                 self.sockets = list(sockets)
             else:
                 self._bind()
+            # Known now: the sockets are closed as soon as a stop begins.
+            self.addresses = [listener_address(sock) for sock in self.sockets]
             if config.admin_bind is not None:
                 # Room for a reload (old and new generations side by side) and TTIN.
                 slots = max(2 * config.workers + 2, config.workers + 4)
@@ -137,15 +154,32 @@ class Supervisor:
             self.sockets.append(sock)
             if address.path is not None:
                 self.owned_paths.append(address.path)
+            elif address.fd is None:
+                self.gateable.append(sock)
 
     def _close_sockets(self) -> None:
         if self.admin is not None:
             self.admin.close()
-        for sock in self.sockets:
-            sock.close()
+        self._stop_listening()
+
+    def _stop_listening(self) -> None:
+        """A stop begins: from now on no new connection may queue, in no process.
+
+        A gated socket completes no new handshake (a late client is refused once the last
+        worker closes its copy, after draining what was queued); a removed unix socket file
+        refuses at once. Sockets inherited from systemd or fd:// are left as they are: they
+        outlive us, and queue connections for the next server. Then this process closes
+        its copies, so the workers' copies are the last ones.
+        """
+        for sock in self.gateable:
+            gate(sock)
+        self.gateable = []
         for path in self.owned_paths:
             with contextlib.suppress(OSError):
                 os.unlink(path)
+        self.owned_paths = []
+        for sock in self.sockets:
+            sock.close()
 
     # -- the main loop --------------------------------------------------------------------
 
@@ -238,6 +272,7 @@ class Supervisor:
     def _stop(self, signum: int, grace: float) -> None:
         systemd.notify("STOPPING=1")
         self.stopping = time.monotonic() + grace
+        self._stop_listening()  # before the workers hear of it: they drain what is queued
         for worker in self.workers.values():
             _kill(worker.pid, signum)
 
@@ -313,16 +348,17 @@ class Supervisor:
                 worker.last_beat = time.monotonic()
             elif kind == RETIRE:
                 worker.retiring = True
+            elif kind == CLOSED:
+                worker.accepting = False
 
     def _on_ready(self, worker: Worker) -> None:
         log.info("worker %d ready (generation %d)", worker.pid, worker.generation)
         if not self.announced:
             self.announced = True
-            addresses = [listener_address(sock) for sock in self.sockets]
             log.info(
                 "wsgiserver %s serving on %s with %d worker(s), supervisor pid %d",
                 __version__,
-                describe(addresses, tls=self.config.certfile is not None),
+                describe(self.addresses, tls=self.config.certfile is not None),
                 self.target,
                 os.getpid(),
             )
@@ -423,7 +459,12 @@ class Supervisor:
         keep = max(0, self.target - len(ready))
         for worker in old[: len(old) - keep]:  # the oldest go first
             self._ask_to_stop(worker, now)
-        if self.reloading and not old and len(ready) >= self.target:
+        # Complete only once no older worker accepts any more (each says so, `CLOSED`, or
+        # exits): from then on every new connection is served by the new code.
+        older_accepting = any(
+            w.accepting for w in self.workers.values() if w.generation != self.generation
+        )
+        if self.reloading and not old and len(ready) >= self.target and not older_accepting:
             self.reloading = False
             log.info("reload complete: %d worker(s) of generation %d", len(ready), self.generation)
             systemd.notify("READY=1")

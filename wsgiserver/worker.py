@@ -6,8 +6,12 @@ supervisor died. Must not: fork, or speak HTTP (the `Server` does).
 
 Messages on the pipe, one byte each: `R` ready (the app is loaded and the server built on
 the inherited sockets: nothing that can fail at boot is left), `.` heartbeat, `X` "recycle
-me" (max-requests, lifetime or memory reached), and `E<one line>\\n` when the app cannot be
-loaded.
+me" (max-requests, lifetime or memory reached), `C` "stopping, and my listeners are closed:
+I accept nothing more" (a reload is complete only once every old worker said it), and
+`E<one line>\\n` when the app cannot be loaded.
+
+Stopping: SIGTERM drains (`Server(drain=True)`: nothing that reached this worker is lost,
+docs/operations.rst); SIGINT and SIGQUIT exit at once.
 
 What "stuck" means: the heartbeat is sent by the server's housekeeper thread (the thread that
 runs `serve_forever`), so it stops when the housekeeper cannot run at all (a C extension
@@ -41,6 +45,7 @@ log = logging.getLogger("wsgiserver.error")
 READY = b"R"
 BEAT = b"."
 RETIRE = b"X"
+CLOSED = b"C"
 ERROR = b"E"
 EXIT_APP = 3
 
@@ -75,7 +80,8 @@ def run_worker(
             sockets=sockets,
             tick=heart.tick,
             tick_interval=min(1.0, config.worker_timeout / 4),
-            drain_backlog=True,
+            drain=True,
+            on_stop_accepting=heart.stopped_accepting,
             on_request=heart.count,
             metrics=metrics,  # this worker's slot in the supervisor's shared block
             serve_admin=False,  # the supervisor answers --admin-bind for the whole server
@@ -141,6 +147,11 @@ class Heart:
             # Ask now, from the request's thread: at the next tick (up to a second later) a
             # busy worker would have served many times its limit.
             self._retire(f"served {self.requests} requests (max_requests)")
+
+    def stopped_accepting(self) -> None:
+        """The server closed its listeners while stopping: tell the supervisor."""
+        log.info("worker %d: no longer accepting connections", os.getpid())
+        _send(self.pipe, CLOSED)
 
     def _retire(self, reason: str) -> None:
         with self._retire_lock:  # the tick and a request thread may both get here

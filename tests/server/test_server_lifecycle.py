@@ -150,6 +150,34 @@ def test_gate_keeps_the_queue_and_refuses_what_comes_after() -> None:
             late.sendall(b"x")
 
 
+def test_draining_stop_answers_a_request_on_an_idle_connection() -> None:
+    # drain=True: an idle keep-alive connection is not closed by the stop (a request may be
+    # on its way); the next request on it is answered with Connection: close. A connection
+    # attempted once the listeners are closed is refused.
+    closed = threading.Event()
+    server = Server(
+        path_app,
+        bind="127.0.0.1:0",
+        drain=True,
+        on_stop_accepting=closed.set,
+        keepalive_timeout=60.0,
+    )
+    port = server.addresses[0].port
+    with serving_in_thread(server), RawClient(("127.0.0.1", port)) as client:
+        first = client.request(get("/first"))
+        assert not first.closes
+        stopper = threading.Thread(target=server.shutdown)
+        stopper.start()
+        assert closed.wait(UPPER_BOUND)
+        assert refused(port)
+        second = client.request(get("/second"))
+        assert second.body == b"/second"
+        assert second.closes
+        client.assert_closed()
+        stopper.join(UPPER_BOUND)
+        assert not stopper.is_alive()
+
+
 class Blocking:
     """An app that waits for `release` before answering."""
 

@@ -42,6 +42,62 @@ def test_term_finishes_in_flight_and_backlog_then_exits_0(start: Start) -> None:
     assert server.lines[-1].endswith("stopped")
 
 
+def test_term_refuses_a_late_connection_instead_of_queueing_it(start: Start) -> None:
+    # A request in flight keeps its worker (and the server) running; a connection made once
+    # every worker stopped accepting must be refused, not queued in a socket the supervisor
+    # kept open and reset when the server is gone.
+    server = start(*ONE_THREAD, "--workers", "2", "app:app")
+    address = server.address()
+    server.wait_for(r"worker \d+ ready", count=2)
+    with RawClient(address) as in_flight:
+        in_flight.send(b"POST /slow HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        server.wait_for("app entered")
+        server.send(signal.SIGTERM)
+        server.wait_for(r"worker \d+: stopping gracefully", count=2)
+        # Refused once the workers closed their sockets: at once, or when the client
+        # retransmits its SYN if it came during the moment they drain (docs/operations.rst).
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(address, timeout=10).close()
+        in_flight.send(b"0\r\n\r\n")
+        response = in_flight.read_response()
+        assert response.status == 200
+        assert response.closes
+    assert server.wait() == 0
+
+
+def test_a_request_on_an_idle_connection_during_the_stop_is_answered(start: Start) -> None:
+    # Closing an idle keep-alive connection at the stop races with a request the client may
+    # be sending: it stays open, and a request arriving on it is answered, then closed.
+    server = start("--bind", "127.0.0.1:0", "--max-requests", "1000", "app:app")  # 1 worker
+    with RawClient(server.address()) as idle:
+        first = idle.request(get())
+        assert first.status == 200
+        assert not first.closes
+        server.send(signal.SIGTERM)
+        # Either line says the worker's stop is under way (a worker that closes its idle
+        # connections at once has stopped by then).
+        server.wait_for(r"worker \d+(: no longer accepting connections| stopped)")
+        second = idle.request(get("/after-the-stop"))
+        assert second.status == 200
+        assert second.closes
+        idle.assert_closed()
+    assert server.wait() == 0
+
+
+def test_a_second_int_ends_a_single_process_stop_at_once(start: Start) -> None:
+    # The graceful stop waits for idle keep-alive connections, here for up to a minute; a
+    # second Ctrl-C closes them and exits at once.
+    server = start("--bind", "127.0.0.1:0", "--keepalive-timeout", "60", "app:app")
+    with RawClient(server.address()) as idle:
+        assert idle.request(get()).status == 200
+        server.send(signal.SIGINT)
+        server.wait_for("received SIGINT, shutting down")
+        server.send(signal.SIGINT)
+        assert server.wait() == 0
+        idle.assert_closed()
+    server.wait_for("received SIGINT again, stopping now")
+
+
 def test_int_stops_at_once(start: Start) -> None:
     server = start(*ONE_THREAD, "--workers", "2", "app:app")
     with RawClient(server.address()) as client:
