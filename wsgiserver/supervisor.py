@@ -18,9 +18,12 @@ are empty); the main loop reads the pipe and acts:
   its listeners. If a new worker cannot load the app, the old ones keep serving and the
   error is logged.
 - TTIN, TTOU: one worker more, one fewer.
+- CHLD: wakes the loop, which reaps the worker and forks its replacement in the same pass.
 
 A worker that cannot boot while no worker is serving (the first start) ends the supervisor
-with the worker's one-line error and exit status 3, instead of fork-looping.
+with the worker's one-line error and exit status 3, instead of fork-looping. Crashes are
+replaced at once; only when they outnumber the workers within `CRASH_WINDOW` seconds are the
+replacements spaced out (0.1 s doubling up to 10 s).
 """
 
 from __future__ import annotations
@@ -69,8 +72,9 @@ SIGNALS = (
 )
 ABORT_GRACE = 1.0  # seconds between SIGABRT (stacks logged) and SIGKILL for a stuck worker
 BOOT_TIMEOUT = 60.0  # seconds a worker may take to load the app and start serving
+CRASH_WINDOW = 30.0  # crashes closer than this to the previous one count as repeated
 FAST_STOP_GRACE = 2.0  # seconds workers get to exit after INT/QUIT before SIGKILL
-TICK = 0.25  # the main loop's longest sleep
+TICK = 0.25  # the main loop's longest sleep (health checks, --reload); events wake it at once
 
 
 @dataclass(eq=False)
@@ -216,8 +220,11 @@ class Supervisor:
         while True:
             pipes = {worker.pipe: worker for worker in self.workers.values()}
             admin = [self.admin.fileno()] if self.admin is not None else []
+            timeout = min(TICK, max(self.next_spawn - time.monotonic(), 0.0))
+            if timeout <= 0.0:
+                timeout = TICK  # no spawn waits for a back-off: SIGCHLD or a message wakes us
             try:
-                readable, _, _ = select.select([wake_r, *pipes, *admin], [], [], TICK)
+                readable, _, _ = select.select([wake_r, *pipes, *admin], [], [], timeout)
             except InterruptedError:
                 readable = []
             for fd in readable:
@@ -408,9 +415,13 @@ class Supervisor:
             log.error("worker %d failed to boot: %s", worker.pid, message)
         else:
             log.warning("worker %d exited unexpectedly (%s); replacing it", worker.pid, how)
-        self.failures = self.failures + 1 if now - self.last_failure < 30.0 else 1
+        # Replaced in this very pass (`_balance` runs next), unless crashes repeat: more of
+        # them than there are workers, each within CRASH_WINDOW of the previous one.
+        self.failures = self.failures + 1 if now - self.last_failure < CRASH_WINDOW else 1
         self.last_failure = now
-        self.next_spawn = now + min(0.1 * 2 ** (self.failures - 1), 10.0)
+        repeated = self.failures - self.target
+        if repeated > 0:
+            self.next_spawn = now + min(0.1 * 2 ** (repeated - 1), 10.0)
 
     def _roll_back(self, generation: int) -> None:
         failed = self.generation

@@ -154,6 +154,37 @@ def server_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "wsgiserver", *args]
 
 
+# `python -m wsgiserver` with a probe in the supervisor's event loop: a line on stderr each
+# time its select() returns and each time it forks, in order with its own log lines. So a
+# test can tell what the supervisor did within one pass of its loop, without a clock.
+PROBE = """\
+import os, select, sys
+from wsgiserver.cli import main
+
+supervisor_pid = os.getpid()
+real_select, real_fork = select.select, os.fork
+
+def probed_select(*args):
+    ready = real_select(*args)
+    if os.getpid() == supervisor_pid:
+        os.write(2, b"probe: select returned\\n")
+    return ready
+
+def probed_fork():
+    pid = real_fork()
+    if pid:
+        os.write(2, f"probe: forked {pid}\\n".encode())
+    return pid
+
+select.select, os.fork = probed_select, probed_fork
+raise SystemExit(main(sys.argv[1:]))
+"""
+
+
+def probe_argv(*args: str) -> list[str]:
+    return [sys.executable, "-c", PROBE, *args]
+
+
 def children(pid: int) -> list[int]:
     """Live processes whose parent is `pid`, from /proc."""
     found = []

@@ -8,6 +8,7 @@ asserts on counted outcomes: zero lost, zero wrong; never on durations.
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.supervisor.conftest import Start
-from tests.supervisor.helpers import Proc, write_app
+from tests.supervisor.helpers import Proc, children, probe_argv, write_app
 from tests.supervisor.load import LOAD_APP, Load, Tally
 
 pytestmark = pytest.mark.slow
@@ -100,6 +101,38 @@ def test_max_requests_recycling_under_load_loses_nothing(start: Start) -> None:
         server.send(signal.SIGTERM)
         assert server.wait() == 0
     assert_nothing_lost(load)
+
+
+@pytest.mark.usefixtures("load_app")
+def test_sigkill_of_a_worker_under_load_is_replaced_in_the_same_loop_pass(start: Start) -> None:
+    server = start(argv=probe_argv(*WORKERS))
+    address = server.address()
+    server.wait_for(r"worker \d+ ready", count=2)
+    with Load(address) as load:
+        load.wait_answered(200)
+        # Requests in flight in a process killed with SIGKILL die with it: no server can
+        # answer them. So the clients pause between two requests (their keep-alive
+        # connections idle), the kill comes, and they go on once it is reaped.
+        load.hold()
+        victim = children(server.pid)[0]
+        mark = server.mark()
+        os.kill(victim, signal.SIGKILL)
+        crashed = server.wait_for(rf"worker {victim} exited unexpectedly", after=mark)
+        load.release()
+        forked = server.wait_for(r"probe: forked (\d+)", after=mark)
+        server.wait_for(rf"worker {forked.group(1)} ready", after=mark)
+        load.more(200)
+        # The replacement was forked in the pass of the loop that reaped the dead worker:
+        # no select() between the two, so no tick, no back-off, no wait of any kind.
+        lines = server.lines[mark:]
+        between = lines[lines.index(crashed.string) : lines.index(forked.string)]
+        assert not [line for line in between if line.startswith("probe: select")], lines
+        server.send(signal.SIGTERM)
+        assert server.wait() == 0
+    tally = assert_nothing_lost(load)
+    # The dead worker's idle connections were closed by the kernel, visibly: the clients saw
+    # the close before reusing them and reconnected instead of losing a request.
+    assert tally.reconnects > 0, load
 
 
 def _ready(generation: int) -> re.Pattern[str]:

@@ -11,7 +11,7 @@ import pytest
 
 from tests.server.helpers import RawClient, get
 from tests.supervisor.conftest import Start
-from tests.supervisor.helpers import children, wait_gone, write_app
+from tests.supervisor.helpers import children, probe_argv, wait_gone, write_app
 
 pytestmark = pytest.mark.slow
 
@@ -156,6 +156,29 @@ def test_a_crashed_worker_is_replaced(start: Start) -> None:
     server.wait_for(r"worker \d+ ready", count=3)
     with RawClient(address) as client:
         assert client.request(get()).status == 200
+    assert server.stop() == 0
+
+
+def test_crashes_outnumbering_the_workers_are_spaced_out(start: Start) -> None:
+    # One worker: its first crash is replaced in the loop pass that reaps it (no select()
+    # between the two: see the probe); a second crash soon after waits for the back-off.
+    server = start(argv=probe_argv("--bind", "127.0.0.1:0", "--max-requests", "1000", "app:app"))
+    address = server.address()
+    forks = []
+    for crash in range(2):
+        server.wait_for(r"worker \d+ ready", count=crash + 1)
+        mark = server.mark()
+        with RawClient(address) as client:
+            client.send(get("/crash"))
+            assert client.read_until_close() == b""
+        crashed = server.wait_for(r"worker \d+ exited unexpectedly", after=mark)
+        forked = server.wait_for(r"probe: forked", after=mark)
+        lines = server.lines[mark:]
+        between = lines[lines.index(crashed.string) : lines.index(forked.string)]
+        forks.append([line for line in between if line.startswith("probe: select")])
+    assert forks[0] == [], server.lines
+    assert forks[1] != [], server.lines
+    server.wait_for(r"worker \d+ ready", count=3)
     assert server.stop() == 0
 
 
