@@ -24,6 +24,10 @@ A worker that cannot boot while no worker is serving (the first start) ends the 
 with the worker's one-line error and exit status 3, instead of fork-looping. Crashes are
 replaced at once; only when they outnumber the workers within `CRASH_WINDOW` seconds are the
 replacements spaced out (0.1 s doubling up to 10 s).
+
+Forking: the signals above are blocked around `fork()`. The child inherits the wakeup fd, and
+a signal reaching it (a rollback's SIGQUIT, a stop's SIGTERM) before it reset its handlers
+was written into the supervisor's pipe: the supervisor acted on a signal it never received.
 """
 
 from __future__ import annotations
@@ -56,6 +60,7 @@ from wsgiserver.worker import (
     EXIT_APP,
     READY,
     RETIRE,
+    reset_signals,
     run_worker,
 )
 
@@ -293,9 +298,12 @@ class Supervisor:
     def _spawn(self, now: float) -> None:
         slot = self._free_slot()
         read_end, write_end = os.pipe()
+        # Blocked until the child has its own handlers (the module docstring says why).
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
         try:
             pid = os.fork()
         except OSError as exc:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             os.close(read_end)
             os.close(write_end)
             log.error("cannot fork a worker: %s; retrying", exc)
@@ -304,8 +312,10 @@ class Supervisor:
         if pid == 0:  # the child: never returns
             code = 1
             try:
-                os.close(read_end)
                 signal.set_wakeup_fd(-1)
+                reset_signals()
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a pending stop acts now
+                os.close(read_end)
                 for fd in (*self.wake_fds, *(w.pipe for w in self.workers.values())):
                     os.close(fd)
                 metrics = None
@@ -325,17 +335,28 @@ class Supervisor:
                     sys.stdout.flush()
                     sys.stderr.flush()
                 os._exit(code)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         os.close(write_end)
         os.set_blocking(read_end, False)
         self.workers[pid] = Worker(pid, read_end, self.generation, now, now, slot=slot)
 
-    def _read(self, worker: Worker) -> None:
-        try:
-            data = os.read(worker.pipe, 4096)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            data = b""
+    def _read(self, worker: Worker, *, to_end: bool = False) -> None:
+        """Take the worker's messages from its pipe: what is there now, or (`to_end`, once
+        it exited) everything up to end-of-file, however much it had queued."""
+        while True:
+            try:
+                data = os.read(worker.pipe, 65536)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            if not data:
+                return
+            self._parse(worker, data)
+            if not to_end:
+                return
+
+    def _parse(self, worker: Worker, data: bytes) -> None:
         data = worker.buffer + data
         worker.buffer = b""
         while data:
@@ -384,7 +405,7 @@ class Supervisor:
             worker = self.workers.pop(pid, None)
             if worker is None:
                 continue
-            self._read(worker)
+            self._read(worker, to_end=True)  # an error line may follow other messages
             os.close(worker.pipe)
             self._retire_slot(worker)
             self._on_exit(worker, status)

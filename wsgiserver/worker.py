@@ -50,6 +50,15 @@ ERROR = b"E"
 EXIT_APP = 3
 
 
+def reset_signals() -> None:
+    """In a freshly forked child, before it unblocks signals: the supervisor's handlers only
+    enqueue, so a stop sent now must take its default action (the server installs its own)."""
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGCHLD):
+        signal.signal(signum, signal.SIG_DFL)  # until the server runs: stop means exit
+    for signum in (signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU):
+        signal.signal(signum, signal.SIG_IGN)
+
+
 def run_worker(
     config: Config,
     sockets: list[socket.socket],
@@ -62,10 +71,6 @@ def run_worker(
     # SIGABRT from the supervisor (a missed heartbeat): every thread's stack goes to stderr,
     # then the default action ends the process.
     faulthandler.enable(file=sys.stderr, all_threads=True)
-    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGCHLD):
-        signal.signal(signum, signal.SIG_DFL)  # until the server runs: stop means exit
-    for signum in (signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU):
-        signal.signal(signum, signal.SIG_IGN)
     try:
         app = load()
     except Exception as exc:

@@ -156,13 +156,16 @@ def server_argv(*args: str) -> list[str]:
 
 # `python -m wsgiserver` with a probe in the supervisor's event loop: a line on stderr each
 # time its select() returns and each time it forks, in order with its own log lines. So a
-# test can tell what the supervisor did within one pass of its loop, without a clock.
+# test can tell what the supervisor did within one pass of its loop, without a clock. With
+# PROBE_CHILD_SIGNAL=NAME in the environment each child sends itself that signal the moment
+# it is forked, before the supervisor's code in the child has run.
 PROBE = """\
-import os, select, sys
+import os, select, signal, sys
 from wsgiserver.cli import main
 
 supervisor_pid = os.getpid()
 real_select, real_fork = select.select, os.fork
+child_signal = os.environ.get("PROBE_CHILD_SIGNAL")
 
 def probed_select(*args):
     ready = real_select(*args)
@@ -174,6 +177,8 @@ def probed_fork():
     pid = real_fork()
     if pid:
         os.write(2, f"probe: forked {pid}\\n".encode())
+    elif child_signal:
+        os.kill(os.getpid(), getattr(signal, child_signal))
     return pid
 
 select.select, os.fork = probed_select, probed_fork

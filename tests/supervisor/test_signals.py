@@ -182,6 +182,18 @@ def test_crashes_outnumbering_the_workers_are_spaced_out(start: Start) -> None:
     assert server.stop() == 0
 
 
+def test_a_signal_reaching_a_worker_as_it_is_forked_stays_the_workers(start: Start) -> None:
+    # A child starts with the supervisor's handlers and its signal wakeup fd: a signal that
+    # reached it before its own were set (a rollback's SIGQUIT to a worker that just forked)
+    # was written into the supervisor's pipe, and the supervisor acted on it: the whole
+    # server stopped. Here each child sends itself SIGHUP the moment it is forked.
+    argv = probe_argv("--bind", "127.0.0.1:0", "--workers", "2", "app:app")
+    server = start(argv=argv, env={"PROBE_CHILD_SIGNAL": "SIGHUP"})
+    server.wait_for(r"worker \d+ ready", count=2)
+    assert server.stop() == 0
+    assert not [line for line in server.lines if "received SIGHUP" in line], server.lines
+
+
 def test_a_worker_crashing_on_its_very_first_request_is_replaced(start: Start) -> None:
     # The request waits in the backlog before the server starts, so the worker's first
     # accept takes it: a crash then is an app crash, not a worker that cannot boot.
