@@ -276,6 +276,21 @@ def gate(sock: socket.socket) -> bool:
     return True
 
 
+def queue_is_ours(sock: socket.socket) -> bool:
+    """Closing `sock` while stopping, must this process first answer what is queued in it?
+
+    Yes when no other process will: the server as a whole is stopping (the socket is gated,
+    or its unix socket file was removed), or this platform cannot gate (so it cannot tell).
+    No when the socket lives on elsewhere: a worker retiring in a reload (the other workers
+    accept from the same queue), or a socket systemd passed (it keeps the queue for the next
+    server).
+    """
+    if sock.family == getattr(socket, "AF_UNIX", None):
+        path = sock.getsockname()
+        return not isinstance(path, str) or not path or not os.path.exists(path)
+    return is_gated(sock) or not sys.platform.startswith("linux")
+
+
 def is_gated(sock: socket.socket) -> bool:
     """True if a socket filter is attached to `sock` (by `gate()`, here or in a parent)."""
     if not sys.platform.startswith("linux"):

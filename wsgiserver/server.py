@@ -16,7 +16,9 @@ what each kind of connection gets) loses no request that reached us:
    a unix socket file it created is removed, so no new connection can queue from now on.
 2. The listeners stay open for `HANDSHAKE_GRACE` when gated (handshakes already under way
    complete and are accepted), then the connections queued in them are accepted, each
-   served by a thread of its own, and the listeners are closed.
+   served by a thread of its own, and the listeners are closed. A listener that lives on
+   elsewhere (`listeners.queue_is_ours`: a worker retiring in a reload, a socket from
+   systemd) is closed at once, its queue left to the processes that still accept from it.
 3. Every connection, in flight or parked idle, gets `Connection: close` on its next
    response. An idle keep-alive connection is *not* closed early: closing it races with a
    request the client may be sending at that instant, which would be lost. It stays parked
@@ -51,7 +53,14 @@ from wsgiserver.connections import Connections, bind_listener, connection_limit,
 from wsgiserver.deadlines import RequestDeadlines
 from wsgiserver.gateway import WSGIApp
 from wsgiserver.hooks import Hooks, load_hooks
-from wsgiserver.listeners import BindAddress, accept, gate, is_gated, listener_address
+from wsgiserver.listeners import (
+    BindAddress,
+    accept,
+    gate,
+    is_gated,
+    listener_address,
+    queue_is_ours,
+)
 from wsgiserver.parking import Deadlines
 from wsgiserver.poller import make_poller
 from wsgiserver.transport import PARK, Overload, Transport
@@ -802,7 +811,7 @@ class Server:
             self._listeners.clear()
         for fd, sock in listeners:
             self._poller.forget(fd)
-            if self._drain:
+            if self._drain and queue_is_ours(sock):
                 self._serve_backlog(fd, sock)
             sock.close()
         if self._on_stop_accepting is not None:

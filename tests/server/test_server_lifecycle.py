@@ -150,6 +150,20 @@ def test_gate_keeps_the_queue_and_refuses_what_comes_after() -> None:
             late.sendall(b"x")
 
 
+def test_a_listener_queue_is_ours_to_empty_only_when_nobody_else_accepts(tmp_path: Path) -> None:
+    # A retiring worker leaves the queue to the others; a stopping server empties it.
+    tcp = listeners.create_listener(listeners.BindAddress("127.0.0.1", 0))
+    path = str(tmp_path / "s.sock")
+    unix = listeners.create_listener(listeners.BindAddress(path=path))
+    with tcp, unix:
+        assert not listeners.queue_is_ours(tcp)
+        assert listeners.gate(tcp)
+        assert listeners.queue_is_ours(tcp)
+        assert not listeners.queue_is_ours(unix)
+        os.unlink(path)
+        assert listeners.queue_is_ours(unix)
+
+
 def test_draining_stop_answers_a_request_on_an_idle_connection() -> None:
     # drain=True: an idle keep-alive connection is not closed by the stop (a request may be
     # on its way); the next request on it is answered with Connection: close. A connection
