@@ -91,12 +91,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                         server_cpu=args.server_cpu, client_cpu=args.client_cpu,
                         helper_python=sys.executable)
     sentinel = "65531"  # a port number that appears nowhere else in a command
-    commands = {
-        name: [word.replace(sentinel, "PORT") for word in
-               server_command(SERVERS[name], SCENARIOS["hello"], env, settings, int(sentinel))]
-        for name in args.servers
-    }
+
+    def shown(name: str, scenario: str) -> list[str]:
+        command = server_command(SERVERS[name], SCENARIOS[scenario], env, settings,
+                                 int(sentinel))
+        return [word.replace(sentinel, "PORT") for word in command]
+
+    commands = {name: shown(name, "hello") for name in args.servers}
     print(commands_block(commands) + "\n", flush=True)
+    if "lifecycle" in args.scenarios:
+        two = {name: shown(name, "lifecycle") for name in args.servers
+               if SERVERS[name].lifecycle is not None}
+        print(commands_block(two, "Lifecycle commands (two workers, pinned)") + "\n",
+              flush=True)
     started = datetime.datetime.now(datetime.UTC)
     results: list[Result] = []
     for scenario_name in args.scenarios:

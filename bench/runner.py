@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import wrk
+from bench import lifecycle, wrk
 from bench.environment import Environment
 from bench.idle import IdleConnections
 from bench.paths import LOG_DIR, REPO_ROOT
@@ -44,7 +44,8 @@ def server_command(server: Server, scenario: Scenario, env: Environment,
                    settings: Settings, port: int) -> list[str]:
     """The full, pinned command line of ``server`` for ``scenario``."""
     pin = ["taskset", "-c", str(settings.server_cpu)]
-    return pin + server.build(env, scenario.app, settings.host, port)
+    build = server.lifecycle if scenario.lifecycle and server.lifecycle else server.build
+    return pin + build(env, scenario.app, settings.host, port)
 
 
 def run_one(server: Server, scenario: Scenario, env: Environment, wrk_path: Path,
@@ -56,6 +57,9 @@ def run_one(server: Server, scenario: Scenario, env: Environment, wrk_path: Path
     if skipped is not None:
         result.error = f"not installed: {skipped}"
         return result
+    if scenario.lifecycle and server.lifecycle is None:
+        result.error = "not measured: no pre-forked workers to reload or replace"
+        return result
     proc = _start(server, scenario, env, settings, result)
     if proc is None:
         return result
@@ -64,7 +68,7 @@ def run_one(server: Server, scenario: Scenario, env: Environment, wrk_path: Path
     except (wrk.WrkError, RuntimeError, OSError) as exc:
         result.error = str(exc)
     finally:
-        if result.error is None and not proc.alive():
+        if result.error is None and not proc.alive() and not scenario.lifecycle:
             result.error = f"server exited during the run: {proc.log_tail()}"
         result.stop = proc.stop(settings.stop_timeout)
         result.log = str(proc.log_path)
@@ -110,9 +114,16 @@ def _measure(proc: ServerProcess, scenario: Scenario, wrk_path: Path, settings: 
     load(settings.warmup)
     if scenario.idle_connections:
         _idle_run(proc, scenario, settings, result, load)
+    elif scenario.lifecycle:
+        result.lifecycle = lifecycle.measure(
+            proc, settings.helper_python, settings.host, result.port, settings.client_cpu,
+            str(REPO_ROOT),
+        )
     else:
         result.wrk = load(settings.duration)
     result.rss_kib = proc.rss_kib()
+    if result.lifecycle is not None and result.lifecycle.reload.answered == 0:
+        result.error = "no request completed during the reloads"
     if result.wrk is not None and result.wrk.requests == 0:
         result.error = "no request completed during the measured run"
 

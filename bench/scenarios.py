@@ -23,6 +23,9 @@ class Scenario:
     script: Path | None = None
     idle_connections: int = 0
     """Idle keep-alive connections held open by a helper during the run."""
+    lifecycle: bool = False
+    """Two worker processes, reloaded, one killed, then stopped under load
+    (``bench/lifecycle.py``); only for servers with a lifecycle command."""
 
 
 IDLE_CONNECTIONS = 10_000
@@ -51,6 +54,14 @@ SCENARIOS: dict[str, Scenario] = {
             "/",
             50,
             idle_connections=IDLE_CONNECTIONS,
+        ),
+        Scenario(
+            "lifecycle",
+            "2 workers under load: 2 reloads, SIGKILL of a worker, then TERM",
+            BENCH_APP,
+            "/",
+            16,
+            lifecycle=True,
         ),
         Scenario("flask", "Flask template page", "bench.frameworks.flask_app:app", "/", 50),
         Scenario("django", "Django template page", "bench.frameworks.django_app:app", "/", 50),
