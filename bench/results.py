@@ -118,7 +118,9 @@ class Result:
             "rss_after_load_kib": self.rss_kib,
             "idle": self.idle.to_json() if self.idle else None,
             "lifecycle": self.lifecycle.to_json() if self.lifecycle else None,
-            "stop": None if stop is None else {
+            "stop": None
+            if stop is None
+            else {
                 "returncode": stop.returncode,
                 "killed": stop.killed,
                 "seconds": round(stop.seconds, 3),

@@ -40,19 +40,20 @@ class Settings:
     helper_python: str = "python3"
 
 
-def server_command(server: Server, scenario: Scenario, env: Environment,
-                   settings: Settings, port: int) -> list[str]:
+def server_command(
+    server: Server, scenario: Scenario, env: Environment, settings: Settings, port: int
+) -> list[str]:
     """The full, pinned command line of ``server`` for ``scenario``."""
     pin = ["taskset", "-c", str(settings.server_cpu)]
     build = server.lifecycle if scenario.lifecycle and server.lifecycle else server.build
     return pin + build(env, scenario.app, settings.host, port)
 
 
-def run_one(server: Server, scenario: Scenario, env: Environment, wrk_path: Path,
-            settings: Settings) -> Result:
+def run_one(
+    server: Server, scenario: Scenario, env: Environment, wrk_path: Path, settings: Settings
+) -> Result:
     """Measure ``server`` under ``scenario``; never raises for server failures."""
-    result = Result(server.name, scenario.name, server_command(server, scenario, env,
-                                                                settings, 0))
+    result = Result(server.name, scenario.name, server_command(server, scenario, env, settings, 0))
     skipped = unavailable_reason(server, env)
     if skipped is not None:
         result.error = f"not installed: {skipped}"
@@ -75,8 +76,9 @@ def run_one(server: Server, scenario: Scenario, env: Environment, wrk_path: Path
     return result
 
 
-def _start(server: Server, scenario: Scenario, env: Environment, settings: Settings,
-           result: Result) -> ServerProcess | None:
+def _start(
+    server: Server, scenario: Scenario, env: Environment, settings: Settings, result: Result
+) -> ServerProcess | None:
     """Start the server on a fresh port, retrying when the port was lost."""
     log_path = LOG_DIR / f"{scenario.name}-{server.name}.log"
     for _ in range(settings.start_attempts):
@@ -101,13 +103,21 @@ def _port_lost(why: str, log_tail: str) -> bool:
     return "held by another process" in why or "address already in use" in log_tail.lower()
 
 
-def _measure(proc: ServerProcess, scenario: Scenario, wrk_path: Path, settings: Settings,
-             result: Result) -> None:
+def _measure(
+    proc: ServerProcess, scenario: Scenario, wrk_path: Path, settings: Settings, result: Result
+) -> None:
     url = f"http://{settings.host}:{result.port}{scenario.path}"
 
     def load(seconds: float) -> wrk.WrkResult:
-        cmd = wrk.command(wrk_path, settings.client_cpu, url, scenario.connections, seconds,
-                          scenario.headers, scenario.script)
+        cmd = wrk.command(
+            wrk_path,
+            settings.client_cpu,
+            url,
+            scenario.connections,
+            seconds,
+            scenario.headers,
+            scenario.script,
+        )
         result.wrk_command = cmd
         return wrk.run(cmd, seconds)
 
@@ -116,7 +126,11 @@ def _measure(proc: ServerProcess, scenario: Scenario, wrk_path: Path, settings: 
         _idle_run(proc, scenario, settings, result, load)
     elif scenario.lifecycle:
         result.lifecycle = lifecycle.measure(
-            proc, settings.helper_python, settings.host, result.port, settings.client_cpu,
+            proc,
+            settings.helper_python,
+            settings.host,
+            result.port,
+            settings.client_cpu,
             str(REPO_ROOT),
         )
     else:
@@ -128,15 +142,21 @@ def _measure(proc: ServerProcess, scenario: Scenario, wrk_path: Path, settings: 
         result.error = "no request completed during the measured run"
 
 
-def _idle_run(proc: ServerProcess, scenario: Scenario, settings: Settings, result: Result,
-              load: Load) -> None:
+def _idle_run(
+    proc: ServerProcess, scenario: Scenario, settings: Settings, result: Result, load: Load
+) -> None:
     """Plain hello, then hello again with the idle connections held open."""
     numbers = IdleNumbers()
     result.idle = numbers
     numbers.plain = load(settings.duration)
     numbers.rss_before_kib = proc.rss_kib()
-    idle = IdleConnections(settings.helper_python, settings.client_cpu, settings.host,
-                           result.port, scenario.idle_connections)
+    idle = IdleConnections(
+        settings.helper_python,
+        settings.client_cpu,
+        settings.host,
+        result.port,
+        scenario.idle_connections,
+    )
     try:
         opening = time.monotonic()
         idle.open(str(REPO_ROOT))

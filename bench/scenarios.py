@@ -44,8 +44,9 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario("big", "1 MiB body from 16 x 64 KiB chunks", BENCH_APP, "/big", 16),
         Scenario("big-file", "1 MiB body via wsgi.file_wrapper", BENCH_APP, "/big-file", 16),
-        Scenario("post", "64 KiB request body echoed back", BENCH_APP, "/echo", 16,
-                 script=POST_SCRIPT),
+        Scenario(
+            "post", "64 KiB request body echoed back", BENCH_APP, "/echo", 16, script=POST_SCRIPT
+        ),
         Scenario("sleep", "app sleeps 10 ms (ideal 10,000 req/s)", BENCH_APP, "/sleep", 100),
         Scenario(
             "idle",

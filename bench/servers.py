@@ -32,6 +32,8 @@ class Server:
     """The same with two worker processes (``lifecycle`` scenario), if it has them."""
 
 
+# Command lines are laid out by hand: an option and its value on one line.
+# fmt: off
 def _wsgiserver(env: Environment, app: str, host: str, port: int) -> list[str]:
     return [str(env.python), "-m", "wsgiserver", app, "--bind", f"{host}:{port}"]
 
@@ -79,6 +81,9 @@ def _bjoern(env: Environment, app: str, host: str, port: int) -> list[str]:
     return [str(env.python), "-m", "bench.runners.bjoern_server", app, host, str(port)]
 
 
+# fmt: on
+
+
 SUBJECT = "wsgiserver"
 """The server every peer is compared with."""
 
@@ -86,8 +91,13 @@ SERVERS: dict[str, Server] = {
     server.name: server
     for server in (
         Server(SUBJECT, SUBJECT, _wsgiserver, "defaults", _wsgiserver_workers),
-        Server("gunicorn", "gunicorn", _gunicorn, "gthread worker, 4 threads, 1 worker",
-               _gunicorn_workers),
+        Server(
+            "gunicorn",
+            "gunicorn",
+            _gunicorn,
+            "gthread worker, 4 threads, 1 worker",
+            _gunicorn_workers,
+        ),
         Server("waitress", "waitress", _waitress, "4 threads (its default)"),
         Server("cheroot", "cheroot", _cheroot, "cheroot.wsgi.Server defaults"),
         Server("granian", "granian", _granian, "WSGI interface, 1 worker, default threads"),
@@ -99,4 +109,3 @@ SERVERS: dict[str, Server] = {
 def unavailable_reason(server: Server, env: Environment) -> str | None:
     """Why ``server`` cannot run in ``env`` (e.g. bjoern did not build), or None."""
     return env.skipped.get(server.package)
-
