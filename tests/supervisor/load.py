@@ -26,6 +26,7 @@ import select
 import socket
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 from tests.server.helpers import ConnectionEnded, RawClient
@@ -80,6 +81,7 @@ class Load:
         self._deadline = time.monotonic() + SECONDS
         self._holding = False
         self._held = 0
+        self._owners: dict[tuple[int, int], int] = {}  # (client, slot) -> pid it last answered
         self._threads = [
             threading.Thread(target=self._pooled, args=(pool_size,), daemon=True)
             for _ in range(pooled)
@@ -123,6 +125,11 @@ class Load:
             if not self._changed.wait_for(lambda: self._held == len(self._threads), LOAD_TIMEOUT):
                 raise AssertionError("the clients did not all pause")
 
+    def idle_connections(self) -> Counter[int]:
+        """While held: how many idle pooled connections each server pid holds."""
+        with self._changed:
+            return Counter(self._owners.values())
+
     def release(self) -> None:
         with self._changed:
             self._holding = False
@@ -161,6 +168,7 @@ class Load:
 
     def _pooled(self, pool_size: int) -> None:
         pool: list[RawClient | None] = [None] * pool_size
+        me = threading.get_ident()
         try:
             for turn in itertools.count():
                 number = self._next()
@@ -173,11 +181,18 @@ class Load:
                     client = pool[slot] = None
                     with self._changed:
                         self.tally.reconnects += 1
+                        self._owners.pop((me, slot), None)
                 if client is None:
                     client = pool[slot] = self._connect()
                     if client is None:
                         continue
-                if not self._exchange(client, number, keep_alive=True):
+                pid = self._exchange(client, number, keep_alive=True)
+                with self._changed:
+                    if pid is None:
+                        self._owners.pop((me, slot), None)
+                    else:
+                        self._owners[me, slot] = pid
+                if pid is None:
                     client.close()
                     pool[slot] = None
         finally:
@@ -195,8 +210,8 @@ class Load:
                 with client:
                     self._exchange(client, number, keep_alive=False)
 
-    def _exchange(self, client: RawClient, number: int, *, keep_alive: bool) -> bool:
-        """One request; True if the connection may carry the next one."""
+    def _exchange(self, client: RawClient, number: int, *, keep_alive: bool) -> int | None:
+        """One request; the answering pid if the connection may carry the next one."""
         path = "/work" if number % SLOW_EVERY == 0 else "/"
         close = "" if keep_alive else "Connection: close\r\n"
         request = f"GET {path}?{number} HTTP/1.1\r\nHost: load.test\r\n{close}\r\n".encode()
@@ -207,22 +222,22 @@ class Load:
         except (ConnectionEnded, OSError) as exc:  # OSError: a reset, or a read timeout
             with self._changed:
                 self.tally.lost.append(f"{what}: {exc!r}")
-            return False
+            return None
         except AssertionError as exc:  # a malformed response
             with self._changed:
                 self.tally.wrong.append(f"{what}: {exc}")
-            return False
+            return None
         echoed, _, pid = response.body.decode("latin-1").partition(" ")
         with self._changed:
             if response.status != 200 or echoed != str(number) or not pid.isdigit():
                 self.tally.wrong.append(f"{what}: {response.status} {response.body!r}")
-                return False
+                return None
             self.tally.answered += 1
             self.tally.pids.add(int(pid))
             if keep_alive and response.closes:
                 self.tally.closing += 1
             self._changed.notify_all()
-        return keep_alive and not response.closes
+        return int(pid) if keep_alive and not response.closes else None
 
 
 def _closed_by_peer(sock: socket.socket) -> bool:
