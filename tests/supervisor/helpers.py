@@ -140,9 +140,11 @@ class Proc:
         return code
 
     def kill(self) -> None:
-        for child in children(self.proc.pid):
-            _kill_quietly(child)
         if self.proc.poll() is None:
+            # Only while it has not been reaped: after that its pid may already belong to
+            # another process (pid_max can be 32768), whose children must not be killed.
+            for child in children(self.proc.pid):
+                _kill_quietly(child)
             self.proc.kill()
             self.proc.wait()
         self._reader.join(WAIT)
