@@ -96,12 +96,6 @@ def run_worker(
         _send(pipe, ERROR + message.encode("utf-8", "replace") + b"\n")
         return EXIT_APP
     heart.server = server
-    # Ready now, not at the first housekeeper tick: serving starts at once, and a request
-    # that crashes the worker before that tick made the supervisor take it for a worker that
-    # cannot boot, and stop the whole server.
-    server.publish_metrics()  # /readyz asks the shared gauges as soon as READY arrives
-    if not _send(pipe, READY):
-        return 0  # the supervisor is gone
 
     def graceful(_signum: int, _frame: object) -> None:
         server.shutdown()  # marks in-flight responses `Connection: close` before returning
@@ -111,9 +105,19 @@ def run_worker(
         logging.shutdown()
         os._exit(0)
 
+    server.publish_metrics()  # /readyz asks the shared gauges as soon as READY arrives
+    # Before READY: a stop the supervisor sends as soon as it hears READY must find them
+    # (it used to kill a ready worker outright, by SIGTERM's default action). After
+    # publish_metrics(): a handler stopping the server must not find its lock held by the
+    # code it interrupted (nothing from here to serve_forever() takes it).
     signal.signal(signal.SIGTERM, graceful)
     signal.signal(signal.SIGINT, fast)
     signal.signal(signal.SIGQUIT, fast)
+    # Ready now, not at the first housekeeper tick: serving starts at once, and a request
+    # that crashes the worker before that tick made the supervisor take it for a worker that
+    # cannot boot, and stop the whole server.
+    if not _send(pipe, READY):
+        return 0  # the supervisor is gone
     server.serve_forever()
     return 0
 
