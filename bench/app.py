@@ -2,7 +2,8 @@
 
 Routes: ``/`` (13-byte hello), ``/big`` (1 MiB as 16 x 64 KiB chunks),
 ``/big-file`` (1 MiB through ``wsgi.file_wrapper``), ``/echo`` (request
-body echoed back, Content-Length or chunked) and ``/sleep`` (hello after 10 ms).
+body echoed back, Content-Length or chunked), ``/sleep`` (hello after 10 ms) and
+``/pid`` (the answering process's pid, for the ``lifecycle`` scenario).
 
 The file for ``/big-file`` is created when this module is imported and
 unlinked at once; each request reopens it through ``/proc/self/fd`` so it
@@ -99,4 +100,8 @@ def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[byt
     if path == "/sleep":
         time.sleep(SLEEP_SECONDS)
         return _hello(start_response)
+    if path == "/pid":
+        body = str(os.getpid()).encode()
+        start_response("200 OK", _headers("text/plain", len(body)))
+        return [body]
     return _not_found(start_response)

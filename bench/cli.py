@@ -49,22 +49,35 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description="Benchmark wsgiserver against peer WSGI servers with wrk.",
     )
     servers, scenarios = list(SERVERS), list(SCENARIOS)
-    parser.add_argument("--servers", default=",".join(servers),
-                        type=lambda v: _names(v, servers, "server"),
-                        help=f"comma-separated (default: all: {','.join(servers)})")
-    parser.add_argument("--scenarios", default=",".join(scenarios),
-                        type=lambda v: _names(v, scenarios, "scenario"),
-                        help=f"comma-separated (default: all: {','.join(scenarios)})")
-    parser.add_argument("--duration", type=float, default=10.0,
-                        help="seconds of measured load per run (default 10)")
-    parser.add_argument("--warmup", type=float, default=1.0,
-                        help="seconds of unmeasured load before each run (default 1)")
-    parser.add_argument("--json", type=Path, metavar="FILE",
-                        help="also write every number to FILE as JSON")
+    parser.add_argument(
+        "--servers",
+        default=",".join(servers),
+        type=lambda v: _names(v, servers, "server"),
+        help=f"comma-separated (default: all: {','.join(servers)})",
+    )
+    parser.add_argument(
+        "--scenarios",
+        default=",".join(scenarios),
+        type=lambda v: _names(v, scenarios, "scenario"),
+        help=f"comma-separated (default: all: {','.join(scenarios)})",
+    )
+    parser.add_argument(
+        "--duration", type=float, default=10.0, help="seconds of measured load per run (default 10)"
+    )
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=1.0,
+        help="seconds of unmeasured load before each run (default 1)",
+    )
+    parser.add_argument(
+        "--json", type=Path, metavar="FILE", help="also write every number to FILE as JSON"
+    )
     parser.add_argument("--server-cpu", type=int, default=0, help="CPU for the server")
     parser.add_argument("--client-cpu", type=int, default=1, help="CPU for wrk and helpers")
-    parser.add_argument("--reinstall", action="store_true",
-                        help="reinstall the packages of bench/.venv")
+    parser.add_argument(
+        "--reinstall", action="store_true", help="reinstall the packages of bench/.venv"
+    )
     return parser.parse_args(argv)
 
 
@@ -83,20 +96,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     cpus = os.sched_getaffinity(0)
     if args.server_cpu not in cpus or args.client_cpu not in cpus:
-        print(f"bench: CPUs {args.server_cpu} and {args.client_cpu} are needed; "
-              f"this process may use {sorted(cpus)}", file=sys.stderr)
+        print(
+            f"bench: CPUs {args.server_cpu} and {args.client_cpu} are needed; "
+            f"this process may use {sorted(cpus)}",
+            file=sys.stderr,
+        )
         return 2
     raise_nofile_limit(IDLE_CONNECTIONS + 1024)
-    settings = Settings(duration=args.duration, warmup=args.warmup,
-                        server_cpu=args.server_cpu, client_cpu=args.client_cpu,
-                        helper_python=sys.executable)
+    settings = Settings(
+        duration=args.duration,
+        warmup=args.warmup,
+        server_cpu=args.server_cpu,
+        client_cpu=args.client_cpu,
+        helper_python=sys.executable,
+    )
     sentinel = "65531"  # a port number that appears nowhere else in a command
-    commands = {
-        name: [word.replace(sentinel, "PORT") for word in
-               server_command(SERVERS[name], SCENARIOS["hello"], env, settings, int(sentinel))]
-        for name in args.servers
-    }
+
+    def shown(name: str, scenario: str) -> list[str]:
+        command = server_command(SERVERS[name], SCENARIOS[scenario], env, settings, int(sentinel))
+        return [word.replace(sentinel, "PORT") for word in command]
+
+    commands = {name: shown(name, "hello") for name in args.servers}
     print(commands_block(commands) + "\n", flush=True)
+    if "lifecycle" in args.scenarios:
+        two = {
+            name: shown(name, "lifecycle")
+            for name in args.servers
+            if SERVERS[name].lifecycle is not None
+        }
+        print(commands_block(two, "Lifecycle commands (two workers, pinned)") + "\n", flush=True)
     started = datetime.datetime.now(datetime.UTC)
     results: list[Result] = []
     for scenario_name in args.scenarios:
@@ -111,8 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         results += batch
         print(scenario_table(scenario, batch, args.duration) + "\n", flush=True)
 
-    report = _json_report(args, settings, started, results, env.python, wrk_path,
-                          env.skipped)
+    report = _json_report(args, settings, started, results, env.python, wrk_path, env.skipped)
     out = args.json or RESULTS_DIR / f"bench-{started:%Y%m%dT%H%M%SZ}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
@@ -120,9 +147,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _json_report(args: argparse.Namespace, settings: Settings, started: datetime.datetime,
-                 results: list[Result], python: Path, wrk_path: Path,
-                 skipped: dict[str, str]) -> dict[str, object]:
+def _json_report(
+    args: argparse.Namespace,
+    settings: Settings,
+    started: datetime.datetime,
+    results: list[Result],
+    python: Path,
+    wrk_path: Path,
+    skipped: dict[str, str],
+) -> dict[str, object]:
     versions = installed_versions(python)
     subjects = {r.scenario: r for r in results if r.server == SUBJECT}
     ratios: dict[str, dict[str, dict[str, float | None]]] = {}
@@ -153,14 +186,17 @@ def _json_report(args: argparse.Namespace, settings: Settings, started: datetime
         },
         "versions": {
             SUBJECT: git_revision(),
-            **{name: versions.get(SERVERS[name].package, "not installed")
-               for name in SERVERS if name != SUBJECT},
+            **{
+                name: versions.get(SERVERS[name].package, "not installed")
+                for name in SERVERS
+                if name != SUBJECT
+            },
             "flask": versions.get("flask", "not installed"),
             "django": versions.get("django", "not installed"),
         },
         "skipped_packages": skipped,
         "ratio_definition": f"{SUBJECT} / peer, same invocation; "
-                            "requests_per_sec > 1 and p99 < 1 favour " + SUBJECT,
+        "requests_per_sec > 1 and p99 < 1 favour " + SUBJECT,
         "ratios": ratios,
         "results": [result.to_json() for result in results],
     }

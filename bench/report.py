@@ -32,8 +32,12 @@ def ratio(subject: Result | None, peer: Result, metric: str = "rps") -> float | 
 def scenario_table(scenario: Scenario, results: Sequence[Result], duration: float) -> str:
     """The table of one scenario, with a title line and notes."""
     subject = next((r for r in results if r.server == SUBJECT), None)
-    title = (f"== {scenario.name}: {scenario.description}; "
-             f"{scenario.connections} connections, {duration:g} s ==")
+    shape = (
+        "16 keep-alive + 4 closing connections, fixed phases"
+        if scenario.lifecycle
+        else f"{scenario.connections} connections, {duration:g} s"
+    )
+    title = f"== {scenario.name}: {scenario.description}; {shape} =="
     rows: list[tuple[str, ...]] = [_HEAD]
     notes: list[str] = []
     for result in results:
@@ -45,15 +49,20 @@ def scenario_table(scenario: Scenario, results: Sequence[Result], duration: floa
             notes.append(f"  {result.server}: processes left after stop: {stop.leftover_pids}")
         elif stop is not None and stop.killed:
             notes.append(f"  {result.server}: did not stop on SIGTERM, killed")
+    if scenario.lifecycle:  # no wrk run to show: its own table only
+        return "\n".join([title, *_lifecycle_table(results), *notes])
     lines = [title, *_align(rows), *notes]
     if scenario.idle_connections:
         lines += ["", *_idle_table(results)]
     return "\n".join(lines)
 
 
-def commands_block(commands: dict[str, list[str]]) -> str:
+def commands_block(
+    commands: dict[str, list[str]],
+    title: str = "Server commands (one worker, pinned; PORT is picked per run)",
+) -> str:
     """The exact server command lines, one per server."""
-    lines = ["Server commands (one worker, pinned; PORT is picked per run):"]
+    lines = [f"{title}:"]
     lines += [f"  {name}: {shlex.join(command)}" for name, command in commands.items()]
     return "\n".join(lines)
 
@@ -75,8 +84,15 @@ def _row(result: Result, subject: Result | None) -> tuple[str, ...]:
 
 
 def _idle_table(results: Sequence[Result]) -> list[str]:
-    head = ("server", "RSS before", "RSS idle", "RSS idle+load", "idle open",
-            "p99 plain", "p99 with idle")
+    head = (
+        "server",
+        "RSS before",
+        "RSS idle",
+        "RSS idle+load",
+        "idle open",
+        "p99 plain",
+        "p99 with idle",
+    )
     rows: list[tuple[str, ...]] = [head]
     for result in results:
         idle = result.idle
@@ -87,18 +103,71 @@ def _idle_table(results: Sequence[Result]) -> list[str]:
         loaded = _ms(result.wrk.p99_ms) if result.ok and result.wrk else "FAILED"
         before = _count(idle.still_open_before_load)
         after = _count(idle.still_open_after_load)
-        rows.append((
-            result.server,
-            _mib(idle.rss_before_kib),
-            _mib(idle.rss_idle_kib),
-            _mib(idle.rss_idle_after_load_kib),
-            f"{idle.opened:,}/{before}/{after}",
-            plain,
-            loaded,
-        ))
-    return [*_align(rows),
-            "  idle open: opened / still open before the load / still open after it "
-            "(servers may cap connections or close idle keep-alive ones on a timeout)"]
+        rows.append(
+            (
+                result.server,
+                _mib(idle.rss_before_kib),
+                _mib(idle.rss_idle_kib),
+                _mib(idle.rss_idle_after_load_kib),
+                f"{idle.opened:,}/{before}/{after}",
+                plain,
+                loaded,
+            )
+        )
+    return [
+        *_align(rows),
+        "  idle open: opened / still open before the load / still open after it "
+        "(servers may cap connections or close idle keep-alive ones on a timeout)",
+    ]
+
+
+def _lifecycle_table(results: Sequence[Result]) -> list[str]:
+    head = (
+        "server",
+        "answered",
+        "lost: reload",
+        "kill",
+        "stop",
+        "refused",
+        "reconnects",
+        "wrong",
+        "respawn: forked",
+        "serving",
+        "stop took",
+    )
+    rows: list[tuple[str, ...]] = [head]
+    for result in results:
+        numbers = result.lifecycle
+        if numbers is None:
+            rows.append((result.server, *("-" * 10)))
+            continue
+        phases = (numbers.reload, numbers.kill, numbers.stop)
+        rows.append(
+            (
+                result.server,
+                f"{sum(phase.answered for phase in phases):,}",
+                *(f"{phase.lost:,}" for phase in phases),
+                f"{sum(phase.refused for phase in phases):,}",
+                f"{sum(phase.reconnects for phase in phases):,}",
+                f"{sum(phase.wrong for phase in phases):,}",
+                _optional_ms(numbers.respawn_forked_ms),
+                _optional_ms(numbers.respawn_serving_ms),
+                "-" if numbers.stop_seconds is None else f"{numbers.stop_seconds:.2f}s",
+            )
+        )
+    return [
+        *_align(rows),
+        "  lost: sent without a complete answer, per phase (the kill phase includes what "
+        "the killed worker had in flight);",
+        "  refused, reconnects: nothing sent, nothing lost (connections refused or reset "
+        "before a byte; keep-alive connections",
+        "  found closed before reuse). respawn: from SIGKILL to a new worker process, and "
+        "to its first answer (a few ms of resolution)",
+    ]
+
+
+def _optional_ms(value: float | None) -> str:
+    return "n/a" if value is None else _ms(value)
 
 
 def _align(rows: list[tuple[str, ...]]) -> list[str]:

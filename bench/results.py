@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from bench.process import StopReport
 from bench.wrk import WrkResult
@@ -39,6 +39,50 @@ class IdleNumbers:
 
 
 @dataclass
+class PhaseNumbers:
+    """One phase of the ``lifecycle`` scenario, as its load helper counted it."""
+
+    answered: int = 0
+    lost: int = 0
+    """Sent without a complete answer (EOF, reset, or none within 10 s)."""
+    refused: int = 0
+    """No connection, or reset before a byte was sent: nothing lost."""
+    reconnects: int = 0
+    """Keep-alive connections found closed by the server before reuse: nothing lost."""
+    wrong: int = 0
+    """Complete answers other than 200."""
+
+
+@dataclass
+class LifecycleNumbers:
+    """The ``lifecycle`` scenario (bench/lifecycle.py): lost requests and respawn times."""
+
+    reload: PhaseNumbers = field(default_factory=PhaseNumbers)
+    kill: PhaseNumbers = field(default_factory=PhaseNumbers)
+    stop: PhaseNumbers = field(default_factory=PhaseNumbers)
+    respawn_forked_ms: float | None = None
+    respawn_serving_ms: float | None = None
+    stop_seconds: float | None = None
+    stop_returncode: int | None = None
+
+    def to_json(self) -> dict[str, object]:
+        """A JSON-ready dict."""
+        return {
+            "reload": asdict(self.reload),
+            "kill": asdict(self.kill),
+            "stop": asdict(self.stop),
+            "respawn_forked_ms": _rounded(self.respawn_forked_ms),
+            "respawn_serving_ms": _rounded(self.respawn_serving_ms),
+            "stop_seconds": _rounded(self.stop_seconds),
+            "stop_returncode": self.stop_returncode,
+        }
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+@dataclass
 class Result:
     """Outcome of one server under one scenario; ``error`` is set when it failed."""
 
@@ -51,12 +95,13 @@ class Result:
     wrk: WrkResult | None = None
     rss_kib: int = 0
     idle: IdleNumbers | None = None
+    lifecycle: LifecycleNumbers | None = None
     stop: StopReport | None = None
     log: str = ""
 
     @property
     def ok(self) -> bool:
-        return self.error is None and self.wrk is not None
+        return self.error is None and (self.wrk is not None or self.lifecycle is not None)
 
     def to_json(self) -> dict[str, object]:
         """A JSON-ready dict of every number and command."""
@@ -72,7 +117,10 @@ class Result:
             "wrk": self.wrk.to_json() if self.wrk else None,
             "rss_after_load_kib": self.rss_kib,
             "idle": self.idle.to_json() if self.idle else None,
-            "stop": None if stop is None else {
+            "lifecycle": self.lifecycle.to_json() if self.lifecycle else None,
+            "stop": None
+            if stop is None
+            else {
                 "returncode": stop.returncode,
                 "killed": stop.killed,
                 "seconds": round(stop.seconds, 3),

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import wrk
+from bench import lifecycle, wrk
 from bench.environment import Environment
 from bench.idle import IdleConnections
 from bench.paths import LOG_DIR, REPO_ROOT
@@ -40,21 +40,26 @@ class Settings:
     helper_python: str = "python3"
 
 
-def server_command(server: Server, scenario: Scenario, env: Environment,
-                   settings: Settings, port: int) -> list[str]:
+def server_command(
+    server: Server, scenario: Scenario, env: Environment, settings: Settings, port: int
+) -> list[str]:
     """The full, pinned command line of ``server`` for ``scenario``."""
     pin = ["taskset", "-c", str(settings.server_cpu)]
-    return pin + server.build(env, scenario.app, settings.host, port)
+    build = server.lifecycle if scenario.lifecycle and server.lifecycle else server.build
+    return pin + build(env, scenario.app, settings.host, port)
 
 
-def run_one(server: Server, scenario: Scenario, env: Environment, wrk_path: Path,
-            settings: Settings) -> Result:
+def run_one(
+    server: Server, scenario: Scenario, env: Environment, wrk_path: Path, settings: Settings
+) -> Result:
     """Measure ``server`` under ``scenario``; never raises for server failures."""
-    result = Result(server.name, scenario.name, server_command(server, scenario, env,
-                                                                settings, 0))
+    result = Result(server.name, scenario.name, server_command(server, scenario, env, settings, 0))
     skipped = unavailable_reason(server, env)
     if skipped is not None:
         result.error = f"not installed: {skipped}"
+        return result
+    if scenario.lifecycle and server.lifecycle is None:
+        result.error = "not measured: no pre-forked workers to reload or replace"
         return result
     proc = _start(server, scenario, env, settings, result)
     if proc is None:
@@ -64,15 +69,16 @@ def run_one(server: Server, scenario: Scenario, env: Environment, wrk_path: Path
     except (wrk.WrkError, RuntimeError, OSError) as exc:
         result.error = str(exc)
     finally:
-        if result.error is None and not proc.alive():
+        if result.error is None and not proc.alive() and not scenario.lifecycle:
             result.error = f"server exited during the run: {proc.log_tail()}"
         result.stop = proc.stop(settings.stop_timeout)
         result.log = str(proc.log_path)
     return result
 
 
-def _start(server: Server, scenario: Scenario, env: Environment, settings: Settings,
-           result: Result) -> ServerProcess | None:
+def _start(
+    server: Server, scenario: Scenario, env: Environment, settings: Settings, result: Result
+) -> ServerProcess | None:
     """Start the server on a fresh port, retrying when the port was lost."""
     log_path = LOG_DIR / f"{scenario.name}-{server.name}.log"
     for _ in range(settings.start_attempts):
@@ -97,35 +103,60 @@ def _port_lost(why: str, log_tail: str) -> bool:
     return "held by another process" in why or "address already in use" in log_tail.lower()
 
 
-def _measure(proc: ServerProcess, scenario: Scenario, wrk_path: Path, settings: Settings,
-             result: Result) -> None:
+def _measure(
+    proc: ServerProcess, scenario: Scenario, wrk_path: Path, settings: Settings, result: Result
+) -> None:
     url = f"http://{settings.host}:{result.port}{scenario.path}"
 
     def load(seconds: float) -> wrk.WrkResult:
-        cmd = wrk.command(wrk_path, settings.client_cpu, url, scenario.connections, seconds,
-                          scenario.headers, scenario.script)
+        cmd = wrk.command(
+            wrk_path,
+            settings.client_cpu,
+            url,
+            scenario.connections,
+            seconds,
+            scenario.headers,
+            scenario.script,
+        )
         result.wrk_command = cmd
         return wrk.run(cmd, seconds)
 
     load(settings.warmup)
     if scenario.idle_connections:
         _idle_run(proc, scenario, settings, result, load)
+    elif scenario.lifecycle:
+        result.lifecycle = lifecycle.measure(
+            proc,
+            settings.helper_python,
+            settings.host,
+            result.port,
+            settings.client_cpu,
+            str(REPO_ROOT),
+        )
     else:
         result.wrk = load(settings.duration)
     result.rss_kib = proc.rss_kib()
+    if result.lifecycle is not None and result.lifecycle.reload.answered == 0:
+        result.error = "no request completed during the reloads"
     if result.wrk is not None and result.wrk.requests == 0:
         result.error = "no request completed during the measured run"
 
 
-def _idle_run(proc: ServerProcess, scenario: Scenario, settings: Settings, result: Result,
-              load: Load) -> None:
+def _idle_run(
+    proc: ServerProcess, scenario: Scenario, settings: Settings, result: Result, load: Load
+) -> None:
     """Plain hello, then hello again with the idle connections held open."""
     numbers = IdleNumbers()
     result.idle = numbers
     numbers.plain = load(settings.duration)
     numbers.rss_before_kib = proc.rss_kib()
-    idle = IdleConnections(settings.helper_python, settings.client_cpu, settings.host,
-                           result.port, scenario.idle_connections)
+    idle = IdleConnections(
+        settings.helper_python,
+        settings.client_cpu,
+        settings.host,
+        result.port,
+        scenario.idle_connections,
+    )
     try:
         opening = time.monotonic()
         idle.open(str(REPO_ROOT))

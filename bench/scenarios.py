@@ -23,6 +23,9 @@ class Scenario:
     script: Path | None = None
     idle_connections: int = 0
     """Idle keep-alive connections held open by a helper during the run."""
+    lifecycle: bool = False
+    """Two worker processes, reloaded, one killed, then stopped under load
+    (``bench/lifecycle.py``); only for servers with a lifecycle command."""
 
 
 IDLE_CONNECTIONS = 10_000
@@ -41,10 +44,17 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario("big", "1 MiB body from 16 x 64 KiB chunks", BENCH_APP, "/big", 16),
         Scenario("big-file", "1 MiB body via wsgi.file_wrapper", BENCH_APP, "/big-file", 16),
-        Scenario("post", "64 KiB request body echoed back", BENCH_APP, "/echo", 16,
-                 script=POST_SCRIPT),
-        Scenario("post-chunked", "the same 64 KiB body, sent chunked, echoed back", BENCH_APP,
-                 "/echo", 16, script=POST_CHUNKED_SCRIPT),
+        Scenario(
+            "post", "64 KiB request body echoed back", BENCH_APP, "/echo", 16, script=POST_SCRIPT
+        ),
+        Scenario(
+            "post-chunked",
+            "the same 64 KiB body, sent chunked, echoed back",
+            BENCH_APP,
+            "/echo",
+            16,
+            script=POST_CHUNKED_SCRIPT,
+        ),
         Scenario("sleep", "app sleeps 10 ms (ideal 10,000 req/s)", BENCH_APP, "/sleep", 100),
         Scenario(
             "idle",
@@ -53,6 +63,14 @@ SCENARIOS: dict[str, Scenario] = {
             "/",
             50,
             idle_connections=IDLE_CONNECTIONS,
+        ),
+        Scenario(
+            "lifecycle",
+            "2 workers under load: 2 reloads, SIGKILL of a worker, then TERM",
+            BENCH_APP,
+            "/",
+            16,
+            lifecycle=True,
         ),
         Scenario("flask", "Flask template page", "bench.frameworks.flask_app:app", "/", 50),
         Scenario("django", "Django template page", "bench.frameworks.django_app:app", "/", 50),

@@ -3,7 +3,9 @@
 Every command is built for an app given as ``module:attribute`` and a
 host/port, and is prefixed with ``taskset -c CPU`` by the runner.  Options
 are the servers' defaults apart from what is needed for one worker process
-(and gunicorn's gthread worker, which is not its default).
+(and gunicorn's gthread worker, which is not its default).  The servers
+that pre-fork and reload workers also have a command with two workers for
+the ``lifecycle`` scenario.
 """
 
 from __future__ import annotations
@@ -26,19 +28,31 @@ class Server:
     build: CommandBuilder
     """(environment, app spec, host, port) -> command line."""
     note: str
+    lifecycle: CommandBuilder | None = None
+    """The same with two worker processes (``lifecycle`` scenario), if it has them."""
 
 
+# Command lines are laid out by hand: an option and its value on one line.
+# fmt: off
 def _wsgiserver(env: Environment, app: str, host: str, port: int) -> list[str]:
     return [str(env.python), "-m", "wsgiserver", app, "--bind", f"{host}:{port}"]
 
 
-def _gunicorn(env: Environment, app: str, host: str, port: int) -> list[str]:
+def _wsgiserver_workers(env: Environment, app: str, host: str, port: int) -> list[str]:
+    return [*_wsgiserver(env, app, host, port), "--workers", "2"]
+
+
+def _gunicorn(env: Environment, app: str, host: str, port: int, workers: int = 1) -> list[str]:
     return [
         str(env.bin_dir / "gunicorn"),
-        "-k", "gthread", "--threads", "4", "-w", "1",
+        "-k", "gthread", "--threads", "4", "-w", str(workers),
         "--bind", f"{host}:{port}",
         app,
     ]
+
+
+def _gunicorn_workers(env: Environment, app: str, host: str, port: int) -> list[str]:
+    return _gunicorn(env, app, host, port, workers=2)
 
 
 def _waitress(env: Environment, app: str, host: str, port: int) -> list[str]:
@@ -67,14 +81,23 @@ def _bjoern(env: Environment, app: str, host: str, port: int) -> list[str]:
     return [str(env.python), "-m", "bench.runners.bjoern_server", app, host, str(port)]
 
 
+# fmt: on
+
+
 SUBJECT = "wsgiserver"
 """The server every peer is compared with."""
 
 SERVERS: dict[str, Server] = {
     server.name: server
     for server in (
-        Server(SUBJECT, SUBJECT, _wsgiserver, "defaults"),
-        Server("gunicorn", "gunicorn", _gunicorn, "gthread worker, 4 threads, 1 worker"),
+        Server(SUBJECT, SUBJECT, _wsgiserver, "defaults", _wsgiserver_workers),
+        Server(
+            "gunicorn",
+            "gunicorn",
+            _gunicorn,
+            "gthread worker, 4 threads, 1 worker",
+            _gunicorn_workers,
+        ),
         Server("waitress", "waitress", _waitress, "4 threads (its default)"),
         Server("cheroot", "cheroot", _cheroot, "cheroot.wsgi.Server defaults"),
         Server("granian", "granian", _granian, "WSGI interface, 1 worker, default threads"),
@@ -86,4 +109,3 @@ SERVERS: dict[str, Server] = {
 def unavailable_reason(server: Server, env: Environment) -> str | None:
     """Why ``server`` cannot run in ``env`` (e.g. bjoern did not build), or None."""
     return env.skipped.get(server.package)
-

@@ -196,7 +196,14 @@ def test_root_path(django_env: dict[str, str]) -> None:
         assert 'action="/prefix/"' in page
         # Not asserted: StaticFilesHandler strips STATIC_URL from request.path (which includes
         # SCRIPT_NAME), so it cannot serve under a prefix; see docs/frameworks.rst.
-        login = requests.get(server.url + "/prefix/admin/", allow_redirects=False, timeout=30)
+        # The redirect's connection would stay open idle (requests keeps it with the
+        # response), and a graceful stop waits for idle connections: close it now.
+        login = requests.get(
+            server.url + "/prefix/admin/",
+            allow_redirects=False,
+            headers={"Connection": "close"},
+            timeout=30,
+        )
         assert login.headers["Location"] == "/prefix/admin/login/?next=/prefix/admin/"
 
 

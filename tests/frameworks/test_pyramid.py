@@ -119,8 +119,13 @@ def test_root_path_generates_prefixed_urls() -> None:
         page = requests.get(server.url + "/prefix/", timeout=30).text
         assert f'href="{server.url}/prefix/static/style.css"' in page
         assert 'action="/prefix/notes"' in page
+        # The redirect's connection would stay open idle (requests keeps it with the
+        # response), and a graceful stop waits for idle connections: close it now.
         posted = requests.post(
-            server.url + "/prefix/notes", data={"note": "n"}, allow_redirects=False
+            server.url + "/prefix/notes",
+            data={"note": "n"},
+            allow_redirects=False,
+            headers={"Connection": "close"},
         )
         assert posted.headers["Location"] == server.url + "/prefix/"
 

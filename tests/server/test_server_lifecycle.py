@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.server.helpers import Environ, RawClient, StartResponse, get, path_app
+from wsgiserver.config.bind import BindAddress
 from wsgiserver.errors import BindError
 from wsgiserver.server import listeners
 from wsgiserver.server import server as server_module
@@ -124,6 +125,72 @@ def test_context_manager_stops_serving() -> None:
     thread.join(UPPER_BOUND)
     assert not thread.is_alive()
     assert refused(port)
+
+
+def test_gate_keeps_the_queue_and_refuses_what_comes_after() -> None:
+    # listeners.gate: the queued connection is still served; an attempt made after the gate
+    # never becomes a connection (so closing cannot reset it) and is refused once closed.
+    listener = listeners.create_listener(BindAddress("127.0.0.1", 0))
+    address = listener.getsockname()
+    with socket.create_connection(address) as queued, socket.socket() as late:
+        queued.sendall(b"q")
+        assert not listeners.is_gated(listener)
+        assert listeners.gate(listener)
+        assert listeners.is_gated(listener)
+        late.setblocking(False)
+        assert late.connect_ex(address) == errno.EINPROGRESS
+        accepted, _ = listener.accept()
+        with accepted:
+            assert accepted.recv(1) == b"q"
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # the late attempt was not queued behind it
+        listener.close()
+        late.setblocking(True)
+        late.settimeout(UPPER_BOUND)
+        with pytest.raises(ConnectionRefusedError):  # at its SYN retransmission
+            late.sendall(b"x")
+
+
+def test_a_listener_queue_is_ours_to_empty_only_when_nobody_else_accepts(tmp_path: Path) -> None:
+    # A retiring worker leaves the queue to the others; a stopping server empties it.
+    tcp = listeners.create_listener(BindAddress("127.0.0.1", 0))
+    path = str(tmp_path / "s.sock")
+    unix = listeners.create_listener(BindAddress(path=path))
+    with tcp, unix:
+        assert not listeners.queue_is_ours(tcp)
+        assert listeners.gate(tcp)
+        assert listeners.queue_is_ours(tcp)
+        assert not listeners.queue_is_ours(unix)
+        os.unlink(path)
+        assert listeners.queue_is_ours(unix)
+
+
+def test_draining_stop_answers_a_request_on_an_idle_connection() -> None:
+    # drain=True: an idle keep-alive connection is not closed by the stop (a request may be
+    # on its way); the next request on it is answered with Connection: close. A connection
+    # attempted once the listeners are closed is refused.
+    closed = threading.Event()
+    server = Server(
+        path_app,
+        bind="127.0.0.1:0",
+        drain=True,
+        on_stop_accepting=closed.set,
+        keepalive_timeout=60.0,
+    )
+    port = server.addresses[0].port
+    with serving_in_thread(server), RawClient(("127.0.0.1", port)) as client:
+        first = client.request(get("/first"))
+        assert not first.closes
+        stopper = threading.Thread(target=server.shutdown)
+        stopper.start()
+        assert closed.wait(UPPER_BOUND)
+        assert refused(port)
+        second = client.request(get("/second"))
+        assert second.body == b"/second"
+        assert second.closes
+        client.assert_closed()
+        stopper.join(UPPER_BOUND)
+        assert not stopper.is_alive()
 
 
 class Blocking:

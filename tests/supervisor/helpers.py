@@ -168,9 +168,11 @@ class Proc:
         return code
 
     def kill(self) -> None:
-        for child in children(self.proc.pid):
-            _kill_quietly(child)
         if self.proc.poll() is None:
+            # Only while it has not been reaped: after that its pid may already belong to
+            # another process (pid_max can be 32768), whose children must not be killed.
+            for child in children(self.proc.pid):
+                _kill_quietly(child)
             self.proc.kill()
             self.proc.wait()
         self._reader.join(WAIT)
@@ -180,6 +182,42 @@ class Proc:
 
 def server_argv(*args: str) -> list[str]:
     return [sys.executable, "-m", "wsgiserver", *args]
+
+
+# `python -m wsgiserver` with a probe in the supervisor's event loop: a line on stderr each
+# time its select() returns and each time it forks, in order with its own log lines. So a
+# test can tell what the supervisor did within one pass of its loop, without a clock. With
+# PROBE_CHILD_SIGNAL=NAME in the environment each child sends itself that signal the moment
+# it is forked, before the supervisor's code in the child has run.
+PROBE = """\
+import os, select, signal, sys
+from wsgiserver.cli import main
+
+supervisor_pid = os.getpid()
+real_select, real_fork = select.select, os.fork
+child_signal = os.environ.get("PROBE_CHILD_SIGNAL")
+
+def probed_select(*args):
+    ready = real_select(*args)
+    if os.getpid() == supervisor_pid:
+        os.write(2, b"probe: select returned\\n")
+    return ready
+
+def probed_fork():
+    pid = real_fork()
+    if pid:
+        os.write(2, f"probe: forked {pid}\\n".encode())
+    elif child_signal:
+        os.kill(os.getpid(), getattr(signal, child_signal))
+    return pid
+
+select.select, os.fork = probed_select, probed_fork
+raise SystemExit(main(sys.argv[1:]))
+"""
+
+
+def probe_argv(*args: str) -> list[str]:
+    return [sys.executable, "-c", PROBE, *args]
 
 
 def children(pid: int) -> list[int]:

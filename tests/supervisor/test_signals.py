@@ -11,7 +11,7 @@ import pytest
 
 from tests.server.helpers import RawClient, get
 from tests.supervisor.conftest import Start
-from tests.supervisor.helpers import children, wait_gone, write_app
+from tests.supervisor.helpers import children, probe_argv, wait_gone, write_app
 
 pytestmark = pytest.mark.slow
 
@@ -40,6 +40,67 @@ def test_term_finishes_in_flight_and_backlog_then_exits_0(start: Start) -> None:
             assert answer.closes
     assert server.wait() == 0
     assert server.lines[-1].endswith("stopped")
+
+
+def test_term_refuses_a_late_connection_instead_of_queueing_it(start: Start) -> None:
+    # A request in flight keeps its worker (and the server) running; a connection made once
+    # every worker stopped accepting must be refused, not queued in a socket the supervisor
+    # kept open and reset when the server is gone.
+    server = start(*ONE_THREAD, "--workers", "2", "app:app")
+    address = server.address()
+    server.wait_for(r"worker \d+ ready", count=2)
+    with RawClient(address) as in_flight:
+        in_flight.send(b"POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 70000\r\n\r\n")
+        server.wait_for("app entered")
+        server.send(signal.SIGTERM)
+        server.wait_for(r"worker \d+: stopping gracefully", count=2)
+        # Refused once the workers closed their sockets: at once, or when the client
+        # retransmits its SYN if it came during the moment they drain (docs/operations.rst).
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(address, timeout=10).close()
+        in_flight.send(b"x" * 70000)
+        response = in_flight.read_response()
+        assert response.status == 200
+        assert response.closes
+    assert server.wait() == 0
+
+
+def test_a_request_on_an_idle_connection_during_the_stop_is_answered(start: Start) -> None:
+    # Closing an idle keep-alive connection at the stop races with a request the client may
+    # be sending: it stays open, and a request arriving on it is answered, then closed.
+    server = start("--bind", "127.0.0.1:0", "--max-requests", "1000", "app:app")  # 1 worker
+    with RawClient(server.address()) as idle:
+        first = idle.request(get())
+        assert first.status == 200
+        assert not first.closes
+        server.send(signal.SIGTERM)
+        # Either line says the worker's stop is under way (a worker that closes its idle
+        # connections at once has stopped by then).
+        server.wait_for(r"worker \d+(: no longer accepting connections| stopped)")
+        second = idle.request(get("/after-the-stop"))
+        assert second.status == 200
+        assert second.closes
+        idle.assert_closed()
+    assert server.wait() == 0
+
+
+def test_a_second_int_ends_a_single_process_stop_at_once(start: Start) -> None:
+    # The graceful stop waits for idle keep-alive connections, here for up to a minute; a
+    # second Ctrl-C closes them and exits at once.
+    server = start("--bind", "127.0.0.1:0", "--keepalive-timeout", "60", "app:app")
+    with RawClient(server.address()) as idle:
+        assert idle.request(get()).status == 200
+        server.send(signal.SIGINT)
+        # The first says what it waits for, how long, and how to stop now.
+        said = server.wait_for(
+            r"received SIGINT, stopping gracefully: waiting up to 30s for (\d+) request\(s\) "
+            r"in flight and (\d+) idle connection\(s\); send SIGINT again to stop now"
+        )
+        assert int(said.group(1)) + int(said.group(2)) == 1  # the idle one (maybe just parking)
+        server.send(signal.SIGINT)
+        assert server.wait() == 0
+        idle.assert_closed()
+    server.wait_for("received SIGINT again, stopping now")
 
 
 def test_int_stops_at_once(start: Start) -> None:
@@ -101,6 +162,41 @@ def test_a_crashed_worker_is_replaced(start: Start) -> None:
     with RawClient(address) as client:
         assert client.request(get()).status == 200
     assert server.stop() == 0
+
+
+def test_crashes_outnumbering_the_workers_are_spaced_out(start: Start) -> None:
+    # One worker: its first crash is replaced in the loop pass that reaps it (no select()
+    # between the two: see the probe); a second crash soon after waits for the back-off.
+    server = start(argv=probe_argv("--bind", "127.0.0.1:0", "--max-requests", "1000", "app:app"))
+    address = server.address()
+    forks = []
+    for crash in range(2):
+        server.wait_for(r"worker \d+ ready", count=crash + 1)
+        mark = server.mark()
+        with RawClient(address) as client:
+            client.send(get("/crash"))
+            assert client.read_until_close() == b""
+        crashed = server.wait_for(r"worker \d+ exited unexpectedly", after=mark)
+        forked = server.wait_for(r"probe: forked", after=mark)
+        lines = server.lines[mark:]
+        between = lines[lines.index(crashed.string) : lines.index(forked.string)]
+        forks.append([line for line in between if line.startswith("probe: select")])
+    assert forks[0] == [], server.lines
+    assert forks[1] != [], server.lines
+    server.wait_for(r"worker \d+ ready", count=3)
+    assert server.stop() == 0
+
+
+def test_a_signal_reaching_a_worker_as_it_is_forked_stays_the_workers(start: Start) -> None:
+    # A child starts with the supervisor's handlers and its signal wakeup fd: a signal that
+    # reached it before its own were set (a rollback's SIGQUIT to a worker that just forked)
+    # was written into the supervisor's pipe, and the supervisor acted on it: the whole
+    # server stopped. Here each child sends itself SIGHUP the moment it is forked.
+    argv = probe_argv("--bind", "127.0.0.1:0", "--workers", "2", "app:app")
+    server = start(argv=argv, env={"PROBE_CHILD_SIGNAL": "SIGHUP"})
+    server.wait_for(r"worker \d+ ready", count=2)
+    assert server.stop() == 0
+    assert not [line for line in server.lines if "received SIGHUP" in line], server.lines
 
 
 def test_a_worker_crashing_on_its_very_first_request_is_replaced(start: Start) -> None:

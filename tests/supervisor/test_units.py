@@ -20,7 +20,8 @@ from wsgiserver.server.server import Server
 from wsgiserver.supervisor import systemd
 from wsgiserver.supervisor.pidfile import pidfile, remove_pidfile, write_pidfile
 from wsgiserver.supervisor.reloader import FileWatcher
-from wsgiserver.supervisor.worker import BEAT, RETIRE, Heart, resident_mib
+from wsgiserver.supervisor.supervisor import Supervisor, Worker
+from wsgiserver.supervisor.worker import BEAT, ERROR, RETIRE, Heart, resident_mib
 
 
 @pytest.mark.parametrize(
@@ -137,6 +138,22 @@ def test_max_requests_asks_to_be_recycled_at_once_and_once() -> None:
     finally:
         os.close(read_end)
         os.close(write_end)
+
+
+def test_a_workers_error_line_behind_other_messages_is_read_when_it_is_reaped() -> None:
+    # The supervisor reads a dead worker's pipe to its end: one read of 4096 bytes could
+    # leave the error line behind, and the reload failure then named no reason.
+    supervisor = Supervisor(Config(workers=2, bind=("127.0.0.1:0",)), lambda: echo_app)
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, BEAT * 5000 + ERROR + b"cannot import app\n")
+        os.close(write_end)
+        worker = Worker(pid=0, pipe=read_end, generation=0, started=0.0, last_beat=0.0)
+        supervisor._read(worker, to_end=True)
+        assert worker.error == "cannot import app"
+    finally:
+        os.close(read_end)
+        supervisor._close_sockets()
 
 
 def test_resident_memory() -> None:

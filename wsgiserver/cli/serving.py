@@ -79,7 +79,7 @@ def serve(
     except WSGIServerError as exc:
         return fail(exc, EXIT_APP)
     try:
-        server = Server(loaded, config, sockets=_activated_sockets())
+        server = Server(loaded, config, sockets=_activated_sockets(), drain=True)
     except (OSError, WSGIServerError) as exc:
         return fail(exc, EXIT_CONFIG)
     return run(server)
@@ -177,9 +177,28 @@ def _run_supervised(config: Config, load: Callable[[], WSGIApp]) -> int:
 def run(server: Server) -> int:
     """Serve until SIGINT or SIGTERM, then stop gracefully."""
 
+    stopping: list[int] = []
+
     def stop(signum: int, _frame: object) -> None:
+        name = signal.Signals(signum).name
+        if stopping:
+            # The graceful stop waits for idle keep-alive connections (up to
+            # --keepalive-timeout): a second Ctrl-C should not have to.
+            server.shutdown_now()
+            log.info("received %s again, stopping now", name)
+            return
+        stopping.append(signum)
+        busy, idle = server.open_connections()  # before the stop starts closing them
         server.shutdown()  # first: in-flight responses get `Connection: close` from now on
-        log.info("received %s, shutting down", signal.Signals(signum).name)
+        log.info(
+            "received %s, stopping gracefully: waiting up to %gs for %d request(s) in flight "
+            "and %d idle connection(s); send %s again to stop now",
+            name,
+            server.config.graceful_timeout,
+            busy,
+            idle,
+            name,
+        )
         systemd.notify("STOPPING=1")
 
     def no_reload(_signum: int, _frame: object) -> None:

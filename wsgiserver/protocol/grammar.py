@@ -56,7 +56,12 @@ CHUNK_LINE = re.compile(
     + QUOTED_STRING
     + rb"))?)*)"
 )
-MAX_CHUNK_SIZE_DIGITS = 16  # 2**64 - 1 at most; anything longer is an attack, not a body
+MAX_CHUNK_SIZE_DIGITS = 16  # significant digits: 2**64 - 1 at most; more is an attack
+# RFC 9112 section 7.1 allows any number of leading zeros (h11 and llhttp accept them), so they
+# do not count as digits; they are bounded separately, or an endless run of zeros would hold
+# a connection forever without ever adding to the body size.
+MAX_CHUNK_SIZE_ZEROS = 1024
+LEADING_ZEROS = re.compile(rb"0*")
 
 DIGITS = re.compile(rb"[0-9]+")
 MAX_CONTENT_LENGTH_DIGITS = 19  # fits in 63 bits; the body limit rejects far earlier

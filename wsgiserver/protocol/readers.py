@@ -104,9 +104,14 @@ class ChunkedReader:
 
     def _read_size_line(self, buf: bytearray) -> bool:
         end = buf.find(b"\r\n")
+        # Leading zeros are a prefix of the line, so the same count holds for a partial line
+        # and for the whole one: the outcome does not depend on how the bytes were split.
+        zeros = _leading_zeros(buf)
+        if zeros > grammar.MAX_CHUNK_SIZE_ZEROS:
+            raise BadRequest("chunk size has too many leading zeros")
         max_line = grammar.MAX_CHUNK_SIZE_DIGITS + self._limits.max_chunk_extension
         if end < 0:
-            if len(buf) > max_line + 2:
+            if len(buf) - zeros > max_line + 2:
                 raise BadRequest("chunk size line too long")
             if b"\n" in buf or b"\r" in buf[:-1]:
                 raise BadRequest("bare CR or LF in chunk size line")
@@ -116,7 +121,9 @@ class ChunkedReader:
         if match is None:
             raise BadRequest("invalid chunk size line")
         digits, extensions = match.groups()
-        if len(digits) > grammar.MAX_CHUNK_SIZE_DIGITS:
+        # Significant digits only (RFC 9112 section 7.1: 1*HEXDIG, any number of them); the
+        # limit guards against overflow, which leading zeros cannot cause.
+        if len(digits) - zeros > grammar.MAX_CHUNK_SIZE_DIGITS:
             raise BadRequest("chunk size has too many digits")
         if len(extensions) > self._limits.max_chunk_extension:
             raise BadRequest("chunk extensions too long")
@@ -166,6 +173,12 @@ class ChunkedReader:
         del buf[: end + 4]
         self._state = _DONE
         return True
+
+
+def _leading_zeros(buf: bytearray) -> int:
+    """How many b"0" bytes `buf` starts with (a regex: no copy of a long buffer)."""
+    match = grammar.LEADING_ZEROS.match(buf)
+    return match.end() if match is not None else 0
 
 
 # Above this size a memoryview saves more (one copy of the data instead of two) than it costs.

@@ -1,8 +1,17 @@
 """Listening sockets: creating them from parsed bind addresses, and accepting.
 
-Owns: socket options for listeners (SO_REUSEPORT, unix socket mode and owner), adopting an
-inherited socket, and reporting a failed bind as one clear `BindError`. The bind syntax itself
-is `wsgiserver.config.bind`. Must not: poll or serve connections.
+Owns: socket options for listeners (SO_REUSEPORT, unix socket mode and owner, the stop gate
+below), adopting an inherited socket, and reporting a failed bind as one clear `BindError`.
+The bind syntax itself is `wsgiserver.config.bind`. Must not: poll or serve connections.
+
+The stop gate. Closing a listening TCP socket resets every connection still queued in it, and
+a connection can be queued at any moment until the close: "accept until the queue is empty,
+then close" always leaves a window in which a client completes its handshake, sends its
+request and is reset. `gate()` closes that window on Linux: a classic BPF socket filter that
+drops incoming SYN segments, so the kernel stops completing new handshakes (the client
+retransmits its SYN and is refused once the socket is closed) while the connections already
+queued, and handshakes already under way, stay acceptable. The filter belongs to the socket,
+so every process sharing it (the supervisor's workers) sees it: `is_gated()`.
 """
 
 from __future__ import annotations
@@ -12,6 +21,7 @@ import errno
 import os
 import socket
 import stat
+import struct
 import sys
 from typing import Any
 
@@ -169,3 +179,72 @@ def accept(listener: socket.socket, family: int) -> tuple[socket.socket, Any]:
     except BaseException:
         os.close(fd)
         raise
+
+
+# SO_ATTACH_FILTER (getsockopt: SO_GET_FILTER) in Linux's asm-generic/socket.h; the socket
+# module does not name it.
+_SO_ATTACH_FILTER = 26
+# A classic BPF program run on each segment reaching the listener, with the TCP header at
+# offset 0: load the flags byte (offset 13), keep SYN and ACK, and drop the segment (return
+# 0) when only SYN is set; keep every other segment whole. ACKs completing a handshake that
+# began before the gate pass, so those connections are queued and served, not reset.
+_SYN_DROP = (
+    (0x30, 0, 0, 13),  # BPF_LD | BPF_B | BPF_ABS: A = tcp[13]
+    (0x54, 0, 0, 0x12),  # BPF_ALU | BPF_AND | BPF_K: A &= SYN | ACK
+    (0x15, 0, 1, 0x02),  # BPF_JMP | BPF_JEQ | BPF_K: if A == SYN: next, else skip one
+    (0x06, 0, 0, 0),  # BPF_RET | BPF_K: drop
+    (0x06, 0, 0, 0xFFFFFFFF),  # BPF_RET | BPF_K: keep the whole segment
+)
+
+
+def gate(sock: socket.socket) -> bool:
+    """Stop `sock` (a listening TCP socket) from completing new handshakes; False if this
+    platform cannot (the caller then simply closes it: the old, racy way).
+
+    Queued connections stay acceptable. Irreversible short of closing the socket: only for
+    a socket this process bound and is about to close for good (never one inherited from
+    systemd or fd://, which outlives us and would refuse the next server's clients).
+    """
+    if not sys.platform.startswith("linux") or sock.family not in (
+        socket.AF_INET,
+        socket.AF_INET6,
+    ):
+        return False
+    try:
+        import ctypes  # a pointer to the program is what the kernel takes
+    except ImportError:  # a Python built without ctypes
+        return False
+    code = b"".join(struct.pack("@HBBI", *op) for op in _SYN_DROP)
+    program = ctypes.create_string_buffer(code, len(code))
+    fprog = struct.pack("@HP", len(_SYN_DROP), ctypes.addressof(program))
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, _SO_ATTACH_FILTER, fprog)
+    except OSError:
+        return False
+    return True
+
+
+def queue_is_ours(sock: socket.socket) -> bool:
+    """Closing `sock` while stopping, must this process first answer what is queued in it?
+
+    Yes when no other process will: the server as a whole is stopping (the socket is gated,
+    or its unix socket file was removed), or this platform cannot gate (so it cannot tell).
+    No when the socket lives on elsewhere: a worker retiring in a reload (the other workers
+    accept from the same queue), or a socket systemd passed (it keeps the queue for the next
+    server).
+    """
+    if sock.family == getattr(socket, "AF_UNIX", None):
+        path = sock.getsockname()
+        return not isinstance(path, str) or not path or not os.path.exists(path)
+    return is_gated(sock) or not sys.platform.startswith("linux")
+
+
+def is_gated(sock: socket.socket) -> bool:
+    """True if a socket filter is attached to `sock` (by `gate()`, here or in a parent)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        # SO_GET_FILTER answers with the program, its length counted in instructions.
+        return bool(sock.getsockopt(socket.SOL_SOCKET, _SO_ATTACH_FILTER, 512))
+    except OSError:
+        return False

@@ -8,6 +8,26 @@ what each connection is served with (limits, timeouts, gateways, TLS) is `connec
 Threads and ownership: a connection belongs either to the poller (parked, listed in
 `_parked`) or to exactly one thread (serving it, or expiring it). Every move between the two
 happens under `_lock`, so correctness never depends on the GIL.
+
+Stopping with `drain=True` (the CLI and the supervisor's workers; docs/operations.rst says
+what each kind of connection gets) loses no request that reached us:
+
+1. A listener this process bound is gated (`listeners.gate`: no new handshake completes) and
+   a unix socket file it created is removed, so no new connection can queue from now on.
+2. The listeners stay open for `HANDSHAKE_GRACE` when gated (handshakes already under way
+   complete and are accepted), then the connections queued in them are accepted, each
+   served by a thread of its own, and the listeners are closed. A listener that lives on
+   elsewhere (`listeners.queue_is_ours`: a worker retiring in a reload, a socket from
+   systemd) is closed at once, its queue left to the processes that still accept from it.
+3. Every connection, in flight or parked idle, gets `Connection: close` on its next
+   response. An idle keep-alive connection is *not* closed early: closing it races with a
+   request the client may be sending at that instant, which would be lost. It stays parked
+   until a request arrives (answered, then closed) or its keep-alive deadline passes (closed
+   exactly when it would have been without the stop, a close every client must expect).
+4. Serving ends when no connection is left, or at `graceful_timeout`.
+
+Without `drain` (the embedding default: tests want a quick stop) idle connections are closed
+at once and queued ones are dropped.
 """
 
 from __future__ import annotations
@@ -32,7 +52,13 @@ from wsgiserver.observability.accesslog import RequestRecord
 from wsgiserver.observability.hooks import Hooks, load_hooks
 from wsgiserver.server.admin import AdminServer, respond
 from wsgiserver.server.connections import Connections, bind_listener, connection_limit, refuse
-from wsgiserver.server.listeners import accept, listener_address
+from wsgiserver.server.listeners import (
+    accept,
+    gate,
+    is_gated,
+    listener_address,
+    queue_is_ours,
+)
 from wsgiserver.server.parking import Deadlines
 from wsgiserver.server.poller import make_poller
 from wsgiserver.transport.overload import Overload, RequestDeadlines
@@ -43,6 +69,11 @@ log = logging.getLogger("wsgiserver.error")
 access_log = logging.getLogger("wsgiserver.access")
 
 IDLE_THREAD_SECONDS = 30.0  # a thread above the minimum that waited this long exits
+# Seconds a gated listener stays open while stopping: a handshake the kernel began before the
+# gate completes one network round trip later. A client that sent its SYN during the grace
+# retransmits it after 1 s (Linux's initial RTO) and is refused then, so a grace below a
+# second costs it nothing; it only delays the process's exit.
+HANDSHAKE_GRACE = 0.25
 # Pool growth: while no thread is idle, the housekeeper looks every GROWTH_TICK seconds; if
 # ready connections are waiting and the process used less than GROWTH_CPU_SHARE of one CPU,
 # the busy threads are blocked (sleeping, waiting on I/O), not computing, so one more thread
@@ -86,7 +117,8 @@ class Server:
         sockets: list[socket.socket] | None = None,
         tick: Callable[[float], None] | None = None,
         tick_interval: float = 1.0,
-        drain_backlog: bool = False,
+        drain: bool = False,
+        on_stop_accepting: Callable[[], None] | None = None,
         metrics: m.ProcessMetrics | None = None,
         serve_admin: bool = True,
         idle_thread_seconds: float = IDLE_THREAD_SECONDS,
@@ -99,8 +131,11 @@ class Server:
         # closes its copies but never unlinks their unix socket files); `tick`, called by the
         # housekeeper every `tick_interval` seconds (outside the lock) with how long every
         # worker thread has been busy without finishing a request (0.0 when one is free);
-        # `drain_backlog`, on a graceful stop accept and answer (with `Connection: close`) the
-        # connections already queued in the listen backlog instead of resetting them.
+        # `drain`, stop without losing a request (the module docstring: queued connections
+        # answered, idle ones kept until their next request or deadline);
+        # `on_stop_accepting`, called once the listeners are closed while stopping (a worker
+        # tells its supervisor, so that a reload is "complete" only once old code accepts
+        # nothing more).
         # Metrics and overload (docs/observability.rst): `metrics`, this process's
         # counters (a worker's slot in the supervisor's shared block; by default a private
         # block when `admin_bind` is set); `serve_admin=False` leaves `admin_bind` to the
@@ -152,6 +187,7 @@ class Server:
         self._nodelay_listeners: set[int] = set()  # whose accepted sockets inherit NODELAY
         self.addresses: list[BindAddress] = []
         self._owned_paths: list[str] = []  # unix socket files to remove when stopping
+        self._gateable: list[socket.socket] = []  # TCP listeners bound here (listeners.gate)
         try:
             for sock in sockets if sockets is not None else []:
                 sock.setblocking(False)
@@ -160,6 +196,8 @@ class Server:
                 address, sock = bind_listener(config, text)
                 if address.path is not None:
                     self._owned_paths.append(address.path)
+                elif address.fd is None:
+                    self._gateable.append(sock)
                 self._add_listener(sock)
         except BaseException:
             for sock in self._listeners.values():
@@ -172,7 +210,8 @@ class Server:
         self._saturated_since = 0.0
         self._tick = tick
         self._tick_interval = tick_interval
-        self._drain_backlog = drain_backlog
+        self._drain = drain
+        self._on_stop_accepting = on_stop_accepting
         self._progress = time.monotonic()  # when a worker thread last finished a connection
         self._poller = make_poller()
         self._lock = threading.Lock()
@@ -187,7 +226,11 @@ class Server:
         self._spare_wakeup = threading.Condition(self._lock)
         self._watching = False  # the housekeeper is watching a pool with no idle thread
         self._stopping = threading.Event()
-        self._closed = False
+        self._accepting = True  # the listeners are open (False once closed, while stopping)
+        self._close_listeners_at = 0.0  # draining: when the listeners close
+        self._stop_deadline: float | None = None  # draining: when serving ends regardless
+        self._closed = False  # serving is over: threads leave, nothing is parked any more
+        self._hurry = False  # shutdown_now(): the graceful stop ends at once
         self._serving = threading.Event()
         self._stopped = threading.Event()
         self._serving_thread: threading.Thread | None = None
@@ -278,7 +321,8 @@ class Server:
                     self._spare_wakeup.notify_all()
                 finally:
                     self._lock.release()
-            self._poller.wake()
+            if not self._drain:
+                self._poller.wake()  # threads leave now (draining, they serve on)
             return
         with self._cond:
             # Mark in-flight requests first, so a response finishing once `_stopping` is
@@ -287,17 +331,36 @@ class Server:
             self._stopping.set()
             self._cond.notify_all()
             self._spare_wakeup.notify_all()
-        self._poller.wake()
+        if not self._drain:
+            self._poller.wake()
         if self._serving_thread is None:
             self._stop_everything()
             return
         if me not in self._threads:  # a worker (an app calling shutdown) must not wait for itself
             self._stopped.wait(timeout)
 
+    def shutdown_now(self) -> None:
+        """Stop without waiting: a graceful stop under way ends now, and the connections
+        still open (idle or in flight) are closed. Thread-safe, and safe in a signal handler
+        (a second Ctrl-C)."""
+        self._hurry = True  # one store: no lock, which a signal handler may not take
+        self.shutdown()
+
+    def open_connections(self) -> tuple[int, int]:
+        """(being served, idle) connections, read without the lock: for a message from a
+        signal handler, which may not take it (an estimate, not a gauge)."""
+        return len(self._active), len(self._parked)
+
     def _mark_closing(self) -> None:
-        """Under the lock: in-flight responses must end their connection."""
+        """Under the lock: the next response on every connection ends it."""
         for transport in self._active:
             transport.request_close()
+        for transport in self._parked.values():
+            transport.request_close()
+
+    def _leaving(self) -> bool:
+        """Under the lock: worker threads stop taking work (draining, only once it is over)."""
+        return self._closed or (self._stopping.is_set() and not self._drain)
 
     # -- metrics, health and readiness (docs/observability.rst) --------------------
 
@@ -374,8 +437,16 @@ class Server:
         wall_then = time.monotonic()
         next_tick = wall_then
         with self._cond:
-            while not self._stopping.is_set():
+            while True:
                 now = time.monotonic()
+                if self._stopping.is_set():
+                    if not self._drain:
+                        return
+                    step = self._drain_step(now)
+                    if step is None:
+                        return  # drained: _stop_everything closes what is left
+                    if step:
+                        continue  # the lock was released: look again
                 if self._tick is not None and now >= next_tick:
                     next_tick = now + self._tick_interval
                     busy = self._idle == 0 and self._spares == 0 and bool(self._threads)
@@ -396,7 +467,9 @@ class Server:
                         self._cond.acquire()
                     continue
                 expired = self._pop_expired(now)
-                resume = [fd for when, fd in self._resume_accept if when <= now]
+                resume = [
+                    fd for when, fd in self._resume_accept if when <= now and fd in self._listeners
+                ]
                 self._resume_accept = [(w, fd) for w, fd in self._resume_accept if w > now]
                 grow = False
                 if self._watching:
@@ -445,12 +518,53 @@ class Server:
                     wake_at = min(wake_at, next_tick)
                 if due is not None:
                     wake_at = min(wake_at, due)
+                if self._stop_deadline is not None:
+                    wake_at = min(wake_at, self._stop_deadline)
+                    if self._accepting:
+                        wake_at = min(wake_at, self._close_listeners_at)
                 timeout = max(min(wake_at - now, 1.0), 0.001)
                 if self._watching:
                     timeout = min(timeout, GROWTH_TICK)
                 else:
                     cpu_then, wall_then = time.process_time(), time.monotonic()
                 self._cond.wait(timeout)
+
+    def _drain_step(self, now: float) -> bool | None:
+        """Under the lock, stopping with `drain`: None once draining is over; True if a step
+        was taken (the lock was released meanwhile); False to go on housekeeping."""
+        if self._stop_deadline is None:
+            self._stop_deadline = now + self.config.graceful_timeout
+            self._mark_closing()  # shutdown() may not have got the lock (a signal handler)
+            self._cond.release()
+            try:
+                grace = HANDSHAKE_GRACE if self._gate_listeners() else 0.0
+            finally:
+                self._cond.acquire()
+            self._close_listeners_at = now + grace
+            return True
+        if self._accepting and now >= self._close_listeners_at:
+            self._cond.release()
+            try:
+                self._stop_accepting()
+            finally:
+                self._cond.acquire()
+            return True
+        if (
+            self._hurry
+            or now >= self._stop_deadline
+            or not (self._accepting or self._parked or self._active)
+        ):
+            return None
+        return False
+
+    def _gate_listeners(self) -> bool:
+        """Stopping: let no new connection queue; True if the listeners are gated."""
+        for sock in self._gateable:
+            gate(sock)
+        for path in self._owned_paths:  # new connect() calls fail at once (ENOENT)
+            _unlink_quietly(path)
+        self._owned_paths = []  # never again: the path may belong to a new server by then
+        return any(is_gated(sock) for sock in self._listeners.values())
 
     def _pop_expired(self, now: float) -> list[Transport]:
         """Under the lock: take parked transports whose deadline passed."""
@@ -490,20 +604,20 @@ class Server:
                     # spares. More waiters would not serve more: they would take events the
                     # GIL does not let them run, and lengthen everyone's latency.
                     while self._idle >= MAX_POLLERS:
-                        if self._stopping.is_set():
+                        if self._leaving():
                             return
                         self._spares += 1
                         woken = self._spare_wakeup.wait(self._idle_seconds)
                         self._spares -= 1
                         if not woken and len(self._threads) > self.config.threads:
                             return  # idle for long: shrink the pool
-                    if self._stopping.is_set():
+                    if self._leaving():
                         return
                     self._idle += 1
                 fd = poller.wait(self._idle_seconds)
                 with lock:
                     self._idle -= 1
-                    if self._stopping.is_set():
+                    if self._leaving():
                         return
                     if fd is None:
                         if len(self._threads) > self.config.threads:
@@ -554,13 +668,18 @@ class Server:
         with self._lock:
             self._active.discard(transport)
             self._progress = time.monotonic()
+            if self._stopping.is_set():
+                self._cond.notify()  # draining: the housekeeper looks whether it is over
             if action != PARK:
                 self._deadlines.forget(transport)
                 return
             uploading = transport.receiving_body
-            if self._closed or (self._stopping.is_set() and transport.between_requests):
+            if self._closed or (
+                not self._drain and self._stopping.is_set() and transport.between_requests
+            ):
                 # Once closed, `_stop_everything` has already closed the parked connections:
-                # one parked now would never be closed (an fd leak).
+                # one parked now would never be closed (an fd leak). Draining, an idle
+                # connection is parked like any other (the module docstring says why).
                 park = False
             else:
                 park = True
@@ -569,9 +688,11 @@ class Server:
                 self._schedule(transport)
         if park:
             self._poller.arm(fd)
-        elif uploading:
+        elif uploading and not self._drain:
             self._start_last(transport)  # stopping: its request is in flight, let it finish
         else:
+            if uploading:
+                transport.abandon()  # draining is over: it gets its access record
             transport.close()
 
     def _transport_for(self, sock: socket.socket, peer: Any, listener_fd: int) -> Transport:
@@ -610,12 +731,17 @@ class Server:
         with self._lock:
             closed = self._closed
             full = len(self._parked) + len(self._active) >= self._max_connections
-            if not (closed or full):
+            if not full:
                 self._active.add(transport)
-        if closed:  # accepted while stopping: nobody would ever close it
-            transport.close()
-        elif full:
+                if self._stopping.is_set():
+                    transport.request_close()
+        if full:
             refuse(sock)
+        elif closed:
+            # Accepted just as serving ended: the client has sent (or is sending) its
+            # request, so closing it unanswered would lose it. Serve it here, to its end;
+            # `_stop_everything` waits for this thread up to `graceful_timeout`.
+            self._serve_alone(transport)
         else:
             self._serve(transport)
 
@@ -639,7 +765,7 @@ class Server:
                     self._resume_accept.append((time.monotonic() + ACCEPT_PAUSE, listener_fd))
                     self._cond.notify()
                 return None, None
-        if not self._stopping.is_set():
+        if self._accepting:
             self._poller.arm(listener_fd)
         return sock, peer
 
@@ -656,34 +782,55 @@ class Server:
             for transport in self._active:
                 transport.request_close()
             self._spare_wakeup.notify_all()
-        for fd, sock in self._listeners.items():
-            self._poller.forget(fd)
-            if self._drain_backlog:
-                self._serve_backlog(fd, sock)
-            sock.close()
+            deadline = self._stop_deadline
+        self._stop_accepting()  # draining, already done
         for path in self._owned_paths:
             _unlink_quietly(path)
         for transport in parked:
+            # Without `drain`: idle connections, closed at once. Draining: only those still
+            # parked at `graceful_timeout` (mid-head, or lingering after an error).
             self._poller.forget(transport.fileno())
-            if transport.receiving_body:
+            if transport.receiving_body and not (self._drain or self._hurry):
                 self._start_last(transport)  # an upload in progress is an in-flight request
-            elif self._drain_backlog and transport.has_input():
-                self._start_last(transport)  # a request arrived: answer it, then close
-            else:
-                transport.close()
+                continue
+            if transport.receiving_body:
+                transport.abandon()  # draining is over: it gets its access record
+            transport.close()
         self._poller.wake()
-        deadline = time.monotonic() + self.config.graceful_timeout
+        if self._hurry:
+            deadline = time.monotonic()
+        elif deadline is None:
+            deadline = time.monotonic() + self.config.graceful_timeout
         with self._cond:
             while self._threads and time.monotonic() < deadline:
                 self._cond.wait(deadline - time.monotonic())
             stuck = list(self._active)
         for transport in stuck:
-            log.warning("closing a connection still busy after graceful_timeout")
+            if not self._hurry:
+                log.warning("closing a connection still busy after graceful_timeout")
             transport.abandon()
         self._poller.close()
         if self._admin is not None:
             self._admin.close()  # last: /readyz said 503 while draining
         self._stopped.set()
+
+    def _stop_accepting(self) -> None:
+        """Close the listeners (draining: after answering what is queued in them); once."""
+        with self._lock:
+            if not self._accepting:
+                return
+            self._accepting = False
+            listeners = list(self._listeners.items())
+            # Forgotten under the lock: a thread woken by a listener event from before looks
+            # its fd up here, and the number may already belong to a new connection.
+            self._listeners.clear()
+        for fd, sock in listeners:
+            self._poller.forget(fd)
+            if self._drain and queue_is_ours(sock):
+                self._serve_backlog(fd, sock)
+            sock.close()
+        if self._on_stop_accepting is not None:
+            self._on_stop_accepting()
 
     def _serve_backlog(self, fd: int, listener: socket.socket) -> None:
         """Stopping: answer connections already queued on `listener`, one thread each."""
@@ -692,7 +839,12 @@ class Server:
                 sock, peer = listener.accept()
             except OSError:
                 return  # BlockingIOError: the backlog is empty
-            self._start_last(self._transport_for(sock, peer, fd))
+            try:
+                transport = self._transport_for(sock, peer, fd)
+            except OSError:  # e.g. setsockopt on a connection reset already
+                sock.close()
+                continue
+            self._start_last(transport)
 
     def _start_last(self, transport: Transport) -> None:
         transport.request_close()
@@ -705,7 +857,17 @@ class Server:
         thread.start()
 
     def _serve_last(self, transport: Transport) -> None:
-        """Serve one drained connection to its end, waiting for its bytes here (no poller)."""
+        """A drain thread's target: one connection, then the thread is gone."""
+        try:
+            self._serve_alone(transport)
+        finally:
+            with self._lock:
+                self._threads.discard(threading.current_thread())
+                self._cond.notify_all()
+
+    def _serve_alone(self, transport: Transport) -> None:
+        """Serve one connection (in `_active`) to its end in this thread, waiting for its
+        bytes here (no poller: it may be gone)."""
         try:
             with selectors.DefaultSelector() as selector:
                 selector.register(transport.fileno(), selectors.EVENT_READ)
@@ -725,7 +887,6 @@ class Server:
             with self._lock:
                 self._active.discard(transport)
                 self._progress = time.monotonic()
-                self._threads.discard(threading.current_thread())
                 self._cond.notify_all()
 
 

@@ -7,16 +7,27 @@ downtime reloads, recycling, heartbeats, and the signals below. Must not: speak 
 Signals only enqueue (`signal.set_wakeup_fd` writes the signal number to a pipe; the handlers
 are empty); the main loop reads the pipe and acts:
 
-- TERM: graceful stop (workers finish in-flight requests with `Connection: close`, answer what
-  is queued in the backlog, and exit within `graceful_timeout`; then SIGKILL).
-- INT, QUIT: fast stop (workers exit at once).
+- TERM: graceful stop. First no new connection may queue: the listeners bound here are gated
+  (`listeners.gate`), unix socket files removed, and this process closes its copies; then the
+  workers drain (wsgiserver/server.py: what is queued is answered, in-flight and idle
+  connections get `Connection: close` on their next response) and exit within
+  `graceful_timeout`; then SIGKILL.
+- INT, QUIT: fast stop (listeners closed the same way; workers exit at once).
 - HUP: reload: new workers (freshly importing the app) start; the old ones are told to stop
-  only as new ones report ready. If a new worker cannot load the app, the old ones keep
-  serving and the error is logged.
+  only as new ones report ready, and the reload is complete once every old one has closed
+  its listeners. If a new worker cannot load the app, the old ones keep serving and the
+  error is logged.
 - TTIN, TTOU: one worker more, one fewer.
+- CHLD: wakes the loop, which reaps the worker and forks its replacement in the same pass.
 
 A worker that cannot boot while no worker is serving (the first start) ends the supervisor
-with the worker's one-line error and exit status 3, instead of fork-looping.
+with the worker's one-line error and exit status 3, instead of fork-looping. Crashes are
+replaced at once; only when they outnumber the workers within `CRASH_WINDOW` seconds are the
+replacements spaced out (0.1 s doubling up to 10 s).
+
+Forking: the signals above are blocked around `fork()`. The child inherits the wakeup fd, and
+a signal reaching it (a rollback's SIGQUIT, a stop's SIGTERM) before it reset its handlers
+was written into the supervisor's pipe: the supervisor acted on a signal it never received.
 """
 
 from __future__ import annotations
@@ -34,15 +45,24 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from wsgiserver.config.bind import describe
+from wsgiserver.config.bind import BindAddress, describe
 from wsgiserver.config.options import Config
+from wsgiserver.errors import EXIT_APP
 from wsgiserver.observability import metrics as m
 from wsgiserver.server.admin import AdminServer, respond
 from wsgiserver.server.connections import bind_listener
-from wsgiserver.server.listeners import listener_address
+from wsgiserver.server.listeners import gate, listener_address
 from wsgiserver.supervisor import systemd
 from wsgiserver.supervisor.reloader import FileWatcher
-from wsgiserver.supervisor.worker import BEAT, ERROR, EXIT_APP, READY, RETIRE, run_worker
+from wsgiserver.supervisor.worker import (
+    BEAT,
+    CLOSED,
+    ERROR,
+    READY,
+    RETIRE,
+    reset_signals,
+    run_worker,
+)
 from wsgiserver.types import WSGIApp
 from wsgiserver.version import __version__
 
@@ -59,8 +79,9 @@ SIGNALS = (
 )
 ABORT_GRACE = 1.0  # seconds between SIGABRT (stacks logged) and SIGKILL for a stuck worker
 BOOT_TIMEOUT = 60.0  # seconds a worker may take to load the app and start serving
+CRASH_WINDOW = 30.0  # crashes closer than this to the previous one count as repeated
 FAST_STOP_GRACE = 2.0  # seconds workers get to exit after INT/QUIT before SIGKILL
-TICK = 0.25  # the main loop's longest sleep
+TICK = 0.25  # the main loop's longest sleep (health checks, --reload); events wake it at once
 
 
 @dataclass(eq=False)
@@ -72,6 +93,7 @@ class Worker:
     last_beat: float
     ready: bool = False
     retiring: bool = False
+    accepting: bool = True  # until it says its listeners are closed (or exits)
     stop_sent: float | None = None
     abort_sent: float | None = None
     killed: bool = False
@@ -102,7 +124,9 @@ class Supervisor:
         self.generation = 0
         self.workers: dict[int, Worker] = {}
         self.sockets: list[socket.socket] = []
+        self.addresses: list[BindAddress] = []
         self.owned_paths: list[str] = []
+        self.gateable: list[socket.socket] = []  # TCP listeners bound here (listeners.gate)
         self.stopping: float | None = None  # the deadline for workers to exit
         self.exit_code = 0
         self.announced = False
@@ -123,6 +147,8 @@ class Supervisor:
                 self.sockets = list(sockets)
             else:
                 self._bind()
+            # Known now: the sockets are closed as soon as a stop begins.
+            self.addresses = [listener_address(sock) for sock in self.sockets]
             if config.admin_bind is not None:
                 # Room for a reload (old and new generations side by side) and TTIN.
                 slots = max(2 * config.workers + 2, config.workers + 4)
@@ -139,15 +165,32 @@ class Supervisor:
             self.sockets.append(sock)
             if address.path is not None:
                 self.owned_paths.append(address.path)
+            elif address.fd is None:
+                self.gateable.append(sock)
 
     def _close_sockets(self) -> None:
         if self.admin is not None:
             self.admin.close()
-        for sock in self.sockets:
-            sock.close()
+        self._stop_listening()
+
+    def _stop_listening(self) -> None:
+        """A stop begins: from now on no new connection may queue, in no process.
+
+        A gated socket completes no new handshake (a late client is refused once the last
+        worker closes its copy, after draining what was queued); a removed unix socket file
+        refuses at once. Sockets inherited from systemd or fd:// are left as they are: they
+        outlive us, and queue connections for the next server. Then this process closes
+        its copies, so the workers' copies are the last ones.
+        """
+        for sock in self.gateable:
+            gate(sock)
+        self.gateable = []
         for path in self.owned_paths:
             with contextlib.suppress(OSError):
                 os.unlink(path)
+        self.owned_paths = []
+        for sock in self.sockets:
+            sock.close()
 
     # -- the main loop --------------------------------------------------------------------
 
@@ -184,8 +227,11 @@ class Supervisor:
         while True:
             pipes = {worker.pipe: worker for worker in self.workers.values()}
             admin = [self.admin.fileno()] if self.admin is not None else []
+            timeout = min(TICK, max(self.next_spawn - time.monotonic(), 0.0))
+            if timeout <= 0.0:
+                timeout = TICK  # no spawn waits for a back-off: SIGCHLD or a message wakes us
             try:
-                readable, _, _ = select.select([wake_r, *pipes, *admin], [], [], TICK)
+                readable, _, _ = select.select([wake_r, *pipes, *admin], [], [], timeout)
             except InterruptedError:
                 readable = []
             for fd in readable:
@@ -240,6 +286,7 @@ class Supervisor:
     def _stop(self, signum: int, grace: float) -> None:
         systemd.notify("STOPPING=1")
         self.stopping = time.monotonic() + grace
+        self._stop_listening()  # before the workers hear of it: they drain what is queued
         for worker in self.workers.values():
             _kill(worker.pid, signum)
 
@@ -253,9 +300,12 @@ class Supervisor:
     def _spawn(self, now: float) -> None:
         slot = self._free_slot()
         read_end, write_end = os.pipe()
+        # Blocked until the child has its own handlers (the module docstring says why).
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
         try:
             pid = os.fork()
         except OSError as exc:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             os.close(read_end)
             os.close(write_end)
             log.error("cannot fork a worker: %s; retrying", exc)
@@ -264,8 +314,10 @@ class Supervisor:
         if pid == 0:  # the child: never returns
             code = 1
             try:
-                os.close(read_end)
                 signal.set_wakeup_fd(-1)
+                reset_signals()
+                signal.pthread_sigmask(signal.SIG_SETMASK, mask)  # a pending stop acts now
+                os.close(read_end)
                 for fd in (*self.wake_fds, *(w.pipe for w in self.workers.values())):
                     os.close(fd)
                 metrics = None
@@ -285,17 +337,28 @@ class Supervisor:
                     sys.stdout.flush()
                     sys.stderr.flush()
                 os._exit(code)
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
         os.close(write_end)
         os.set_blocking(read_end, False)
         self.workers[pid] = Worker(pid, read_end, self.generation, now, now, slot=slot)
 
-    def _read(self, worker: Worker) -> None:
-        try:
-            data = os.read(worker.pipe, 4096)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError:
-            data = b""
+    def _read(self, worker: Worker, *, to_end: bool = False) -> None:
+        """Take the worker's messages from its pipe: what is there now, or (`to_end`, once
+        it exited) everything up to end-of-file, however much it had queued."""
+        while True:
+            try:
+                data = os.read(worker.pipe, 65536)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            if not data:
+                return
+            self._parse(worker, data)
+            if not to_end:
+                return
+
+    def _parse(self, worker: Worker, data: bytes) -> None:
         data = worker.buffer + data
         worker.buffer = b""
         while data:
@@ -315,16 +378,17 @@ class Supervisor:
                 worker.last_beat = time.monotonic()
             elif kind == RETIRE:
                 worker.retiring = True
+            elif kind == CLOSED:
+                worker.accepting = False
 
     def _on_ready(self, worker: Worker) -> None:
         log.info("worker %d ready (generation %d)", worker.pid, worker.generation)
         if not self.announced:
             self.announced = True
-            addresses = [listener_address(sock) for sock in self.sockets]
             log.info(
                 "wsgiserver %s serving on %s with %d worker(s), supervisor pid %d",
                 __version__,
-                describe(addresses, tls=self.config.certfile is not None),
+                describe(self.addresses, tls=self.config.certfile is not None),
                 self.target,
                 os.getpid(),
             )
@@ -343,7 +407,7 @@ class Supervisor:
             worker = self.workers.pop(pid, None)
             if worker is None:
                 continue
-            self._read(worker)
+            self._read(worker, to_end=True)  # an error line may follow other messages
             os.close(worker.pipe)
             self._retire_slot(worker)
             self._on_exit(worker, status)
@@ -374,9 +438,13 @@ class Supervisor:
             log.error("worker %d failed to boot: %s", worker.pid, message)
         else:
             log.warning("worker %d exited unexpectedly (%s); replacing it", worker.pid, how)
-        self.failures = self.failures + 1 if now - self.last_failure < 30.0 else 1
+        # Replaced in this very pass (`_balance` runs next), unless crashes repeat: more of
+        # them than there are workers, each within CRASH_WINDOW of the previous one.
+        self.failures = self.failures + 1 if now - self.last_failure < CRASH_WINDOW else 1
         self.last_failure = now
-        self.next_spawn = now + min(0.1 * 2 ** (self.failures - 1), 10.0)
+        repeated = self.failures - self.target
+        if repeated > 0:
+            self.next_spawn = now + min(0.1 * 2 ** (repeated - 1), 10.0)
 
     def _roll_back(self, generation: int) -> None:
         failed = self.generation
@@ -425,7 +493,12 @@ class Supervisor:
         keep = max(0, self.target - len(ready))
         for worker in old[: len(old) - keep]:  # the oldest go first
             self._ask_to_stop(worker, now)
-        if self.reloading and not old and len(ready) >= self.target:
+        # Complete only once no older worker accepts any more (each says so, `CLOSED`, or
+        # exits): from then on every new connection is served by the new code.
+        older_accepting = any(
+            w.accepting for w in self.workers.values() if w.generation != self.generation
+        )
+        if self.reloading and not old and len(ready) >= self.target and not older_accepting:
             self.reloading = False
             log.info("reload complete: %d worker(s) of generation %d", len(ready), self.generation)
             systemd.notify("READY=1")

@@ -6,8 +6,12 @@ supervisor died. Must not: fork, or speak HTTP (the `Server` does).
 
 Messages on the pipe, one byte each: `R` ready (the app is loaded and the server built on
 the inherited sockets: nothing that can fail at boot is left), `.` heartbeat, `X` "recycle
-me" (max-requests, lifetime or memory reached), and `E<one line>\\n` when the app cannot be
-loaded.
+me" (max-requests, lifetime or memory reached), `C` "stopping, and my listeners are closed:
+I accept nothing more" (a reload is complete only once every old worker said it), and
+`E<one line>\\n` when the app cannot be loaded.
+
+Stopping: SIGTERM drains (`Server(drain=True)`: nothing that reached this worker is lost,
+docs/operations.rst); SIGINT and SIGQUIT exit at once.
 
 What "stuck" means: the heartbeat is sent by the server's housekeeper thread (the thread that
 runs `serve_forever`), so it stops when the housekeeper cannot run at all (a C extension
@@ -30,7 +34,7 @@ import time
 from collections.abc import Callable
 
 from wsgiserver.config.options import Config
-from wsgiserver.errors import WSGIServerError
+from wsgiserver.errors import EXIT_APP, WSGIServerError
 from wsgiserver.observability.accesslog import RequestRecord
 from wsgiserver.observability.metrics import ProcessMetrics
 from wsgiserver.server.server import Server
@@ -41,8 +45,17 @@ log = logging.getLogger("wsgiserver.error")
 READY = b"R"
 BEAT = b"."
 RETIRE = b"X"
+CLOSED = b"C"
 ERROR = b"E"
-EXIT_APP = 3
+
+
+def reset_signals() -> None:
+    """In a freshly forked child, before it unblocks signals: the supervisor's handlers only
+    enqueue, so a stop sent now must take its default action (the server installs its own)."""
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGCHLD):
+        signal.signal(signum, signal.SIG_DFL)  # until the server runs: stop means exit
+    for signum in (signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU):
+        signal.signal(signum, signal.SIG_IGN)
 
 
 def run_worker(
@@ -57,10 +70,6 @@ def run_worker(
     # SIGABRT from the supervisor (a missed heartbeat): every thread's stack goes to stderr,
     # then the default action ends the process.
     faulthandler.enable(file=sys.stderr, all_threads=True)
-    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGCHLD):
-        signal.signal(signum, signal.SIG_DFL)  # until the server runs: stop means exit
-    for signum in (signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU):
-        signal.signal(signum, signal.SIG_IGN)
     try:
         app = load()
     except Exception as exc:
@@ -75,7 +84,8 @@ def run_worker(
             sockets=sockets,
             tick=heart.tick,
             tick_interval=min(1.0, config.worker_timeout / 4),
-            drain_backlog=True,
+            drain=True,
+            on_stop_accepting=heart.stopped_accepting,
             on_request=heart.count,
             metrics=metrics,  # this worker's slot in the supervisor's shared block
             serve_admin=False,  # the supervisor answers --admin-bind for the whole server
@@ -85,12 +95,6 @@ def run_worker(
         _send(pipe, ERROR + message.encode("utf-8", "replace") + b"\n")
         return EXIT_APP
     heart.server = server
-    # Ready now, not at the first housekeeper tick: serving starts at once, and a request
-    # that crashes the worker before that tick made the supervisor take it for a worker that
-    # cannot boot, and stop the whole server.
-    server.publish_metrics()  # /readyz asks the shared gauges as soon as READY arrives
-    if not _send(pipe, READY):
-        return 0  # the supervisor is gone
 
     def graceful(_signum: int, _frame: object) -> None:
         server.shutdown()  # marks in-flight responses `Connection: close` before returning
@@ -100,9 +104,19 @@ def run_worker(
         logging.shutdown()
         os._exit(0)
 
+    server.publish_metrics()  # /readyz asks the shared gauges as soon as READY arrives
+    # Before READY: a stop the supervisor sends as soon as it hears READY must find them
+    # (it used to kill a ready worker outright, by SIGTERM's default action). After
+    # publish_metrics(): a handler stopping the server must not find its lock held by the
+    # code it interrupted (nothing from here to serve_forever() takes it).
     signal.signal(signal.SIGTERM, graceful)
     signal.signal(signal.SIGINT, fast)
     signal.signal(signal.SIGQUIT, fast)
+    # Ready now, not at the first housekeeper tick: serving starts at once, and a request
+    # that crashes the worker before that tick made the supervisor take it for a worker that
+    # cannot boot, and stop the whole server.
+    if not _send(pipe, READY):
+        return 0  # the supervisor is gone
     server.serve_forever()
     return 0
 
@@ -141,6 +155,11 @@ class Heart:
             # Ask now, from the request's thread: at the next tick (up to a second later) a
             # busy worker would have served many times its limit.
             self._retire(f"served {self.requests} requests (max_requests)")
+
+    def stopped_accepting(self) -> None:
+        """The server closed its listeners while stopping: tell the supervisor."""
+        log.info("worker %d: no longer accepting connections", os.getpid())
+        _send(self.pipe, CLOSED)
 
     def _retire(self, reason: str) -> None:
         with self._retire_lock:  # the tick and a request thread may both get here
