@@ -3,7 +3,10 @@
 Owns: `module:attribute`, dotted attributes (`pkg.mod:obj.app`), factories (`mod:create()` or
 `--factory`), the `[app:main]` of a PasteDeploy ini (`--paste FILE.ini`; PasteDeploy is an
 optional dependency, imported on first use), and turning every failure into one `AppLoadError`
-with a one-line message. Must not: start serving or touch sockets.
+with a one-line message that points at the failing line of the user's code (`user_location`:
+the deepest frame outside the standard library, installed packages and wsgiserver itself);
+the original exception stays chained as its `__cause__`, with the whole traceback. Must not:
+start serving or touch sockets.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ import importlib
 import os
 import re
 import sys
-import traceback
+import sysconfig
+from types import TracebackType
 from typing import Any, cast
 
 from wsgiserver.errors import AppLoadError
@@ -50,9 +54,12 @@ def load_app(spec: str, *, factory: bool = False, app_dir: str | None = None) ->
         try:
             target = target()
         except _LOAD_FAILURES as exc:
-            raise AppLoadError(f"the factory {spec} failed: {describe_failure(exc)}") from exc
+            raise AppLoadError(
+                f"the factory {spec} failed: {describe_failure(exc)}"
+                f"{user_location(exc, module_name)}"
+            ) from exc
     if not callable(target):
-        raise AppLoadError(f"{spec} is a {type(target).__name__}, not a WSGI callable")
+        raise AppLoadError(f"{spec} is not a WSGI callable (its type is {type(target).__name__})")
     return cast(WSGIApp, target)
 
 
@@ -68,18 +75,23 @@ def _import(module_name: str) -> Any:
             raise AppLoadError(
                 f"no module named {module_name!r} (sys.path[0] is {sys.path[0]!r})"
             ) from None
-        raise AppLoadError(f"importing {module_name!r} failed: {describe_failure(exc)}") from exc
+        # A module the app imports is missing: the location is the user's import of it.
+        raise _import_failed(module_name, exc) from exc
     except SyntaxError as exc:
+        # The location of a syntax error is the bad line itself, not a frame that ran.
+        where = f" ({_shown_path(exc.filename)}, line {exc.lineno})" if exc.filename else ""
         raise AppLoadError(
-            f"importing {module_name!r} failed: SyntaxError: {exc.msg} "
-            f"({exc.filename}, line {exc.lineno})"
+            f"importing {module_name!r} failed: SyntaxError: {exc.msg}{where}"
         ) from exc
     except _LOAD_FAILURES as exc:
-        frame = traceback.extract_tb(exc.__traceback__)[-1]
-        raise AppLoadError(
-            f"importing {module_name!r} failed: {describe_failure(exc)} "
-            f"({frame.filename}, line {frame.lineno})"
-        ) from exc
+        raise _import_failed(module_name, exc) from exc
+
+
+def _import_failed(module_name: str, exc: BaseException) -> AppLoadError:
+    return AppLoadError(
+        f"importing {module_name!r} failed: {describe_failure(exc)}"
+        f"{user_location(exc, module_name)}"
+    )
 
 
 def load_paste(path: str, name: str = "main") -> WSGIApp:
@@ -90,11 +102,16 @@ def load_paste(path: str, name: str = "main") -> WSGIApp:
     try:
         app = loadwsgi.loadapp(uri, name=name)
     except _LOAD_FAILURES as exc:
-        message = f"--paste {path}: loading [app:{name}] failed: {describe_failure(exc)}"
+        message = (
+            f"--paste {path}: loading [app:{name}] failed: {describe_failure(exc)}"
+            f"{user_location(exc)}"
+        )
         raise AppLoadError(message) from exc
     if not callable(app):
         kind = type(app).__name__
-        raise AppLoadError(f"--paste {path}: [app:{name}] is a {kind}, not a WSGI callable")
+        raise AppLoadError(
+            f"--paste {path}: [app:{name}] is not a WSGI callable (its type is {kind})"
+        )
     return cast(WSGIApp, app)
 
 
@@ -120,3 +137,58 @@ def describe_failure(exc: BaseException) -> str:
     """`Type: message` on one line (only `Type` when the message is empty)."""
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+# Code that is not the user's: the standard library (and frozen modules such as `<frozen os>`),
+# installed distributions, and wsgiserver itself. Where an exception was raised inside one of
+# them, the line worth showing is the user's line that called into it.
+_WSGISERVER_DIR = os.path.dirname(os.path.abspath(__file__))
+_LIBRARY_DIRS = tuple(
+    {
+        os.path.abspath(path)
+        for key in ("stdlib", "platstdlib", "purelib", "platlib")
+        if (path := sysconfig.get_paths().get(key))
+    }
+    | {_WSGISERVER_DIR}
+)
+_INSTALLED = frozenset({"site-packages", "dist-packages"})
+
+
+def user_location(exc: BaseException, module_name: str | None = None) -> str:
+    """` (FILE, line N)` of the deepest frame of `exc`'s traceback in the user's code, or ""
+    when no frame is.
+
+    The user's code is any file outside the standard library, installed packages and
+    wsgiserver, and any module of the package `module_name` belongs to (an app installed
+    into site-packages is still the user's). FILE is relative to the current directory when
+    it is below it.
+    """
+    package = module_name.partition(".")[0] if module_name else None
+    found: TracebackType | None = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if _is_users(tb, package):
+            found = tb
+        tb = tb.tb_next
+    if found is None:
+        return ""
+    return f" ({_shown_path(found.tb_frame.f_code.co_filename)}, line {found.tb_lineno})"
+
+
+def _is_users(tb: TracebackType, package: str | None) -> bool:
+    name = tb.tb_frame.f_globals.get("__name__")
+    if package is not None and isinstance(name, str) and name.partition(".")[0] == package:
+        return True
+    filename = tb.tb_frame.f_code.co_filename
+    if filename.startswith("<"):  # <frozen ...>, <string>: no file of the user's
+        return False
+    path = os.path.abspath(filename)
+    if _INSTALLED.intersection(path.split(os.sep)):
+        return False
+    return not any(path == d or path.startswith(d + os.sep) for d in _LIBRARY_DIRS)
+
+
+def _shown_path(filename: str) -> str:
+    path = os.path.abspath(filename)
+    cwd = os.getcwd()
+    return os.path.relpath(path, cwd) if path.startswith(cwd + os.sep) else filename
