@@ -16,7 +16,7 @@ import dataclasses
 from typing import Any, NoReturn
 
 from wsgiserver.config.conversions import argument_from_text, field_type
-from wsgiserver.config.options import SECTIONS, fields_by_section
+from wsgiserver.config.options import SECTIONS, fields_by_section, shown
 from wsgiserver.config.sources import CONFIG_ENV, ENV_FALLBACKS, PRECEDENCE_TEXT, cli_flag, env_var
 from wsgiserver.errors import EXIT_CONFIG
 from wsgiserver.version import __version__
@@ -60,6 +60,11 @@ def _add_field(group: argparse._ArgumentGroup, f: dataclasses.Field[Any]) -> Non
     fallback = ENV_FALLBACKS.get(f.name)
     if fallback is not None:
         help_text += f"; also read from {fallback}, below {env_var(f)}"
+    if meta["secret"]:
+        help_text += (
+            f"; a secret, never shown (other users may see a command line: prefer "
+            f"{env_var(f)} or a config file)"
+        )
     shown = "" if f.default is None or meta["flag"] else _show(f.default)
     if shown:
         help_text += f" (default: {shown})"
@@ -68,7 +73,7 @@ def _add_field(group: argparse._ArgumentGroup, f: dataclasses.Field[Any]) -> Non
         kwargs["action"] = argparse.BooleanOptionalAction  # --no-X overrides files and env
     else:
         kwargs["metavar"] = meta["metavar"]
-        kwargs["type"] = argument_type(f.type)
+        kwargs["type"] = argument_type(f)
         if meta["repeat"]:
             kwargs["action"] = "append"
         if meta["choices"]:
@@ -76,16 +81,16 @@ def _add_field(group: argparse._ArgumentGroup, f: dataclasses.Field[Any]) -> Non
     group.add_argument(cli_flag(f.name), **kwargs)
 
 
-def argument_type(annotation: object) -> Any:
-    """argparse's `type=` for a field of this annotation: the conversion every text source
-    uses, its ValueError turned into the error argparse reports as `argument --X: ...`."""
-    convert = argument_from_text(field_type(annotation))
+def argument_type(f: dataclasses.Field[Any]) -> Any:
+    """argparse's `type=` for a field: the conversion every text source uses, its ValueError
+    turned into the error argparse reports as `argument --X: ...`."""
+    convert = argument_from_text(field_type(f.type))
 
     def parse(text: str) -> Any:
         try:
             return convert(text)
         except ValueError as exc:
-            raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
+            raise argparse.ArgumentTypeError(f"{shown(f.name, text)}: {exc}") from None
 
     return parse
 

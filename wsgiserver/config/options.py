@@ -15,8 +15,9 @@ Must not: do I/O (no sockets, no files, no imports of the app); validation is pu
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,13 +71,15 @@ def option(
     choices: tuple[str, ...] | None = None,
     flag: bool = False,
     env: str | None = None,
+    secret: bool = False,
     since: str | None = None,
 ) -> Any:
     """A Config field with the metadata the CLI, config files and docs are generated from.
 
     `section` is one of `SECTIONS`: the group of the option in `--help` and in the settings
     reference. `env` overrides the environment variable name (default `WSGISERVER_` + the
-    upper-case field name); `since` is the version that added it. See
+    upper-case field name); `secret` keeps the value out of every output (`--print-config`,
+    error messages, `repr(config)`: see `shown`); `since` is the version that added it. See
     `wsgiserver.config.sources` for how files and the environment are read.
     """
     if section not in SECTIONS:
@@ -89,11 +92,27 @@ def option(
         "flag": flag,
         "env": env,
         "section": section,
+        "secret": secret,
         "since": since,
     }
     if isinstance(default, list | dict | set):
         raise TypeError("Config defaults must be immutable")
-    return field(default=default, metadata=meta)
+    return field(default=default, metadata=meta, repr=not secret)
+
+
+HIDDEN = "<hidden>"
+
+
+def shown(name: str, value: Any, render: Callable[[Any], str] = repr) -> str:
+    """How output or an error message may quote the value of option `name`: `HIDDEN` for a
+    secret option, else `render(value)`. Every place that quotes option values goes through
+    here, so a secret declared once in its metadata is kept out of all of them."""
+    return HIDDEN if name in _secret_names() else render(value)
+
+
+@functools.cache
+def _secret_names() -> frozenset[str]:
+    return frozenset(f.name for f in dataclasses.fields(Config) if f.metadata["secret"])
 
 
 def fields_by_section() -> dict[str, list[dataclasses.Field[Any]]]:
@@ -390,7 +409,11 @@ class Config:
         None, "the PEM private key file (default: in --certfile)", metavar="FILE", section="TLS"
     )
     keyfile_password: str | None = option(
-        None, "password of an encrypted --keyfile", metavar="PASSWORD", section="TLS"
+        None,
+        "password of an encrypted --keyfile",
+        metavar="PASSWORD",
+        secret=True,
+        section="TLS",
     )
     ca_certs: str | None = option(
         None,
@@ -602,7 +625,7 @@ def _check_types(config: Config) -> None:
         try:
             converted = from_value(field_type(f.type), value)
         except ValueError as exc:
-            raise ConfigError(f"{f.name}: {exc}, got {value!r}") from None
+            raise ConfigError(f"{f.name}: {exc}, got {shown(f.name, value)}") from None
         if converted is not value:
             object.__setattr__(config, f.name, converted)  # frozen: only while it is built
 

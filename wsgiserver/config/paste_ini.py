@@ -16,7 +16,7 @@ from typing import Any
 
 from wsgiserver.apploader import describe_failure, paste_deploy, paste_uri
 from wsgiserver.config.conversions import field_type, from_text
-from wsgiserver.config.options import Config
+from wsgiserver.config.options import Config, shown
 from wsgiserver.errors import ConfigError
 
 _FIELDS = {f.name: str(f.type) for f in dataclasses.fields(Config)}
@@ -81,7 +81,7 @@ def _convert(name: str, value: Any, annotation: str) -> Any:
     try:
         return from_text(ftype, value)
     except ValueError as exc:
-        raise ConfigError(f"paste ini: {name} = {value!r}: {exc}") from None
+        raise ConfigError(f"paste ini: {name} = {shown(name, value)}: {exc}") from None
 
 
 def paste_server_options(path: str, name: str = "main") -> dict[str, Any]:

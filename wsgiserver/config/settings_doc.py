@@ -98,6 +98,11 @@ def render() -> str:
             ]
             if meta.get("choices"):
                 out.append(":Choices: " + ", ".join(f"``{c}``" for c in meta["choices"]))
+            if meta["secret"]:
+                out.append(
+                    ":Secret: never shown (``--print-config``, error messages, logs, ``repr``);"
+                    " other users may see a command line, so prefer the environment or a file"
+                )
             if meta.get("since"):
                 out.append(f":Since: {meta['since']}")
             out.append("")

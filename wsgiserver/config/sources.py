@@ -33,7 +33,7 @@ from wsgiserver.config.conversions import (
     from_toml,
     to_toml,
 )
-from wsgiserver.config.options import Config, fields_by_section
+from wsgiserver.config.options import HIDDEN, Config, fields_by_section, shown
 from wsgiserver.config.paste_ini import paste_server_options
 from wsgiserver.errors import ConfigError
 
@@ -154,7 +154,7 @@ def from_table(table: Mapping[str, Any], source: Source) -> Layer:
         try:
             layer.put(name, from_toml(field_type(fields[name].type), value), source)
         except ValueError as exc:
-            layer.errors.append(f"{key} = {_show(value)} ({source}): {exc}")
+            layer.errors.append(f"{key} = {shown(name, value, _show)} ({source}): {exc}")
     return layer
 
 
@@ -177,7 +177,7 @@ def from_environ(environ: Mapping[str, str]) -> Layer:
         try:
             layer.put(f.name, from_text(field_type(f.type), text), Source(Kind.ENV, name))
         except ValueError as exc:
-            layer.errors.append(f"{name}={text!r} (environment): {exc}")
+            layer.errors.append(f"{name}={shown(f.name, text)} (environment): {exc}")
     for name, variable in ENV_FALLBACKS.items():
         # The Heroku/Render convention (WEB_CONCURRENCY), below WSGISERVER_WORKERS (and --workers).
         text = environ.get(variable, "")
@@ -355,7 +355,12 @@ def render_config(loaded: Loaded) -> str:
         for f in members:
             value = getattr(loaded.config, f.name)
             key = toml_key(f.name)
-            text = f"# {key} = (not set)" if value is None else f"{key} = {to_toml(value)}"
+            if value is None:
+                text = f"# {key} = (not set)"
+            elif f.metadata["secret"]:
+                text = f"# {key} = {HIDDEN}"  # set, and kept out of the output
+            else:
+                text = f"{key} = {to_toml(value)}"
             lines.append((text, str(loaded.sources.get(f.name, DEFAULT))))
     width = max(len(text) for text, source in lines if source)
     header = f"# wsgiserver configuration; precedence: {PRECEDENCE_TEXT}\n"
