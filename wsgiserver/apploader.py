@@ -1,12 +1,13 @@
-"""Finding the WSGI application named on the command line.
+"""Finding the WSGI application named on the command line or in a PasteDeploy ini.
 
 Owns: `module:attribute`, dotted attributes (`pkg.mod:obj.app`), factories (`mod:create()` or
 `--factory`), the `[app:main]` of a PasteDeploy ini (`--paste FILE.ini`; PasteDeploy is an
-optional dependency, imported on first use), and turning every failure into one `AppLoadError`
-with a one-line message that points at the failing line of the user's code (`user_location`:
-the deepest frame outside the standard library, installed packages and wsgiserver itself);
-the original exception stays chained as its `__cause__`, with the whole traceback. Must not:
-start serving or touch sockets.
+optional dependency, imported on first use), the `egg:strict-wsgiserver#call` app factory
+that imports a PasteDeploy factory from a directory named in the ini, and turning every
+failure into one `AppLoadError` with a one-line message that points at the failing line of
+the user's code (`user_location`: the deepest frame outside the standard library, installed
+packages and wsgiserver itself); the original exception stays chained as its `__cause__`,
+with the whole traceback. Must not: start serving or touch sockets.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 import re
 import sys
 import sysconfig
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, cast
 
@@ -32,6 +34,15 @@ _LOAD_FAILURES = (Exception, SystemExit, KeyboardInterrupt)
 
 def load_app(spec: str, *, factory: bool = False, app_dir: str | None = None) -> WSGIApp:
     """Import and return the app named by `spec` ("module:attr", "module:attr()")."""
+    target, module_name, call = _resolve(spec, app_dir)
+    if call or factory:
+        target = _call_factory(spec, module_name, target)
+    return _wsgi_callable(spec, target)
+
+
+def _resolve(spec: str, app_dir: str | None) -> tuple[Any, str, bool]:
+    """The object `spec` names (importing from `app_dir` first), its module's name, and
+    whether the spec ends with "()"."""
     match = _SPEC.fullmatch(spec.strip())
     if match is None:
         raise AppLoadError(
@@ -43,21 +54,25 @@ def load_app(spec: str, *, factory: bool = False, app_dir: str | None = None) ->
         path = os.path.abspath(app_dir)
         if path not in sys.path:
             sys.path.insert(0, path)
-    module = _import(module_name)
-    target: Any = module
+    target: Any = _import(module_name)
     for part in attribute.split("."):
         try:
             target = getattr(target, part)
         except AttributeError:
             raise AppLoadError(f"module {module_name!r} has no attribute {attribute!r}") from None
-    if call or factory:
-        try:
-            target = target()
-        except _LOAD_FAILURES as exc:
-            raise AppLoadError(
-                f"the factory {spec} failed: {describe_failure(exc)}"
-                f"{user_location(exc, module_name)}"
-            ) from exc
+    return target, module_name, call is not None
+
+
+def _call_factory(spec: str, module_name: str, create: Callable[[], Any]) -> Any:
+    try:
+        return create()
+    except _LOAD_FAILURES as exc:
+        raise AppLoadError(
+            f"the factory {spec} failed: {describe_failure(exc)}{user_location(exc, module_name)}"
+        ) from exc
+
+
+def _wsgi_callable(spec: str, target: object) -> WSGIApp:
     if not callable(target):
         raise AppLoadError(f"{spec} is not a WSGI callable (its type is {type(target).__name__})")
     return cast(WSGIApp, target)
@@ -101,6 +116,8 @@ def load_paste(path: str, name: str = "main") -> WSGIApp:
     uri = paste_uri(path)
     try:
         app = loadwsgi.loadapp(uri, name=name)
+    except AppLoadError as exc:  # from egg:strict-wsgiserver#call: it says what and where
+        raise AppLoadError(f"--paste {path}: loading [app:{name}] failed: {exc}") from exc
     except _LOAD_FAILURES as exc:
         message = (
             f"--paste {path}: loading [app:{name}] failed: {describe_failure(exc)}"
@@ -113,6 +130,37 @@ def load_paste(path: str, name: str = "main") -> WSGIApp:
             f"--paste {path}: [app:{name}] is not a WSGI callable (its type is {kind})"
         )
     return cast(WSGIApp, app)
+
+
+def paste_call_factory(global_conf: Mapping[str, Any], **local_conf: Any) -> WSGIApp:
+    """The `paste.app_factory` entry point `egg:strict-wsgiserver#call`.
+
+    PasteDeploy's own `use = call:module:factory`, importing from a directory first, so that
+    `pserve app.ini` finds an app that is not installed (pserve puts its own script directory,
+    not the current one, on sys.path)::
+
+        [app:main]
+        use = egg:strict-wsgiserver#call
+        factory = myproject.web:make_app
+        app_dir = %(here)s/..
+
+    `factory` is called as PasteDeploy calls an app factory, `factory(global_conf,
+    **settings)`, with the section's other settings. `app_dir` (default: the ini's
+    directory) is relative to the ini file's directory.
+    """
+    settings = dict(local_conf)
+    spec = settings.pop("factory", None)
+    if not isinstance(spec, str) or "(" in spec:
+        raise AppLoadError(
+            "egg:strict-wsgiserver#call needs factory = module:callable "
+            "(called with the global options and the section's settings)"
+        )
+    here = str(global_conf.get("here", "."))
+    app_dir = os.path.join(here, str(settings.pop("app_dir", ".")))  # an absolute one stays
+    target, module_name, _ = _resolve(spec, app_dir)
+    return _wsgi_callable(
+        spec, _call_factory(spec, module_name, lambda: target(global_conf, **settings))
+    )
 
 
 def paste_deploy() -> Any:

@@ -11,6 +11,7 @@ import sys
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -358,3 +359,78 @@ def test_a_failing_paste_factory_names_the_line_that_failed(tmp_path: Path) -> N
 def test_paste_ini_that_does_not_exist(tmp_path: Path) -> None:
     path = str(tmp_path / "missing.ini")
     assert paste_error(path) == f"--paste: no such file {path!r}"
+
+
+# -- egg:strict-wsgiserver#call: PasteDeploy's call: with a directory to import from ----------
+
+CALL_FACTORY = """
+def make(global_conf, **settings):
+    def app(environ, start_response):
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    app.settings = settings
+    app.here = global_conf["here"]
+    return app
+
+def make_failing(global_conf, **settings):
+    raise LookupError(settings["missing"])
+"""
+
+
+def call_ini(tmp_path: Path, body: str) -> tuple[Path, str]:
+    """An ini in tmp_path/conf using the factory module written into tmp_path/code (which is
+    not on sys.path); returns the code directory and the ini's path."""
+    code, conf = tmp_path / "code", tmp_path / "conf"
+    code.mkdir()
+    conf.mkdir()
+    name = module(code, CALL_FACTORY)
+    ini = conf / "app.ini"
+    ini.write_text("[app:main]\nuse = egg:strict-wsgiserver#call\n" + body.format(name=name))
+    return code, str(ini)
+
+
+@pytest.mark.parametrize("app_dir", ["../code", "%(here)s/../code"], ids=["relative", "here"])
+def test_the_call_factory_imports_from_a_directory_relative_to_the_ini(
+    tmp_path: Path, app_dir: str
+) -> None:
+    code, ini = call_ini(tmp_path, f"factory = {{name}}:make\napp_dir = {app_dir}\ngreeting = hi\n")
+    assert str(code) not in sys.path
+    app: Any = load_paste(ini)
+    assert app.settings == {"greeting": "hi"}  # the section's other settings, as call: does
+    assert app.here == str(tmp_path / "conf")
+    assert str(code) in sys.path
+
+
+def test_the_call_factory_without_app_dir_imports_from_the_ini_directory(tmp_path: Path) -> None:
+    (tmp_path / "paste_here_mod.py").write_text(CALL_FACTORY)
+    ini = tmp_path / "app.ini"
+    ini.write_text("[app:main]\nuse = egg:strict-wsgiserver#call\nfactory = paste_here_mod:make\n")
+    app: Any = load_paste(str(ini))
+    assert app.settings == {}
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ("app_dir = ../code\n", "needs factory = module:callable"),
+        ("factory = {name}:make()\napp_dir = ../code\n", "needs factory = module:callable"),
+        ("factory = {name}:nope\napp_dir = ../code\n", "has no attribute 'nope'"),
+        ("factory = {name}:make\n", "no module named"),  # the ini's directory has no such module
+    ],
+    ids=["no-factory", "called", "no-attribute", "wrong-directory"],
+)
+def test_call_factory_errors_are_one_line(tmp_path: Path, body: str, fragment: str) -> None:
+    _, ini = call_ini(tmp_path, body)
+    message = paste_error(ini)
+    assert message.startswith(f"--paste {ini}: loading [app:main] failed: ")
+    assert "AppLoadError" not in message
+    assert fragment in message
+
+
+def test_a_failing_call_factory_names_its_line(tmp_path: Path) -> None:
+    _, ini = call_ini(tmp_path, "factory = {name}:make_failing\napp_dir = ../code\n")
+    message = paste_error(ini)
+    assert "the factory" in message
+    assert "KeyError: 'missing'" in message
+    assert location(message).endswith(".py:12")
