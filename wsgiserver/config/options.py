@@ -15,9 +15,10 @@ Must not: do I/O (no sockets, no files, no imports of the app); validation is pu
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import functools
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,6 +102,13 @@ def option(
 
 
 HIDDEN = "<hidden>"
+
+
+def did_you_mean(word: str, known: Iterable[str]) -> str:
+    """`; did you mean NAME?` with the known name closest to a mistyped `word`, or "" when
+    none is close: the hint of every "unknown option" error, whatever its source."""
+    close = difflib.get_close_matches(word, list(known), n=1)
+    return f"; did you mean {close[0]}?" if close else ""
 
 
 def shown(name: str, value: Any, render: Callable[[Any], str] = repr) -> str:
@@ -596,10 +604,12 @@ class Config:
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> Config:
         """Build from keyword options, naming unknown ones in the error."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(options) - names)
+        names = sorted(f.name for f in dataclasses.fields(cls))
+        unknown = sorted(set(options) - set(names))
         if unknown:
-            raise ConfigError(f"unknown option(s): {', '.join(unknown)}")
+            raise ConfigError(
+                "; ".join(f"{name}: unknown option{did_you_mean(name, names)}" for name in unknown)
+            )
         values = dict(options)
         if isinstance(values.get("bind"), str):
             values["bind"] = (values["bind"],)

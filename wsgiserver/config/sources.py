@@ -17,7 +17,6 @@ Must not: serve, bind sockets, or import the application.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import enum
 import os
 import re
@@ -33,7 +32,7 @@ from wsgiserver.config.conversions import (
     from_toml,
     to_toml,
 )
-from wsgiserver.config.options import HIDDEN, Config, fields_by_section, shown
+from wsgiserver.config.options import HIDDEN, Config, did_you_mean, fields_by_section, shown
 from wsgiserver.config.paste_ini import paste_server_options
 from wsgiserver.errors import ConfigError
 
@@ -131,11 +130,6 @@ class Layer:
         self.sources[name] = source
 
 
-def _suggest(word: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(word, known, n=1)
-    return f"; did you mean {close[0]}?" if close else ""
-
-
 def from_table(table: Mapping[str, Any], source: Source) -> Layer:
     """Options of a TOML table (a config file or `[tool.wsgiserver]`); keys snake or kebab."""
     layer = Layer()
@@ -145,7 +139,7 @@ def from_table(table: Mapping[str, Any], source: Source) -> Layer:
         name = key.replace("-", "_")
         if name not in fields:
             known = sorted([*fields, *map(toml_key, fields)])
-            layer.errors.append(f"{key} ({source}): unknown option{_suggest(key, known)}")
+            layer.errors.append(f"{key} ({source}): unknown option{did_you_mean(key, known)}")
             continue
         if name in seen:
             layer.errors.append(f"{key} ({source}): given twice, also as {seen[name]}")
@@ -171,7 +165,7 @@ def from_environ(environ: Mapping[str, str]) -> Layer:
         text = environ[name]
         f = by_env.get(name)
         if f is None:
-            hint = _suggest(name, sorted(by_env))
+            hint = did_you_mean(name, sorted(by_env))
             layer.errors.append(f"{name} (environment): unknown option{hint}")
             continue
         try:
