@@ -58,8 +58,7 @@ def test_help_has_one_group_per_section_holding_exactly_its_options() -> None:
     groups = {group.title: group for group in parser._action_groups}
     for section, members in fields_by_section().items():
         group = groups[section]
-        description = SECTIONS[section]
-        assert group.description == description[:1].upper() + description[1:] + "."
+        assert group.description == SECTIONS[section]
         assert [action.dest for action in group._group_actions] == [f.name for f in members]
     # Nothing is left in the catch-all group but --help and --version.
     flat = [a.dest for a in groups["options"]._group_actions]

@@ -1,10 +1,10 @@
 """The command-line parser, generated from the `Config` field metadata.
 
-Owns: `build_parser` (one `--flag` per field, `--no-X` for flags, `APP` positional, grouped
-by the fields' sections; the arguments about where options come from: `--config`,
-`--print-config`, `--check-config`), and
-argparse's `type=` for each field, an adapter over `config.conversions` so the command line
-converts text exactly as the environment and a paste ini do. Used by the CLI and by the
+Owns: `build_parser` (one `--flag` per field, `--no-X` for flags, `APP` positional, in one
+argument group per section of the fields' metadata; the arguments about where options come
+from: `--config`, `--print-config`, `--check-config`), and argparse's `type=` for each field,
+an adapter over `config.conversions` so the command line converts text exactly as the
+environment and a paste ini do. Used by the CLI and by the
 settings reference (`config.settings_doc`). Must not: merge sources (`config.sources`), load
 the app or serve.
 """
@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"wsgiserver {__version__}")
     _add_config_arguments(parser)
     for section, members in fields_by_section().items():
-        group = parser.add_argument_group(section, _sentence(SECTIONS[section]))
+        group = parser.add_argument_group(section, SECTIONS[section])
         for f in members:
             _add_field(group, f)
     return parser
@@ -65,9 +65,9 @@ def _add_field(group: argparse._ArgumentGroup, f: dataclasses.Field[Any]) -> Non
             f"; a secret, never shown (other users may see a command line: prefer "
             f"{env_var(f)} or a config file)"
         )
-    shown = "" if f.default is None or meta["flag"] else _show(f.default)
-    if shown:
-        help_text += f" (default: {shown})"
+    default = "" if f.default is None or meta["flag"] else _show(f.default)
+    if default:  # an empty default ("") is no default to show
+        help_text += f" (default: {default})"
     kwargs: dict[str, Any] = {"dest": f.name, "help": help_text, "default": argparse.SUPPRESS}
     if meta["flag"]:
         kwargs["action"] = argparse.BooleanOptionalAction  # --no-X overrides files and env
@@ -124,7 +124,3 @@ def _show(value: Any) -> str:
     if isinstance(value, tuple):
         return " ".join(value)
     return str(value)
-
-
-def _sentence(text: str) -> str:
-    return text[:1].upper() + text[1:] + "."

@@ -43,22 +43,23 @@ VERIFY_CLIENT = ("none", "optional", "required")
 TLS_MIN_VERSIONS = ("1.2", "1.3")
 
 
-# The topics options are grouped by, in order, with what each is about: the argparse groups
-# of `--help` and the sections of the settings reference. Every option names one.
+# The topics options are grouped by, in order, with a sentence on what each is about: the
+# argparse groups of `--help`, the sections of the settings reference and the headings of
+# `--print-config`. Every option names one.
 SECTIONS: dict[str, str] = {
-    "Application": "what to serve, and where its code is",
-    "Binding": "where to listen",
-    "Processes": "worker processes (POSIX): more than one worker, --preload or recycling run "
-    "a pre-forking supervisor",
-    "Thread pool": "threads that run the app, in each process",
-    "Timeouts": "how long each step may take, and overload control",
-    "Limits": "the largest requests and the most connections accepted",
-    "Request bodies": "how chunked request bodies reach the app",
-    "TLS": "HTTPS, and client certificates",
-    "Proxies": "the real client behind a reverse proxy or load balancer",
-    "Logging": "the error log, the access log and request ids",
-    "Observability": "metrics, health checks and instrumentation hooks",
-    "Development": "conveniences for working on an app",
+    "Application": "What to serve, and where its code is.",
+    "Binding": "Where to listen.",
+    "Processes": "Worker processes (POSIX): more than one worker, --preload or recycling run "
+    "a pre-forking supervisor.",
+    "Thread pool": "Threads that run the app, in each process.",
+    "Timeouts": "How long each step may take, and overload control.",
+    "Limits": "The largest requests and the most connections accepted.",
+    "Request bodies": "How chunked request bodies reach the app.",
+    "TLS": "HTTPS, and client certificates.",
+    "Proxies": "The real client behind a reverse proxy or load balancer.",
+    "Logging": "The error log, the access log and request ids.",
+    "Observability": "Metrics, health checks and instrumentation hooks.",
+    "Development": "Conveniences for working on an app.",
 }
 
 

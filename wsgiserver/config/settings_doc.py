@@ -79,7 +79,7 @@ def render() -> str:
     out += [f"{'`' + f.name + '`_':<{width}} {_literal(f.default)}" for f in fields]
     out += [rule, ""]
     for section, members in sections.items():
-        out += [section, "-" * len(section), "", _sentence(SECTIONS[section]), ""]
+        out += [section, "-" * len(section), "", SECTIONS[section], ""]
         for f in members:
             meta = f.metadata
             ftype = field_type(f.type)
