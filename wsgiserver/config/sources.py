@@ -182,7 +182,7 @@ def from_environ(environ: Mapping[str, str]) -> Layer:
                 name, from_text(field_type(fields[name].type), text), Source(Kind.ENV, variable)
             )
         except ValueError as exc:
-            layer.errors.append(f"{variable}={text!r} (environment): {exc}")
+            layer.errors.append(f"{variable}={shown(name, text)} (environment): {exc}")
     return layer
 
 
