@@ -1,9 +1,13 @@
-"""Finding the WSGI application named on the command line.
+"""Finding the WSGI application named on the command line or in a PasteDeploy ini.
 
 Owns: `module:attribute`, dotted attributes (`pkg.mod:obj.app`), factories (`mod:create()` or
 `--factory`), the `[app:main]` of a PasteDeploy ini (`--paste FILE.ini`; PasteDeploy is an
-optional dependency, imported on first use), and turning every failure into one `AppLoadError`
-with a one-line message. Must not: start serving or touch sockets.
+optional dependency, imported on first use), the `egg:strict-wsgiserver#call` app factory
+that imports a PasteDeploy factory from a directory named in the ini, and turning every
+failure into one `AppLoadError` with a one-line message that points at the failing line of
+the user's code (`user_location`: the deepest frame outside the standard library, installed
+packages and wsgiserver itself); the original exception stays chained as its `__cause__`,
+with the whole traceback. Must not: start serving or touch sockets.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ import importlib
 import os
 import re
 import sys
-import traceback
+import sysconfig
+from collections.abc import Callable, Mapping
+from types import TracebackType
 from typing import Any, cast
 
 from wsgiserver.errors import AppLoadError
@@ -28,6 +34,15 @@ _LOAD_FAILURES = (Exception, SystemExit, KeyboardInterrupt)
 
 def load_app(spec: str, *, factory: bool = False, app_dir: str | None = None) -> WSGIApp:
     """Import and return the app named by `spec` ("module:attr", "module:attr()")."""
+    target, module_name, call = _resolve(spec, app_dir)
+    if call or factory:
+        target = _call_factory(spec, module_name, target)
+    return _wsgi_callable(spec, target)
+
+
+def _resolve(spec: str, app_dir: str | None) -> tuple[Any, str, bool]:
+    """The object `spec` names (importing from `app_dir` first), its module's name, and
+    whether the spec ends with "()"."""
     match = _SPEC.fullmatch(spec.strip())
     if match is None:
         raise AppLoadError(
@@ -39,20 +54,27 @@ def load_app(spec: str, *, factory: bool = False, app_dir: str | None = None) ->
         path = os.path.abspath(app_dir)
         if path not in sys.path:
             sys.path.insert(0, path)
-    module = _import(module_name)
-    target: Any = module
+    target: Any = _import(module_name)
     for part in attribute.split("."):
         try:
             target = getattr(target, part)
         except AttributeError:
             raise AppLoadError(f"module {module_name!r} has no attribute {attribute!r}") from None
-    if call or factory:
-        try:
-            target = target()
-        except _LOAD_FAILURES as exc:
-            raise AppLoadError(f"the factory {spec} failed: {describe_failure(exc)}") from exc
+    return target, module_name, call is not None
+
+
+def _call_factory(spec: str, module_name: str, create: Callable[[], Any]) -> Any:
+    try:
+        return create()
+    except _LOAD_FAILURES as exc:
+        raise AppLoadError(
+            f"the factory {spec} failed: {describe_failure(exc)}{user_location(exc, module_name)}"
+        ) from exc
+
+
+def _wsgi_callable(spec: str, target: object) -> WSGIApp:
     if not callable(target):
-        raise AppLoadError(f"{spec} is a {type(target).__name__}, not a WSGI callable")
+        raise AppLoadError(f"{spec} is not a WSGI callable (its type is {type(target).__name__})")
     return cast(WSGIApp, target)
 
 
@@ -68,18 +90,23 @@ def _import(module_name: str) -> Any:
             raise AppLoadError(
                 f"no module named {module_name!r} (sys.path[0] is {sys.path[0]!r})"
             ) from None
-        raise AppLoadError(f"importing {module_name!r} failed: {describe_failure(exc)}") from exc
+        # A module the app imports is missing: the location is the user's import of it.
+        raise _import_failed(module_name, exc) from exc
     except SyntaxError as exc:
+        # The location of a syntax error is the bad line itself, not a frame that ran.
+        where = f" ({_shown_path(exc.filename)}, line {exc.lineno})" if exc.filename else ""
         raise AppLoadError(
-            f"importing {module_name!r} failed: SyntaxError: {exc.msg} "
-            f"({exc.filename}, line {exc.lineno})"
+            f"importing {module_name!r} failed: SyntaxError: {exc.msg}{where}"
         ) from exc
     except _LOAD_FAILURES as exc:
-        frame = traceback.extract_tb(exc.__traceback__)[-1]
-        raise AppLoadError(
-            f"importing {module_name!r} failed: {describe_failure(exc)} "
-            f"({frame.filename}, line {frame.lineno})"
-        ) from exc
+        raise _import_failed(module_name, exc) from exc
+
+
+def _import_failed(module_name: str, exc: BaseException) -> AppLoadError:
+    return AppLoadError(
+        f"importing {module_name!r} failed: {describe_failure(exc)}"
+        f"{user_location(exc, module_name)}"
+    )
 
 
 def load_paste(path: str, name: str = "main") -> WSGIApp:
@@ -89,13 +116,51 @@ def load_paste(path: str, name: str = "main") -> WSGIApp:
     uri = paste_uri(path)
     try:
         app = loadwsgi.loadapp(uri, name=name)
+    except AppLoadError as exc:  # from egg:strict-wsgiserver#call: it says what and where
+        raise AppLoadError(f"--paste {path}: loading [app:{name}] failed: {exc}") from exc
     except _LOAD_FAILURES as exc:
-        message = f"--paste {path}: loading [app:{name}] failed: {describe_failure(exc)}"
+        message = (
+            f"--paste {path}: loading [app:{name}] failed: {describe_failure(exc)}"
+            f"{user_location(exc)}"
+        )
         raise AppLoadError(message) from exc
     if not callable(app):
         kind = type(app).__name__
-        raise AppLoadError(f"--paste {path}: [app:{name}] is a {kind}, not a WSGI callable")
+        raise AppLoadError(
+            f"--paste {path}: [app:{name}] is not a WSGI callable (its type is {kind})"
+        )
     return cast(WSGIApp, app)
+
+
+def paste_call_factory(global_conf: Mapping[str, Any], **local_conf: Any) -> WSGIApp:
+    """The `paste.app_factory` entry point `egg:strict-wsgiserver#call`.
+
+    PasteDeploy's own `use = call:module:factory`, importing from a directory first, so that
+    `pserve app.ini` finds an app that is not installed (pserve puts its own script directory,
+    not the current one, on sys.path)::
+
+        [app:main]
+        use = egg:strict-wsgiserver#call
+        factory = myproject.web:make_app
+        app_dir = %(here)s/..
+
+    `factory` is called as PasteDeploy calls an app factory, `factory(global_conf,
+    **settings)`, with the section's other settings. `app_dir` (default: the ini's
+    directory) is relative to the ini file's directory.
+    """
+    settings = dict(local_conf)
+    spec = settings.pop("factory", None)
+    if not isinstance(spec, str) or "(" in spec:
+        raise AppLoadError(
+            "egg:strict-wsgiserver#call needs factory = module:callable "
+            "(called with the global options and the section's settings)"
+        )
+    here = str(global_conf.get("here", "."))
+    app_dir = os.path.join(here, str(settings.pop("app_dir", ".")))  # an absolute one stays
+    target, module_name, _ = _resolve(spec, app_dir)
+    return _wsgi_callable(
+        spec, _call_factory(spec, module_name, lambda: target(global_conf, **settings))
+    )
 
 
 def paste_deploy() -> Any:
@@ -120,3 +185,58 @@ def describe_failure(exc: BaseException) -> str:
     """`Type: message` on one line (only `Type` when the message is empty)."""
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+# Code that is not the user's: the standard library (and frozen modules such as `<frozen os>`),
+# installed distributions, and wsgiserver itself. Where an exception was raised inside one of
+# them, the line worth showing is the user's line that called into it.
+_WSGISERVER_DIR = os.path.dirname(os.path.abspath(__file__))
+_LIBRARY_DIRS = tuple(
+    {
+        os.path.abspath(path)
+        for key in ("stdlib", "platstdlib", "purelib", "platlib")
+        if (path := sysconfig.get_paths().get(key))
+    }
+    | {_WSGISERVER_DIR}
+)
+_INSTALLED = frozenset({"site-packages", "dist-packages"})
+
+
+def user_location(exc: BaseException, module_name: str | None = None) -> str:
+    """` (FILE, line N)` of the deepest frame of `exc`'s traceback in the user's code, or ""
+    when no frame is.
+
+    The user's code is any file outside the standard library, installed packages and
+    wsgiserver, and any module of the package `module_name` belongs to (an app installed
+    into site-packages is still the user's). FILE is relative to the current directory when
+    it is below it.
+    """
+    package = module_name.partition(".")[0] if module_name else None
+    found: TracebackType | None = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if _is_users(tb, package):
+            found = tb
+        tb = tb.tb_next
+    if found is None:
+        return ""
+    return f" ({_shown_path(found.tb_frame.f_code.co_filename)}, line {found.tb_lineno})"
+
+
+def _is_users(tb: TracebackType, package: str | None) -> bool:
+    name = tb.tb_frame.f_globals.get("__name__")
+    if package is not None and isinstance(name, str) and name.partition(".")[0] == package:
+        return True
+    filename = tb.tb_frame.f_code.co_filename
+    if filename.startswith("<"):  # <frozen ...>, <string>: no file of the user's
+        return False
+    path = os.path.abspath(filename)
+    if _INSTALLED.intersection(path.split(os.sep)):
+        return False
+    return not any(path == d or path.startswith(d + os.sep) for d in _LIBRARY_DIRS)
+
+
+def _shown_path(filename: str) -> str:
+    path = os.path.abspath(filename)
+    cwd = os.getcwd()
+    return os.path.relpath(path, cwd) if path.startswith(cwd + os.sep) else filename

@@ -6,8 +6,9 @@ Fixtures:
   `take_app_errors()` fails the test (as an error at teardown, with the app's traceback).
 - `wsgi_live_server`: a `RunningServer` for the app of the `wsgi_app` fixture (define it in
   a conftest) or, without one, of `--wsgi-app module:app` / the `wsgi_app` ini option.
-- `live_server`: the same, under the name pytest-django also uses; it is only defined when
-  pytest-django is not active (then use `wsgi_live_server`).
+- `live_server`: the same, under the name pytest-django and pytest-flask also use; it is
+  only defined when neither is active (then use `wsgi_live_server`), so that their own
+  `live_server` keeps working for their users.
 """
 
 from __future__ import annotations
@@ -40,9 +41,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("wsgi_app", "WSGI app (module:app) for the live_server fixture", default="")
 
 
+# Plugins with a `live_server` fixture of their own, by the names pytest registers them under:
+# their entry point's name, or their module's when a conftest lists it in `pytest_plugins`.
+# A user of pytest-django or pytest-flask who has wsgiserver installed must get theirs.
+OWN_LIVE_SERVER = ("django", "pytest_django.plugin", "flask", "pytest_flask.plugin")
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    # pytest-django (plugin name "django") has its own `live_server`; never shadow it.
-    if not config.pluginmanager.hasplugin("django"):
+    if not any(config.pluginmanager.hasplugin(name) for name in OWN_LIVE_SERVER):
         config.pluginmanager.register(_LiveServerAlias(), "wsgiserver-live-server")
 
 
@@ -100,7 +106,8 @@ def wsgi_live_server(
 
 
 class _LiveServerAlias:
-    """Registered only without pytest-django, whose `live_server` is a different thing."""
+    """Registered only without the plugins of `OWN_LIVE_SERVER`, whose `live_server` is a
+    different thing."""
 
     @pytest.fixture
     def live_server(self, wsgi_live_server: RunningServer) -> RunningServer:

@@ -117,7 +117,8 @@ def not_found(request: Request) -> Response:
 
 
 def make_app(global_config: dict[str, Any] | None = None, **settings: Any) -> Any:
-    """The PasteDeploy app factory (`[app:main] use = call:sample_apps.pyramid_app:make_app`)."""
+    """The PasteDeploy app factory (`factory = sample_apps.pyramid_app:make_app` in the
+    `[app:main]` of development.ini)."""
     with Configurator(settings=settings) as config:
         config.add_route("home", "/")
         config.add_route("notes", "/notes", request_method="POST")

@@ -260,6 +260,32 @@ def test_environment_errors_name_the_variable(
     assert error.startswith(expected)
 
 
+def test_unknown_keyword_options_of_the_python_api_suggest_the_option_too() -> None:
+    from wsgiserver.server.server import Server
+
+    def app(environ: Any, start_response: Any) -> list[bytes]:
+        raise AssertionError("never called")
+
+    with pytest.raises(ConfigError) as info:
+        Server(app, thread=4)
+    assert str(info.value) == "thread: unknown option; did you mean threads?"
+    with pytest.raises(ConfigError) as info:
+        Config.from_options({"bindd": "x", "zzz": 1})
+    assert str(info.value) == "bindd: unknown option; did you mean bind?; zzz: unknown option"
+
+
+def test_an_unknown_paste_server_option_suggests_the_option_too() -> None:
+    from wsgiserver.config.paste_ini import options_from_ini
+
+    with pytest.raises(ConfigError) as info:
+        options_from_ini({"workerz": "3"})
+    assert (
+        str(info.value) == "unknown server option 'workerz' in the paste ini; did you mean workers?"
+    )
+    with pytest.raises(ConfigError, match="; known: access_log, "):
+        options_from_ini({"qqqq": "3"})  # nothing close: the known names instead
+
+
 def test_every_error_is_reported_not_just_the_first(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(f"{PYPROJECT}nope = 1\n")
     errors = errors_of(tmp_path, env={"WSGISERVER_THREADS": "x", "WSGISERVER_NOPE": "1"})

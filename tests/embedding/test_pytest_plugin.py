@@ -1,6 +1,12 @@
-"""The pytest plugin, run through `pytester` as a user's test suite would run it."""
+"""The pytest plugin, run through `pytester` as a user's test suite would run it.
+
+pytest-flask is installed with the test extra, so its plugin loads in these runs too: the
+tests of our own `live_server` block it (`-p no:flask`), as a project without it would be;
+the tests of coexistence run a child pytest with it active."""
 
 from __future__ import annotations
+
+import importlib.util
 
 import pytest
 
@@ -24,6 +30,11 @@ def get(srv, path="/"):
     conn.close()
     return response.status, body
 """
+
+
+# A run where no plugin with a `live_server` of its own is active (pytest-django is not in the
+# test extra; blocking it anyway keeps these tests true where it is installed).
+WITHOUT_OTHER_LIVE_SERVERS = ("-p", "no:cacheprovider", "-p", "no:flask", "-p", "no:django")
 
 
 @pytest.fixture
@@ -72,7 +83,7 @@ def test_live_server_uses_the_wsgi_app_fixture(project: pytest.Pytester) -> None
             assert live_server.url.startswith("http://127.0.0.1:")
         """
     )
-    project.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    project.runpytest(*WITHOUT_OTHER_LIVE_SERVERS).assert_outcomes(passed=1)
 
 
 def test_live_server_uses_the_command_line_option(project: pytest.Pytester) -> None:
@@ -84,13 +95,13 @@ def test_live_server_uses_the_command_line_option(project: pytest.Pytester) -> N
             assert get(live_server, "/cli") == (200, b"app /cli")
         """
     )
-    result = project.runpytest("-p", "no:cacheprovider", "--wsgi-app", "myapp:app")
+    result = project.runpytest(*WITHOUT_OTHER_LIVE_SERVERS, "--wsgi-app", "myapp:app")
     result.assert_outcomes(passed=1)
 
 
 def test_live_server_without_an_app_says_what_to_do(project: pytest.Pytester) -> None:
     project.makepyfile("def test_live(live_server): pass")
-    result = project.runpytest("-p", "no:cacheprovider")
+    result = project.runpytest(*WITHOUT_OTHER_LIVE_SERVERS)
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*define a `wsgi_app` fixture*--wsgi-app module:app*"])
 
@@ -129,3 +140,77 @@ def test_app_error_fails_the_test_that_caused_it(project: pytest.Pytester) -> No
             "E*ZeroDivisionError: boom in the app",
         ]
     )
+
+
+# -- coexistence with plugins that have their own live_server ----------------------------------
+
+PYTEST_FLASK_TESTS = """
+import urllib.request
+
+import pytest
+from flask import Flask
+
+from helpers import get
+from myapp import app as plain_app
+
+
+@pytest.fixture(scope="session")
+def app():
+    app = Flask(__name__)
+
+    @app.route("/ping")
+    def ping():
+        return "pong"
+
+    return app
+
+
+def test_client(client):
+    assert client.get("/ping").data == b"pong"
+
+
+def test_pytest_flasks_live_server(live_server):
+    # pytest-flask's LiveServer: url() is a method, and it serves the `app` fixture.
+    with urllib.request.urlopen(live_server.url("/ping"), timeout=10) as response:
+        assert response.read() == b"pong"
+
+
+def test_ours_are_still_there(wsgi_server):
+    assert get(wsgi_server(plain_app), "/ours") == (200, b"app /ours")
+"""
+
+
+def test_pytest_flask_keeps_its_live_server(project: pytest.Pytester) -> None:
+    # In the test extra: this test needs it, and fails (never skips) without it.
+    assert importlib.util.find_spec("pytest_flask") is not None, "pip install -e '.[test]'"
+    project.makepyfile(test_flaskish=PYTEST_FLASK_TESTS)
+    # A child pytest, as the user runs it: every installed plugin loads (pytest-flask too).
+    result = project.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--live-server-host", "127.0.0.1"
+    )
+    result.assert_outcomes(passed=3)
+    assert "needs an app" not in result.stdout.str()
+
+
+USES_LIVE_SERVER = """
+from helpers import get
+
+def test_live(live_server):
+    assert get(live_server, "/x") == (200, b"app /x")
+"""
+
+
+@pytest.mark.parametrize(
+    "how", ["entry point", "conftest pytest_plugins"], ids=["entry-point", "conftest"]
+)
+def test_with_pytest_flask_active_live_server_is_theirs(project: pytest.Pytester, how: str) -> None:
+    # Theirs needs an `app` fixture (ours would serve --wsgi-app and pass).
+    blocked: tuple[str, ...] = ()
+    if how == "conftest pytest_plugins":
+        # Loaded by module name rather than by entry point: the guard knows both names.
+        project.makeconftest('pytest_plugins = ["pytest_flask.plugin"]')
+        blocked = ("-p", "no:flask")
+    project.makepyfile(USES_LIVE_SERVER)
+    result = project.runpytest("-p", "no:cacheprovider", *blocked, "--wsgi-app", "myapp:app")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*fixture 'app' not found*"])

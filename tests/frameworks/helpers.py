@@ -31,16 +31,30 @@ class ServerProcess:
     goes to stdout with `--access-log -`), so a chatty server never blocks on a full pipe.
     """
 
-    def __init__(self, argv: Sequence[str], env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        argv: Sequence[str],
+        env: dict[str, str] | None = None,
+        *,
+        repo_on_path: bool = True,
+        pass_fds: Sequence[int] = (),
+    ) -> None:
+        """`repo_on_path=False` runs `argv` as a user would from the repository root: with
+        no PYTHONPATH (the checkout is then importable only where Python itself adds the
+        current directory)."""
         self.argv = list(argv)
         full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-        full_env["PYTHONPATH"] = os.pathsep.join(
-            p for p in (str(REPO), full_env.get("PYTHONPATH", "")) if p
-        )
+        if repo_on_path:
+            full_env["PYTHONPATH"] = os.pathsep.join(
+                p for p in (str(REPO), full_env.get("PYTHONPATH", "")) if p
+            )
+        else:
+            full_env.pop("PYTHONPATH", None)
         self.proc = subprocess.Popen(
             self.argv,
             cwd=REPO,
             env=full_env,
+            pass_fds=tuple(pass_fds),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import socket
 import subprocess
 import sys
 import warnings
@@ -162,6 +164,40 @@ def test_cli_paste_ini_with_flags_winning(tmp_path: Path) -> None:
 def test_shipped_development_ini_loads() -> None:
     with wsgiserver_cli("--paste", str(HERE / "development.ini")) as server:
         assert requests.get(server.url + "/api/notes", timeout=30).status_code == 200
+
+
+# How systemd starts a command: the listening socket as fd 3, LISTEN_PID the exec'd process's.
+# The documented commands then serve on a port the OS picked, not the ini's fixed 6543.
+SOCKET_ACTIVATED = (
+    "import os, sys\n"
+    "os.dup2(int(sys.argv[1]), 3)\n"
+    "os.environ.update(LISTEN_PID=str(os.getpid()), LISTEN_FDS='1', LISTEN_FDNAMES='web')\n"
+    "os.execvp(sys.argv[2], sys.argv[2:])\n"
+)
+DOCUMENTED = [
+    "pserve sample_apps/pyramid_app/development.ini",
+    "python -m wsgiserver --paste sample_apps/pyramid_app/development.ini",
+]
+
+
+@pytest.mark.parametrize("command", DOCUMENTED, ids=["pserve", "paste"])
+def test_the_documented_pyramid_commands_work_as_written(command: str) -> None:
+    for doc in ("README.rst", "docs/frameworks.rst", "sample_apps/pyramid_app/development.ini"):
+        assert command in (REPO / doc).read_text(), f"{doc} no longer shows {command!r}"
+    # From the repository root, without PYTHONPATH, with the virtualenv's commands first on
+    # PATH (as an activated virtualenv has them): `pserve` puts its own directory first on
+    # sys.path, not the current one, so the ini must find sample_apps by itself.
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        argv = [sys.executable, "-c", SOCKET_ACTIVATED, str(listener.fileno()), *command.split()]
+        server = ServerProcess(
+            argv, {"PATH": path}, repo_on_path=False, pass_fds=[listener.fileno()]
+        )
+    with server:
+        assert "using 1 socket(s) from systemd" in server.stderr()
+        assert requests.get(server.url + "/api/notes", timeout=30).json()["home"] == "/"
+        page = requests.get(server.url + "/", timeout=30)
+        assert "wsgiserver" in page.headers["Server"]
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:

@@ -105,8 +105,9 @@ def test_hooks_from_objects_and_modules_and_bad_specs(tmp_path: Path) -> None:
         module_hooks = load_hooks("myhooks", app_dir=str(tmp_path))
         assert module_hooks.on_request_end is not None
         assert module_hooks.on_request_start is None
-        with pytest.raises(ConfigError, match="not callable"):
+        with pytest.raises(ConfigError) as info:
             load_hooks("myhooks:Holder", app_dir=str(tmp_path))
+        assert str(info.value) == "hooks: on_worker_start is not callable (its type is int)"
         with pytest.raises(ConfigError, match="has none of"):
             load_hooks("myhooks:nothing", app_dir=str(tmp_path))
         with pytest.raises(ConfigError, match="no attribute"):

@@ -4,9 +4,14 @@
 from __future__ import annotations
 
 import itertools
+import json
+import os
+import re
 import sys
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -150,6 +155,88 @@ def test_error_while_importing_names_file_and_line(tmp_path: Path) -> None:
     assert f"{name}.py, line 3" in message
 
 
+# -- the location of a failure: the deepest line of the user's code --------------------------
+
+
+def location(message: str) -> str:
+    """The `(FILE, line N)` that ends a message, or "" when it has none."""
+    match = re.search(r" \(([^()]*), line (\d+)\)$", message)
+    return f"{Path(match.group(1)).name}:{match.group(2)}" if match else ""
+
+
+def test_a_missing_environment_variable_points_at_the_app_not_at_os(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LOADER_TEST_SECRET", raising=False)
+    name = module(tmp_path, "import os\n\nSECRET = os.environ['LOADER_TEST_SECRET']\n")
+    message = load_error(f"{name}:app", tmp_path)
+    assert message.startswith(f"importing {name!r} failed: KeyError: 'LOADER_TEST_SECRET'")
+    assert location(message) == f"{name}.py:3"  # before: <frozen os>, line 679
+
+
+def test_a_json_error_points_at_the_app_not_into_the_json_module(tmp_path: Path) -> None:
+    name = module(tmp_path, "import json\nx = 1\nCONFIG = json.loads('{bad')\n")
+    message = load_error(f"{name}:app", tmp_path)
+    assert "JSONDecodeError" in message
+    assert location(message) == f"{name}.py:3"  # before: json/decoder.py
+
+
+def test_a_dependency_missing_from_a_nested_import_has_its_location(tmp_path: Path) -> None:
+    helper = module(tmp_path, "x = 1\nimport surely_missing_dependency_xyz\n")
+    name = module(tmp_path, f"import {helper}\n")
+    message = load_error(f"{name}:app", tmp_path)
+    assert message.startswith(f"importing {name!r} failed: ModuleNotFoundError")
+    assert location(message) == f"{helper}.py:2"  # before: no location at all
+
+
+def test_a_failure_inside_an_installed_package_points_at_the_user_line_calling_it(
+    tmp_path: Path,
+) -> None:
+    installed = tmp_path / "lib" / "site-packages"
+    installed.mkdir(parents=True)
+    (installed / "loader_thirdparty.py").write_text("def setup():\n    raise ValueError('no')\n")
+    sys.path.insert(0, str(installed))
+    name = module(tmp_path, "import loader_thirdparty\n\n\nloader_thirdparty.setup()\n")
+    assert location(load_error(f"{name}:app", tmp_path)) == f"{name}.py:4"
+
+
+def test_an_app_installed_in_site_packages_is_still_the_users_code(tmp_path: Path) -> None:
+    installed = tmp_path / "site-packages"
+    (installed / "loader_installed_app").mkdir(parents=True)
+    (installed / "loader_installed_app" / "__init__.py").write_text("")
+    (installed / "loader_installed_app" / "wsgi.py").write_text("x = 1\nraise OSError('db')\n")
+    message = load_error("loader_installed_app.wsgi:app", installed)
+    assert location(message) == "wsgi.py:2"
+
+
+def test_a_failure_with_no_user_frame_has_no_location(tmp_path: Path) -> None:
+    # The app module is the standard library's: no frame is the user's.
+    message = load_error("json.decoder:nope", tmp_path)
+    assert location(message) == ""
+    name = module(tmp_path, "import os\n")
+    with pytest.raises(AppLoadError) as info:
+        load_app(f"{name}:os.environ.__getitem__()", app_dir=str(tmp_path))
+    assert location(str(info.value)) == ""  # raised by the library, called by wsgiserver
+
+
+def test_a_failing_factory_names_the_line_that_failed(tmp_path: Path) -> None:
+    name = module(tmp_path, "import os\ndef create():\n    return os.environ['NOT_SET_XYZ_1']\n")
+    message = load_error(f"{name}:create()", tmp_path)
+    assert message.startswith(f"the factory {name}:create() failed: KeyError: 'NOT_SET_XYZ_1'")
+    assert location(message) == f"{name}.py:3"
+
+
+def test_the_original_exception_is_kept_with_its_traceback(tmp_path: Path) -> None:
+    name = module(tmp_path, "import json\njson.loads('[')\n")
+    with pytest.raises(AppLoadError) as info:
+        load_app(f"{name}:app", app_dir=str(tmp_path))
+    cause = info.value.__cause__
+    assert isinstance(cause, json.JSONDecodeError)
+    files = [frame.filename for frame in traceback.extract_tb(cause.__traceback__)]
+    assert files[-1].endswith(os.path.join("json", "decoder.py"))
+    assert str(tmp_path / f"{name}.py") in files
+
+
 @pytest.mark.parametrize(
     ("statement", "expected"),
     [
@@ -187,18 +274,22 @@ def test_missing_attribute(tmp_path: Path) -> None:
 def test_not_callable(tmp_path: Path) -> None:
     name = module(tmp_path, APP_SOURCE)
     message = load_error(f"{name}:not_callable", tmp_path)
-    assert message == f"{name}:not_callable is a dict, not a WSGI callable"
+    assert message == f"{name}:not_callable is not a WSGI callable (its type is dict)"
 
 
 def test_factory_returning_non_callable(tmp_path: Path) -> None:
     name = module(tmp_path, APP_SOURCE)
-    assert "int, not a WSGI callable" in load_error(f"{name}:create_bad()", tmp_path)
+    message = load_error(f"{name}:create_bad()", tmp_path)
+    assert message.endswith("is not a WSGI callable (its type is int)")
 
 
 def test_factory_raising(tmp_path: Path) -> None:
     name = module(tmp_path, APP_SOURCE)
     message = load_error(f"{name}:create_raises()", tmp_path)
-    assert message == f"the factory {name}:create_raises() failed: ValueError: cannot build"
+    assert message.startswith(
+        f"the factory {name}:create_raises() failed: ValueError: cannot build"
+    )
+    assert location(message) == f"{name}.py:19"
     message = load_error(f"{name}:create_raises", tmp_path, factory=True)
     assert "ValueError: cannot build" in message
 
@@ -249,18 +340,97 @@ def test_paste_app_is_loaded(tmp_path: Path) -> None:
     assert app.__name__ == "app"
 
 
-@pytest.mark.parametrize(
-    ("factory", "message"),
-    [
-        ("make_raising", ": loading [app:main] failed: ValueError: cannot build"),
-        ("make_bad", ": [app:main] is a int, not a WSGI callable"),
-    ],
-)
-def test_paste_app_failures_are_one_line(tmp_path: Path, factory: str, message: str) -> None:
-    path = paste_ini(tmp_path, factory)
-    assert paste_error(path) == f"--paste {path}{message}"
+def test_paste_app_failures_are_one_line(tmp_path: Path) -> None:
+    path = paste_ini(tmp_path, "make_bad")
+    expected = f"--paste {path}: [app:main] is not a WSGI callable (its type is int)"
+    assert paste_error(path) == expected
+
+
+def test_a_failing_paste_factory_names_the_line_that_failed(tmp_path: Path) -> None:
+    path = paste_ini(tmp_path, "make_raising")
+    message = paste_error(path)
+    assert message.startswith(
+        f"--paste {path}: loading [app:main] failed: ValueError: cannot build"
+    )
+    # The factory's own line, not PasteDeploy's (installed) code that called it.
+    assert location(message).endswith(".py:8")
 
 
 def test_paste_ini_that_does_not_exist(tmp_path: Path) -> None:
     path = str(tmp_path / "missing.ini")
     assert paste_error(path) == f"--paste: no such file {path!r}"
+
+
+# -- egg:strict-wsgiserver#call: PasteDeploy's call: with a directory to import from ----------
+
+CALL_FACTORY = """
+def make(global_conf, **settings):
+    def app(environ, start_response):
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    app.settings = settings
+    app.here = global_conf["here"]
+    return app
+
+def make_failing(global_conf, **settings):
+    raise LookupError(settings["missing"])
+"""
+
+
+def call_ini(tmp_path: Path, body: str) -> tuple[Path, str]:
+    """An ini in tmp_path/conf using the factory module written into tmp_path/code (which is
+    not on sys.path); returns the code directory and the ini's path."""
+    code, conf = tmp_path / "code", tmp_path / "conf"
+    code.mkdir()
+    conf.mkdir()
+    name = module(code, CALL_FACTORY)
+    ini = conf / "app.ini"
+    ini.write_text("[app:main]\nuse = egg:strict-wsgiserver#call\n" + body.format(name=name))
+    return code, str(ini)
+
+
+@pytest.mark.parametrize("app_dir", ["../code", "%(here)s/../code"], ids=["relative", "here"])
+def test_the_call_factory_imports_from_a_directory_relative_to_the_ini(
+    tmp_path: Path, app_dir: str
+) -> None:
+    code, ini = call_ini(tmp_path, f"factory = {{name}}:make\napp_dir = {app_dir}\ngreeting = hi\n")
+    assert str(code) not in sys.path
+    app: Any = load_paste(ini)
+    assert app.settings == {"greeting": "hi"}  # the section's other settings, as call: does
+    assert app.here == str(tmp_path / "conf")
+    assert str(code) in sys.path
+
+
+def test_the_call_factory_without_app_dir_imports_from_the_ini_directory(tmp_path: Path) -> None:
+    (tmp_path / "paste_here_mod.py").write_text(CALL_FACTORY)
+    ini = tmp_path / "app.ini"
+    ini.write_text("[app:main]\nuse = egg:strict-wsgiserver#call\nfactory = paste_here_mod:make\n")
+    app: Any = load_paste(str(ini))
+    assert app.settings == {}
+
+
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ("app_dir = ../code\n", "needs factory = module:callable"),
+        ("factory = {name}:make()\napp_dir = ../code\n", "needs factory = module:callable"),
+        ("factory = {name}:nope\napp_dir = ../code\n", "has no attribute 'nope'"),
+        ("factory = {name}:make\n", "no module named"),  # the ini's directory has no such module
+    ],
+    ids=["no-factory", "called", "no-attribute", "wrong-directory"],
+)
+def test_call_factory_errors_are_one_line(tmp_path: Path, body: str, fragment: str) -> None:
+    _, ini = call_ini(tmp_path, body)
+    message = paste_error(ini)
+    assert message.startswith(f"--paste {ini}: loading [app:main] failed: ")
+    assert "AppLoadError" not in message
+    assert fragment in message
+
+
+def test_a_failing_call_factory_names_its_line(tmp_path: Path) -> None:
+    _, ini = call_ini(tmp_path, "factory = {name}:make_failing\napp_dir = ../code\n")
+    message = paste_error(ini)
+    assert "the factory" in message
+    assert "KeyError: 'missing'" in message
+    assert location(message).endswith(".py:12")

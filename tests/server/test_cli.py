@@ -383,6 +383,33 @@ def test_app_load_errors(
     assert_one_line(stderr, *fragments)
 
 
+ENV_APP = "import os\n\nSECRET = os.environ['WSGISERVER_TEST_ONLY_UNSET']\n"
+ENV_APP_ERROR = "importing 'envapp' failed: KeyError: 'WSGISERVER_TEST_ONLY_UNSET'"
+
+
+@pytest.mark.parametrize(
+    "mode", [[], ["--check-config"], ["--workers", "2"]], ids=["single", "check", "workers"]
+)
+def test_an_import_error_names_the_users_line_and_debug_prints_the_traceback(
+    tmp_path: Path, mode: list[str]
+) -> None:
+    write_module(tmp_path, "envapp", ENV_APP)
+    args = [*mode, "--app-dir", str(tmp_path), "--bind", "127.0.0.1:0", "envapp:app"]
+    env_app = tmp_path / "envapp.py"
+    code, stderr = run_failing(*args)
+    assert code == 3
+    where = f"({env_app}, line 3)"  # not <frozen os>, where the KeyError was raised
+    assert_one_line(stderr, ENV_APP_ERROR, where, "; --log-level debug shows the traceback")
+
+    code, stderr = run_failing("--log-level", "debug", *args)
+    assert code == 3
+    lines = stderr.splitlines()
+    assert lines[-1] == f"wsgiserver: error: {ENV_APP_ERROR} {where}"
+    assert lines[0] == "Traceback (most recent call last):"
+    assert f'  File "{env_app}", line 3, in <module>' in lines
+    assert "KeyError: 'WSGISERVER_TEST_ONLY_UNSET'" in lines
+
+
 def test_port_in_use() -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -271,6 +271,40 @@ def test_cli_announces_an_https_url(certs: Certs) -> None:
         process.kill()
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_the_keyfile_password_is_in_no_log_of_a_server_that_uses_it(
+    certs: Certs, tmp_path: Path, workers: str
+) -> None:
+    from tests.server.test_cli import CliProcess
+
+    access_log = tmp_path / "access.log"
+    process = CliProcess(
+        [
+            *("--certfile", certs.cert, "--keyfile", certs.encrypted_key),
+            *("--keyfile-password", KEY_PASSWORD, "--workers", workers),
+            *("--log-level", "debug", "--access-log", str(access_log)),
+            *("--bind", "127.0.0.1:0", "sample_apps.hello:app"),
+        ]
+    )
+    try:
+        serving = process.wait_for(r"serving on https://([0-9.]+):([0-9]+)")
+        host, port = serving.group(1), int(serving.group(2))
+        conn = http.client.HTTPSConnection(
+            "localhost", port, context=certs.client_context(), timeout=TIMEOUT
+        )
+        conn.request("GET", "/secret-test")
+        assert conn.getresponse().status == 200
+        conn.close()
+        assert process.stop() == 0
+    finally:
+        process.kill()
+    assert host == "127.0.0.1"
+    assert "/secret-test" in access_log.read_text()  # the logs were written
+    assert any("stopped" in line for line in process.lines)
+    assert KEY_PASSWORD not in access_log.read_text()
+    assert KEY_PASSWORD not in "\n".join(process.lines)
+
+
 def test_cli_bad_certificate_exits_2_with_one_line(tmp_path: Path) -> None:
     missing = str(tmp_path / "missing.pem")
     result = subprocess.run(

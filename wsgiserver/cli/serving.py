@@ -17,12 +17,13 @@ import signal
 import socket
 import sys
 import threading
+import traceback
 from collections.abc import Callable
 
 from wsgiserver.apploader import load_app, load_paste
 from wsgiserver.config.bind import describe
 from wsgiserver.config.options import Config
-from wsgiserver.errors import EXIT_APP, EXIT_CONFIG, ConfigError, WSGIServerError
+from wsgiserver.errors import EXIT_APP, EXIT_CONFIG, AppLoadError, ConfigError, WSGIServerError
 from wsgiserver.observability.hooks import load_hooks
 from wsgiserver.observability.logconfig import configure_logging
 from wsgiserver.server.connections import preflight
@@ -91,10 +92,38 @@ def app_loader(config: Config) -> Callable[[], WSGIApp]:
     if paste is not None:
         if spec:
             raise ConfigError("give either APP or --paste, not both")
-        return lambda: load_paste(paste)  # its [server:main] is already in `config`
+        # Its [server:main] is already in `config`.
+        return _with_traceback(lambda: load_paste(paste), config)
     if not spec:
         raise ConfigError("give an APP (module:attribute) or --paste FILE.ini")
-    return lambda: load_app(spec, factory=config.factory, app_dir=config.app_dir)
+    return _with_traceback(
+        lambda: load_app(spec, factory=config.factory, app_dir=config.app_dir), config
+    )
+
+
+def _with_traceback(load: Callable[[], WSGIApp], config: Config) -> Callable[[], WSGIApp]:
+    """`load`, whose failure says how to see the traceback behind its one-line error.
+
+    With `--log-level debug` the whole traceback of the exception that made loading fail is
+    written to stderr, by the process that loads the app (a worker, under the supervisor),
+    just before the one-line error; otherwise the one line says how to get it.
+    """
+    debug = config.log_level == "debug"
+
+    def load_explained() -> WSGIApp:
+        try:
+            return load()
+        except AppLoadError as exc:
+            cause = exc.__cause__
+            if cause is None or cause.__traceback__ is None:
+                raise  # a failure of wsgiserver's own checks: the line is the whole story
+            if debug:
+                sys.stderr.write("".join(traceback.format_exception(cause)))
+                sys.stderr.flush()
+                raise
+            raise AppLoadError(f"{exc}; --log-level debug shows the traceback") from cause
+
+    return load_explained
 
 
 def _loaded(app: WSGIApp) -> Callable[[], WSGIApp]:

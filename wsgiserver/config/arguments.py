@@ -1,9 +1,10 @@
 """The command-line parser, generated from the `Config` field metadata.
 
-Owns: `build_parser` (one `--flag` per field, `--no-X` for flags, `APP` positional, the
-arguments about where options come from: `--config`, `--print-config`, `--check-config`), and
-argparse's `type=` for each field, an adapter over `config.conversions` so the command line
-converts text exactly as the environment and a paste ini do. Used by the CLI and by the
+Owns: `build_parser` (one `--flag` per field, `--no-X` for flags, `APP` positional, in one
+argument group per section of the fields' metadata; the arguments about where options come
+from: `--config`, `--print-config`, `--check-config`), and argparse's `type=` for each field,
+an adapter over `config.conversions` so the command line converts text exactly as the
+environment and a paste ini do. Used by the CLI and by the
 settings reference (`config.settings_doc`). Must not: merge sources (`config.sources`), load
 the app or serve.
 """
@@ -15,8 +16,8 @@ import dataclasses
 from typing import Any, NoReturn
 
 from wsgiserver.config.conversions import argument_from_text, field_type
-from wsgiserver.config.options import Config
-from wsgiserver.config.sources import CONFIG_ENV, PRECEDENCE_TEXT, cli_flag
+from wsgiserver.config.options import SECTIONS, fields_by_section, shown
+from wsgiserver.config.sources import CONFIG_ENV, ENV_FALLBACKS, PRECEDENCE_TEXT, cli_flag, env_var
 from wsgiserver.errors import EXIT_CONFIG
 from wsgiserver.version import __version__
 
@@ -31,59 +32,72 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The parser of `python -m wsgiserver`, generated from `Config`'s fields."""
+    """The parser of `python -m wsgiserver`, generated from `Config`'s fields: one argument
+    group per section of `config.options.SECTIONS`, in that order."""
     parser = _Parser(
         prog="wsgiserver",
+        usage="%(prog)s [options] APP\n       %(prog)s [options] --paste FILE.ini",
         description="Serve a WSGI application over HTTP/1.1.",
         epilog="Example: python -m wsgiserver --bind 127.0.0.1:8080 myproject.wsgi:application",
     )
     parser.add_argument("--version", action="version", version=f"wsgiserver {__version__}")
     _add_config_arguments(parser)
-    for f in dataclasses.fields(Config):
-        meta = f.metadata
-        if f.name == "app":
-            parser.add_argument(
-                "app", metavar="APP", nargs="?", help=meta["help"], default=argparse.SUPPRESS
-            )
-            continue
-        default_text = (
-            "" if f.default is None or meta["flag"] else f" (default: {_show(f.default)})"
-        )
-        kwargs: dict[str, Any] = {
-            "dest": f.name,
-            "help": meta["help"] + default_text,
-            "default": argparse.SUPPRESS,
-        }
-        if meta["flag"]:
-            kwargs["action"] = argparse.BooleanOptionalAction  # --no-X overrides files and env
-        else:
-            kwargs["metavar"] = meta["metavar"]
-            kwargs["type"] = argument_type(f.type)
-            if meta["repeat"]:
-                kwargs["action"] = "append"
-            if meta["choices"]:
-                kwargs["choices"] = meta["choices"]
-        parser.add_argument(cli_flag(f.name), **kwargs)
+    for section, members in fields_by_section().items():
+        group = parser.add_argument_group(section, SECTIONS[section])
+        for f in members:
+            _add_field(group, f)
     return parser
 
 
-def argument_type(annotation: object) -> Any:
-    """argparse's `type=` for a field of this annotation: the conversion every text source
-    uses, its ValueError turned into the error argparse reports as `argument --X: ...`."""
-    convert = argument_from_text(field_type(annotation))
+def _add_field(group: argparse._ArgumentGroup, f: dataclasses.Field[Any]) -> None:
+    meta = f.metadata
+    if f.name == "app":
+        group.add_argument(
+            "app", metavar="APP", nargs="?", help=meta["help"], default=argparse.SUPPRESS
+        )
+        return
+    help_text = meta["help"]
+    fallback = ENV_FALLBACKS.get(f.name)
+    if fallback is not None:
+        help_text += f"; also read from {fallback}, below {env_var(f)}"
+    if meta["secret"]:
+        help_text += (
+            f"; a secret, never shown (other users may see a command line: prefer "
+            f"{env_var(f)} or a config file)"
+        )
+    default = "" if f.default is None or meta["flag"] else _show(f.default)
+    if default:  # an empty default ("") is no default to show
+        help_text += f" (default: {default})"
+    kwargs: dict[str, Any] = {"dest": f.name, "help": help_text, "default": argparse.SUPPRESS}
+    if meta["flag"]:
+        kwargs["action"] = argparse.BooleanOptionalAction  # --no-X overrides files and env
+    else:
+        kwargs["metavar"] = meta["metavar"]
+        kwargs["type"] = argument_type(f)
+        if meta["repeat"]:
+            kwargs["action"] = "append"
+        if meta["choices"]:
+            kwargs["choices"] = meta["choices"]
+    group.add_argument(cli_flag(f.name), **kwargs)
+
+
+def argument_type(f: dataclasses.Field[Any]) -> Any:
+    """argparse's `type=` for a field: the conversion every text source uses, its ValueError
+    turned into the error argparse reports as `argument --X: ...`."""
+    convert = argument_from_text(field_type(f.type))
 
     def parse(text: str) -> Any:
         try:
             return convert(text)
         except ValueError as exc:
-            raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
+            raise argparse.ArgumentTypeError(f"{shown(f.name, text)}: {exc}") from None
 
     return parse
 
 
 def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group(
-        "configuration",
+        "Configuration",
         f"Options are also read from WSGISERVER_* variables and TOML files. Precedence: "
         f"{PRECEDENCE_TEXT}.",
     )

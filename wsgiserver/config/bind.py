@@ -34,8 +34,16 @@ def describe(addresses: list[BindAddress], *, tls: bool) -> str:
     return ", ".join(f"{scheme}://{a}" if a.path is None else str(a) for a in addresses)
 
 
+_FORMS = "HOST:PORT, [IPv6]:PORT, unix:PATH or fd://N"
+# A URL's scheme and the port it implies, for the address to suggest instead of the URL.
+_URL_PORTS = {"http": 80, "https": 443}
+
+
 def parse_bind(text: str) -> BindAddress:
     """Parse one --bind value. Raises ValueError with a message fit for a user."""
+    scheme, separator, rest = text.partition("://")
+    if separator and scheme != "fd":
+        raise ValueError(_url_given(text, scheme, rest))
     if text.startswith("fd://"):
         number = text[5:]
         if not number.isascii() or not number.isdigit():
@@ -54,9 +62,32 @@ def parse_bind(text: str) -> BindAddress:
     else:
         host, colon, port_text = text.rpartition(":")
         if not colon:
-            raise ValueError(f"{text!r}: expected HOST:PORT, [IPv6]:PORT or unix:PATH")
+            raise ValueError(f"{text!r}: expected {_FORMS}")
         if ":" in host:
             raise ValueError(f"{text!r}: put an IPv6 address in brackets, like [::1]:8000")
     if not port_text.isascii() or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
         raise ValueError(f"{text!r}: the port must be a number from 0 to 65535")
     return BindAddress(host=host or "0.0.0.0", port=int(port_text))
+
+
+def _url_given(text: str, scheme: str, rest: str) -> str:
+    """What to write instead of a URL: the address alone (the scheme is not part of it)."""
+    if scheme.lower() == "unix":
+        return f"{text!r} is a URL; write a unix socket as unix:PATH, e.g. unix:{rest or '/PATH'}"
+    message = f"{text!r} is a URL, not an address: write the address without the scheme"
+    authority = rest.partition("/")[0].partition("?")[0].rpartition("@")[2]
+    port = _URL_PORTS.get(scheme.lower())
+    candidates = [authority, f"{authority}:{port}"] if port else [authority]
+    suggestion = next((c for c in candidates if authority and _is_address(c)), None)
+    message += f", e.g. {suggestion}" if suggestion else f": {_FORMS}"
+    if scheme.lower() == "https":
+        message += " (HTTPS is enabled by --certfile, not by the address)"
+    return message
+
+
+def _is_address(text: str) -> bool:
+    try:
+        parse_bind(text)
+    except ValueError:
+        return False
+    return True

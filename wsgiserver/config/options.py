@@ -15,8 +15,10 @@ Must not: do I/O (no sockets, no files, no imports of the app); validation is pu
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,24 +43,49 @@ VERIFY_CLIENT = ("none", "optional", "required")
 TLS_MIN_VERSIONS = ("1.2", "1.3")
 
 
+# The topics options are grouped by, in order, with a sentence on what each is about: the
+# argparse groups of `--help`, the sections of the settings reference and the headings of
+# `--print-config`. Every option names one.
+SECTIONS: dict[str, str] = {
+    "Application": "What to serve, and where its code is.",
+    "Binding": "Where to listen.",
+    "Processes": "Worker processes (POSIX): more than one worker, --preload or recycling run "
+    "a pre-forking supervisor.",
+    "Thread pool": "Threads that run the app, in each process.",
+    "Timeouts": "How long each step may take, and overload control.",
+    "Limits": "The largest requests and the most connections accepted.",
+    "Request bodies": "How chunked request bodies reach the app.",
+    "TLS": "HTTPS, and client certificates.",
+    "Proxies": "The real client behind a reverse proxy or load balancer.",
+    "Logging": "The error log, the access log and request ids.",
+    "Observability": "Metrics, health checks and instrumentation hooks.",
+    "Development": "Conveniences for working on an app.",
+}
+
+
 def option(
     default: Any,
     help: str,
     *,
+    section: str,
     metavar: str | None = None,
     repeat: bool = False,
     choices: tuple[str, ...] | None = None,
     flag: bool = False,
     env: str | None = None,
-    section: str | None = None,
+    secret: bool = False,
     since: str | None = None,
 ) -> Any:
     """A Config field with the metadata the CLI, config files and docs are generated from.
 
-    `env` overrides the environment variable name (default `WSGISERVER_` + the upper-case
-    field name); `section` groups the option in the settings reference; `since` is the version
-    that added it. See `wsgiserver.config.sources` for how files and the environment are read.
+    `section` is one of `SECTIONS`: the group of the option in `--help` and in the settings
+    reference. `env` overrides the environment variable name (default `WSGISERVER_` + the
+    upper-case field name); `secret` keeps the value out of every output (`--print-config`,
+    error messages, `repr(config)`: see `shown`); `since` is the version that added it. See
+    `wsgiserver.config.sources` for how files and the environment are read.
     """
+    if section not in SECTIONS:
+        raise TypeError(f"unknown option section {section!r}: add it to SECTIONS")
     meta = {
         "help": help,
         "metavar": metavar,
@@ -67,97 +94,182 @@ def option(
         "flag": flag,
         "env": env,
         "section": section,
+        "secret": secret,
         "since": since,
     }
     if isinstance(default, list | dict | set):
         raise TypeError("Config defaults must be immutable")
-    return field(default=default, metadata=meta)
+    return field(default=default, metadata=meta, repr=not secret)
+
+
+HIDDEN = "<hidden>"
+
+
+def did_you_mean(word: str, known: Iterable[str]) -> str:
+    """`; did you mean NAME?` with the known name closest to a mistyped `word`, or "" when
+    none is close: the hint of every "unknown option" error, whatever its source."""
+    close = difflib.get_close_matches(word, list(known), n=1)
+    return f"; did you mean {close[0]}?" if close else ""
+
+
+def shown(name: str, value: Any, render: Callable[[Any], str] = repr) -> str:
+    """How output or an error message may quote the value of option `name`: `HIDDEN` for a
+    secret option, else `render(value)`. Every place that quotes option values goes through
+    here, so a secret declared once in its metadata is kept out of all of them."""
+    return HIDDEN if name in _secret_names() else render(value)
+
+
+@functools.cache
+def _secret_names() -> frozenset[str]:
+    return frozenset(f.name for f in dataclasses.fields(Config) if f.metadata["secret"])
+
+
+def fields_by_section() -> dict[str, list[dataclasses.Field[Any]]]:
+    """`Config`'s fields grouped by section, sections in `SECTIONS` order, fields in
+    declaration order within each."""
+    grouped: dict[str, list[dataclasses.Field[Any]]] = {name: [] for name in SECTIONS}
+    for f in dataclasses.fields(Config):
+        grouped[f.metadata["section"]].append(f)
+    return {name: members for name, members in grouped.items() if members}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Config:
     """Every wsgiserver option. Build it with keyword arguments; it validates itself."""
 
-    app: str | None = option(None, "the WSGI application, as module:attribute", metavar="APP")
+    app: str | None = option(
+        None, "the WSGI application, as module:attribute", metavar="APP", section="Application"
+    )
     paste: str | None = option(
         None,
         "load the app from [app:main] of a PasteDeploy ini file (and options from [server:main])",
         metavar="FILE.ini",
+        section="Application",
     )
     factory: bool = option(
-        False, "treat APP as a factory: call it with no arguments to get the app", flag=True
+        False,
+        "treat APP as a factory: call it with no arguments to get the app",
+        flag=True,
+        section="Application",
     )
-    app_dir: str = option(".", "directory added to sys.path before importing APP", metavar="DIR")
-    chdir: str | None = option(None, "change to this directory before importing APP", metavar="DIR")
+    app_dir: str = option(
+        ".",
+        "directory added to sys.path before importing APP",
+        metavar="DIR",
+        section="Application",
+    )
+    chdir: str | None = option(
+        None, "change to this directory before importing APP", metavar="DIR", section="Application"
+    )
     bind: tuple[str, ...] = option(
         ("127.0.0.1:8000",),
-        "address to listen on: HOST:PORT, [IPV6]:PORT or unix:PATH (repeatable)",
+        "address to listen on: HOST:PORT, [IPV6]:PORT, unix:PATH, or fd://N for a socket "
+        "inherited as file descriptor N (repeatable)",
         metavar="ADDRESS",
         repeat=True,
+        section="Binding",
     )
-    backlog: int = option(2048, "listen backlog of each listening socket", metavar="N")
-    threads: int = option(4, "worker threads kept ready", metavar="N")
+    backlog: int = option(
+        2048, "listen backlog of each listening socket", metavar="N", section="Binding"
+    )
+    threads: int = option(4, "worker threads kept ready", metavar="N", section="Thread pool")
     max_threads: int = option(
         128,
         "most worker threads; the pool grows on demand up to this when all threads are busy",
         metavar="N",
+        section="Thread pool",
     )
     root_path: str = option(
-        "", "URL prefix the app is mounted under: becomes SCRIPT_NAME", metavar="PATH"
+        "",
+        "URL prefix the app is mounted under: becomes SCRIPT_NAME",
+        metavar="PATH",
+        section="Application",
     )
     keepalive_timeout: float = option(
-        _TIMEOUTS.keepalive, "seconds an idle keep-alive connection is kept open", metavar="SECONDS"
+        _TIMEOUTS.keepalive,
+        "seconds an idle keep-alive connection is kept open",
+        metavar="SECONDS",
+        section="Timeouts",
     )
     header_timeout: float = option(
         _TIMEOUTS.header,
         "seconds allowed to receive a whole request head, from accept or its first byte",
         metavar="SECONDS",
+        section="Timeouts",
     )
     body_timeout: float = option(
         _TIMEOUTS.body,
         "seconds of inactivity allowed while the app reads a request body",
         metavar="SECONDS",
+        section="Timeouts",
     )
     send_timeout: float = option(
-        _TIMEOUTS.send, "seconds allowed for one write to a slow client", metavar="SECONDS"
+        _TIMEOUTS.send,
+        "seconds allowed for one write to a slow client",
+        metavar="SECONDS",
+        section="Timeouts",
     )
     graceful_timeout: float = option(
-        30.0, "seconds in-flight requests get to finish on shutdown", metavar="SECONDS"
+        30.0,
+        "seconds in-flight requests get to finish on shutdown",
+        metavar="SECONDS",
+        section="Timeouts",
     )
     min_body_rate: int = option(
         _TIMEOUTS.min_body_rate,
         "slowest request body accepted after the grace period, in bytes per second "
         "(slower bodies get 408; 0 disables)",
         metavar="BYTES_PER_S",
+        section="Timeouts",
     )
     body_rate_grace: float = option(
         _TIMEOUTS.body_rate_grace,
         "seconds a request body may take before --min-body-rate applies",
         metavar="SECONDS",
+        section="Timeouts",
     )
     max_connections: int = option(
         100_000,
         "most open client connections per process (lowered to fit the open-files limit); "
         "beyond it a new connection is answered 503 with Retry-After and closed",
         metavar="N",
+        section="Limits",
     )
     max_request_line: int = option(
-        _LIMITS.max_request_line, "longest request line in bytes (414)", metavar="BYTES"
+        _LIMITS.max_request_line,
+        "longest request line in bytes (414)",
+        metavar="BYTES",
+        section="Limits",
     )
     max_header_count: int = option(
-        _LIMITS.max_header_count, "most header fields in a request (431)", metavar="N"
+        _LIMITS.max_header_count,
+        "most header fields in a request (431)",
+        metavar="N",
+        section="Limits",
     )
     max_header_field: int = option(
-        _LIMITS.max_header_field, "longest header field line in bytes (431)", metavar="BYTES"
+        _LIMITS.max_header_field,
+        "longest header field line in bytes (431)",
+        metavar="BYTES",
+        section="Limits",
     )
     max_head_size: int = option(
-        _LIMITS.max_head_size, "largest request head in bytes (431)", metavar="BYTES"
+        _LIMITS.max_head_size,
+        "largest request head in bytes (431)",
+        metavar="BYTES",
+        section="Limits",
     )
     max_body_size: int = option(
-        _LIMITS.max_body_size, "largest request body in bytes (413)", metavar="BYTES"
+        _LIMITS.max_body_size,
+        "largest request body in bytes (413)",
+        metavar="BYTES",
+        section="Limits",
     )
     max_chunk_extension: int = option(
-        _LIMITS.max_chunk_extension, "longest chunk extension in bytes (400)", metavar="BYTES"
+        _LIMITS.max_chunk_extension,
+        "longest chunk extension in bytes (400)",
+        metavar="BYTES",
+        section="Limits",
     )
     stream_chunked: bool = option(
         _CHUNKED.stream,
@@ -165,21 +277,34 @@ class Config:
         "no CONTENT_LENGTH; the app reads wsgi.input to its end) instead of receiving them "
         "whole first and giving the app a CONTENT_LENGTH",
         flag=True,
+        section="Request bodies",
     )
     spool_threshold: int = option(
         _CHUNKED.spool_threshold,
         "a chunked request body larger than this is received into an unnamed temporary "
         "file instead of memory",
         metavar="BYTES",
+        section="Request bodies",
     )
     spool_dir: str | None = option(
         _CHUNKED.spool_dir,
         "directory of the temporary files of large chunked request bodies "
         "(default: the system's temporary directory)",
         metavar="DIR",
+        section="Request bodies",
+    )
+    log_level: str = option(
+        "info",
+        "level of the error log; debug also prints the traceback of an app that fails to load",
+        choices=LOG_LEVELS,
+        metavar="LEVEL",
+        section="Logging",
     )
     access_log: str | None = option(
-        None, "write an access log line per request to FILE, or '-' for stdout", metavar="FILE"
+        None,
+        "write an access log line per request to FILE, or '-' for stdout",
+        metavar="FILE",
+        section="Logging",
     )
     access_log_format: str = option(
         "combined",
@@ -187,103 +312,102 @@ class Config:
         "'{client} {method} {target} {status} {duration_us} {req:User-Agent}' "
         "(see docs/observability.rst)",
         metavar="FORMAT",
+        section="Logging",
     )
     log_config: str | None = option(
         None,
         "configure logging from a logging.config.dictConfig dictionary in a .json or .toml "
         "file, instead of the default handlers (loggers: wsgiserver.error, wsgiserver.access)",
         metavar="FILE",
+        section="Logging",
     )
     request_id_header: str = option(
         "X-Request-ID",
         "request header a trusted proxy's request id is taken from (and echoed in, with "
         "--echo-request-id); '' to always generate ids",
         metavar="NAME",
+        section="Logging",
     )
     echo_request_id: bool = option(
         False,
         "send each request's id in a response header named by --request-id-header",
         flag=True,
+        section="Logging",
     )
     hooks: str | None = option(
         None,
         "instrumentation hooks: module:object with optional on_request_start, on_request_end, "
         "on_worker_start and on_worker_exit callables",
         metavar="MODULE:OBJECT",
+        section="Observability",
     )
-    log_level: str = option("info", "error log level", choices=LOG_LEVELS, metavar="LEVEL")
-    # -- process model (the supervisor, POSIX only) and sockets --
     workers: int = option(
         1,
         "worker processes (more than 1 runs a pre-forking supervisor; POSIX)",
         metavar="N",
-        section="Process model",
+        section="Processes",
     )
     worker_timeout: float = option(
         30.0,
         "seconds a worker may go without a heartbeat (all threads busy, nothing finishing) "
         "before it is aborted and replaced",
         metavar="SECONDS",
-        section="Process model",
+        section="Processes",
     )
     max_requests: int = option(
-        0,
-        "recycle a worker after this many requests (0: never)",
-        metavar="N",
-        section="Process model",
+        0, "recycle a worker after this many requests (0: never)", metavar="N", section="Processes"
     )
     max_requests_jitter: int = option(
         0,
-        "add a random 0..N to max_requests per worker, so workers recycle apart",
+        "add a random 0..N to --max-requests per worker, so workers recycle apart",
         metavar="N",
-        section="Process model",
+        section="Processes",
     )
     max_worker_lifetime: float = option(
         0.0,
         "recycle a worker after this many seconds (0: never)",
         metavar="SECONDS",
-        section="Process model",
+        section="Processes",
     )
     max_worker_memory: int = option(
         0,
         "recycle a worker whose resident memory exceeds this many MiB (0: never)",
         metavar="MIB",
-        section="Process model",
+        section="Processes",
     )
     reload: bool = option(
         False,
-        "development: restart workers when a .py file under --app-dir changes",
+        "restart the workers when a .py file under --app-dir changes (runs the supervisor)",
         flag=True,
-        section="Process model",
+        section="Development",
     )
     preload: bool = option(
         False,
         "import the app in the supervisor before forking the workers",
         flag=True,
-        section="Process model",
+        section="Processes",
     )
     reuse_port: bool = option(
         False,
         "set SO_REUSEPORT on TCP listeners (several servers on one port)",
         flag=True,
-        section="Sockets",
+        section="Binding",
     )
     pid: str | None = option(
-        None, "write the server's process id to FILE", metavar="FILE", section="Sockets"
+        None, "write the server's process id to FILE", metavar="FILE", section="Processes"
     )
     unix_socket_mode: str | None = option(
         None,
         "permissions of unix socket files, in octal (e.g. 0660)",
         metavar="MODE",
-        section="Sockets",
+        section="Binding",
     )
     unix_socket_owner: str | None = option(
         None,
         "owner of unix socket files: USER or USER:GROUP (names or ids)",
         metavar="OWNER",
-        section="Sockets",
+        section="Binding",
     )
-    # -- TLS (see docs/tls_and_proxies.rst) --
     certfile: str | None = option(
         None,
         "serve HTTPS: the PEM certificate chain file (enables TLS on every listener)",
@@ -294,7 +418,11 @@ class Config:
         None, "the PEM private key file (default: in --certfile)", metavar="FILE", section="TLS"
     )
     keyfile_password: str | None = option(
-        None, "password of an encrypted --keyfile", metavar="PASSWORD", section="TLS"
+        None,
+        "password of an encrypted --keyfile",
+        metavar="PASSWORD",
+        secret=True,
+        section="TLS",
     )
     ca_certs: str | None = option(
         None,
@@ -316,7 +444,6 @@ class Config:
         metavar="VERSION",
         section="TLS",
     )
-    # -- the real client behind proxies --
     forwarded_allow_ips: str = option(
         DEFAULT_ALLOW,
         "comma-separated IPs/CIDR networks of trusted proxies, or '*': their Forwarded and "
@@ -337,20 +464,19 @@ class Config:
         flag=True,
         section="Proxies",
     )
-    # -- metrics, health and overload control (docs/observability.rst) --
     admin_bind: str | None = option(
         None,
         "serve /metrics (Prometheus), /healthz and /readyz on this separate address "
         "(same syntax as --bind; off by default); answered outside the app's thread pool",
         metavar="ADDRESS",
-        section="Metrics and overload",
+        section="Observability",
     )
     queue_timeout: float = option(
         0.0,
         "answer 503 with Retry-After, without running the app, to a request that waited "
         "longer than this for a worker thread (0: never)",
         metavar="SECONDS",
-        section="Metrics and overload",
+        section="Timeouts",
     )
     request_timeout: float = option(
         0.0,
@@ -358,14 +484,14 @@ class Config:
         "once the head was sent) and wsgiserver.RequestTimeout is raised in the app's "
         "thread (0: none)",
         metavar="SECONDS",
-        section="Metrics and overload",
+        section="Timeouts",
     )
     interrupt_timeout: float = option(
         5.0,
         "seconds a thread interrupted by --request-timeout gets to unwind before the worker "
         "is recycled (with --workers) or reported not ready",
         metavar="SECONDS",
-        section="Metrics and overload",
+        section="Timeouts",
     )
 
     def __post_init__(self) -> None:
@@ -479,10 +605,12 @@ class Config:
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> Config:
         """Build from keyword options, naming unknown ones in the error."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(options) - names)
+        names = sorted(f.name for f in dataclasses.fields(cls))
+        unknown = sorted(set(options) - set(names))
         if unknown:
-            raise ConfigError(f"unknown option(s): {', '.join(unknown)}")
+            raise ConfigError(
+                "; ".join(f"{name}: unknown option{did_you_mean(name, names)}" for name in unknown)
+            )
         values = dict(options)
         if isinstance(values.get("bind"), str):
             values["bind"] = (values["bind"],)
@@ -508,7 +636,7 @@ def _check_types(config: Config) -> None:
         try:
             converted = from_value(field_type(f.type), value)
         except ValueError as exc:
-            raise ConfigError(f"{f.name}: {exc}, got {value!r}") from None
+            raise ConfigError(f"{f.name}: {exc}, got {shown(f.name, value)}") from None
         if converted is not value:
             object.__setattr__(config, f.name, converted)  # frozen: only while it is built
 

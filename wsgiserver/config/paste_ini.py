@@ -16,7 +16,7 @@ from typing import Any
 
 from wsgiserver.apploader import describe_failure, paste_deploy, paste_uri
 from wsgiserver.config.conversions import field_type, from_text
-from wsgiserver.config.options import Config
+from wsgiserver.config.options import Config, did_you_mean, shown
 from wsgiserver.errors import ConfigError
 
 _FIELDS = {f.name: str(f.type) for f in dataclasses.fields(Config)}
@@ -48,9 +48,8 @@ def options_from_ini(local_conf: Mapping[str, Any]) -> dict[str, Any]:
             options[name] = _convert(name, value, _FIELDS[name])
         else:
             known = sorted({"host", "port", "listen", *(set(_FIELDS) - _NOT_IN_INI)})
-            raise ConfigError(
-                f"unknown server option {raw_name!r} in the paste ini; known: {', '.join(known)}"
-            )
+            hint = did_you_mean(name, known) or f"; known: {', '.join(known)}"
+            raise ConfigError(f"unknown server option {raw_name!r} in the paste ini{hint}")
     if host is not None or port is not None:
         if binds:
             raise ConfigError("paste ini: give either host/port or listen/bind, not both")
@@ -81,7 +80,7 @@ def _convert(name: str, value: Any, annotation: str) -> Any:
     try:
         return from_text(ftype, value)
     except ValueError as exc:
-        raise ConfigError(f"paste ini: {name} = {value!r}: {exc}") from None
+        raise ConfigError(f"paste ini: {name} = {shown(name, value)}: {exc}") from None
 
 
 def paste_server_options(path: str, name: str = "main") -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Generate `docs/settings.rst` from `Config`: `python -m wsgiserver.config.settings_doc`.
 
 Owns: the settings reference (name, command-line flag, environment variable, TOML key, type,
-default, help) rendered from field metadata and the real argument parser, so it cannot drift.
+default, help) rendered from field metadata and the real argument parser, so it cannot drift;
+its sections are the groups of `--help` (`config.options.SECTIONS`), in the same order.
 `--check` exits 1 when the file on disk is stale (a test does the same). Must not: be edited by
 hand's output: change `Config` and rerun the command.
 """
@@ -9,7 +10,6 @@ hand's output: change `Config` and rerun the command.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,12 +17,11 @@ from typing import Any
 
 from wsgiserver.config.arguments import build_parser
 from wsgiserver.config.conversions import field_type, to_toml
-from wsgiserver.config.options import Config
-from wsgiserver.config.sources import PRECEDENCE_TEXT, env_var, toml_key
+from wsgiserver.config.options import SECTIONS, fields_by_section
+from wsgiserver.config.sources import ENV_FALLBACKS, PRECEDENCE_TEXT, env_var, toml_key
 
 COMMAND = "python -m wsgiserver.config.settings_doc"
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "docs" / "settings.rst"
-_GENERAL = "General"
 
 
 def _flags(parser: argparse.ArgumentParser) -> dict[str, str]:
@@ -54,10 +53,8 @@ def _literal(value: Any) -> str:
 def render() -> str:
     """The whole settings reference, as reStructuredText."""
     flags = _flags(build_parser())
-    fields = dataclasses.fields(Config)
-    sections: dict[str, list[dataclasses.Field[Any]]] = {}
-    for f in fields:
-        sections.setdefault(f.metadata.get("section") or _GENERAL, []).append(f)
+    sections = fields_by_section()  # the groups of `--help`, in the same order
+    fields = [f for members in sections.values() for f in members]
     out = [
         f".. Generated from the Config dataclass (wsgiserver/config/options.py) by ``{COMMAND}``.",
         "   Do not edit by hand: change Config and run that command.",
@@ -82,15 +79,16 @@ def render() -> str:
     out += [f"{'`' + f.name + '`_':<{width}} {_literal(f.default)}" for f in fields]
     out += [rule, ""]
     for section, members in sections.items():
-        if len(sections) > 1:
-            out += [section, "-" * len(section), ""]
-        underline = "~" if len(sections) > 1 else "-"
+        out += [section, "-" * len(section), "", SECTIONS[section], ""]
         for f in members:
             meta = f.metadata
             ftype = field_type(f.type)
-            out += [f.name, underline * len(f.name), "", _sentence(str(meta["help"])), ""]
+            out += [f.name, "~" * len(f.name), "", _sentence(str(meta["help"])), ""]
             example = f.default if f.default is not None else meta.get("metavar") or "..."
             env_note = " (comma-separated)" if ftype.sequence else ""
+            fallback = ENV_FALLBACKS.get(f.name)
+            if fallback is not None:
+                env_note += f", else ``{fallback}``"
             out += [
                 f":Command line: {flags.get(f.name, 'none')}",
                 f":Environment: ``{env_var(f)}``{env_note}",
@@ -100,6 +98,11 @@ def render() -> str:
             ]
             if meta.get("choices"):
                 out.append(":Choices: " + ", ".join(f"``{c}``" for c in meta["choices"]))
+            if meta["secret"]:
+                out.append(
+                    ":Secret: never shown (``--print-config``, error messages, logs, ``repr``);"
+                    " other users may see a command line, so prefer the environment or a file"
+                )
             if meta.get("since"):
                 out.append(f":Since: {meta['since']}")
             out.append("")

@@ -17,7 +17,6 @@ Must not: serve, bind sockets, or import the application.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import enum
 import os
 import re
@@ -31,16 +30,17 @@ from wsgiserver.config.conversions import (
     field_type,
     from_text,
     from_toml,
-    int_from_text,
     to_toml,
 )
-from wsgiserver.config.options import Config
+from wsgiserver.config.options import HIDDEN, Config, did_you_mean, fields_by_section, shown
 from wsgiserver.config.paste_ini import paste_server_options
 from wsgiserver.errors import ConfigError
 
 ENV_PREFIX = "WSGISERVER_"
 CONFIG_ENV = "WSGISERVER_CONFIG"
 WEB_CONCURRENCY = "WEB_CONCURRENCY"  # the platform convention for the worker count
+# Variables outside our prefix that set an option, below its WSGISERVER_* variable.
+ENV_FALLBACKS = {"workers": WEB_CONCURRENCY}
 # WSGISERVER_* variables that are not options: the config file, and the sample apps' settings.
 RESERVED_ENV = frozenset({CONFIG_ENV})
 RESERVED_ENV_PREFIXES = ("WSGISERVER_SAMPLE_",)
@@ -130,11 +130,6 @@ class Layer:
         self.sources[name] = source
 
 
-def _suggest(word: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(word, known, n=1)
-    return f"; did you mean {close[0]}?" if close else ""
-
-
 def from_table(table: Mapping[str, Any], source: Source) -> Layer:
     """Options of a TOML table (a config file or `[tool.wsgiserver]`); keys snake or kebab."""
     layer = Layer()
@@ -144,7 +139,7 @@ def from_table(table: Mapping[str, Any], source: Source) -> Layer:
         name = key.replace("-", "_")
         if name not in fields:
             known = sorted([*fields, *map(toml_key, fields)])
-            layer.errors.append(f"{key} ({source}): unknown option{_suggest(key, known)}")
+            layer.errors.append(f"{key} ({source}): unknown option{did_you_mean(key, known)}")
             continue
         if name in seen:
             layer.errors.append(f"{key} ({source}): given twice, also as {seen[name]}")
@@ -153,14 +148,15 @@ def from_table(table: Mapping[str, Any], source: Source) -> Layer:
         try:
             layer.put(name, from_toml(field_type(fields[name].type), value), source)
         except ValueError as exc:
-            layer.errors.append(f"{key} = {_show(value)} ({source}): {exc}")
+            layer.errors.append(f"{key} = {shown(name, value, _show)} ({source}): {exc}")
     return layer
 
 
 def from_environ(environ: Mapping[str, str]) -> Layer:
     """Options of the `WSGISERVER_*` variables; unknown ones (not reserved) are errors."""
     layer = Layer()
-    by_env = {env_var(f): f for f in dataclasses.fields(Config)}
+    fields = _fields()
+    by_env = {env_var(f): f for f in fields.values()}
     for name in sorted(environ):
         if not name.startswith(ENV_PREFIX) or name in RESERVED_ENV:
             continue
@@ -169,22 +165,24 @@ def from_environ(environ: Mapping[str, str]) -> Layer:
         text = environ[name]
         f = by_env.get(name)
         if f is None:
-            hint = _suggest(name, sorted(by_env))
+            hint = did_you_mean(name, sorted(by_env))
             layer.errors.append(f"{name} (environment): unknown option{hint}")
             continue
         try:
             layer.put(f.name, from_text(field_type(f.type), text), Source(Kind.ENV, name))
         except ValueError as exc:
-            layer.errors.append(f"{name}={text!r} (environment): {exc}")
-    concurrency = environ.get(WEB_CONCURRENCY, "")
-    if concurrency and "workers" not in layer.values:
-        # The Heroku/Render convention, below WSGISERVER_WORKERS (and --workers).
+            layer.errors.append(f"{name}={shown(f.name, text)} (environment): {exc}")
+    for name, variable in ENV_FALLBACKS.items():
+        # The Heroku/Render convention (WEB_CONCURRENCY), below WSGISERVER_WORKERS (and --workers).
+        text = environ.get(variable, "")
+        if not text or name in layer.values:
+            continue
         try:
-            workers = int_from_text(concurrency)
+            layer.put(
+                name, from_text(field_type(fields[name].type), text), Source(Kind.ENV, variable)
+            )
         except ValueError as exc:
-            layer.errors.append(f"{WEB_CONCURRENCY}={concurrency!r} (environment): {exc}")
-        else:
-            layer.put("workers", workers, Source(Kind.ENV, WEB_CONCURRENCY))
+            layer.errors.append(f"{variable}={shown(name, text)} (environment): {exc}")
     return layer
 
 
@@ -343,13 +341,23 @@ def _name_sources(message: str, sources: Mapping[str, Source]) -> str:
 
 
 def render_config(loaded: Loaded) -> str:
-    """`--print-config`: one TOML line per option with its source, fit for a config file."""
+    """`--print-config`: one TOML line per option with its source, fit for a config file,
+    grouped under a comment per section as `--help` groups them."""
     lines: list[tuple[str, str]] = []
-    for f in dataclasses.fields(Config):
-        value = getattr(loaded.config, f.name)
-        key = toml_key(f.name)
-        text = f"# {key} = (not set)" if value is None else f"{key} = {to_toml(value)}"
-        lines.append((text, str(loaded.sources.get(f.name, DEFAULT))))
-    width = max(len(text) for text, _ in lines)
+    for section, members in fields_by_section().items():
+        lines.append((f"\n# {section}", ""))
+        for f in members:
+            value = getattr(loaded.config, f.name)
+            key = toml_key(f.name)
+            if value is None:
+                text = f"# {key} = (not set)"
+            elif f.metadata["secret"]:
+                text = f"# {key} = {HIDDEN}"  # set, and kept out of the output
+            else:
+                text = f"{key} = {to_toml(value)}"
+            lines.append((text, str(loaded.sources.get(f.name, DEFAULT))))
+    width = max(len(text) for text, source in lines if source)
     header = f"# wsgiserver configuration; precedence: {PRECEDENCE_TEXT}\n"
-    return header + "".join(f"{text.ljust(width)}  # {source}\n" for text, source in lines)
+    return header + "".join(
+        f"{text.ljust(width)}  # {source}\n" if source else f"{text}\n" for text, source in lines
+    )

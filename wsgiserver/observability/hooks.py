@@ -54,7 +54,8 @@ class Hooks:
             if value is None:
                 continue
             if not callable(value):
-                raise ConfigError(f"hooks: {name} is a {type(value).__name__}, not callable")
+                kind = type(value).__name__
+                raise ConfigError(f"hooks: {name} is not callable (its type is {kind})")
             found[name] = value
         if not found:
             raise ConfigError(
