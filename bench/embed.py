@@ -43,8 +43,7 @@ SETTLE_SECONDS = 2.0
 
 def _hello(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
     body = b"Hello, world!"
-    start_response("200 OK", [("Content-Type", "text/plain"),
-                              ("Content-Length", str(len(body)))])
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
     return [body]
 
 
@@ -141,8 +140,7 @@ class EmbedResult:
 
     @property
     def clean(self) -> bool:
-        return (self.threads_after == self.threads_baseline
-                and self.fds_after == self.fds_baseline)
+        return self.threads_after == self.threads_baseline and self.fds_after == self.fds_baseline
 
 
 def _thread_count() -> int:
@@ -216,15 +214,25 @@ def _table(results: list[EmbedResult]) -> str:
             rows.append((r.server, r.status.upper(), "-", "-", "-", "-", "-"))
             notes.append(f"  {r.server}: {r.status}: {r.error}")
             continue
-        rows.append((
-            r.server, f"{r.median_ms:.2f}ms", f"{r.p90_ms:.2f}ms", f"{r.max_ms:.2f}ms",
-            f"{r.threads_baseline}->{r.threads_after}", f"{r.fds_baseline}->{r.fds_after}",
-            "yes" if r.clean else "NO",
-        ))
+        rows.append(
+            (
+                r.server,
+                f"{r.median_ms:.2f}ms",
+                f"{r.p90_ms:.2f}ms",
+                f"{r.max_ms:.2f}ms",
+                f"{r.threads_baseline}->{r.threads_after}",
+                f"{r.fds_baseline}->{r.fds_after}",
+                "yes" if r.clean else "NO",
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
-    lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)
-                       for i, (cell, w) in enumerate(zip(row, widths, strict=True))).rstrip()
-             for row in rows]
+    lines = [
+        "  ".join(
+            cell.ljust(w) if i == 0 else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+        for row in rows
+    ]
     return "\n".join(lines + notes)
 
 
@@ -234,13 +242,11 @@ def _reexec_in_venv(argv: list[str]) -> None:
     if running_in_venv():
         return
     try:
-        env = ensure_environment(lambda message: print(f"[bench.embed] {message}",
-                                                       file=sys.stderr))
+        env = ensure_environment(lambda message: print(f"[bench.embed] {message}", file=sys.stderr))
     except SetupError as exc:
         raise SystemExit(f"bench.embed: {exc}") from exc
     os.chdir(REPO_ROOT)
-    os.execve(str(env.python), [str(env.python), "-m", "bench.embed", *argv],
-              env.server_env())
+    os.execve(str(env.python), [str(env.python), "-m", "bench.embed", *argv], env.server_env())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -261,14 +267,23 @@ def main(argv: list[str] | None = None) -> int:
         how, serving = CANDIDATES[name]
         print(f"[bench.embed] {name}: {args.cycles} cycles", file=sys.stderr, flush=True)
         results.append(measure(name, how, serving, args.cycles))
-    print(f"start + first request + stop, {args.cycles} cycles in one process "
-          f"(Python {sys.version.split()[0]}):")
+    print(
+        f"start + first request + stop, {args.cycles} cycles in one process "
+        f"(Python {sys.version.split()[0]}):"
+    )
     print(_table(results))
     if args.json:
-        args.json.write_text(json.dumps(
-            {"cycles": args.cycles, "python": sys.version.split()[0],
-             "results": [{**asdict(r), "clean": r.clean} for r in results]},
-            indent=2) + "\n")
+        args.json.write_text(
+            json.dumps(
+                {
+                    "cycles": args.cycles,
+                    "python": sys.version.split()[0],
+                    "results": [{**asdict(r), "clean": r.clean} for r in results],
+                },
+                indent=2,
+            )
+            + "\n"
+        )
     return 0
 
 

@@ -105,9 +105,7 @@ def ensure_wrk(log: Log) -> Path:
     if found is not None:
         return Path(found)
     if not _can_apt():
-        raise SetupError(
-            "wrk is not installed; install it (Debian: apt-get install wrk) and retry"
-        )
+        raise SetupError("wrk is not installed; install it (Debian: apt-get install wrk) and retry")
     log("installing Debian package wrk")
     _apt_install(["wrk"])
     found = shutil.which("wrk")
@@ -165,8 +163,15 @@ def _install_bjoern(python: Path, log: Log) -> str | None:
         else:
             return "libev-dev is missing and apt-get is unavailable or we are not root"
     result = subprocess.run(
-        [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q",
-         OPTIONAL_PACKAGE],
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "-q",
+            OPTIONAL_PACKAGE,
+        ],
         capture_output=True,
         text=True,
     )

@@ -173,7 +173,15 @@ class IdleConnections:
 
     def __init__(self, python: str, cpu: int, host: str, port: int, count: int):
         self.command = [
-            "taskset", "-c", str(cpu), python, "-m", "bench.idle", host, str(port), str(count),
+            "taskset",
+            "-c",
+            str(cpu),
+            python,
+            "-m",
+            "bench.idle",
+            host,
+            str(port),
+            str(count),
         ]
         self._proc: subprocess.Popen[str] | None = None
         self.opened = 0

@@ -26,7 +26,9 @@ def python_version(python: Path) -> str:
     """``X.Y.Z`` of another interpreter."""
     out = subprocess.run(
         [str(python), "-c", "import platform; print(platform.python_version())"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     return out.stdout.strip() or "unknown"
 
@@ -42,13 +44,17 @@ def git_revision() -> str:
     """The repository's HEAD commit (with ``-dirty``), or why it is unknown."""
     head = subprocess.run(
         ["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if head.returncode != 0:
         return "no commit yet"
     dirty = subprocess.run(
         ["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--untracked-files=no"],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     ).stdout.strip()
     return head.stdout.strip() + ("-dirty" if dirty else "")
 

@@ -23,9 +23,7 @@ from wsgiserver.protocol import Limits, Request, ServerConnection
 from wsgiserver.server.connections import DateHeader
 from wsgiserver.transport.transport import Timeouts, Transport
 
-REQUEST = (
-    b"GET / HTTP/1.1\r\nHost: localhost:8080\r\nUser-Agent: wrk\r\nAccept: */*\r\n\r\n"
-)
+REQUEST = b"GET / HTTP/1.1\r\nHost: localhost:8080\r\nUser-Agent: wrk\r\nAccept: */*\r\n\r\n"
 ROUNDS = 7
 LOOPS = 20000
 
@@ -96,7 +94,6 @@ def main() -> None:
         return conn.send_head(checked.fields, length_hint=13, extra=gateway.date())
 
     stages["parse + check and serialize response head"] = head
-
 
     def full_gateway() -> None:
         conn = ServerConnection()

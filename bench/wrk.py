@@ -63,12 +63,18 @@ def command(
 ) -> list[str]:
     """A pinned wrk command line with latency percentiles enabled."""
     cmd = [
-        "taskset", "-c", str(cpu),
+        "taskset",
+        "-c",
+        str(cpu),
         str(wrk),
-        "-t", str(THREADS),
-        "-c", str(connections),
-        "-d", f"{max(1, round(seconds))}s",
-        "--timeout", TIMEOUT,
+        "-t",
+        str(THREADS),
+        "-c",
+        str(connections),
+        "-d",
+        f"{max(1, round(seconds))}s",
+        "--timeout",
+        TIMEOUT,
         "--latency",
     ]
     for header in headers:

@@ -1,4 +1,4 @@
-"""Lint and types are part of the test suite: ruff and mypy --strict over the whole project."""
+"""Lint, format and types are part of the test suite: ruff check, ruff format and mypy --strict."""
 
 from __future__ import annotations
 
@@ -21,6 +21,12 @@ def test_ruff_is_clean() -> None:
     if shutil.which("ruff") is None and not (Path(sys.executable).parent / "ruff").exists():
         pytest.fail("ruff is not installed: pip install -e '.[test]'")
     result = _run(sys.executable, "-m", "ruff", "check", ".")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_ruff_format_is_applied() -> None:
+    result = _run(sys.executable, "-m", "ruff", "format", "--check", ".")
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -121,8 +121,17 @@ def test_thread_ignoring_request_timeout_gets_its_worker_recycled(
     # asks to be recycled; its replacement starts and serves before it is stopped.
     write_app(app_dir, source=STUBBORN_APP)
     server = start(
-        "--bind", "127.0.0.1:0", "--workers", "2", "--request-timeout", "0.5",
-        "--interrupt-timeout", "0.5", "--graceful-timeout", "1", "app:app",
+        "--bind",
+        "127.0.0.1:0",
+        "--workers",
+        "2",
+        "--request-timeout",
+        "0.5",
+        "--interrupt-timeout",
+        "0.5",
+        "--graceful-timeout",
+        "1",
+        "app:app",
     )
     address = server.address()
     with RawClient(address) as client:

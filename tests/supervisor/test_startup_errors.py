@@ -16,8 +16,16 @@ def test_bad_certificate_is_one_line_exit_2(tmp_path: Path, workers: str) -> Non
     write_app(tmp_path)
     result = subprocess.run(
         [
-            sys.executable, "-m", "wsgiserver", "--workers", workers, "--bind", "127.0.0.1:0",
-            "--certfile", str(tmp_path / "missing.pem"), "app:app",
+            sys.executable,
+            "-m",
+            "wsgiserver",
+            "--workers",
+            workers,
+            "--bind",
+            "127.0.0.1:0",
+            "--certfile",
+            str(tmp_path / "missing.pem"),
+            "app:app",
         ],
         cwd=tmp_path,
         capture_output=True,

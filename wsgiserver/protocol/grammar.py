@@ -23,6 +23,7 @@ def is_token(text: str) -> bool:
     """
     return text.isascii() and TOKEN_RE.fullmatch(text.encode("ascii")) is not None
 
+
 # RFC 9112 section 3: request-line = method SP request-target SP HTTP-version.
 # The target is any run of VCHAR here; its form is checked separately (section 3.2).
 REQUEST_LINE = re.compile(rb"(" + TOKEN + rb") ([\x21-\x7e]+) HTTP/([0-9])\.([0-9])")
