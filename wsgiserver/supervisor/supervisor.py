@@ -129,6 +129,7 @@ class Supervisor:
         self.gateable: list[socket.socket] = []  # TCP listeners bound here (listeners.gate)
         self.stopping: float | None = None  # the deadline for workers to exit
         self.exit_code = 0
+        self.fatal = ""  # the one-line error a boot failure ends the supervisor with
         self.announced = False
         self.reloading = False
         self.failures = 0
@@ -219,7 +220,9 @@ class Supervisor:
                 _kill(worker.pid, signal.SIGKILL)
                 os.close(worker.pipe)
             self._close_sockets()
-        if not self.exit_code:
+        if self.fatal:
+            sys.stderr.write(f"wsgiserver: error: {self.fatal}\n")
+        elif not self.exit_code:
             log.info("stopped")
         return self.exit_code
 
@@ -426,7 +429,9 @@ class Supervisor:
         if not worker.ready:
             message = worker.error or f"worker {worker.pid} {how} before it was ready"
             if not any(w.ready for w in self.workers.values()):
-                sys.stderr.write(f"wsgiserver: error: {message}\n")
+                # Said once every worker is gone (`run`), so that it is the last line even
+                # when other workers failing alike write their tracebacks (--log-level debug).
+                self.fatal = message
                 self.exit_code = EXIT_APP
                 self._stop(signal.SIGQUIT, FAST_STOP_GRACE)
                 return
