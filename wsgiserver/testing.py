@@ -326,13 +326,11 @@ class RunningServer:
         if not self._stopped:
             self._stopped = True
             server = self.server
-            with server._lock:
-                workers = set(server._threads)
+            workers = server.worker_threads()
             try:
                 server.shutdown()
                 self._thread.join()
-                with server._lock:
-                    stuck = set(server._threads)
+                stuck = server.worker_threads()
                 for worker in workers - stuck:
                     worker.join()  # each has left its loop; this waits for it to end
             finally:

@@ -14,6 +14,7 @@ import pytest
 
 from tests.metrics.promtext import Family, get, parse, value
 from wsgiserver.observability import metrics as m
+from wsgiserver.server.server import Timing
 from wsgiserver.testing import RunningServer, serving
 from wsgiserver.types import StartResponse
 
@@ -167,7 +168,9 @@ def test_pool_grows_under_a_blocking_app_and_shrinks_back_when_idle() -> None:
         start_response("200 OK", [])
         return [b""]
 
-    with serving(blocking, threads=1, max_threads=width + 1, idle_thread_seconds=0.2) as running:
+    with serving(
+        blocking, threads=1, max_threads=width + 1, timing=Timing(idle_thread_seconds=0.2)
+    ) as running:
         server = running.server
         clients = [
             threading.Thread(target=get, args=(running.host, running.port, "/"))

@@ -21,7 +21,7 @@ from wsgiserver.config.bind import BindAddress
 from wsgiserver.errors import BindError
 from wsgiserver.server import listeners
 from wsgiserver.server import server as server_module
-from wsgiserver.server.server import Server
+from wsgiserver.server.server import ProcessRole, Server
 from wsgiserver.testing import serving
 from wsgiserver.types import WSGIApp
 
@@ -166,15 +166,14 @@ def test_a_listener_queue_is_ours_to_empty_only_when_nobody_else_accepts(tmp_pat
 
 
 def test_draining_stop_answers_a_request_on_an_idle_connection() -> None:
-    # drain=True: an idle keep-alive connection is not closed by the stop (a request may be
+    # Draining: an idle keep-alive connection is not closed by the stop (a request may be
     # on its way); the next request on it is answered with Connection: close. A connection
     # attempted once the listeners are closed is refused.
     closed = threading.Event()
     server = Server(
         path_app,
         bind="127.0.0.1:0",
-        drain=True,
-        on_stop_accepting=closed.set,
+        process=ProcessRole(drain=True, on_stop_accepting=closed.set),
         keepalive_timeout=60.0,
     )
     port = server.addresses[0].port

@@ -16,7 +16,7 @@ from wsgiserver.config.options import Config
 from wsgiserver.errors import BindError, ConfigError
 from wsgiserver.observability.accesslog import RequestRecord
 from wsgiserver.server.listeners import create_listener
-from wsgiserver.server.server import Server
+from wsgiserver.server.server import ProcessRole, Server
 from wsgiserver.supervisor import systemd
 from wsgiserver.supervisor.pidfile import pidfile, remove_pidfile, write_pidfile
 from wsgiserver.supervisor.reloader import FileWatcher
@@ -172,7 +172,8 @@ def test_server_on_given_sockets_with_tick(tmp_path: Path) -> None:
         stalls.append(stalled)
         ticked.set()
 
-    server = Server(echo_app, sockets=[listener], tick=tick, tick_interval=0.01, threads=1)
+    role = ProcessRole(sockets=(listener,), tick=tick, tick_interval=0.01)
+    server = Server(echo_app, process=role, threads=1)
     thread = threading.Thread(target=server.serve_forever)
     thread.start()
     try:

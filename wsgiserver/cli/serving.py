@@ -27,7 +27,7 @@ from wsgiserver.errors import EXIT_APP, EXIT_CONFIG, AppLoadError, ConfigError, 
 from wsgiserver.observability.hooks import load_hooks
 from wsgiserver.observability.logconfig import configure_logging
 from wsgiserver.server.connections import preflight
-from wsgiserver.server.server import Server
+from wsgiserver.server.server import ProcessRole, Server
 from wsgiserver.supervisor import systemd
 from wsgiserver.supervisor.pidfile import pidfile
 from wsgiserver.types import WSGIApp
@@ -80,7 +80,9 @@ def serve(
     except WSGIServerError as exc:
         return fail(exc, EXIT_APP)
     try:
-        server = Server(loaded, config, sockets=_activated_sockets(), drain=True)
+        sockets = _activated_sockets()
+        role = ProcessRole(sockets=tuple(sockets) if sockets is not None else None, drain=True)
+        server = Server(loaded, config, process=role)
     except (OSError, WSGIServerError) as exc:
         return fail(exc, EXIT_CONFIG)
     return run(server)

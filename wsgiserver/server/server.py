@@ -43,6 +43,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import IO, Any
 
 from wsgiserver.config.bind import BindAddress
@@ -61,6 +62,7 @@ from wsgiserver.server.listeners import (
 )
 from wsgiserver.server.parking import Deadlines
 from wsgiserver.server.poller import make_poller
+from wsgiserver.server.pool import IDLE_THREAD_SECONDS, SETTLE_SECONDS, ThreadPool
 from wsgiserver.transport.overload import Overload, RequestDeadlines
 from wsgiserver.transport.transport import PARK, Transport
 from wsgiserver.types import WSGIApp
@@ -68,21 +70,15 @@ from wsgiserver.types import WSGIApp
 log = logging.getLogger("wsgiserver.error")
 access_log = logging.getLogger("wsgiserver.access")
 
-IDLE_THREAD_SECONDS = 30.0  # a thread above the minimum that waited this long exits
 # Seconds a gated listener stays open while stopping: a handshake the kernel began before the
 # gate completes one network round trip later. A client that sent its SYN during the grace
 # retransmits it after 1 s (Linux's initial RTO) and is refused then, so a grace below a
 # second costs it nothing; it only delays the process's exit.
 HANDSHAKE_GRACE = 0.25
-# Pool growth: while no thread is idle, the housekeeper looks every GROWTH_TICK seconds; if
-# ready connections are waiting and the process used less than GROWTH_CPU_SHARE of one CPU,
-# the busy threads are blocked (sleeping, waiting on I/O), not computing, so one more thread
-# will add throughput. If they are computing, more threads would only fight over the GIL and
-# lengthen tail latency, so the pool stays as it is.
+# While no thread waits in the poller, the housekeeper measures the process's CPU share every
+# GROWTH_TICK seconds, and the pool moves its runnable target by it (server/pool.py).
 GROWTH_TICK = 0.002
 EXPIRE_BATCH = 64  # connections closed on timeout before the housekeeper yields the GIL
-MAX_POLLERS = 2  # threads waiting in the poller at once; one more than a busy one needs
-GROWTH_CPU_SHARE = 0.5
 ACCEPT_PAUSE = 0.1  # seconds the listener rests after EMFILE/ENFILE, instead of spinning
 # accept() errors that concern one connection only (it was reset or refused before we got it).
 _TRANSIENT_ACCEPT = frozenset(
@@ -97,6 +93,44 @@ _TRANSIENT_ACCEPT = frozenset(
         errno.ECONNRESET,
     )
 )
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessRole:
+    """How the program around a `Server` runs it; the defaults suit embedding and tests.
+
+    `sockets`: listening sockets to serve instead of binding `config.bind` (the server
+    closes its copies but never unlinks their unix socket files). `drain`: stop without
+    losing a request (the module docstring; the CLI and workers), instead of the quick stop
+    embedding wants. `tick`: called by the housekeeper every `tick_interval` seconds (outside
+    the lock) with how long every worker thread has been busy without finishing a request
+    (0.0 when one is free): a worker's heartbeat. `on_stop_accepting`: called once the
+    listeners are closed while stopping (a worker tells its supervisor, so that a reload is
+    "complete" only once old code accepts nothing more). `metrics`: this process's counters
+    (a worker's slot in the supervisor's shared block; by default a private block when
+    `admin_bind` is set). `serve_admin=False` leaves `admin_bind` to the supervisor.
+    """
+
+    sockets: tuple[socket.socket, ...] | None = None
+    drain: bool = False
+    tick: Callable[[float], None] | None = None
+    tick_interval: float = 1.0
+    on_stop_accepting: Callable[[], None] | None = None
+    metrics: m.ProcessMetrics | None = None
+    serve_admin: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Timing:
+    """The server's clocks and idle timer, for tests that need to move them.
+
+    `cpu_time` is the process CPU clock the pool's rule measures its share with
+    (server/pool.py); `idle_thread_seconds` how long a thread above `threads` may idle
+    before it exits.
+    """
+
+    cpu_time: Callable[[], float] = time.process_time
+    idle_thread_seconds: float = IDLE_THREAD_SECONDS
 
 
 class Server:
@@ -114,33 +148,19 @@ class Server:
         errors: IO[str] | None = None,
         on_request: Callable[[RequestRecord], None] | None = None,
         hooks: Hooks | object | None = None,
-        sockets: list[socket.socket] | None = None,
-        tick: Callable[[float], None] | None = None,
-        tick_interval: float = 1.0,
-        drain: bool = False,
-        on_stop_accepting: Callable[[], None] | None = None,
-        metrics: m.ProcessMetrics | None = None,
-        serve_admin: bool = True,
-        idle_thread_seconds: float = IDLE_THREAD_SECONDS,
+        process: ProcessRole | None = None,
+        timing: Timing | None = None,
         **options: Any,
     ) -> None:
         # `errors` (the wsgi.errors stream) and `on_request` (called with each finished
         # request's record, besides the configured access log) are runtime hooks for
-        # embedding and tests, not config options. The supervisor's workers pass the rest:
-        # `sockets`, listening sockets to serve instead of binding `config.bind` (the server
-        # closes its copies but never unlinks their unix socket files); `tick`, called by the
-        # housekeeper every `tick_interval` seconds (outside the lock) with how long every
-        # worker thread has been busy without finishing a request (0.0 when one is free);
-        # `drain`, stop without losing a request (the module docstring: queued connections
-        # answered, idle ones kept until their next request or deadline);
-        # `on_stop_accepting`, called once the listeners are closed while stopping (a worker
-        # tells its supervisor, so that a reload is "complete" only once old code accepts
-        # nothing more).
-        # Metrics and overload (docs/observability.rst): `metrics`, this process's
-        # counters (a worker's slot in the supervisor's shared block; by default a private
-        # block when `admin_bind` is set); `serve_admin=False` leaves `admin_bind` to the
-        # supervisor; `idle_thread_seconds`, how long a thread above `threads` may idle
-        # before it exits (tests shorten it).
+        # embedding and tests, not config options. `process` is how the program around the
+        # server runs it (the CLI, a supervisor's worker: `ProcessRole`); `timing` lets a
+        # test move the server's clocks (`Timing`). Every other keyword is a `Config` option.
+        role = process if process is not None else ProcessRole()
+        timing = timing if timing is not None else Timing()
+        sockets = list(role.sockets) if role.sockets is not None else None
+        metrics = role.metrics
         if isinstance(hooks, str):
             # `hooks="module:object"` is the config option of that name (--hooks); the
             # keyword also takes a hooks object, which is not config.
@@ -158,8 +178,7 @@ class Server:
         if hooks is None and config.hooks is not None:
             hooks = load_hooks(config.hooks, app_dir=config.app_dir)
         self._hooks = Hooks.from_object(hooks) if hooks is not None else None
-        self._idle_seconds = idle_thread_seconds
-        if metrics is None and config.admin_bind is not None and serve_admin:
+        if metrics is None and config.admin_bind is not None and role.serve_admin:
             metrics = m.single_process_store(config.max_threads)
         self._metrics = metrics
         self._request_deadlines: RequestDeadlines | None = None
@@ -208,10 +227,11 @@ class Server:
         # Queue wait (see _work): when the pool was first seen saturated with work pending.
         self._track_queue = metrics is not None or bool(config.queue_timeout)
         self._saturated_since = 0.0
-        self._tick = tick
-        self._tick_interval = tick_interval
-        self._drain = drain
-        self._on_stop_accepting = on_stop_accepting
+        self._tick = role.tick
+        self._tick_interval = role.tick_interval
+        self._drain = role.drain
+        self._on_stop_accepting = role.on_stop_accepting
+        self._cpu_time = timing.cpu_time
         self._progress = time.monotonic()  # when a worker thread last finished a connection
         self._poller = make_poller()
         self._lock = threading.Lock()
@@ -220,11 +240,12 @@ class Server:
         self._active: set[Transport] = set()
         self._deadlines: Deadlines[Transport] = Deadlines()
         self._resume_accept: list[tuple[float, int]] = []
-        self._threads: set[threading.Thread] = set()
-        self._idle = 0  # threads waiting in the poller
-        self._spares = 0  # threads waiting in _spare_wakeup
-        self._spare_wakeup = threading.Condition(self._lock)
-        self._watching = False  # the housekeeper is watching a pool with no idle thread
+        self._pool = ThreadPool(
+            self._lock,
+            minimum=config.threads,
+            maximum=config.max_threads,
+            idle_seconds=timing.idle_thread_seconds,
+        )
         self._stopping = threading.Event()
         self._accepting = True  # the listeners are open (False once closed, while stopping)
         self._close_listeners_at = 0.0  # draining: when the listeners close
@@ -235,7 +256,7 @@ class Server:
         self._stopped = threading.Event()
         self._serving_thread: threading.Thread | None = None
         self._admin: AdminServer | None = None
-        if config.admin_bind is not None and serve_admin:
+        if config.admin_bind is not None and role.serve_admin:
             try:
                 self._admin = AdminServer(config.admin_bind, self._admin_answer)
             except BaseException:
@@ -318,7 +339,7 @@ class Server:
                 try:
                     self._mark_closing()
                     self._cond.notify_all()
-                    self._spare_wakeup.notify_all()
+                    self._pool.wake_all()
                 finally:
                     self._lock.release()
             if not self._drain:
@@ -330,13 +351,13 @@ class Server:
             self._mark_closing()
             self._stopping.set()
             self._cond.notify_all()
-            self._spare_wakeup.notify_all()
+            self._pool.wake_all()
         if not self._drain:
             self._poller.wake()
         if self._serving_thread is None:
             self._stop_everything()
             return
-        if me not in self._threads:  # a worker (an app calling shutdown) must not wait for itself
+        if not self._pool.owns_current_thread():  # an app calling shutdown must not wait
             self._stopped.wait(timeout)
 
     def shutdown_now(self) -> None:
@@ -345,6 +366,12 @@ class Server:
         (a second Ctrl-C)."""
         self._hurry = True  # one store: no lock, which a signal handler may not take
         self.shutdown()
+
+    def worker_threads(self) -> set[threading.Thread]:
+        """The pool's threads now (an embedder joins them after `shutdown()` to know that
+        every thread has left; tests that count threads do)."""
+        with self._lock:
+            return set(self._pool.threads)
 
     def open_connections(self) -> tuple[int, int]:
         """(being served, idle) connections, read without the lock: for a message from a
@@ -372,9 +399,9 @@ class Server:
         if deadlines is not None and deadlines.stuck:
             return False, f"{deadlines.stuck} thread(s) stuck past interrupt_timeout"
         with self._lock:
-            busy = self._idle == 0 and self._spares == 0 and bool(self._threads)
+            busy = self._pool.all_busy()
             stalled = time.monotonic() - self._progress if busy else 0.0
-            full = len(self._threads) >= self.config.max_threads
+            full = self._pool.full()
         if full and stalled > self.config.worker_timeout / 2:
             return False, f"every thread busy for {stalled:.1f}s without finishing a request"
         return True, "ready"
@@ -387,8 +414,8 @@ class Server:
     def gauges(self) -> dict[str, int]:
         """The pool and connection gauges, now (any thread)."""
         with self._lock:
-            threads = len(self._threads)
-            idle = self._idle + self._spares
+            threads = len(self._pool.threads)
+            idle = self._pool.waiting_threads()
             parked = list(self._parked)
             active = len(self._active)
             watched = [*parked, *self._listeners]
@@ -433,9 +460,11 @@ class Server:
     # -- housekeeping: deadlines and shutdown ---------------------------------------------
 
     def _housekeep(self) -> None:
-        cpu_then = time.process_time()
+        cpu_time = self._cpu_time
+        cpu_then = cpu_time()
         wall_then = time.monotonic()
         next_tick = wall_then
+        measuring = False  # the CPU share of a busy pool is being measured
         with self._cond:
             while True:
                 now = time.monotonic()
@@ -449,7 +478,7 @@ class Server:
                         continue  # the lock was released: look again
                 if self._tick is not None and now >= next_tick:
                     next_tick = now + self._tick_interval
-                    busy = self._idle == 0 and self._spares == 0 and bool(self._threads)
+                    busy = self._pool.all_busy()
                     stalled = now - self._progress if busy else 0.0
                     self._cond.release()
                     try:
@@ -472,27 +501,29 @@ class Server:
                 ]
                 self._resume_accept = [(w, fd) for w, fd in self._resume_accept if w > now]
                 grow = False
-                if self._watching:
-                    cpu_now = time.process_time()
+                pool = self._pool
+                if pool.watching and not measuring:
+                    # The first look at a busy pool only starts the clock: the CPU used
+                    # since the housekeeper last slept says nothing about the work now.
+                    measuring = True
+                    cpu_then, wall_then = cpu_time(), now
+                elif pool.watching:
+                    cpu_now = cpu_time()
                     share = (cpu_now - cpu_then) / max(now - wall_then, 1e-6)
                     cpu_then, wall_then = cpu_now, now
-                    if self._idle:
-                        self._watching = False
+                    if pool.idle:
+                        pool.watching = measuring = False
                     else:
-                        if (
-                            self._track_queue
-                            and not self._saturated_since
-                            and self._poller.has_pending()
-                        ):
+                        waiting = self._poller.has_pending()
+                        if waiting and self._track_queue and not self._saturated_since:
                             self._saturated_since = now  # work waits for a thread from now
-                        grow = share < GROWTH_CPU_SHARE and (
-                            self._spares > 0 or len(self._threads) < self.config.max_threads
-                        )
+                        grow = pool.adjust(share, waiting=waiting, now=now)
+                pool.settle(now)
                 if expired or resume or grow:
                     self._cond.release()
                     try:
                         if grow and self._poller.has_pending():
-                            self._add_poller()
+                            self._pool.add_poller(self._start_thread)
                         for fd in resume:
                             self._poller.arm(fd)
                         for count, transport in enumerate(expired, 1):
@@ -523,10 +554,12 @@ class Server:
                     if self._accepting:
                         wake_at = min(wake_at, self._close_listeners_at)
                 timeout = max(min(wake_at - now, 1.0), 0.001)
-                if self._watching:
+                if self._pool.watching:
                     timeout = min(timeout, GROWTH_TICK)
                 else:
-                    cpu_then, wall_then = time.process_time(), time.monotonic()
+                    measuring = False
+                if self._pool.runnable > 1:
+                    timeout = min(timeout, SETTLE_SECONDS)
                 self._cond.wait(timeout)
 
     def _drain_step(self, now: float) -> bool | None:
@@ -588,44 +621,27 @@ class Server:
     # -- worker threads -------------------------------------------------------------------
 
     def _start_thread(self) -> None:
-        thread = threading.Thread(target=self._work, name="wsgiserver-worker", daemon=True)
-        with self._lock:
-            self._threads.add(thread)
-        thread.start()
+        self._pool.start(self._work)
 
     def _work(self) -> None:
         poller = self._poller
-        me = threading.current_thread()
+        pool = self._pool
         lock = self._lock
         try:
             while True:
                 with lock:
-                    # At most MAX_POLLERS threads wait in the poller; the rest wait here as
-                    # spares. More waiters would not serve more: they would take events the
-                    # GIL does not let them run, and lengthen everyone's latency.
-                    while self._idle >= MAX_POLLERS:
-                        if self._leaving():
-                            return
-                        self._spares += 1
-                        woken = self._spare_wakeup.wait(self._idle_seconds)
-                        self._spares -= 1
-                        if not woken and len(self._threads) > self.config.threads:
-                            return  # idle for long: shrink the pool
-                    if self._leaving():
+                    if not pool.wait_turn(self._leaving):
                         return
-                    self._idle += 1
-                fd = poller.wait(self._idle_seconds)
+                fd = poller.wait(pool.idle_seconds)
                 with lock:
-                    self._idle -= 1
+                    if pool.polled(got=fd is not None):
+                        self._cond.notify()  # the housekeeper measures a pool with no poller
                     if self._leaving():
                         return
                     if fd is None:
-                        if len(self._threads) > self.config.threads:
+                        if pool.surplus():
                             return  # idle for long: shrink the pool
                         continue
-                    if self._idle == 0 and not self._watching:
-                        self._watching = True
-                        self._cond.notify()
                     transport = None if fd in self._listeners else self._parked.pop(fd, None)
                     if transport is not None:
                         self._active.add(transport)
@@ -644,18 +660,8 @@ class Server:
             if self._metrics is not None:
                 self._metrics.release()
             with lock:
-                self._threads.discard(me)
+                pool.finished()
                 self._cond.notify_all()
-
-    def _add_poller(self) -> None:
-        """Put one more thread in the poller: wake a spare, or start a thread."""
-        with self._lock:
-            if self._spares:
-                self._spare_wakeup.notify()
-                return
-            if len(self._threads) >= self.config.max_threads:
-                return
-        self._start_thread()
 
     def _serve(self, transport: Transport) -> None:
         try:
@@ -781,7 +787,7 @@ class Server:
             self._parked.clear()
             for transport in self._active:
                 transport.request_close()
-            self._spare_wakeup.notify_all()
+            self._pool.wake_all()
             deadline = self._stop_deadline
         self._stop_accepting()  # draining, already done
         for path in self._owned_paths:
@@ -802,7 +808,7 @@ class Server:
         elif deadline is None:
             deadline = time.monotonic() + self.config.graceful_timeout
         with self._cond:
-            while self._threads and time.monotonic() < deadline:
+            while self._pool.threads and time.monotonic() < deadline:
                 self._cond.wait(deadline - time.monotonic())
             stuck = list(self._active)
         for transport in stuck:
@@ -848,13 +854,9 @@ class Server:
 
     def _start_last(self, transport: Transport) -> None:
         transport.request_close()
-        thread = threading.Thread(
-            target=self._serve_last, args=(transport,), name="wsgiserver-drain", daemon=True
-        )
         with self._lock:
             self._active.add(transport)
-            self._threads.add(thread)
-        thread.start()
+        self._pool.start_extra(lambda: self._serve_last(transport), "wsgiserver-drain")
 
     def _serve_last(self, transport: Transport) -> None:
         """A drain thread's target: one connection, then the thread is gone."""
@@ -862,7 +864,7 @@ class Server:
             self._serve_alone(transport)
         finally:
             with self._lock:
-                self._threads.discard(threading.current_thread())
+                self._pool.finished(extra=True)
                 self._cond.notify_all()
 
     def _serve_alone(self, transport: Transport) -> None:

@@ -10,7 +10,7 @@ me" (max-requests, lifetime or memory reached), `C` "stopping, and my listeners 
 I accept nothing more" (a reload is complete only once every old worker said it), and
 `E<one line>\\n` when the app cannot be loaded.
 
-Stopping: SIGTERM drains (`Server(drain=True)`: nothing that reached this worker is lost,
+Stopping: SIGTERM drains (`ProcessRole(drain=True)`: nothing that reached this worker is lost,
 docs/operations.rst); SIGINT and SIGQUIT exit at once.
 
 What "stuck" means: the heartbeat is sent by the server's housekeeper thread (the thread that
@@ -37,7 +37,7 @@ from wsgiserver.config.options import Config
 from wsgiserver.errors import EXIT_APP, WSGIServerError
 from wsgiserver.observability.accesslog import RequestRecord
 from wsgiserver.observability.metrics import ProcessMetrics
-from wsgiserver.server.server import Server
+from wsgiserver.server.server import ProcessRole, Server
 from wsgiserver.types import WSGIApp
 
 log = logging.getLogger("wsgiserver.error")
@@ -81,14 +81,16 @@ def run_worker(
         server = Server(
             app,
             config,
-            sockets=sockets,
-            tick=heart.tick,
-            tick_interval=min(1.0, config.worker_timeout / 4),
-            drain=True,
-            on_stop_accepting=heart.stopped_accepting,
             on_request=heart.count,
-            metrics=metrics,  # this worker's slot in the supervisor's shared block
-            serve_admin=False,  # the supervisor answers --admin-bind for the whole server
+            process=ProcessRole(
+                sockets=tuple(sockets),
+                tick=heart.tick,
+                tick_interval=min(1.0, config.worker_timeout / 4),
+                drain=True,
+                on_stop_accepting=heart.stopped_accepting,
+                metrics=metrics,  # this worker's slot in the supervisor's shared block
+                serve_admin=False,  # the supervisor answers --admin-bind for the whole server
+            ),
         )
     except WSGIServerError as exc:  # reported in one line by the supervisor, no traceback
         message = " ".join(str(exc).split()) or type(exc).__name__

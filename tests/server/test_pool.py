@@ -1,0 +1,174 @@
+"""The pool's rule: one runnable thread, one more only while the running ones are blocked.
+
+The rule is tested twice: on `ThreadPool` itself (pure, no thread), and through a real server
+whose process CPU clock the test controls (`Timing(cpu_time=...)`), so "the app computes" and
+"the app is blocked" are facts of the test, not of a shared machine's load.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import pytest
+
+from tests.server.helpers import Environ, RawClient, StartResponse, get
+from wsgiserver.server.pool import (
+    BUSY_CPU_SHARE,
+    GROWTH_CPU_SHARE,
+    SETTLE_SECONDS,
+    ThreadPool,
+)
+from wsgiserver.server.server import Timing
+from wsgiserver.testing import serving
+
+BOUND = 10.0  # seconds a wait may take on a loaded machine before the test fails
+
+
+def pool(maximum: int = 8) -> ThreadPool:
+    return ThreadPool(threading.Lock(), minimum=1, maximum=maximum)
+
+
+def test_work_waiting_while_the_cpu_idles_adds_a_runnable_thread() -> None:
+    p = pool()
+    assert p.adjust(GROWTH_CPU_SHARE / 2, waiting=True, now=1.0)
+    assert p.runnable == 2
+
+
+def test_work_waiting_while_the_cpu_is_busy_takes_one_away() -> None:
+    p = pool()
+    p.runnable = 3
+    assert not p.adjust(BUSY_CPU_SHARE, waiting=True, now=1.0)
+    assert p.runnable == 2
+    p.runnable = 1
+    assert not p.adjust(1.0, waiting=True, now=1.0)
+    assert p.runnable == 1  # never fewer than one
+
+
+def test_between_the_two_shares_or_without_waiting_work_nothing_moves() -> None:
+    p = pool()
+    p.runnable = 2
+    assert not p.adjust((GROWTH_CPU_SHARE + BUSY_CPU_SHARE) / 2, waiting=True, now=1.0)
+    assert not p.adjust(0.0, waiting=False, now=1.0)
+    assert p.runnable == 2
+
+
+def test_no_growth_past_the_maximum() -> None:
+    p = pool(maximum=2)
+    p.threads = {threading.current_thread(), threading.Thread()}
+    assert not p.adjust(0.0, waiting=True, now=1.0)
+    assert p.runnable == 1
+
+
+def test_quiet_for_the_settle_time_returns_to_one() -> None:
+    p = pool()
+    p.runnable = 4
+    p.adjust(BUSY_CPU_SHARE - 0.01, waiting=True, now=10.0)  # work waited at 10.0
+    p.settle(10.0 + SETTLE_SECONDS / 2)
+    assert p.runnable == 4
+    p.settle(10.0 + SETTLE_SECONDS * 2)
+    assert p.runnable == 1
+
+
+class CpuClock:
+    """A process CPU clock the test drives: `busy` makes each reading a full tick ahead of
+    the last (the process computes all the time), otherwise it stands still (blocked)."""
+
+    def __init__(self, busy: bool) -> None:
+        self.busy = busy
+        self.readings = 0
+        self._value = 0.0
+        self._changed = threading.Condition()
+
+    def __call__(self) -> float:
+        with self._changed:
+            self.readings += 1
+            self._changed.notify_all()
+            if self.busy:
+                self._value += 1.0  # more CPU than wall time passes: a share above 1
+            return self._value
+
+    def wait_readings(self, count: int) -> None:
+        with self._changed:
+            assert self._changed.wait_for(lambda: self.readings >= count, BOUND)
+
+
+class Inside:
+    """An app that holds each request until released, counting how many are inside."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.now = 0
+        self.most = 0
+        self._entered = threading.Condition()
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        with self._entered:
+            self.now += 1
+            self.most = max(self.most, self.now)
+            self._entered.notify_all()
+        try:
+            assert self.release.wait(BOUND)
+        finally:
+            with self._entered:
+                self.now -= 1
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    def wait_inside(self, count: int) -> None:
+        with self._entered:
+            assert self._entered.wait_for(lambda: self.now >= count, BOUND)
+
+
+def _clients(address: tuple[str, int], count: int) -> list[threading.Thread]:
+    def request(i: int) -> None:
+        with RawClient(address) as client:
+            assert client.request(get(f"/{i}")).status == 200
+
+    threads = [threading.Thread(target=request, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def _serve(app: Inside, clock: Callable[[], float], **options: Any) -> Any:
+    return serving(app, threads=4, max_threads=8, timing=Timing(cpu_time=clock), **options)
+
+
+def test_a_computing_app_keeps_one_runnable_thread_while_work_waits() -> None:
+    """Four threads kept ready, three requests at once, a process that computes all the
+    time: the pool never lets a second request into the app, however often it looks."""
+    app, clock = Inside(), CpuClock(busy=True)
+    with _serve(app, clock) as srv:
+        clients = _clients((srv.host, srv.port), 3)
+        app.wait_inside(1)
+        clock.wait_readings(clock.readings + 50)  # the housekeeper looked, many times
+        assert app.now == 1
+        app.release.set()
+        for client in clients:
+            client.join(BOUND)
+    assert app.most == 1
+
+
+def test_a_blocked_app_gets_a_thread_for_each_waiting_request() -> None:
+    """The same load, but the process uses no CPU while the requests wait inside the app
+    (they are blocked): the pool adds runnable threads until all three are in at once."""
+    app, clock = Inside(), CpuClock(busy=False)
+    with _serve(app, clock) as srv:
+        clients = _clients((srv.host, srv.port), 3)
+        app.wait_inside(3)
+        app.release.set()
+        for client in clients:
+            client.join(BOUND)
+    assert app.most == 3
+
+
+@pytest.mark.parametrize("busy", [True, False])
+def test_the_rule_never_stalls_a_single_client(busy: bool) -> None:
+    app, clock = Inside(), CpuClock(busy=busy)
+    app.release.set()
+    with _serve(app, clock) as srv, RawClient((srv.host, srv.port)) as client:
+        for i in itertools.islice(itertools.count(), 20):
+            assert client.request(get(f"/{i}")).status == 200

@@ -1,0 +1,183 @@
+"""The worker threads of one server: how many there are, and how many may take work at once.
+
+Owns: starting and retiring threads between `minimum` and `maximum`, each thread's state
+(waiting in the poller, waiting as a spare, or busy), the runnable target, and the rule
+that moves it from the CPU share the housekeeper measures. Must not: know connections, the
+poller's contents or HTTP; the server runs each thread's loop and asks the pool, under the
+server's lock (which the pool shares), whether the thread may take work now.
+
+The rule. How many threads take work at once ("runnable") starts at one; a thread above it
+waits as a spare instead of in the poller. With several threads running Python app code at
+once, the GIL passes between them every switch interval (5 ms) and a request in progress
+waits behind the others: the tail latency of a CPU-bound app grows with the number of
+threads, for no throughput, since one core runs Python at a time. So while work waits for a
+thread, the target rises only if the process used less than `GROWTH_CPU_SHARE` of a CPU (the
+running requests are blocked: on a database, a sleep, a slow client, and another thread
+adds throughput), and falls if it used `BUSY_CPU_SHARE` or more (they compute, and another
+thread only takes turns with them). After `SETTLE_SECONDS` without waiting work it returns
+to one. At most `MAX_POLLERS` threads wait in the poller at once: more waiters would take
+events the GIL does not let them run.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+IDLE_THREAD_SECONDS = 30.0  # a thread above the minimum that waited this long exits
+MAX_POLLERS = 2  # threads waiting in the poller at once; one more than a busy one needs
+GROWTH_CPU_SHARE = 0.5  # below it while work waits, the running threads are blocked
+BUSY_CPU_SHARE = 0.9  # at or above it while work waits, they compute
+SETTLE_SECONDS = 1.0  # without waiting work for this long, the target returns to one
+
+
+class ThreadPool:
+    """The threads of a server. Methods marked "under the lock" expect `lock` held."""
+
+    __slots__ = (
+        "_extra",
+        "_lock",
+        "_spare_wakeup",
+        "busy_since",
+        "idle",
+        "idle_seconds",
+        "maximum",
+        "minimum",
+        "runnable",
+        "spares",
+        "threads",
+        "watching",
+    )
+
+    def __init__(
+        self,
+        lock: threading.Lock,
+        *,
+        minimum: int,
+        maximum: int,
+        idle_seconds: float = IDLE_THREAD_SECONDS,
+    ) -> None:
+        self._lock = lock
+        self._spare_wakeup = threading.Condition(lock)
+        self.minimum = minimum
+        self.maximum = maximum
+        self.idle_seconds = idle_seconds  # how long a surplus thread waits before it exits
+        self.threads: set[threading.Thread] = set()
+        self._extra = 0  # threads outside the accounting (a stopping server's drain threads)
+        self.idle = 0  # threads waiting in the poller
+        self.spares = 0  # threads waiting for a turn
+        self.runnable = 1  # how many threads may take work at once
+        self.watching = False  # no thread waits in the poller: the housekeeper measures
+        self.busy_since = 0.0  # when work last waited for a thread (for SETTLE_SECONDS)
+
+    # -- threads ----------------------------------------------------------------------------
+
+    def start(self, target: Callable[[], None], name: str = "wsgiserver-worker") -> None:
+        """Start a pool thread running `target` (which calls `finished()` at its end)."""
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        with self._lock:
+            self.threads.add(thread)
+        thread.start()
+
+    def start_extra(self, target: Callable[[], None], name: str) -> None:
+        """Start a thread that is waited for on stopping but takes no turn (a drain thread)."""
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        with self._lock:
+            self.threads.add(thread)
+            self._extra += 1
+        thread.start()
+
+    def finished(self, *, extra: bool = False) -> None:
+        """Under the lock: the current thread leaves the pool."""
+        self.threads.discard(threading.current_thread())
+        if extra:
+            self._extra -= 1
+
+    def owns_current_thread(self) -> bool:
+        return threading.current_thread() in self.threads
+
+    # -- turns ------------------------------------------------------------------------------
+
+    def wait_turn(self, leaving: Callable[[], bool]) -> bool:
+        """Under the lock: wait until this thread may wait in the poller; False if it must
+        leave instead (the server stops, or it was a surplus thread idle for long)."""
+        while self.idle >= MAX_POLLERS or self._taking() >= self.runnable:
+            if leaving():
+                return False
+            self.spares += 1
+            woken = self._spare_wakeup.wait(self.idle_seconds)
+            self.spares -= 1
+            if not woken and len(self.threads) > self.minimum:
+                return False  # idle for long: shrink the pool
+        if leaving():
+            return False
+        self.idle += 1
+        return True
+
+    def _taking(self) -> int:
+        """Under the lock: threads other than this one that take work or wait in the poller."""
+        return len(self.threads) - self._extra - self.spares - 1
+
+    def polled(self, *, got: bool) -> bool:
+        """Under the lock: back from the poller. True if the housekeeper should start to
+        watch (no thread waits in the poller any more); with nothing got, the caller asks
+        `surplus()`."""
+        self.idle -= 1
+        if got and self.idle == 0 and not self.watching:
+            self.watching = True
+            return True
+        return False
+
+    def surplus(self) -> bool:
+        """Under the lock: a thread that found no work for `idle_seconds` may exit."""
+        return len(self.threads) > self.minimum
+
+    def add_poller(self, start_thread: Callable[[], None]) -> None:
+        """One more thread to take work: wake a spare, or call `start_thread` (outside the
+        lock), unless the pool is at its maximum."""
+        with self._lock:
+            if self.spares:
+                self._spare_wakeup.notify()
+                return
+            if len(self.threads) - self._extra >= self.maximum:
+                return
+        start_thread()
+
+    def wake_all(self) -> None:
+        """Under the lock: every spare looks at the world again (stopping)."""
+        self._spare_wakeup.notify_all()
+
+    # -- the rule ---------------------------------------------------------------------------
+
+    def adjust(self, share: float, *, waiting: bool, now: float) -> bool:
+        """Under the lock, from the housekeeper: the process used `share` of a CPU since its
+        last look, and work `waiting` for a thread or not. Moves the runnable target; True
+        if one more thread should take work now (`add_poller`)."""
+        if waiting:
+            self.busy_since = now
+            if share < GROWTH_CPU_SHARE and (
+                self.spares > 0 or len(self.threads) - self._extra < self.maximum
+            ):
+                self.runnable += 1  # the running requests are blocked
+                return True
+            if share >= BUSY_CPU_SHARE and self.runnable > 1:
+                self.runnable -= 1  # they compute: one fewer takes turns
+        return False
+
+    def settle(self, now: float) -> None:
+        """Under the lock: without waiting work for SETTLE_SECONDS, back to one runnable."""
+        if self.runnable > 1 and now - self.busy_since > SETTLE_SECONDS:
+            self.runnable = 1
+
+    # -- gauges -----------------------------------------------------------------------------
+
+    def waiting_threads(self) -> int:
+        """Under the lock: threads not busy (in the poller or spare)."""
+        return self.idle + self.spares
+
+    def all_busy(self) -> bool:
+        """Under the lock: every thread busy (none in the poller, none spare)."""
+        return self.idle == 0 and self.spares == 0 and bool(self.threads)
+
+    def full(self) -> bool:
+        return len(self.threads) >= self.maximum
