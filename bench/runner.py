@@ -9,6 +9,7 @@ of runs and what several rounds make of them belong to ``rounds``.
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -70,31 +71,41 @@ def run_one(
     if scenario.lifecycle and server.lifecycle is None:
         result.error = "not measured: no pre-forked workers to reload or replace"
         return result
-    proc = _start(server, scenario, env, settings, result)
-    if proc is None:
-        return result
-    try:
-        _measure(proc, scenario, wrk_path, settings, result)
-    except (wrk.WrkError, RuntimeError, OSError) as exc:
-        result.error = str(exc)
-    finally:
-        if result.error is None and not proc.alive() and not scenario.lifecycle:
-            result.error = f"server exited during the run: {proc.log_tail()}"
-        result.stop = proc.stop(settings.stop_timeout)
-        result.log = str(proc.log_path)
+    # The server's TMPDIR is its own and goes when it has stopped: servers that a signal ends
+    # without running atexit (waitress, bjoern, granian's worker) leave nothing in /tmp.
+    with tempfile.TemporaryDirectory(prefix="wsgiserver-bench-", ignore_cleanup_errors=True) as tmp:
+        proc = _start(server, scenario, env, settings, result, tmp)
+        if proc is None:
+            return result
+        try:
+            _measure(proc, scenario, wrk_path, settings, result)
+        except (wrk.WrkError, RuntimeError, OSError) as exc:
+            result.error = str(exc)
+        finally:
+            if result.error is None and not proc.alive() and not scenario.lifecycle:
+                result.error = f"server exited during the run: {proc.log_tail()}"
+            result.stop = proc.stop(settings.stop_timeout)
+            result.log = str(proc.log_path)
     return result
 
 
 def _start(
-    server: Server, scenario: Scenario, env: Environment, settings: Settings, result: Result
+    server: Server,
+    scenario: Scenario,
+    env: Environment,
+    settings: Settings,
+    result: Result,
+    tmpdir: str,
 ) -> ServerProcess | None:
-    """Start the server on a fresh port, retrying when the port was lost."""
+    """Start the server on a fresh port with ``tmpdir`` as its TMPDIR, retrying when the
+    port was lost."""
     log_path = LOG_DIR / f"{scenario.name}-{server.name}-{result.round}.log"
     for _ in range(settings.start_attempts):
         port = pick_port(settings.host)
         result.port = port
         result.command = server_command(server, scenario, env, settings, port)
-        proc = ServerProcess(result.command, env.server_env(), REPO_ROOT, log_path)
+        environ = {**env.server_env(), "TMPDIR": tmpdir}
+        proc = ServerProcess(result.command, environ, REPO_ROOT, log_path)
         deadline = time.monotonic() + settings.startup_timeout
         why = wait_until_listening(settings.host, port, deadline, proc.alive, proc.tree_pids)
         if why is None:
