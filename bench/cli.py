@@ -3,7 +3,7 @@
 Example::
 
     python -m bench --servers wsgiserver,waitress --scenarios hello,post \\
-        --duration 10 --json out.json
+        --duration 10 --rounds 5 --json out.json
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from bench import rounds
 from bench.environment import (
     SetupError,
     ensure_environment,
@@ -25,7 +26,7 @@ from bench.environment import (
 from bench.idle import raise_nofile_limit
 from bench.machine import git_revision, machine_info, python_version, wrk_version
 from bench.paths import RESULTS_DIR
-from bench.report import commands_block, ratio, scenario_table
+from bench.report import commands_block, legend, scenario_table
 from bench.results import Result
 from bench.runner import Settings, run_one, server_command
 from bench.scenarios import IDLE_CONNECTIONS, SCENARIOS
@@ -40,6 +41,16 @@ def _names(value: str, known: Sequence[str], what: str) -> list[str]:
             f"unknown {what}: {', '.join(unknown)} (choose from {', '.join(known)})"
         )
     return names
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {value!r}")
+    return number
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -69,6 +80,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         type=float,
         default=1.0,
         help="seconds of unmeasured load before each run (default 1)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="runs of every server per scenario, alternating, reported as medians "
+        "(default 1; 5 for numbers that are quoted)",
     )
     parser.add_argument(
         "--json", type=Path, metavar="FILE", help="also write every number to FILE as JSON"
@@ -125,19 +144,23 @@ def main(argv: Sequence[str] | None = None) -> int:
             if SERVERS[name].lifecycle is not None
         }
         print(commands_block(two, "Lifecycle commands (two workers, pinned)") + "\n", flush=True)
+    print(legend(args.rounds) + "\n", flush=True)
     started = datetime.datetime.now(datetime.UTC)
     results: list[Result] = []
-    for scenario_name in args.scenarios:
-        scenario = SCENARIOS[scenario_name]
-        batch = []
-        for server_name in args.servers:
-            _log(f"{scenario.name}: {server_name}")
-            result = run_one(SERVERS[server_name], scenario, env, wrk_path, settings)
-            if result.error:
-                _log(f"{scenario.name}: {server_name} failed: {result.error}")
-            batch.append(result)
-        results += batch
-        print(scenario_table(scenario, batch, args.duration) + "\n", flush=True)
+    plan = rounds.alternating(
+        [SCENARIOS[name] for name in args.scenarios], args.servers, args.rounds
+    )
+    for index, run in enumerate(plan):
+        scenario = run.scenario
+        total = rounds.rounds_of(scenario, args.rounds)
+        _log(f"{scenario.name}: round {run.round}/{total}: {run.server}")
+        result = run_one(SERVERS[run.server], scenario, env, wrk_path, settings, run.round)
+        if result.error:
+            _log(f"{scenario.name}: round {run.round}: {run.server} failed: {result.error}")
+        results.append(result)
+        if index + 1 == len(plan) or plan[index + 1].scenario != scenario:
+            done = [r for r in results if r.scenario == scenario.name]
+            print(scenario_table(scenario, done, args.duration) + "\n", flush=True)
 
     report = _json_report(args, settings, started, results, env.python, wrk_path, env.skipped)
     out = args.json or RESULTS_DIR / f"bench-{started:%Y%m%dT%H%M%SZ}.json"
@@ -157,22 +180,14 @@ def _json_report(
     skipped: dict[str, str],
 ) -> dict[str, object]:
     versions = installed_versions(python)
-    subjects = {r.scenario: r for r in results if r.server == SUBJECT}
-    ratios: dict[str, dict[str, dict[str, float | None]]] = {}
-    for result in results:
-        if result.server == SUBJECT:
-            continue
-        subject = subjects.get(result.scenario)
-        ratios.setdefault(result.scenario, {})[result.server] = {
-            "requests_per_sec": ratio(subject, result, "rps"),
-            "p99": ratio(subject, result, "p99"),
-        }
+    summary = rounds.to_json(args.scenarios, results)
     return {
         "started": started.isoformat(timespec="seconds"),
         "finished": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "settings": {
             "servers": args.servers,
             "scenarios": args.scenarios,
+            "rounds": args.rounds,
             "duration_s": settings.duration,
             "warmup_s": settings.warmup,
             "server_cpu": settings.server_cpu,
@@ -195,8 +210,13 @@ def _json_report(
             "django": versions.get("django", "not installed"),
         },
         "skipped_packages": skipped,
-        "ratio_definition": f"{SUBJECT} / peer, same invocation; "
-        "requests_per_sec > 1 and p99 < 1 favour " + SUBJECT,
-        "ratios": ratios,
+        "summary_definition": "per scenario and server, over the rounds that succeeded: "
+        "median, min, max and every value in round order; cpu_us_per_request is the "
+        "server process tree's user+system CPU time over the measured run per request",
+        "summary": summary["summary"],
+        "ratio_definition": f"{SUBJECT} / peer, same invocation; of_medians divides the "
+        "medians, per_round the numbers of each round both succeeded in; "
+        f"requests_per_sec > 1, p99 < 1 and cpu_per_request < 1 favour {SUBJECT}",
+        "ratios": summary["ratios"],
         "results": [result.to_json() for result in results],
     }

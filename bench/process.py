@@ -1,9 +1,15 @@
-"""Owns a running server process: its process tree, memory, and clean stop.
+"""Owns a running server process: its process tree, memory, CPU time, and clean stop.
 
 Each server is started in its own session (so its process group id equals
 its pid), pinned with ``taskset``.  Stopping sends SIGTERM to the main
 process, waits, then SIGKILLs the whole group, and finally reports any
 process of the tree or group that is still alive.
+
+CPU time is read from ``/proc/PID/stat`` (proc(5)) for every process of the
+tree: ``utime + stime`` covers all threads of a process, living or ended, and
+``cutime + cstime`` the children it has already reaped, so a worker process
+that exits between two samples is still counted.  The unit is the clock tick
+(``SC_CLK_TCK``, usually 10 ms).
 """
 
 from __future__ import annotations
@@ -17,6 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+"""Clock ticks per second, the unit of the CPU times in /proc/PID/stat."""
+
 
 @dataclass(frozen=True)
 class ProcInfo:
@@ -26,6 +35,8 @@ class ProcInfo:
     ppid: int
     pgrp: int
     state: str
+    cpu_ticks: int = 0
+    """utime + stime + cutime + cstime: its threads and its reaped children."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +74,10 @@ class ServerProcess:
     def tree_pids(self) -> list[int]:
         """The main process and all its descendants."""
         return descendants(self.pid, all_processes())
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the whole tree so far (children it reaped included)."""
+        return tree_cpu_ticks(self.pid, all_processes()) / CLOCK_TICKS
 
     def rss_kib(self) -> int:
         """VmRSS summed over the process tree, in KiB."""
@@ -148,14 +163,32 @@ def descendants(root: int, procs: dict[int, ProcInfo]) -> list[int]:
     return found
 
 
+def tree_cpu_ticks(root: int, procs: dict[int, ProcInfo]) -> int:
+    """CPU clock ticks used by ``root`` and its descendants (and the children they reaped)."""
+    return sum(procs[pid].cpu_ticks for pid in descendants(root, procs))
+
+
+def parse_stat(pid: int, raw: str) -> ProcInfo:
+    """The fields this module needs from the text of ``/proc/PID/stat``."""
+    # The command name (field 2) is in parentheses and may itself contain spaces and
+    # parentheses, so the fields are counted from the last ")": fields[0] is field 3 (state).
+    fields = raw[raw.rindex(")") + 2 :].split()
+    utime, stime, cutime, cstime = (int(value) for value in fields[11:15])  # fields 14-17
+    return ProcInfo(
+        pid=pid,
+        state=fields[0],
+        ppid=int(fields[1]),
+        pgrp=int(fields[2]),
+        cpu_ticks=utime + stime + cutime + cstime,
+    )
+
+
 def _read_stat(pid: int) -> ProcInfo | None:
     try:
         raw = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    # The command name is in parentheses and may itself contain spaces.
-    fields = raw[raw.rindex(")") + 2 :].split()
-    return ProcInfo(pid=pid, state=fields[0], ppid=int(fields[1]), pgrp=int(fields[2]))
+    return parse_stat(pid, raw)
 
 
 def _vm_rss_kib(pid: int) -> int:

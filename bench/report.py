@@ -1,59 +1,78 @@
 """Owns the human-readable tables printed after the runs.
 
-The ratio column is wsgiserver's requests/s divided by the peer's, both
-measured in the same invocation: above 1.00 wsgiserver served more.
+Each number is the median over the rounds, followed with more than one round
+by its range (lowest-highest) in parentheses; ``rounds`` computes them.  The
+ratio columns are wsgiserver's median divided by the peer's, both measured
+in the same invocation (requests/s above 1.00 and p99 below 1.00 favour
+wsgiserver), followed by the range of the per-round ratios.
 """
 
 from __future__ import annotations
 
 import shlex
-from collections.abc import Sequence
+import statistics
+from collections.abc import Callable, Sequence
 
-from bench.results import Result
+from bench.results import IdleNumbers, Result
+from bench.rounds import Spread, Summary, by_server, ratio, summarize
 from bench.scenarios import Scenario
 from bench.servers import SUBJECT
 
-_HEAD = ("server", "req/s", "p50", "p99", "http err", "sock err", f"{SUBJECT}/peer")
+_HEAD = (
+    "server",
+    "req/s",
+    "p50 ms",
+    "p99 ms",
+    "CPU µs/req",
+    "http err",
+    "sock err",
+    "req/s ratio",
+    "p99 ratio",
+)
 
 
-def ratio(subject: Result | None, peer: Result, metric: str = "rps") -> float | None:
-    """wsgiserver / peer for requests/s (``rps``) or p99 latency (``p99``)."""
-    if subject is None or subject.wrk is None or peer.wrk is None:
-        return None
-    if not subject.ok or not peer.ok:
-        return None
-    if metric == "rps":
-        top, bottom = subject.wrk.requests_per_sec, peer.wrk.requests_per_sec
-    else:
-        top, bottom = subject.wrk.p99_ms, peer.wrk.p99_ms
-    return top / bottom if bottom else None
-
-
-def scenario_table(scenario: Scenario, results: Sequence[Result], duration: float) -> str:
-    """The table of one scenario, with a title line and notes."""
-    subject = next((r for r in results if r.server == SUBJECT), None)
+def scenario_table(scenario: Scenario, runs: Sequence[Result], duration: float) -> str:
+    """The table of one scenario over all its rounds, with a title line and notes."""
+    servers = by_server(runs)
+    rounds = max((len(server_runs) for server_runs in servers.values()), default=1)
+    subject = servers.get(SUBJECT, [])
     shape = (
         "16 keep-alive + 4 closing connections, fixed phases"
         if scenario.lifecycle
         else f"{scenario.connections} connections, {duration:g} s"
     )
+    if rounds > 1:
+        shape += f", {rounds} rounds: median (min-max)"
     title = f"== {scenario.name}: {scenario.description}; {shape} =="
     rows: list[tuple[str, ...]] = [_HEAD]
     notes: list[str] = []
-    for result in results:
-        rows.append(_row(result, subject))
-        if not result.ok:
-            notes.append(f"  {result.server}: FAILED: {result.error}")
-        stop = result.stop
-        if stop is not None and stop.leftover_pids:
-            notes.append(f"  {result.server}: processes left after stop: {stop.leftover_pids}")
-        elif stop is not None and stop.killed:
-            notes.append(f"  {result.server}: did not stop on SIGTERM, killed")
+    for server_runs in servers.values():
+        rows.append(_row(summarize(server_runs), server_runs, subject, rounds > 1))
+        notes += _notes(server_runs, rounds > 1)
     if scenario.lifecycle:  # no wrk run to show: its own table only
-        return "\n".join([title, *_lifecycle_table(results), *notes])
+        return "\n".join([title, *_lifecycle_table(runs), *notes])
     lines = [title, *_align(rows), *notes]
     if scenario.idle_connections:
-        lines += ["", *_idle_table(results)]
+        lines += ["", *_idle_table(servers)]
+    return "\n".join(lines)
+
+
+def legend(rounds: int) -> str:
+    """What the columns of :func:`scenario_table` mean, printed once before the tables."""
+    lines = [
+        "Columns:",
+        "  CPU µs/req: user+system CPU time of the server's whole process tree during the "
+        "measured run, per request completed;",
+        f"  req/s ratio, p99 ratio: {SUBJECT}'s median divided by the peer's "
+        f"(req/s above 1, p99 below 1 favour {SUBJECT}).",
+    ]
+    if rounds > 1:
+        lines += [
+            f"  {rounds} rounds: every server runs once per round, in the order given, each "
+            "time a fresh process; a number is the median",
+            "  over the rounds it succeeded in, (min-max) its range; a ratio's (min-max) is "
+            "the range of the ratios of single rounds.",
+        ]
     return "\n".join(lines)
 
 
@@ -67,23 +86,66 @@ def commands_block(
     return "\n".join(lines)
 
 
-def _row(result: Result, subject: Result | None) -> tuple[str, ...]:
-    if not result.ok or result.wrk is None:
-        return (result.server, "FAILED", "-", "-", "-", "-", "-")
-    numbers = result.wrk
-    rps_ratio = ratio(subject, result) if result.server != SUBJECT else None
+def _row(
+    summary: Summary, runs: Sequence[Result], subject: Sequence[Result], spread: bool
+) -> tuple[str, ...]:
+    if summary.ok_rounds == 0:
+        return (summary.server, "FAILED", *("-" * (len(_HEAD) - 2)))
+
+    def cell(metric: str, show: Callable[[float], str]) -> str:
+        return _spread(summary.metrics.get(metric), show, spread)
+
+    peer = summary.server != SUBJECT and bool(subject)
     return (
-        result.server,
-        f"{numbers.requests_per_sec:,.0f}",
-        _ms(numbers.p50_ms),
-        _ms(numbers.p99_ms),
-        str(numbers.non_2xx_3xx),
-        str(numbers.total_socket_errors),
-        "-" if result.server == SUBJECT else _ratio(rps_ratio),
+        summary.server,
+        cell("requests_per_sec", _count_float),
+        cell("p50_ms", _number),
+        cell("p99_ms", _number),
+        cell("cpu_us_per_request", _number),
+        f"{summary.http_errors:,}",
+        f"{summary.socket_errors:,}",
+        _ratio_cell(subject, runs, "requests_per_sec", spread) if peer else "-",
+        _ratio_cell(subject, runs, "p99_ms", spread) if peer else "-",
     )
 
 
-def _idle_table(results: Sequence[Result]) -> list[str]:
+def _notes(runs: Sequence[Result], rounds: bool) -> list[str]:
+    notes: list[str] = []
+    for run in runs:
+        who = f"{run.server} (round {run.round})" if rounds else run.server
+        if not run.ok:
+            notes.append(f"  {who}: FAILED: {run.error}")
+        stop = run.stop
+        if stop is not None and stop.leftover_pids:
+            notes.append(f"  {who}: processes left after stop: {stop.leftover_pids}")
+        elif stop is not None and stop.killed:
+            notes.append(f"  {who}: did not stop on SIGTERM, killed")
+    return notes
+
+
+def _ratio_cell(
+    subject: Sequence[Result], peer: Sequence[Result], metric: str, spread: bool
+) -> str:
+    found = ratio(subject, peer, metric)
+    if found.of_medians is None:
+        return "n/a"
+    text = _ratio(found.of_medians)
+    rounds = found.per_round
+    if spread and rounds is not None:
+        text += f" ({_ratio(rounds.low)}-{_ratio(rounds.high)})"
+    return text
+
+
+def _spread(found: Spread | None, show: Callable[[float], str], spread: bool) -> str:
+    if found is None:
+        return "-"
+    text = show(found.median)
+    if spread:
+        text += f" ({show(found.low)}-{show(found.high)})"
+    return text
+
+
+def _idle_table(servers: dict[str, list[Result]]) -> list[str]:
     head = (
         "server",
         "RSS before",
@@ -94,31 +156,37 @@ def _idle_table(results: Sequence[Result]) -> list[str]:
         "p99 with idle",
     )
     rows: list[tuple[str, ...]] = [head]
-    for result in results:
-        idle = result.idle
-        if idle is None:
-            rows.append((result.server, *("-" * 6)))
+    for name, runs in servers.items():
+        measured = [run.idle for run in runs if run.idle is not None]
+        if not measured:
+            rows.append((name, *("-" * 6)))
             continue
-        plain = _ms(idle.plain.p99_ms) if idle.plain else "-"
-        loaded = _ms(result.wrk.p99_ms) if result.ok and result.wrk else "FAILED"
-        before = _count(idle.still_open_before_load)
-        after = _count(idle.still_open_after_load)
+        plains = [idle.plain.p99_ms for idle in measured if idle.plain]
+        loaded = summarize(runs).median("p99_ms")
+        before = _count(_median_count(measured, "still_open_before_load"))
+        after = _count(_median_count(measured, "still_open_after_load"))
         rows.append(
             (
-                result.server,
-                _mib(idle.rss_before_kib),
-                _mib(idle.rss_idle_kib),
-                _mib(idle.rss_idle_after_load_kib),
-                f"{idle.opened:,}/{before}/{after}",
-                plain,
-                loaded,
+                name,
+                _mib(_median_count(measured, "rss_before_kib")),
+                _mib(_median_count(measured, "rss_idle_kib")),
+                _mib(_median_count(measured, "rss_idle_after_load_kib")),
+                f"{_median_count(measured, 'opened'):,}/{before}/{after}",
+                _ms(statistics.median(plains)) if plains else "-",
+                "FAILED" if loaded is None else _ms(loaded),
             )
         )
     return [
         *_align(rows),
         "  idle open: opened / still open before the load / still open after it "
-        "(servers may cap connections or close idle keep-alive ones on a timeout)",
+        "(servers may cap connections or close idle keep-alive ones on a timeout);",
+        "  with several rounds, each number is the median over the rounds",
     ]
+
+
+def _median_count(measured: Sequence[IdleNumbers], name: str) -> int:
+    # median_low: an observed value, so a count stays a count
+    return int(statistics.median_low([getattr(idle, name) for idle in measured]))
 
 
 def _lifecycle_table(results: Sequence[Result]) -> list[str]:
@@ -184,6 +252,21 @@ def _ms(value: float) -> str:
     if value >= 100:
         return f"{value:,.0f}ms"
     return f"{value:.2f}ms"
+
+
+def _count_float(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def _number(value: float) -> str:
+    """Three significant digits or more: 0.123, 1.23, 12.3, 123, 1,234."""
+    if value >= 100:
+        return f"{value:,.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    if value >= 1:
+        return f"{value:.2f}"
+    return f"{value:.3f}"
 
 
 def _count(value: int) -> str:

@@ -1,4 +1,4 @@
-"""Owns the record of one (server, scenario) measurement and its JSON form."""
+"""Owns the record of one (server, scenario, round) measurement and its JSON form."""
 
 from __future__ import annotations
 
@@ -71,28 +71,40 @@ class LifecycleNumbers:
             "reload": asdict(self.reload),
             "kill": asdict(self.kill),
             "stop": asdict(self.stop),
-            "respawn_forked_ms": _rounded(self.respawn_forked_ms),
-            "respawn_serving_ms": _rounded(self.respawn_serving_ms),
-            "stop_seconds": _rounded(self.stop_seconds),
+            "respawn_forked_ms": rounded(self.respawn_forked_ms),
+            "respawn_serving_ms": rounded(self.respawn_serving_ms),
+            "stop_seconds": rounded(self.stop_seconds),
             "stop_returncode": self.stop_returncode,
         }
 
 
-def _rounded(value: float | None) -> float | None:
+def rounded(value: float | None) -> float | None:
+    """``value`` to three decimals for the JSON report (ms to the µs, ratios to 0.1 %)."""
     return None if value is None else round(value, 3)
+
+
+def cpu_us_per_request(cpu_seconds: float | None, requests: int) -> float | None:
+    """CPU time per completed request in microseconds, or None without both numbers."""
+    if cpu_seconds is None or requests <= 0:
+        return None
+    return cpu_seconds / requests * 1e6
 
 
 @dataclass
 class Result:
-    """Outcome of one server under one scenario; ``error`` is set when it failed."""
+    """Outcome of one server under one scenario in one round; ``error`` is set when it failed."""
 
     server: str
     scenario: str
     command: list[str]
+    round: int = 1
+    """1-based; every round is a fresh server process."""
     wrk_command: list[str] = field(default_factory=list)
     port: int = 0
     error: str | None = None
     wrk: WrkResult | None = None
+    cpu_seconds: float | None = None
+    """User + system CPU time of the server's process tree during the measured wrk run."""
     rss_kib: int = 0
     idle: IdleNumbers | None = None
     lifecycle: LifecycleNumbers | None = None
@@ -103,18 +115,26 @@ class Result:
     def ok(self) -> bool:
         return self.error is None and (self.wrk is not None or self.lifecycle is not None)
 
+    @property
+    def cpu_us_per_request(self) -> float | None:
+        """The server's CPU time per request completed in the measured run, in µs."""
+        return cpu_us_per_request(self.cpu_seconds, self.wrk.requests if self.wrk else 0)
+
     def to_json(self) -> dict[str, object]:
         """A JSON-ready dict of every number and command."""
         stop = self.stop
         return {
             "server": self.server,
             "scenario": self.scenario,
+            "round": self.round,
             "status": "ok" if self.ok else "failed",
             "error": self.error,
             "command": self.command,
             "wrk_command": self.wrk_command,
             "port": self.port,
             "wrk": self.wrk.to_json() if self.wrk else None,
+            "cpu_seconds": rounded(self.cpu_seconds),
+            "cpu_us_per_request": rounded(self.cpu_us_per_request),
             "rss_after_load_kib": self.rss_kib,
             "idle": self.idle.to_json() if self.idle else None,
             "lifecycle": self.lifecycle.to_json() if self.lifecycle else None,

@@ -1,11 +1,15 @@
 """Owns one measurement: start a server, warm up, load it with wrk, stop it.
 
-Nothing here raises for a server that misbehaves: failures end up in
-:attr:`Result.error` so the suite carries on with the next run.
+The server's CPU time (its whole process tree) is sampled just before and
+just after the measured wrk run, so the warm-up and the start-up are not in
+it.  Nothing here raises for a server that misbehaves: failures end up in
+:attr:`Result.error` so the suite carries on with the next run.  The order
+of runs and what several rounds make of them belong to ``rounds``.
 """
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,10 +54,16 @@ def server_command(
 
 
 def run_one(
-    server: Server, scenario: Scenario, env: Environment, wrk_path: Path, settings: Settings
+    server: Server,
+    scenario: Scenario,
+    env: Environment,
+    wrk_path: Path,
+    settings: Settings,
+    round_number: int = 1,
 ) -> Result:
-    """Measure ``server`` under ``scenario``; never raises for server failures."""
-    result = Result(server.name, scenario.name, server_command(server, scenario, env, settings, 0))
+    """Measure ``server`` under ``scenario`` with a fresh process; never raises for its failures."""
+    command = server_command(server, scenario, env, settings, 0)
+    result = Result(server.name, scenario.name, command, round=round_number)
     skipped = unavailable_reason(server, env)
     if skipped is not None:
         result.error = f"not installed: {skipped}"
@@ -61,31 +71,41 @@ def run_one(
     if scenario.lifecycle and server.lifecycle is None:
         result.error = "not measured: no pre-forked workers to reload or replace"
         return result
-    proc = _start(server, scenario, env, settings, result)
-    if proc is None:
-        return result
-    try:
-        _measure(proc, scenario, wrk_path, settings, result)
-    except (wrk.WrkError, RuntimeError, OSError) as exc:
-        result.error = str(exc)
-    finally:
-        if result.error is None and not proc.alive() and not scenario.lifecycle:
-            result.error = f"server exited during the run: {proc.log_tail()}"
-        result.stop = proc.stop(settings.stop_timeout)
-        result.log = str(proc.log_path)
+    # The server's TMPDIR is its own and goes when it has stopped: servers that a signal ends
+    # without running atexit (waitress, bjoern, granian's worker) leave nothing in /tmp.
+    with tempfile.TemporaryDirectory(prefix="wsgiserver-bench-", ignore_cleanup_errors=True) as tmp:
+        proc = _start(server, scenario, env, settings, result, tmp)
+        if proc is None:
+            return result
+        try:
+            _measure(proc, scenario, wrk_path, settings, result)
+        except (wrk.WrkError, RuntimeError, OSError) as exc:
+            result.error = str(exc)
+        finally:
+            if result.error is None and not proc.alive() and not scenario.lifecycle:
+                result.error = f"server exited during the run: {proc.log_tail()}"
+            result.stop = proc.stop(settings.stop_timeout)
+            result.log = str(proc.log_path)
     return result
 
 
 def _start(
-    server: Server, scenario: Scenario, env: Environment, settings: Settings, result: Result
+    server: Server,
+    scenario: Scenario,
+    env: Environment,
+    settings: Settings,
+    result: Result,
+    tmpdir: str,
 ) -> ServerProcess | None:
-    """Start the server on a fresh port, retrying when the port was lost."""
-    log_path = LOG_DIR / f"{scenario.name}-{server.name}.log"
+    """Start the server on a fresh port with ``tmpdir`` as its TMPDIR, retrying when the
+    port was lost."""
+    log_path = LOG_DIR / f"{scenario.name}-{server.name}-{result.round}.log"
     for _ in range(settings.start_attempts):
         port = pick_port(settings.host)
         result.port = port
         result.command = server_command(server, scenario, env, settings, port)
-        proc = ServerProcess(result.command, env.server_env(), REPO_ROOT, log_path)
+        environ = {**env.server_env(), "TMPDIR": tmpdir}
+        proc = ServerProcess(result.command, environ, REPO_ROOT, log_path)
         deadline = time.monotonic() + settings.startup_timeout
         why = wait_until_listening(settings.host, port, deadline, proc.alive, proc.tree_pids)
         if why is None:
@@ -134,12 +154,21 @@ def _measure(
             str(REPO_ROOT),
         )
     else:
-        result.wrk = load(settings.duration)
+        _measured_load(proc, settings, result, load)
     result.rss_kib = proc.rss_kib()
     if result.lifecycle is not None and result.lifecycle.reload.answered == 0:
         result.error = "no request completed during the reloads"
     if result.wrk is not None and result.wrk.requests == 0:
         result.error = "no request completed during the measured run"
+
+
+def _measured_load(proc: ServerProcess, settings: Settings, result: Result, load: Load) -> None:
+    """The measured wrk run, with the server tree's CPU time sampled around it."""
+    before = proc.cpu_seconds()
+    result.wrk = load(settings.duration)
+    after = proc.cpu_seconds()
+    # A tree whose main process ended has nothing left to read: no number rather than a wrong one.
+    result.cpu_seconds = after - before if proc.alive() else None
 
 
 def _idle_run(
@@ -164,7 +193,7 @@ def _idle_run(
         numbers.opened, numbers.failed = idle.opened, idle.failed
         numbers.rss_idle_kib = proc.rss_kib()
         numbers.still_open_before_load = idle.still_open()
-        result.wrk = load(settings.duration)
+        _measured_load(proc, settings, result, load)
         numbers.rss_idle_after_load_kib = proc.rss_kib()
         numbers.still_open_after_load = idle.still_open()
     finally:

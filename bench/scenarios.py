@@ -74,5 +74,12 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario("flask", "Flask template page", "bench.frameworks.flask_app:app", "/", 50),
         Scenario("django", "Django template page", "bench.frameworks.django_app:app", "/", 50),
+        Scenario(
+            "django-db",
+            "Django page from 3 SQLite queries",
+            "bench.frameworks.django_db_app:app",
+            "/",
+            50,
+        ),
     )
 }

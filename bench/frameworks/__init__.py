@@ -1,4 +1,4 @@
-"""Tiny framework apps for the ``flask`` and ``django`` scenarios.
+"""Tiny framework apps for the ``flask``, ``django`` and ``django-db`` scenarios.
 
 Both render the same template (``templates/page.html``, valid Jinja and
 Django syntax) with the same context, so the difference from ``hello`` is
