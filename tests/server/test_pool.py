@@ -172,3 +172,46 @@ def test_the_rule_never_stalls_a_single_client(busy: bool) -> None:
     with _serve(app, clock) as srv, RawClient((srv.host, srv.port)) as client:
         for i in itertools.islice(itertools.count(), 20):
             assert client.request(get(f"/{i}")).status == 200
+
+
+def test_a_burst_of_new_connections_is_accepted_at_once_by_a_busy_thread() -> None:
+    """One thread, kept busy by ten keep-alive clients: a burst of 20 new connections is
+    taken from the listen queue together (and served in turn), not one per round of every
+    ready connection. Counted in served requests, not time: without the batch, each new
+    connection waited a full round of the keep-alive ones (some 200 of their requests)."""
+    order: list[str] = []
+    lock = threading.Lock()
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        with lock:
+            order.append(environ["PATH_INFO"])
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    stop = threading.Event()
+    with serving(app, threads=1, max_threads=1) as srv:
+        address = (srv.host, srv.port)
+
+        def keep_alive() -> None:
+            with RawClient(address) as client:
+                while not stop.is_set():
+                    assert client.request(get("/ka")).status == 200
+
+        busy = [threading.Thread(target=keep_alive) for _ in range(10)]
+        for thread in busy:
+            thread.start()
+        burst = [RawClient(address) for _ in range(20)]
+        try:
+            for i, client in enumerate(burst):
+                client.send(get(f"/burst-{i}"))
+            assert all(client.read_response().status == 200 for client in burst)
+        finally:
+            stop.set()
+            for client in burst:
+                client.close()
+            for thread in busy:
+                thread.join(BOUND)
+    first = next(i for i, path in enumerate(order) if path.startswith("/burst"))
+    last = max(i for i, path in enumerate(order) if path.startswith("/burst"))
+    between = order[first : last + 1].count("/ka")
+    assert between <= 60, between  # a few rounds of the ten at most

@@ -26,7 +26,7 @@ from collections.abc import Callable
 
 IDLE_THREAD_SECONDS = 30.0  # a thread above the minimum that waited this long exits
 MAX_POLLERS = 2  # threads waiting in the poller at once; one more than a busy one needs
-GROWTH_CPU_SHARE = 0.5  # below it while work waits, the running threads are blocked
+GROWTH_CPU_SHARE = 0.8  # below it while work waits, the running threads are blocked
 BUSY_CPU_SHARE = 0.9  # at or above it while work waits, they compute
 SETTLE_SECONDS = 1.0  # without waiting work for this long, the target returns to one
 
