@@ -18,6 +18,7 @@ from wsgiserver.protocol import (
     Request,
     ServerConnection,
 )
+from wsgiserver.protocol.writers import ResponseWriter, prepare_fields
 
 EXTRA = "Date: Thu, 01 Jan 1970 00:00:00 GMT\r\n"
 
@@ -328,3 +329,49 @@ def test_limits_reject_bad_values() -> None:
         Limits(max_body_size=-1)
     with pytest.raises(ValueError, match="max_header_count"):
         Limits(max_header_count=True)
+
+
+def test_informational_goes_to_http11_before_the_final_response_only() -> None:
+    """RFC 9110 15.2 and RFC 8297: a 103 may precede the final response, never to an
+    HTTP/1.0 client (MUST NOT), never after the final response started."""
+    fields = prepare_fields("103 Early Hints", [("Link", "</a.css>; rel=preload")])
+    conn, _ = connection(GET_11)
+    interim = conn.send_informational(fields)
+    assert interim == b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
+    assert conn.send_informational(fields) == interim  # as often as the app calls it
+    conn.send_response("200 OK", [], length_hint=0)
+    assert conn.send_informational(fields) == b""
+    old, _ = connection(GET_10)
+    assert old.send_informational(fields) == b""
+
+
+@pytest.mark.parametrize(
+    ("method", "status", "headers", "hint", "announced", "body"),
+    [
+        pytest.param("GET", "200 OK", [("Content-Length", "3")], None, 3, b"abc", id="declared"),
+        pytest.param("GET", "200 OK", [], 4, 4, b"abcd", id="hint"),
+        pytest.param("GET", "200 OK", [], None, None, b"abcdef", id="delimited-by-the-stream"),
+        pytest.param("HEAD", "200 OK", [], 9, 9, b"", id="head-keeps-get-length"),
+        pytest.param("GET", "204 No Content", [("Content-Length", "5")], None, None, b"", id="204"),
+        pytest.param("GET", "205 Reset Content", [], None, 0, b"", id="205"),
+        pytest.param("GET", "304 Not Modified", [], 7, None, b"", id="304"),
+    ],
+)
+def test_frame_message_for_a_protocol_that_delimits_messages(
+    method: str,
+    status: str,
+    headers: list[tuple[str, str]],
+    hint: int | None,
+    announced: int | None,
+    body: bytes,
+) -> None:
+    """HTTP/2 frames messages itself, but what a body may carry is RFC 9110's, as for
+    HTTP/1.1: no body for HEAD, 204, 205 and 304, and a declared length cuts it."""
+    writer = ResponseWriter()
+    length = writer.frame_message(
+        prepare_fields(status, headers), head_request=method == "HEAD", length_hint=hint
+    )
+    assert length == announced
+    assert writer.body(b"abcdef") == body
+    assert writer.end() == b""  # the stream's end is the protocol's, not a byte
+    assert writer.chunk_prefix(3) == b""

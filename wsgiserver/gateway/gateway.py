@@ -20,12 +20,12 @@ from wsgiserver.gateway import response
 from wsgiserver.gateway.body import InputStream
 from wsgiserver.gateway.environ import EnvironBuilder, ServerInfo
 from wsgiserver.gateway.forwarded import ProxyTrust
-from wsgiserver.gateway.response import CheckedHeads, Response
+from wsgiserver.gateway.response import CheckedHeads, Framing, Response
 from wsgiserver.gateway.spool import BodySpool
-from wsgiserver.protocol import Request, ServerConnection
+from wsgiserver.protocol import Request
 from wsgiserver.types import WSGIApp
 
-__all__ = ["BodyPull", "Channel", "Gateway", "Outcome", "RequestBody", "ServerInfo"]
+__all__ = ["BodyPull", "Channel", "Framing", "Gateway", "Outcome", "RequestBody", "ServerInfo"]
 
 
 class Channel(response.Channel, Protocol):
@@ -114,7 +114,7 @@ class Gateway:
 
     def handle(
         self,
-        conn: ServerConnection,
+        conn: Framing,
         channel: Channel,
         request: Request,
         connection: dict[str, Any],
@@ -124,11 +124,13 @@ class Gateway:
     ) -> None:
         """Run the app for `request` and send its response, filling in `outcome`.
 
+        `conn` frames the response (the HTTP/1.1 connection, or an HTTP/2 stream),
         `connection` is the connection's `connection_environ`, `remote` the client address,
-        `body` the request body as the transport hands it over. A `BodySpool` holds a chunked
-        body received whole before this call: the app sees it with a CONTENT_LENGTH and
-        without Transfer-Encoding (PEP 3333 leaves de-chunking to the server), and
-        `wsgiserver.transfer_encoding` says it came chunked.
+        `body` the request body as the transport hands it over. A `BodySpool` holds a body
+        of unannounced length received whole before this call (chunked, or an HTTP/2 stream
+        without Content-Length): the app sees it with a CONTENT_LENGTH and without
+        Transfer-Encoding (PEP 3333 leaves de-chunking to the server), and
+        `wsgiserver.transfer_encoding` says when it came chunked.
 
         Raises `HTTPError` when no head was sent yet (the transport answers with its status:
         an app failure becomes `ApplicationError`, 500), and re-raises anything after the head
@@ -145,10 +147,12 @@ class Gateway:
         environ = self.environs.for_request(request, stream, connection, remote)
         if isinstance(body, BodySpool):
             environ["CONTENT_LENGTH"] = str(body.size)
-            environ.pop("HTTP_TRANSFER_ENCODING", None)  # hop-by-hop, and no longer true
-            environ["wsgiserver.transfer_encoding"] = "chunked"
+            if request.chunked:
+                environ.pop("HTTP_TRANSFER_ENCODING", None)  # hop-by-hop, and no longer true
+                environ["wsgiserver.transfer_encoding"] = "chunked"
         outcome.environ = environ
         response = Response(conn, channel, self.date, self.heads)
+        environ["wsgi.early_hints"] = response.early_hints
         ids = self.request_ids
         if ids is not None:
             request_id = ids(environ, remote)

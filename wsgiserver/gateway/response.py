@@ -1,9 +1,11 @@
 """One WSGI response: `start_response`, `write()` and sending the body iterable (PEP 3333).
 
 Owns: validating what the application passes to `start_response` (status, header list,
-`exc_info` semantics), the head that goes out once the body begins, and the choice between
-one send for a list body, sendfile for `wsgi.file_wrapper`, and a send per piece otherwise.
-Must not: touch sockets (it writes through the gateway's `Channel`) or build the environ.
+`exc_info` semantics) and to `wsgi.early_hints`, the head that goes out once the body begins,
+and the choice between one send for a list body, sendfile for `wsgi.file_wrapper`, and a send
+per piece otherwise. Must not: touch sockets (it writes through the gateway's `Channel`),
+frame bytes itself (its `Framing` does: the HTTP/1.1 `ServerConnection`, or an HTTP/2 stream)
+or build the environ.
 
 Validation is memoized: most applications send the same few status lines and header lists
 on every request, so a checked and serialized (status, headers) pair is kept in a bounded
@@ -24,7 +26,6 @@ from typing import IO, Protocol
 
 from wsgiserver.errors import ApplicationError, ResponseFramingError
 from wsgiserver.gateway.body import FileWrapper
-from wsgiserver.protocol import ServerConnection
 from wsgiserver.protocol.grammar import is_token
 from wsgiserver.protocol.writers import ResponseFields, ResponseWriter, prepare_fields
 
@@ -58,6 +59,18 @@ class Channel(Protocol):
     def send(self, data: bytes) -> None: ...
 
     def sendfile(self, file: IO[bytes], offset: int, count: int) -> int: ...
+
+
+class Framing(Protocol):
+    """How a response is framed on its connection: `protocol.ServerConnection` for HTTP/1.1
+    (its head as bytes), or an HTTP/2 stream (HEADERS frames; the head bytes are then empty
+    and the stream sends the head before its first DATA)."""
+
+    def open_response(
+        self, fields: ResponseFields, *, length_hint: int | None = None, extra: str = ""
+    ) -> tuple[bytes, ResponseWriter]: ...
+
+    def send_informational(self, fields: ResponseFields) -> bytes: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +127,19 @@ def check_head(status: object, headers: object) -> CheckedHead:
     fields = prepare_fields(check_status(status), plain)
     names = frozenset(name.lower() for name, _ in plain)
     return CheckedHead(fields, names, names & _SERVER_SUPPLIED)
+
+
+def _as_text_pair(item: object) -> object:
+    """An early-hints pair with `bytes` names and values read as latin-1 (gunicorn takes
+    both); anything else is left for `check_headers` to refuse."""
+    if type(item) is tuple and len(item) == 2:
+        name, value = item
+        if isinstance(name, bytes):
+            name = name.decode("latin-1")
+        if isinstance(value, bytes):
+            value = value.decode("latin-1")
+        return (name, value)
+    return item
 
 
 def _exact_strings(key: tuple[object, ...]) -> bool:
@@ -180,7 +206,7 @@ class Response:
 
     def __init__(
         self,
-        conn: ServerConnection,
+        conn: Framing,
         channel: Channel,
         date: Callable[[], str],
         heads: CheckedHeads,
@@ -219,6 +245,28 @@ class Response:
         self.status = status
         self.headers = headers
         return self.write
+
+    def early_hints(self, headers: object) -> None:
+        """environ["wsgi.early_hints"]: send a 103 Early Hints (RFC 8297) with `headers`.
+
+        gunicorn's calling convention, so apps written for it work unchanged: a list of
+        (name, value) pairs, each `str` or latin-1 `bytes`; it may be called more than once
+        (one 103 each); it does nothing once the response head was sent (or the response is
+        over), nor for a client that cannot receive one (HTTP/1.0). The fields are checked as
+        `start_response` checks its own (ApplicationError otherwise); a 1xx response carries
+        no Content-Length (RFC 9110 section 8.6).
+        """
+        if self.head_sent or self.ended:
+            return
+        if not isinstance(headers, list | tuple):
+            raise ApplicationError("early hints must be a list of (name, value) tuples")
+        pairs = [_as_text_pair(item) for item in headers]
+        plain = check_headers(pairs)
+        if any(len(name) == 14 and name.lower() == "content-length" for name, _ in plain):
+            raise ApplicationError("Content-Length in early hints (RFC 9110 section 8.6)")
+        interim = self._conn.send_informational(prepare_fields("103 Early Hints", plain))
+        if interim:
+            self._channel.send(interim)
 
     @property
     def body_bytes(self) -> int:

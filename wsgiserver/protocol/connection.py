@@ -27,7 +27,12 @@ from wsgiserver.protocol.events import (
 from wsgiserver.protocol.head import parse_request_head
 from wsgiserver.protocol.limits import Limits
 from wsgiserver.protocol.readers import ChunkedReader, ContentLengthReader
-from wsgiserver.protocol.writers import ResponseFields, ResponseWriter, prepare_fields
+from wsgiserver.protocol.writers import (
+    ResponseFields,
+    ResponseWriter,
+    informational_response,
+    prepare_fields,
+)
 
 _HEAD, _BODY, _DONE, _CLOSED, _FAILED = range(5)
 CONTINUE_RESPONSE = b"HTTP/1.1 100 Continue\r\n\r\n"
@@ -282,6 +287,15 @@ class ServerConnection:
             return b""
         self._continue_sent = True
         return CONTINUE_RESPONSE
+
+    def send_informational(self, fields: ResponseFields) -> bytes:
+        """An interim response (103 Early Hints) for the current request, or b"" when none
+        may be sent: to an HTTP/1.0 client (RFC 9110 section 15.2: a server MUST NOT send it
+        one), or once the final response has started."""
+        request = self.request
+        if request is None or request.http_version != "1.1" or self._writer is not None:
+            return b""
+        return informational_response(fields)
 
     def send_response(
         self,

@@ -1,8 +1,11 @@
 """Response framing for the server role (RFC 9112 section 6 and 7, RFC 9110 section 6.4.1).
 
 Owns: choosing how a response body is delimited and producing the framed bytes: the head,
-each body piece, and the end. Must not: validate what a WSGI app returned (the gateway does
-that before calling here) or decide keep-alive on its own (the connection tells it).
+each body piece, and the end; interim (1xx) heads; and the same choice of what a body may
+carry for a protocol that delimits messages itself (HTTP/2 ends a stream instead), where the
+rules of RFC 9110 (HEAD, 204, 304, a declared Content-Length) are the same. Must not: validate
+what a WSGI app returned (the gateway does that before calling here) or decide keep-alive on
+its own (the connection tells it).
 """
 
 from __future__ import annotations
@@ -12,7 +15,9 @@ from dataclasses import dataclass
 from wsgiserver.errors import ApplicationError, ResponseFramingError
 from wsgiserver.protocol import grammar
 
-_NONE, _LENGTH, _CHUNKED, _CLOSE = range(4)
+# _STREAM: delimited by the protocol below (an HTTP/2 stream's END_STREAM): bytes pass as
+# they are, like _CLOSE, but the connection lives on.
+_NONE, _LENGTH, _CHUNKED, _CLOSE, _STREAM = range(5)
 
 
 def status_allows_body(code: int) -> bool:
@@ -53,52 +58,20 @@ class ResponseWriter:
         holds server-generated lines (Date, Server), each ending in CRLF. `length_hint` is
         the total body size when the caller already knows it.
         """
-        code = fields.code
         # RFC 9110 section 9.3.6: a 2xx answer to CONNECT MUST NOT carry Content-Length or
         # Transfer-Encoding (the connection becomes a tunnel); whatever the app sends is
         # delimited by closing the connection.
-        tunnel = connect_request and 200 <= code < 300
-        declared = fields.declared
-        if code == 204 or tunnel:
-            declared = None  # RFC 9110 section 8.6: MUST NOT send Content-Length with 204.
-        elif code == 205:
-            # Unlike 204 and 304, a 205 is not bodiless by its status for RFC 9112 section
-            # 6.3, so its (empty) body must be delimited: section 15.3.6 names this one.
-            declared = 0
-        if tunnel:
-            framing = _CLOSE
-            keep_alive = False
-            framing_line = ""
-        elif head_request or not status_allows_body(code):
-            framing = _NONE
-            if declared is not None:
-                framing_line = f"Content-Length: {declared}\r\n"
-            elif head_request and length_hint and status_allows_body(code):
-                # The length a GET would have had; never on a 204 (RFC 9110 section 8.6 MUST
-                # NOT) or a 304 (only the length of the 200 it stands for, unknown here). Nor
-                # for an empty body: answering HEAD, that usually means the app left the
-                # body out (section 9.3.2 lets it), which says nothing of GET's length, and
-                # section 8.6 allows only that length.
-                framing_line = f"Content-Length: {length_hint}\r\n"
+        tunnel = connect_request and 200 <= fields.code < 300
+        framing, length = self._delimit(fields, head_request, length_hint, tunnel)
+        framing_line = f"Content-Length: {length}\r\n" if length is not None else ""
+        if framing == _STREAM:
+            if tunnel or http_version != "1.1":
+                # RFC 9112 section 6.3 item 8: an HTTP/1.0 client reads until close.
+                framing = _CLOSE
+                keep_alive = False
             else:
-                framing_line = ""
-        elif declared is not None:
-            framing = _LENGTH
-            self._remaining = declared
-            framing_line = f"Content-Length: {declared}\r\n"
-        elif length_hint is not None:
-            framing = _LENGTH
-            self._remaining = length_hint
-            framing_line = f"Content-Length: {length_hint}\r\n"
-        elif http_version == "1.1":
-            framing = _CHUNKED
-            framing_line = "Transfer-Encoding: chunked\r\n"
-        else:
-            # RFC 9112 section 6.3 item 8: an HTTP/1.0 client reads until close.
-            framing = _CLOSE
-            keep_alive = False
-            framing_line = ""
-
+                framing = _CHUNKED
+                framing_line = "Transfer-Encoding: chunked\r\n"
         if not keep_alive:
             framing_line += "Connection: close\r\n"
         elif http_version == "1.0":
@@ -107,6 +80,50 @@ class ResponseWriter:
         self.keep_alive = keep_alive
         # `fields.lines` is known to be latin-1 (prepare_fields); `extra` is the server's own.
         return f"{fields.status_line}{extra}{fields.lines}{framing_line}\r\n".encode("latin-1")
+
+    def frame_message(
+        self, fields: ResponseFields, *, head_request: bool, length_hint: int | None
+    ) -> int | None:
+        """For a protocol that delimits each message itself (HTTP/2): choose what the body
+        may carry, as `head` does, and return the Content-Length to announce (None for none).
+        The body then passes through `body()` unframed, cut to its Content-Length."""
+        self._framing, length = self._delimit(fields, head_request, length_hint, False)
+        self.keep_alive = True
+        return length
+
+    def _delimit(
+        self, fields: ResponseFields, head_request: bool, length_hint: int | None, tunnel: bool
+    ) -> tuple[int, int | None]:
+        """(framing, the Content-Length to announce): _NONE, _LENGTH, or _STREAM when the
+        caller decides (chunked, close or a protocol's own end)."""
+        code = fields.code
+        declared = fields.declared
+        if code == 204 or tunnel:
+            declared = None  # RFC 9110 section 8.6: MUST NOT send Content-Length with 204.
+        elif code == 205:
+            # Unlike 204 and 304, a 205 is not bodiless by its status for RFC 9112 section
+            # 6.3, so its (empty) body must be delimited: section 15.3.6 names this one.
+            declared = 0
+        if tunnel:
+            return _STREAM, None
+        if head_request or not status_allows_body(code):
+            if declared is not None:
+                return _NONE, declared
+            if head_request and length_hint and status_allows_body(code):
+                # The length a GET would have had; never on a 204 (RFC 9110 section 8.6 MUST
+                # NOT) or a 304 (only the length of the 200 it stands for, unknown here). Nor
+                # for an empty body: answering HEAD, that usually means the app left the
+                # body out (section 9.3.2 lets it), which says nothing of GET's length, and
+                # section 8.6 allows only that length.
+                return _NONE, length_hint
+            return _NONE, None
+        if declared is not None:
+            self._remaining = declared
+            return _LENGTH, declared
+        if length_hint is not None:
+            self._remaining = length_hint
+            return _LENGTH, length_hint
+        return _STREAM, None
 
     @property
     def has_body(self) -> bool:
@@ -135,7 +152,7 @@ class ResponseWriter:
                 return b""  # an empty chunk would end the body (RFC 9112 section 7.1)
             self.sent += len(data)
             return b"%x\r\n%b\r\n" % (len(data), data)
-        if framing == _CLOSE:
+        if framing in (_CLOSE, _STREAM):
             self.sent += len(data)
             return data
         return b""
@@ -223,6 +240,18 @@ def _declared_length(value: str, previous: int | None) -> int:
     return length
 
 
+def informational_response(fields: ResponseFields) -> bytes:
+    """An interim response head (RFC 9110 section 15.2), such as 103 Early Hints (RFC 8297):
+    the status line and the fields, never a body."""
+    return f"{fields.status_line}{fields.lines}\r\n".encode("latin-1")
+
+
+def error_body(status: int, reason: str, detail: str) -> bytes:
+    """The short text/plain content of an error response (`error_response`, and an HTTP/2
+    stream's error answer)."""
+    return f"{status} {reason}: {detail}\n".encode("ascii", "backslashreplace")
+
+
 def error_response(
     status: int, reason: str, detail: str, *, extra: str = "", head_request: bool = False
 ) -> bytes:
@@ -232,7 +261,7 @@ def error_response(
     it unescaped (they are attacker-controlled). The answer to a HEAD request has the same
     head and no body (RFC 9110 section 9.3.2).
     """
-    body = f"{status} {reason}: {detail}\n".encode("ascii", "backslashreplace")
+    body = error_body(status, reason, detail)
     head = (
         f"HTTP/1.1 {status} {reason}\r\n{extra}"
         f"Content-Type: text/plain; charset=utf-8\r\n"
