@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import select
 import socket
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -54,3 +55,33 @@ def test_wake_ends_every_wait(poller: Poller) -> None:
     poller.wake()
     assert poller.wait(5.0) is None
     assert poller.wait(5.0) is None
+
+
+def _waiter(poller: Poller, results: list[int | None]) -> threading.Thread:
+    thread = threading.Thread(target=lambda: results.append(poller.wait(60.0)), daemon=True)
+    thread.start()
+    return thread
+
+
+def test_notify_fetches_one_waiter_per_call(poller: Poller) -> None:
+    """Work that is no fd (a task): each notify() ends one wait, with None. The waiters
+    would otherwise sit out their 60 s: joining within 10 s counts them out."""
+    results: list[int | None] = []
+    waiters = [_waiter(poller, results) for _ in range(2)]
+    poller.notify()
+    poller.notify()
+    for waiter in waiters:
+        waiter.join(10.0)
+    assert results == [None, None]
+
+
+def test_a_notify_with_no_waiter_reaches_the_next_one(poller: Poller) -> None:
+    poller.notify()
+    results: list[int | None] = []
+    _waiter(poller, results).join(10.0)
+    assert results == [None]
+    left, right = socket.socketpair()
+    with left, right:  # and sockets are still reported as before
+        poller.arm(left.fileno())
+        right.send(b"x")
+        assert poller.wait(5.0) == left.fileno()

@@ -215,3 +215,74 @@ def test_a_burst_of_new_connections_is_accepted_at_once_by_a_busy_thread() -> No
     last = max(i for i, path in enumerate(order) if path.startswith("/burst"))
     between = order[first : last + 1].count("/ka")
     assert between <= 60, between  # a few rounds of the ten at most
+
+
+# -- tasks: work that is not a ready socket (an HTTP/2 stream's app call) -----------------
+
+
+class Job:
+    """A task that records whether it ran or was dropped, and can hold its thread."""
+
+    def __init__(self, name: str, log: list[str], gate: threading.Event | None = None) -> None:
+        self.name = name
+        self.log = log
+        self.gate = gate
+        self.running = threading.Event()
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        self.running.set()
+        if self.gate is not None:
+            assert self.gate.wait(BOUND)
+        self.log.append(f"ran {self.name}")
+        self.done.set()
+
+    def drop(self) -> None:
+        self.log.append(f"dropped {self.name}")
+
+
+def test_a_queued_task_comes_before_the_poller_in_submission_order() -> None:
+    p = pool()
+    p.threads = {threading.current_thread()}
+    log: list[str] = []
+    first, second = Job("a", log), Job("b", log)
+    with p._lock:
+        assert p.submit(first) is False  # no thread in the poller to fetch
+        assert p.submit(second) is False
+        assert p.wait_turn(lambda: False) is first
+        assert p.wait_turn(lambda: False) is second
+        assert p.wait_turn(lambda: False) is True  # nothing queued: the poller
+        assert p.idle == 1
+
+
+def test_submitting_fetches_a_thread_from_the_poller_or_wakes_a_spare() -> None:
+    p = pool()
+    p.threads = {threading.current_thread(), threading.Thread()}
+    with p._lock:
+        p.idle = 1  # the other thread waits in the poller
+        assert p.submit(Job("a", [])) is True  # the caller nudges the poller
+        p.idle = 0
+        p.spares = 1  # the other thread is a spare, and one more may run
+        p.runnable = 2
+        assert p.submit(Job("b", [])) is False  # woken directly instead
+        assert [type(t) for t in p.take_tasks()] == [Job, Job]
+        assert not p.tasks
+
+
+def test_a_task_waits_while_the_runnable_threads_are_busy() -> None:
+    p = pool()
+    p.threads = {threading.current_thread(), threading.Thread()}
+    with p._lock:
+        p.spares = 1  # a spare exists, but the one runnable thread is busy
+        assert p.submit(Job("a", [])) is False
+        assert len(p.tasks) == 1
+
+
+def test_taking_a_task_with_no_thread_in_the_poller_starts_the_watch() -> None:
+    p = pool()
+    with p._lock:
+        assert p.start_watching()
+        assert not p.start_watching()  # once
+        p.watching = False
+        p.idle = 1
+        assert not p.start_watching()  # a thread in the poller notices new work itself

@@ -1,7 +1,8 @@
 """Readiness polling shared by all worker threads, with one-shot semantics.
 
-Owns: watching parked sockets and listeners for readability, and handing each ready socket
-to exactly one waiting thread. Must not: read, write or close sockets.
+Owns: watching parked sockets and listeners for readability, handing each ready socket to
+exactly one waiting thread, and `notify()`: fetching one waiting thread for work that is not a
+socket (a task of the thread pool). Must not: read, write or close client sockets.
 
 On Linux every worker thread waits in `epoll_wait` on one epoll set whose sockets are armed
 with EPOLLONESHOT: the kernel gives each ready socket to one thread, which serves it at once,
@@ -34,6 +35,10 @@ class Poller(Protocol):
     def has_pending(self) -> bool:
         """True if some armed fd is ready and no waiter has taken it yet."""
 
+    def notify(self) -> None:
+        """One current or next `wait` returns None promptly (one per call): work arrived
+        that is no fd (a task)."""
+
     def wake(self) -> None:
         """Make every current and future `wait` return None promptly (shutdown)."""
 
@@ -51,6 +56,13 @@ class EpollPoller:
         self._epoll.register(self._wake_r.fileno(), select.EPOLLIN)
         self._wake_fd = self._wake_r.fileno()
         self._mask = select.EPOLLIN | select.EPOLLONESHOT | select.EPOLLRDHUP
+        # `notify`: one byte per call, one-shot. The waiter it reaches reads one byte and
+        # re-arms it, so each byte fetches one waiter; bytes left fetch the next ones.
+        self._nudge_r, self._nudge_w = socket.socketpair()
+        self._nudge_r.setblocking(False)
+        self._nudge_w.setblocking(False)
+        self._nudge_fd = self._nudge_r.fileno()
+        self._epoll.register(self._nudge_fd, select.EPOLLIN | select.EPOLLONESHOT)
         # An epoll fd is itself readable while it holds undelivered events.
         self._probe = select.poll()
         self._probe.register(self._epoll.fileno(), select.POLLIN)
@@ -86,6 +98,11 @@ class EpollPoller:
         if not events:
             return None
         fd = events[0][0]
+        if fd == self._nudge_fd:
+            with contextlib.suppress(OSError, ValueError):
+                self._nudge_r.recv(1)
+                self._epoll.modify(self._nudge_fd, select.EPOLLIN | select.EPOLLONESHOT)
+            return None
         return None if fd == self._wake_fd else fd
 
     def has_pending(self) -> bool:
@@ -94,14 +111,18 @@ class EpollPoller:
         except (OSError, ValueError):
             return False
 
+    def notify(self) -> None:
+        with contextlib.suppress(OSError):  # full: enough waiters are being fetched already
+            self._nudge_w.send(b"x")
+
     def wake(self) -> None:
         with contextlib.suppress(OSError):
             self._wake_w.send(b"x")
 
     def close(self) -> None:
         self._epoll.close()
-        self._wake_r.close()
-        self._wake_w.close()
+        for sock in (self._wake_r, self._wake_w, self._nudge_r, self._nudge_w):
+            sock.close()
 
 
 class SelectorPoller:
@@ -117,6 +138,7 @@ class SelectorPoller:
         self._pending: list[tuple[int, bool]] = []  # (fd, arm?) applied by the leader
         self._leading = False
         self._woken = False
+        self._nudges = 0  # `notify` calls not yet answered by a wait returning None
 
     def arm(self, fd: int) -> None:
         with self._cond:
@@ -136,6 +158,9 @@ class SelectorPoller:
         with self._cond:
             while not self._ready:
                 if self._woken:
+                    return None
+                if self._nudges:
+                    self._nudges -= 1
                     return None
                 if not self._leading:
                     self._leading = True
@@ -166,11 +191,23 @@ class SelectorPoller:
                 self._ready.extend(found)
                 self._cond.notify(len(found) + 1)
         with self._cond:
-            return self._ready.popleft() if self._ready else None
+            if self._ready:
+                return self._ready.popleft()
+            # A notify most likely interrupted the select: it is answered now.
+            self._nudges = max(self._nudges - 1, 0)
+            return None
 
     def has_pending(self) -> bool:
         with self._cond:
             return bool(self._ready) or self._leading
+
+    def notify(self) -> None:
+        # Counted: a waiter behind the selecting thread takes one, and the selecting thread,
+        # interrupted, takes one if it finds nothing ready.
+        with self._cond:
+            self._nudges += 1
+            self._cond.notify()
+        self._interrupt()
 
     def wake(self) -> None:
         with self._cond:

@@ -17,18 +17,38 @@ adds throughput), and falls if it used `BUSY_CPU_SHARE` or more (they compute, a
 thread only takes turns with them). After `SETTLE_SECONDS` without waiting work it returns
 to one. At most `MAX_POLLERS` threads wait in the poller at once: more waiters would take
 events the GIL does not let them run.
+
+Tasks. `submit()` queues a `Task` (first in, first out). A thread that may take work takes a
+queued task before it waits in the poller, so a task counts toward the runnable target like
+a ready socket, and waiting tasks are "work waiting" for the rule. Whoever submits learns
+whether a thread must be fetched from the poller (`submit` returns True: the server nudges
+the poller); a spare allowed to run is woken directly. Tasks never spawn threads of their own.
 """
 
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Callable
+from typing import Protocol
 
 IDLE_THREAD_SECONDS = 30.0  # a thread above the minimum that waited this long exits
 MAX_POLLERS = 2  # threads waiting in the poller at once; one more than a busy one needs
 GROWTH_CPU_SHARE = 0.8  # below it while work waits, the running threads are blocked
 BUSY_CPU_SHARE = 0.9  # at or above it while work waits, they compute
 SETTLE_SECONDS = 1.0  # without waiting work for this long, the target returns to one
+POLL = True  # `wait_turn`: wait in the poller
+LEAVE = False  # `wait_turn`: the thread leaves the pool
+
+
+class Task(Protocol):
+    """Work for a pool thread that is not a ready socket."""
+
+    def run(self) -> None:
+        """Do the work (in a pool thread, outside the lock)."""
+
+    def drop(self) -> None:
+        """The server stopped before a thread took the task: release what it holds."""
 
 
 class ThreadPool:
@@ -45,6 +65,7 @@ class ThreadPool:
         "minimum",
         "runnable",
         "spares",
+        "tasks",
         "threads",
         "watching",
     )
@@ -69,6 +90,7 @@ class ThreadPool:
         self.runnable = 1  # how many threads may take work at once
         self.watching = False  # no thread waits in the poller: the housekeeper measures
         self.busy_since = 0.0  # when work last waited for a thread (for SETTLE_SECONDS)
+        self.tasks: deque[Task] = deque()  # first in, first out
 
     # -- threads ----------------------------------------------------------------------------
 
@@ -98,21 +120,24 @@ class ThreadPool:
 
     # -- turns ------------------------------------------------------------------------------
 
-    def wait_turn(self, leaving: Callable[[], bool]) -> bool:
-        """Under the lock: wait until this thread may wait in the poller; False if it must
-        leave instead (the server stops, or it was a surplus thread idle for long)."""
-        while self.idle >= MAX_POLLERS or self._taking() >= self.runnable:
+    def wait_turn(self, leaving: Callable[[], bool]) -> Task | bool:
+        """Under the lock: wait until this thread may take work. A queued task (the caller
+        runs it, outside the lock), `POLL` to wait in the poller, or `LEAVE` (the server
+        stops, or this surplus thread was idle for long)."""
+        while True:
             if leaving():
-                return False
+                return LEAVE
+            if self._taking() < self.runnable:
+                if self.tasks:
+                    return self.tasks.popleft()
+                if self.idle < MAX_POLLERS:
+                    self.idle += 1
+                    return POLL
             self.spares += 1
             woken = self._spare_wakeup.wait(self.idle_seconds)
             self.spares -= 1
             if not woken and len(self.threads) > self.minimum:
-                return False  # idle for long: shrink the pool
-        if leaving():
-            return False
-        self.idle += 1
-        return True
+                return LEAVE  # idle for long: shrink the pool
 
     def _taking(self) -> int:
         """Under the lock: threads other than this one that take work or wait in the poller."""
@@ -123,10 +148,32 @@ class ThreadPool:
         watch (no thread waits in the poller any more); with nothing got, the caller asks
         `surplus()`."""
         self.idle -= 1
-        if got and self.idle == 0 and not self.watching:
+        return got and self.start_watching()
+
+    def start_watching(self) -> bool:
+        """Under the lock: a thread took work. True if the housekeeper should start to
+        watch: no thread waits in the poller, so nothing would notice more work waiting."""
+        if self.idle == 0 and not self.watching:
             self.watching = True
             return True
         return False
+
+    def submit(self, task: Task) -> bool:
+        """Under the lock: queue `task`. A spare that may run is woken for it; True if a
+        thread waiting in the poller must be nudged instead (none may, and one waits there).
+        Otherwise it waits for a running thread to finish, or for the rule to add one."""
+        self.tasks.append(task)
+        running = len(self.threads) - self._extra - self.spares  # busy or in the poller
+        if self.spares and running < self.runnable:
+            self._spare_wakeup.notify()
+            return False
+        return self.idle > 0
+
+    def take_tasks(self) -> list[Task]:
+        """Under the lock: every queued task, removed (the server stopped: it drops them)."""
+        tasks = list(self.tasks)
+        self.tasks.clear()
+        return tasks
 
     def surplus(self) -> bool:
         """Under the lock: a thread that found no work for `idle_seconds` may exit."""
