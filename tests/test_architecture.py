@@ -116,6 +116,7 @@ FOUNDATION = ("errors", "types", "version", "apploader")
 # contrib) may import anything.
 LAYERS = (
     "protocol",
+    "http2",
     "observability",
     "gateway",
     "transport",

@@ -102,6 +102,14 @@ class UnsupportedTransferCoding(ProtocolError):
     reason = "Not Implemented"
 
 
+class NotSupported(ProtocolError):
+    """A request this server does not implement (RFC 9110 section 15.6.2), such as CONNECT
+    over HTTP/2 (RFC 9113 section 8.5: a tunnel, which WSGI has no place for)."""
+
+    status = 501
+    reason = "Not Implemented"
+
+
 class HTTPVersionNotSupported(ProtocolError):
     """A major protocol version other than 1 (RFC 9110 section 15.6.6)."""
 
@@ -114,6 +122,13 @@ class ServiceUnavailable(HTTPError):
 
     status = 503
     reason = "Service Unavailable"
+
+
+class GatewayTimeout(HTTPError):
+    """The application did not answer within --request-timeout (RFC 9110 section 15.6.5)."""
+
+    status = 504
+    reason = "Gateway Timeout"
 
 
 class ApplicationError(HTTPError):

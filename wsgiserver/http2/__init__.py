@@ -1,0 +1,34 @@
+"""HTTP/2 (RFC 9113) for the server role, sans-IO, over the `h2` library: an optional extra.
+
+Owns: the HTTP/2 limits and their defaults (`limits`), turning a stream's header block into
+a validated `protocol.Request` and a response into a header block (`messages`), and one
+connection's protocol state with this server's policies: the streams it accepts or refuses,
+flow-control bookkeeping, and the floods and resets that end a connection (`connection`).
+Must not: touch sockets, threads, clocks (the caller passes `now`) or logging; and neither
+this package nor `limits` and `messages` import `h2`: only `connection` does, and the
+transport imports it only once HTTP/2 is configured, so the default install runs on the
+standard library alone (`pip install 'strict-wsgiserver[http2]'` brings `h2`).
+"""
+
+from __future__ import annotations
+
+from wsgiserver.errors import ConfigError
+
+EXTRA = "strict-wsgiserver[http2]"
+MINIMUM_H2 = (4, 1)  # the `h2` API this package is written against (RFC 9113 validation)
+
+
+def require() -> None:
+    """Raise a one-line `ConfigError` naming the extra unless a usable `h2` is installed."""
+    try:
+        import h2
+    except ImportError:
+        raise ConfigError(
+            f"http2: the h2 library is not installed: pip install '{EXTRA}'"
+        ) from None
+    version = tuple(int(part) for part in h2.__version__.split(".")[:2] if part.isdigit())
+    if version < MINIMUM_H2:
+        raise ConfigError(
+            f"http2: h2 {h2.__version__} is too old (need {MINIMUM_H2[0]}.{MINIMUM_H2[1]} "
+            f"or later): pip install '{EXTRA}'"
+        )

@@ -1,0 +1,407 @@
+"""One HTTP/2 connection, server side: h2's state machine with this server's policies.
+
+Owns: the connection preface and SETTINGS (our limits), which streams are accepted and which
+refused, the happenings the transport acts on (a stream's request, its body pieces, its end,
+a reset, an opened window, the client going away), sending a stream's headers and data within
+the client's flow-control windows, giving back the receive window as the app reads, GOAWAY,
+and the budgets that end an abusive connection (rapid reset, floods of SETTINGS, PING,
+PRIORITY, empty DATA or unknown frames). Must not: touch sockets, threads, clocks or logging
+(`receive` takes `now`), nor be used by two threads at once: the transport serializes every
+call (its state lock). Bytes to send accumulate until `take_output()`.
+
+Why some of h2's defaults are not ours (RFC 9113 references):
+- Header validation is ours (`messages`), so a malformed request is a stream error answered
+  on its stream (section 8.1.1), not a connection error, and it follows the HTTP/1.1 rules.
+- h2 ends the connection when a client opens more streams than SETTINGS allow; section
+  5.1.2 asks for a stream error, and REFUSED_STREAM tells the client it may retry. So h2 is
+  left a large limit and this class refuses streams over ours itself. It also refuses a
+  stream while as many as `2 * max_concurrent_streams` streams still have work on the
+  server (queued or running): a stream reset by the client is closed for h2 at once, and
+  without that bound "rapid reset" could queue work without end.
+- h2's GOAWAY closes its state machine, which then refuses to send anything: a graceful stop
+  must still answer the streams already accepted (section 6.8), so that GOAWAY is written
+  here, and h2's own is kept for the end.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from h2.config import H2Configuration
+from h2.connection import H2Connection
+from h2.errors import ErrorCodes
+from h2.events import (
+    ConnectionTerminated,
+    DataReceived,
+    PingReceived,
+    PriorityUpdated,
+    RemoteSettingsChanged,
+    RequestReceived,
+    StreamEnded,
+    StreamReset,
+    UnknownFrameReceived,
+    WindowUpdated,
+)
+from h2.exceptions import H2Error, ProtocolError, StreamClosedError
+from h2.settings import SettingCodes, Settings
+from hyperframe.frame import GoAwayFrame
+
+from wsgiserver.errors import HTTPError
+from wsgiserver.http2.limits import HPACK_BOUND, H2Limits
+from wsgiserver.http2.messages import Header, request_from_headers
+from wsgiserver.protocol.events import Request
+from wsgiserver.protocol.limits import Limits
+
+NO_ERROR = int(ErrorCodes.NO_ERROR)
+PROTOCOL_ERROR = int(ErrorCodes.PROTOCOL_ERROR)
+INTERNAL_ERROR = int(ErrorCodes.INTERNAL_ERROR)
+REFUSED_STREAM = int(ErrorCodes.REFUSED_STREAM)
+CANCEL = int(ErrorCodes.CANCEL)
+ENHANCE_YOUR_CALM = int(ErrorCodes.ENHANCE_YOUR_CALM)
+SETTINGS_TIMEOUT = int(ErrorCodes.SETTINGS_TIMEOUT)
+_UNLIMITED_STREAMS = 2**31 - 1  # what h2 itself allows (see the module docstring)
+
+
+@dataclass(slots=True)
+class StreamOpened:
+    """A stream's request arrived: `request`, or the `error` to answer it with (malformed,
+    too large...). `ended`: it has no body (END_STREAM came with the headers)."""
+
+    stream_id: int
+    request: Request | None
+    error: HTTPError | None
+    ended: bool
+
+
+@dataclass(slots=True)
+class BodyReceived:
+    """A piece of a stream's request body. Its `length` counts against the windows until
+    `acknowledge()` gives it back (padding is given back at once)."""
+
+    stream_id: int
+    data: bytes
+
+
+@dataclass(slots=True)
+class BodyEnded:
+    stream_id: int
+
+
+@dataclass(slots=True)
+class StreamCancelled:
+    """The client reset the stream (RST_STREAM): nothing more is received or sent on it."""
+
+    stream_id: int
+    error_code: int
+
+
+@dataclass(slots=True)
+class WindowOpened:
+    """The client opened a flow-control window: of one stream, or (0) of the connection."""
+
+    stream_id: int
+
+
+@dataclass(slots=True)
+class ClientGoingAway:
+    """The client sent GOAWAY: no new stream will come; `error_code` NO_ERROR is a clean end."""
+
+    error_code: int
+
+
+Happening = (
+    StreamOpened | BodyReceived | BodyEnded | StreamCancelled | WindowOpened | ClientGoingAway
+)
+
+
+class ConnectionFailed(Exception):
+    """The connection must end: a GOAWAY with `error_code` is queued (`take_output`)."""
+
+    def __init__(self, error_code: int, detail: str) -> None:
+        super().__init__(detail)
+        self.error_code = error_code
+        self.detail = detail
+
+
+class Budget:
+    """Events counted over a fixed window of time: `spend(now)` is False once more than
+    `limit` fell in the current window."""
+
+    __slots__ = ("_count", "_limit", "_since", "_window")
+
+    def __init__(self, limit: int, window: float) -> None:
+        self._limit = limit
+        self._window = window
+        self._since = 0.0
+        self._count = 0
+
+    def spend(self, now: float) -> bool:
+        if now - self._since >= self._window:
+            self._since = now
+            self._count = 0
+        self._count += 1
+        return self._count <= self._limit
+
+
+class H2Protocol:
+    """The server side of one HTTP/2 connection (see the module docstring)."""
+
+    __slots__ = (
+        "_busy",
+        "_dirty",
+        "_fields",
+        "_frames",
+        "_h2",
+        "_limits",
+        "_prefix",
+        "_remote_open",
+        "_resets",
+        "goaway_sent",
+        "last_stream_id",
+    )
+
+    def __init__(self, limits: H2Limits, fields: Limits) -> None:
+        config = H2Configuration(
+            client_side=False,
+            header_encoding=None,
+            validate_inbound_headers=False,  # messages.request_from_headers validates
+            normalize_inbound_headers=True,  # joins split Cookie fields with "; "
+            validate_outbound_headers=False,  # messages.response_headers builds them valid
+            normalize_outbound_headers=False,
+        )
+        self._h2 = H2Connection(config)
+        self._limits = limits
+        self._fields = fields
+        self._busy: set[int] = set()  # streams given to the caller and not yet released
+        self._remote_open: set[int] = set()  # streams whose request body may still come
+        self._resets = Budget(limits.reset_budget, limits.flood_window)
+        self._frames = Budget(limits.frame_budget, limits.flood_window)
+        self._prefix = b""  # our own frames, to go out before what h2 queues after them
+        self._dirty = False  # something may be queued for sending
+        self.goaway_sent = False  # a graceful GOAWAY went out: no new stream is accepted
+        self.last_stream_id = 0  # the highest stream accepted so far
+
+    # -- setting up -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Queue our connection preface: SETTINGS, and a larger connection window."""
+        limits = self._limits
+        values = {
+            SettingCodes.MAX_CONCURRENT_STREAMS: limits.max_concurrent_streams,
+            SettingCodes.MAX_HEADER_LIST_SIZE: limits.max_header_list_size,
+            SettingCodes.INITIAL_WINDOW_SIZE: limits.initial_window_size,
+            SettingCodes.ENABLE_PUSH: 0,
+        }
+        h2 = self._h2
+        h2.local_settings = Settings(client=False, initial_values=values)
+        h2.initiate_connection()  # the SETTINGS frame carries `values`
+        # From now on h2 enforces a concurrency limit of its own only far above ours.
+        h2.local_settings = Settings(
+            client=False,
+            initial_values={**values, SettingCodes.MAX_CONCURRENT_STREAMS: _UNLIMITED_STREAMS},
+        )
+        # hpack stops decoding a block at HPACK_BOUND times the advertised list size (a
+        # bomb ends the connection); up to that, a list over the limit is answered 431.
+        h2.decoder.max_header_list_size = limits.max_header_list_size * HPACK_BOUND
+        extra = limits.connection_window - h2.inbound_flow_control_window
+        if extra > 0:
+            h2.increment_flow_control_window(extra)
+        self._dirty = True
+
+    # -- receiving ------------------------------------------------------------------------
+
+    def receive(self, data: bytes, now: float) -> list[Happening]:
+        """Feed bytes from the client; what happened, for the caller to act on.
+
+        Raises `ConnectionFailed` (with a GOAWAY queued) when the connection must end.
+        """
+        self._dirty = True
+        try:
+            events = self._h2.receive_data(data)
+        except ProtocolError as exc:  # h2 queued its GOAWAY
+            raise ConnectionFailed(int(exc.error_code), str(exc) or type(exc).__name__) from None
+        except H2Error as exc:  # pragma: no cover - h2 raises ProtocolError subclasses here
+            self._h2.close_connection(PROTOCOL_ERROR)
+            raise ConnectionFailed(PROTOCOL_ERROR, str(exc)) from None
+        happened: list[Happening] = []
+        for event in events:
+            match event:
+                case DataReceived():
+                    self._data(event, now, happened)
+                case RequestReceived():
+                    self._request(event, now, happened)
+                case StreamEnded(stream_id=stream_id) if stream_id in self._remote_open:
+                    self._remote_open.discard(stream_id)
+                    happened.append(BodyEnded(stream_id))
+                case WindowUpdated(stream_id=stream_id):
+                    happened.append(WindowOpened(stream_id or 0))
+                case StreamReset():
+                    self._reset_by_client(event, now, happened)
+                case ConnectionTerminated(error_code=code):
+                    happened.append(ClientGoingAway(int(code or 0)))
+                case (
+                    RemoteSettingsChanged()
+                    | PingReceived()
+                    | PriorityUpdated()
+                    | UnknownFrameReceived()
+                ):
+                    # h2 answers SETTINGS and PING itself; each costs us work and an answer.
+                    if not self._frames.spend(now):
+                        self._fail(ENHANCE_YOUR_CALM, "too many control frames")
+        return happened
+
+    def _request(self, event: RequestReceived, now: float, happened: list[Happening]) -> None:
+        stream_id = event.stream_id
+        ended = event.stream_ended is not None
+        if self.goaway_sent:
+            # Section 6.8: after our GOAWAY a new stream is not processed; the client may
+            # retry it on another connection.
+            self._refuse(stream_id, now)
+            return
+        busy = self._busy
+        if (
+            self._h2.open_inbound_streams > self._limits.max_concurrent_streams
+            or len(busy) >= 2 * self._limits.max_concurrent_streams
+        ):
+            self._refuse(stream_id, now)
+            return
+        headers: list[Header] = list(event.headers or [])  # bytes: no header_encoding
+        try:
+            request = request_from_headers(headers, self._fields, self._limits.max_header_list_size)
+            error = None
+        except HTTPError as exc:
+            request, error = None, exc
+        busy.add(stream_id)
+        if not ended:
+            self._remote_open.add(stream_id)
+        self.last_stream_id = max(self.last_stream_id, stream_id)
+        happened.append(StreamOpened(stream_id, request, error, ended))
+
+    def _refuse(self, stream_id: int, now: float) -> None:
+        self.reset(stream_id, REFUSED_STREAM)
+        if not self._resets.spend(now):
+            self._fail(ENHANCE_YOUR_CALM, "too many streams refused or reset")
+
+    def _data(self, event: DataReceived, now: float, happened: list[Happening]) -> None:
+        stream_id = event.stream_id
+        data = event.data or b""
+        length = event.flow_controlled_length or 0
+        if not data and event.stream_ended is None and not self._frames.spend(now):
+            self._fail(ENHANCE_YOUR_CALM, "too many empty DATA frames")
+        if stream_id not in self._remote_open:
+            # A stream nobody reads any more (released, refused): give its window back now.
+            self._h2.acknowledge_received_data(length, stream_id)
+            return
+        if length > len(data):
+            self._h2.acknowledge_received_data(length - len(data), stream_id)  # padding
+        if data:
+            happened.append(BodyReceived(stream_id, data))
+
+    def _reset_by_client(self, event: StreamReset, now: float, happened: list[Happening]) -> None:
+        stream_id = event.stream_id
+        self._remote_open.discard(stream_id)
+        if event.remote_reset:
+            if not self._resets.spend(now):
+                self._fail(ENHANCE_YOUR_CALM, "too many streams reset")
+            if stream_id in self._busy:
+                happened.append(StreamCancelled(stream_id, int(event.error_code or 0)))
+
+    def _fail(self, error_code: int, detail: str) -> None:
+        self.go_away(error_code, detail)
+        raise ConnectionFailed(error_code, detail)
+
+    # -- sending --------------------------------------------------------------------------
+
+    def send_headers(
+        self, stream_id: int, headers: list[Header], *, end_stream: bool = False
+    ) -> None:
+        self._dirty = True
+        self._h2.send_headers(stream_id, headers, end_stream=end_stream)
+
+    def sendable(self, stream_id: int) -> int:
+        """How many body bytes may go out now in one frame (0: wait for a window)."""
+        h2 = self._h2
+        try:
+            window = h2.local_flow_control_window(stream_id)
+        except StreamClosedError:
+            return 0
+        return max(min(window, h2.max_outbound_frame_size), 0)
+
+    def send_data(
+        self, stream_id: int, data: bytes | memoryview, *, end_stream: bool = False
+    ) -> None:
+        """Queue one DATA frame: `data` must fit `sendable()`."""
+        self._dirty = True
+        self._h2.send_data(stream_id, data, end_stream=end_stream)
+
+    def end_stream(self, stream_id: int) -> None:
+        self._dirty = True
+        self._h2.end_stream(stream_id)
+
+    def acknowledge(self, stream_id: int, length: int) -> None:
+        """The app read `length` bytes of the stream's body: give them back to the client's
+        windows (h2 sends WINDOW_UPDATE once enough has been read)."""
+        if length:
+            self._dirty = True
+            self._h2.acknowledge_received_data(length, stream_id)
+
+    def reset(self, stream_id: int, error_code: int) -> None:
+        """RST_STREAM, unless the stream is closed already."""
+        self._remote_open.discard(stream_id)
+        try:
+            self._h2.reset_stream(stream_id, error_code)
+        except (StreamClosedError, ProtocolError):
+            return  # closed already (or the connection is going away): nothing to reset
+        self._dirty = True
+
+    def release(self, stream_id: int) -> None:
+        """The server is done with the stream. A client still sending a body nobody will
+        read is asked to stop (RST_STREAM NO_ERROR after a complete response, section 8.1)."""
+        self._busy.discard(stream_id)
+        if stream_id in self._remote_open:
+            self.reset(stream_id, NO_ERROR)
+
+    def remote_open(self, stream_id: int) -> bool:
+        """The client may still send this stream's body."""
+        return stream_id in self._remote_open
+
+    @property
+    def busy(self) -> int:
+        """Streams given to the caller and not yet released."""
+        return len(self._busy)
+
+    def announce_shutdown(self) -> None:
+        """A graceful GOAWAY (NO_ERROR): streams up to the last accepted one are answered,
+        later ones are refused (the client retries them elsewhere). Once."""
+        if self.goaway_sent:
+            return
+        self.goaway_sent = True
+        frame = GoAwayFrame(stream_id=0, last_stream_id=self.last_stream_id, error_code=NO_ERROR)
+        self._prefix += self._h2.data_to_send() + frame.serialize()
+        self._dirty = True
+
+    def go_away(self, error_code: int, detail: str = "") -> None:
+        """The last GOAWAY (h2's own): nothing more is sent after what is queued now."""
+        self.goaway_sent = True
+        try:
+            self._h2.close_connection(
+                error_code,
+                additional_data=detail.encode("ascii", "replace")[:256],
+                last_stream_id=self.last_stream_id,
+            )
+        except ProtocolError:
+            return  # h2 already closed the connection (its own GOAWAY is queued)
+        self._dirty = True
+
+    @property
+    def output_pending(self) -> bool:
+        """Something may be queued for sending (a conservative answer)."""
+        return self._dirty
+
+    def take_output(self) -> bytes:
+        """Everything queued for sending, in order; the caller sends it."""
+        self._dirty = False
+        data = self._h2.data_to_send()
+        if self._prefix:
+            data, self._prefix = self._prefix + data, b""
+        return data
