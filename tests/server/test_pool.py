@@ -286,3 +286,40 @@ def test_taking_a_task_with_no_thread_in_the_poller_starts_the_watch() -> None:
         p.watching = False
         p.idle = 1
         assert not p.start_watching()  # a thread in the poller notices new work itself
+
+
+def test_a_server_runs_submitted_tasks_on_its_threads_and_drops_the_rest_at_stop() -> None:
+    log: list[str] = []
+    gate = threading.Event()
+    app, clock = Inside(), CpuClock(busy=False)
+    with _serve(app, clock) as srv:
+        blocked = Job("blocked", log, gate)
+        srv.server.submit_task(blocked)
+        assert blocked.running.wait(BOUND)
+        quick = Job("quick", log)
+        srv.server.submit_task(quick)  # a blocked task does not hold up the queue
+        assert quick.done.wait(BOUND)
+        gate.set()
+        assert blocked.done.wait(BOUND)
+    late = Job("late", log)
+    srv.server.submit_task(late)  # serving has ended: dropped, never run
+    assert log == ["ran quick", "ran blocked", "dropped late"]
+
+
+def test_tasks_left_in_the_queue_when_serving_ends_are_dropped() -> None:
+    log: list[str] = []
+    gate = threading.Event()
+    app, clock = Inside(), CpuClock(busy=True)  # computing: no second runnable thread
+    with serving(app, threads=1, max_threads=1, timing=Timing(cpu_time=clock)) as srv:
+        holder = Job("holder", log, gate)
+        srv.server.submit_task(holder)
+        assert holder.running.wait(BOUND)
+        waiting = Job("waiting", log)
+        srv.server.submit_task(waiting)  # the only thread is busy: it waits in the queue
+        stopper = threading.Thread(target=srv.stop)
+        stopper.start()
+        gate.set()
+        stopper.join(BOUND)
+    assert log[0] == "ran holder"
+    assert log[1:] in (["dropped waiting"], ["ran waiting"])
+    assert len(log) == 2  # run or dropped: never both, never lost

@@ -26,6 +26,7 @@ from wsgiserver.config.bind import parse_bind
 from wsgiserver.config.conversions import field_type, from_value
 from wsgiserver.errors import ConfigError
 from wsgiserver.gateway.forwarded import DEFAULT_ALLOW, parse_allow_ips
+from wsgiserver.http2.limits import MAX_WINDOW, H2Limits
 from wsgiserver.observability.accesslog import FORMATS as ACCESS_LOG_FORMATS
 from wsgiserver.observability.accesslog import compile_format
 from wsgiserver.protocol.limits import Limits
@@ -37,10 +38,12 @@ from wsgiserver.transport.transport import ChunkedBodies, Timeouts
 _LIMITS = Limits()
 _TIMEOUTS = Timeouts()
 _CHUNKED = ChunkedBodies()
+_H2 = H2Limits()
 
 LOG_LEVELS = ("critical", "error", "warning", "info", "debug")
 VERIFY_CLIENT = ("none", "optional", "required")
 TLS_MIN_VERSIONS = ("1.2", "1.3")
+H2C_PEERS = ("trusted", "all", "none")
 
 
 # The topics options are grouped by, in order, with a sentence on what each is about: the
@@ -56,6 +59,8 @@ SECTIONS: dict[str, str] = {
     "Limits": "The largest requests and the most connections accepted.",
     "Request bodies": "How chunked request bodies reach the app.",
     "TLS": "HTTPS, and client certificates.",
+    "HTTP/2": "HTTP/2 over TLS (ALPN) and cleartext h2c; needs the http2 extra "
+    "(pip install 'strict-wsgiserver[http2]').",
     "Proxies": "The real client behind a reverse proxy or load balancer.",
     "Logging": "The error log, the access log and request ids.",
     "Observability": "Metrics, health checks and instrumentation hooks.",
@@ -444,6 +449,41 @@ class Config:
         metavar="VERSION",
         section="TLS",
     )
+    http2: bool = option(
+        False,
+        "serve HTTP/2 as well: offered with ALPN over TLS, and as cleartext h2c with prior "
+        "knowledge from the peers --h2c allows (needs the http2 extra)",
+        flag=True,
+        section="HTTP/2",
+    )
+    h2c: str = option(
+        "trusted",
+        "with --http2, who may open a cleartext HTTP/2 connection (prior knowledge): "
+        "trusted (the --forwarded-allow-ips peers), all, or none",
+        choices=H2C_PEERS,
+        metavar="PEERS",
+        section="HTTP/2",
+    )
+    http2_max_concurrent_streams: int = option(
+        _H2.max_concurrent_streams,
+        "most streams a client may have open on one HTTP/2 connection (more are refused "
+        "with REFUSED_STREAM)",
+        metavar="N",
+        section="HTTP/2",
+    )
+    http2_max_header_list_size: int = option(
+        _H2.max_header_list_size,
+        "largest HTTP/2 request header list in bytes, as RFC 9113 counts it (431)",
+        metavar="BYTES",
+        section="HTTP/2",
+    )
+    http2_initial_window_size: int = option(
+        _H2.initial_window_size,
+        "HTTP/2 flow-control window of each stream: request body bytes a client may send "
+        "before the app reads them (the connection's is 4 times this)",
+        metavar="BYTES",
+        section="HTTP/2",
+    )
     forwarded_allow_ips: str = option(
         DEFAULT_ALLOW,
         "comma-separated IPs/CIDR networks of trusted proxies, or '*': their Forwarded and "
@@ -551,6 +591,7 @@ class Config:
             raise ConfigError("echo_request_id needs a request_id_header")
         _choice("log_level", self.log_level, LOG_LEVELS)
         self._check_tls()
+        self._check_http2()
         try:
             parse_allow_ips(self.forwarded_allow_ips)
         except ValueError as exc:
@@ -598,6 +639,22 @@ class Config:
                 raise ConfigError("verify_client needs certfile (TLS is off without it)")
         if self.verify_client != "none" and self.ca_certs is None:
             raise ConfigError(f"verify_client={self.verify_client} needs ca_certs")
+
+    def _check_http2(self) -> None:
+        _choice("h2c", self.h2c, H2C_PEERS)
+        if not self.http2 and self.h2c != "trusted":
+            raise ConfigError("h2c needs http2 (HTTP/2 is off without it)")
+        _positive("http2_max_concurrent_streams", self.http2_max_concurrent_streams)
+        if self.http2_max_header_list_size < 1024:
+            raise ConfigError(
+                f"http2_max_header_list_size must be at least 1024, "
+                f"got {self.http2_max_header_list_size!r}"
+            )
+        if not 65535 <= self.http2_initial_window_size <= MAX_WINDOW:
+            raise ConfigError(
+                f"http2_initial_window_size must be 65535..{MAX_WINDOW} (RFC 9113 section "
+                f"6.9.2), got {self.http2_initial_window_size!r}"
+            )
 
     def replace(self, **changes: Any) -> Config:
         return dataclasses.replace(self, **changes)

@@ -1,7 +1,8 @@
 """What a server serves each connection with, built once from its `Config`.
 
 Owns: the parsing limits and timeouts, the access-record sink (access log, `on_request_end`
-hook, embedding callback), proxy trust and request ids, the TLS / PROXY edge, one `Gateway`
+hook, embedding callback), proxy trust and request ids, the TLS / PROXY edge, HTTP/2 (its
+limits, who may use cleartext h2c, and the check that its extra is installed), one `Gateway`
 per listener, making the `Transport` of each accepted socket, the effective connection limit
 and the 503 sent above it. Must not: own threads, the poller or any connection's lifetime
 (`server.py` does), nor bind sockets (`listeners.py`).
@@ -25,15 +26,18 @@ from wsgiserver.errors import ConfigError
 from wsgiserver.gateway.forwarded import ProxyTrust
 from wsgiserver.gateway.gateway import Gateway, ServerInfo
 from wsgiserver.gateway.requestid import RequestIds
+from wsgiserver.http2 import require as require_http2
+from wsgiserver.http2.limits import H2Limits
 from wsgiserver.observability import metrics as m
 from wsgiserver.observability.accesslog import RequestRecord, formatter
 from wsgiserver.observability.hooks import Hooks
 from wsgiserver.protocol import Limits
 from wsgiserver.server.listeners import create_listener
+from wsgiserver.transport.negotiation import Http2
 from wsgiserver.transport.overload import Overload
 from wsgiserver.transport.setup import Edge
 from wsgiserver.transport.tls import server_context
-from wsgiserver.transport.transport import ChunkedBodies, Timeouts, Transport
+from wsgiserver.transport.transport import ChunkedBodies, Host, Timeouts, Transport
 from wsgiserver.types import WSGIApp
 
 log = logging.getLogger("wsgiserver.error")
@@ -115,6 +119,7 @@ class Connections:
         )
         # One id source per Server: its random prefix is drawn here, after any fork.
         self.request_ids = RequestIds(config.request_id_header, self.proxies.trusts)
+        self.http2 = http2_for(config, self.proxies)
         tls_context = tls_context_for(config)
         self.edge: Edge | None = None
         if tls_context is not None or config.proxy_protocol:
@@ -157,9 +162,14 @@ class Connections:
         )
 
     def transport(
-        self, sock: socket.socket, remote: tuple[str, int] | None, listener_fd: int
+        self,
+        sock: socket.socket,
+        remote: tuple[str, int] | None,
+        listener_fd: int,
+        host: Host | None = None,
     ) -> Transport:
-        """The Transport for `sock`, accepted on `listener_fd` from `remote`."""
+        """The Transport for `sock`, accepted on `listener_fd` from `remote`; `host` (the
+        server) runs the tasks of an HTTP/2 connection."""
         return Transport(
             sock,
             remote,
@@ -171,18 +181,51 @@ class Connections:
             metrics=self.metrics,
             overload=self.overload,
             chunked=self.chunked,
+            http2=self.http2,
+            host=host,
         )
+
+
+def http2_for(config: Config, proxies: ProxyTrust) -> Http2 | None:
+    """HTTP/2 as configured (None when off); ConfigError naming the extra without `h2`."""
+    if not config.http2:
+        return None
+    require_http2()
+    limits = H2Limits(
+        max_concurrent_streams=config.http2_max_concurrent_streams,
+        max_header_list_size=config.http2_max_header_list_size,
+        initial_window_size=config.http2_initial_window_size,
+    )
+    h2c: Callable[[str | None], bool]
+    if config.h2c == "all":
+        h2c = _everyone
+    elif config.h2c == "none":
+        h2c = _no_one
+    else:
+        h2c = proxies.trusts  # the trusted hop (RFC 9113 section 3.3: prior knowledge)
+    return Http2(limits=limits, h2c=h2c)
+
+
+def _everyone(_peer: str | None) -> bool:
+    return True
+
+
+def _no_one(_peer: str | None) -> bool:
+    return False
 
 
 def preflight(config: Config) -> None:
     """Check what a server needs from the file system before one is built: the TLS files
-    load, the spool directory is a writable directory. ConfigError (one line) otherwise.
+    load, the spool directory is a writable directory, the http2 extra is installed when
+    HTTP/2 is on. ConfigError (one line) otherwise.
 
     For `--check-config`, and for the supervisor before it forks: a bad file is then one
     error with exit status 2, not every worker failing to boot.
     """
     tls_context_for(config)
     _spool_dir(config.spool_dir)
+    if config.http2:
+        require_http2()
 
 
 def _spool_dir(directory: str | None) -> str | None:
@@ -307,4 +350,5 @@ def tls_context_for(config: Config) -> ssl.SSLContext | None:
         ca_certs=config.ca_certs,
         verify_client=config.verify_client,
         min_version=config.tls_min_version,
+        http2=config.http2,
     )

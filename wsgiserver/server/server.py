@@ -62,9 +62,9 @@ from wsgiserver.server.listeners import (
 )
 from wsgiserver.server.parking import Deadlines
 from wsgiserver.server.poller import make_poller
-from wsgiserver.server.pool import IDLE_THREAD_SECONDS, SETTLE_SECONDS, ThreadPool
+from wsgiserver.server.pool import IDLE_THREAD_SECONDS, POLL, SETTLE_SECONDS, Task, ThreadPool
 from wsgiserver.transport.overload import Overload, RequestDeadlines
-from wsgiserver.transport.transport import PARK, Transport
+from wsgiserver.transport.transport import PARK, SERVE, Transport
 from wsgiserver.types import WSGIApp
 
 log = logging.getLogger("wsgiserver.error")
@@ -81,6 +81,9 @@ GROWTH_TICK = 0.002
 EXPIRE_BATCH = 64  # connections closed on timeout before the housekeeper yields the GIL
 ACCEPT_PAUSE = 0.1  # seconds the listener rests after EMFILE/ENFILE, instead of spinning
 ACCEPT_BATCH = 64  # connections taken from a listener's queue at once when busy (`_accept`)
+# Seconds between looks at an HTTP/2 connection served by a thread of its own while stopping
+# (`_serve_alone`): its streams' threads cannot wake that thread's select.
+ALONE_RECHECK = 0.05
 # accept() errors that concern one connection only (it was reset or refused before we got it).
 _TRANSIENT_ACCEPT = frozenset(
     (
@@ -379,12 +382,20 @@ class Server:
         signal handler, which may not take it (an estimate, not a gauge)."""
         return len(self._active), len(self._parked)
 
-    def _mark_closing(self) -> None:
-        """Under the lock: the next response on every connection ends it."""
+    def _mark_closing(self) -> list[Transport]:
+        """Under the lock: the next response on every connection ends it. Returns the
+        multiplexed (HTTP/2) ones, which have no next response to wait for: the caller
+        has them served again (outside the lock) to send their GOAWAY now."""
+        multiplexed = []
         for transport in self._active:
             transport.request_close()
+            if transport.multiplexed:
+                transport.rerun = True  # its thread serves it once more: the GOAWAY
         for transport in self._parked.values():
             transport.request_close()
+            if transport.multiplexed:
+                multiplexed.append(transport)
+        return multiplexed
 
     def _leaving(self) -> bool:
         """Under the lock: worker threads stop taking work (draining, only once it is over)."""
@@ -515,7 +526,7 @@ class Server:
                     if pool.idle:
                         pool.watching = measuring = False
                     else:
-                        waiting = self._poller.has_pending()
+                        waiting = self._poller.has_pending() or bool(pool.tasks)
                         if waiting and self._track_queue and not self._saturated_since:
                             self._saturated_since = now  # work waits for a thread from now
                         grow = pool.adjust(share, waiting=waiting, now=now)
@@ -523,13 +534,15 @@ class Server:
                 if expired or resume or grow:
                     self._cond.release()
                     try:
-                        if grow and self._poller.has_pending():
+                        if grow and (self._poller.has_pending() or pool.tasks):
                             self._pool.add_poller(self._start_thread)
                         for fd in resume:
                             self._poller.arm(fd)
                         for count, transport in enumerate(expired, 1):
                             self._poller.forget(transport.fileno())
-                            transport.expire()
+                            if transport.expire() == SERVE:
+                                with self._lock:
+                                    self._queue_serve(transport)
                             if count % EXPIRE_BATCH == 0:
                                 # Thousands of keep-alive connections can time out at once;
                                 # let the serving threads run between batches of closes.
@@ -568,9 +581,12 @@ class Server:
         was taken (the lock was released meanwhile); False to go on housekeeping."""
         if self._stop_deadline is None:
             self._stop_deadline = now + self.config.graceful_timeout
-            self._mark_closing()  # shutdown() may not have got the lock (a signal handler)
+            # Marked again: shutdown() may not have got the lock (a signal handler).
+            multiplexed = self._mark_closing()
             self._cond.release()
             try:
+                for transport in multiplexed:
+                    self.serve_again(transport)  # HTTP/2: GOAWAY now, then drain its streams
                 grace = HANDSHAKE_GRACE if self._gate_listeners() else 0.0
             finally:
                 self._cond.acquire()
@@ -631,8 +647,14 @@ class Server:
         try:
             while True:
                 with lock:
-                    if not pool.wait_turn(self._leaving):
+                    turn = pool.wait_turn(self._leaving)
+                    if turn is False:
                         return
+                    if turn is not POLL and pool.start_watching():
+                        self._cond.notify()  # the housekeeper measures a pool with no poller
+                if not isinstance(turn, bool):
+                    self._run_task(turn)
+                    continue
                 fd = poller.wait(pool.idle_seconds)
                 with lock:
                     if pool.polled(got=fd is not None):
@@ -640,9 +662,9 @@ class Server:
                     if self._leaving():
                         return
                     if fd is None:
-                        if pool.surplus():
+                        if not pool.tasks and pool.surplus():
                             return  # idle for long: shrink the pool
-                        continue
+                        continue  # timed out, or fetched for a task (`submit_task`)
                     transport = None if fd in self._listeners else self._parked.pop(fd, None)
                     if transport is not None:
                         self._active.add(transport)
@@ -664,35 +686,93 @@ class Server:
                 pool.finished()
                 self._cond.notify_all()
 
-    def _serve(self, transport: Transport) -> None:
+    def _run_task(self, task: Task) -> None:
         try:
-            action = transport.serve()
+            task.run()
         except BaseException:
-            # Transport.serve handles every request error itself; reaching here is a bug or
-            # BaseException from an app. It must not take the thread, or the pool, down.
-            log.exception("unexpected error while serving a connection")
-            action = transport.close()
+            # A task handles its own errors (an HTTP/2 stream answers them); reaching here is
+            # a bug. It must not take the thread, or the pool, down.
+            log.exception("unexpected error in a task of the thread pool")
         with self._lock:
-            self._active.discard(transport)
             self._progress = time.monotonic()
             if self._stopping.is_set():
                 self._cond.notify()  # draining: the housekeeper looks whether it is over
-            if action != PARK:
-                self._deadlines.forget(transport)
+
+    # -- tasks: work for a pool thread that is not a ready socket ---------------------------
+
+    def submit_task(self, task: Task) -> None:
+        """Any thread: run `task` on a pool thread, in turn with everything else (first in,
+        first out; it counts toward the pool's runnable target). An HTTP/2 stream's app call
+        comes here. Once serving has ended the task is dropped instead."""
+        with self._lock:
+            if not self._closed:
+                if self._pool.submit(task):
+                    self._poller.notify()
                 return
-            uploading = transport.receiving_body
-            if self._closed or (
-                not self._drain and self._stopping.is_set() and transport.between_requests
-            ):
-                # Once closed, `_stop_everything` has already closed the parked connections:
-                # one parked now would never be closed (an fd leak). Draining, an idle
-                # connection is parked like any other (the module docstring says why).
-                park = False
-            else:
-                park = True
-                fd = transport.fileno()
-                self._parked[fd] = transport
-                self._schedule(transport)
+        task.drop()
+
+    def serve_again(self, transport: Transport) -> None:
+        """Any thread: serve `transport` on a pool thread as if its socket were readable (an
+        HTTP/2 connection whose last stream ended has a deadline to set, or a GOAWAY to
+        finish). Parked, it leaves the poller for the task queue; being served, its thread
+        serves it once more before parking it (`rerun`); closed, nothing happens."""
+        with self._lock:
+            if transport in self._active:
+                transport.rerun = True
+                return
+            fd = transport.fileno()
+            if self._parked.get(fd) is not transport:
+                return
+            del self._parked[fd]
+            self._queue_serve(transport)
+
+    def _queue_serve(self, transport: Transport) -> None:
+        """Under the lock: `transport` (parked no more) is served by the next free thread."""
+        if self._closed:
+            transport.close()  # serving has ended: nothing would serve or close it later
+            return
+        self._active.add(transport)
+        since = self._saturated_since  # as for a connection taken from the poller
+        if since and not 0.0 < transport.ready_since < since:
+            transport.ready_since = since
+        if self._pool.submit(_Serve(self, transport)):
+            self._poller.notify()
+
+    def _serve(self, transport: Transport) -> None:
+        while True:
+            try:
+                action = transport.serve()
+            except BaseException:
+                # Transport.serve handles every request error itself; reaching here is a bug
+                # or BaseException from an app. It must not take the thread, or the pool, down.
+                log.exception("unexpected error while serving a connection")
+                action = transport.close()
+            with self._lock:
+                if action == PARK and transport.rerun and not self._closed:
+                    transport.rerun = False  # `serve_again` while it was being served
+                    continue
+                self._active.discard(transport)
+                self._progress = time.monotonic()
+                if self._stopping.is_set():
+                    self._cond.notify()  # draining: the housekeeper looks whether it is over
+                if action != PARK:
+                    self._deadlines.forget(transport)
+                    return
+                uploading = transport.receiving_body
+                if self._closed or (
+                    not self._drain and self._stopping.is_set() and transport.between_requests
+                ):
+                    # Once closed, `_stop_everything` has already closed the parked
+                    # connections: one parked now would never be closed (an fd leak).
+                    # Draining, an idle connection is parked like any other (the module
+                    # docstring says why).
+                    park = False
+                else:
+                    park = True
+                    fd = transport.fileno()
+                    self._parked[fd] = transport
+                    self._schedule(transport)
+            break
         if park:
             self._poller.arm(fd)
         elif uploading and not self._drain:
@@ -708,7 +788,7 @@ class Server:
         if remote is not None and listener_fd not in self._nodelay_listeners:
             # Responses are written whole; Nagle would only delay the last segment.
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return self._connections.transport(sock, remote, listener_fd)
+        return self._connections.transport(sock, remote, listener_fd, host=self)
 
     def _accept(self, listener_fd: int, since: float = 0.0) -> None:
         """Accept one connection on `listener_fd` and serve it in this thread.
@@ -850,6 +930,10 @@ class Server:
         with self._cond:
             while self._pool.threads and time.monotonic() < deadline:
                 self._cond.wait(deadline - time.monotonic())
+            dropped = self._pool.take_tasks()
+        for task in dropped:
+            task.drop()  # no thread took it: an HTTP/2 stream is refused, a connection closed
+        with self._cond:
             stuck = list(self._active)
         for transport in stuck:
             if not self._hurry:
@@ -921,15 +1005,44 @@ class Server:
                         action = transport.close()
                     if action != PARK:
                         break
+                    with self._lock:
+                        rerun, transport.rerun = transport.rerun, False
+                    if rerun:
+                        continue
                     remaining = transport.deadline - time.monotonic()
+                    if transport.multiplexed:
+                        # Its streams run on other threads, and `serve_again` cannot reach
+                        # this select: look at the connection again now and then.
+                        remaining = min(remaining, ALONE_RECHECK)
                     if remaining <= 0 or not selector.select(remaining):
-                        transport.expire()
-                        break
+                        if transport.deadline > time.monotonic():
+                            continue
+                        if transport.expire() != SERVE:
+                            break
         finally:
             with self._lock:
                 self._active.discard(transport)
                 self._progress = time.monotonic()
                 self._cond.notify_all()
+
+
+class _Serve:
+    """A task: serve a connection on a pool thread (`Server.serve_again`, or an HTTP/2
+    deadline that passed). Dropped (serving ended first), the connection is closed."""
+
+    __slots__ = ("server", "transport")
+
+    def __init__(self, server: Server, transport: Transport) -> None:
+        self.server = server
+        self.transport = transport
+
+    def run(self) -> None:
+        self.server._serve(self.transport)
+
+    def drop(self) -> None:
+        with self.server._lock:
+            self.server._active.discard(self.transport)
+        self.transport.close()
 
 
 def _count_readable(fds: list[int]) -> int:

@@ -53,6 +53,7 @@ class ConnectionSetup:
         "_buffer",
         "_edge",
         "_stage",
+        "alpn",
         "environ",
         "peer",
         "plaintext_head",
@@ -68,6 +69,7 @@ class ConnectionSetup:
         self.environ: dict[str, Any] | None = None  # what this connection adds to environs
         self._buffer = b""
         self.plaintext_head = False  # PLAINTEXT: the request looks like a HEAD (no content)
+        self.alpn: str | None = None  # the protocol chosen by ALPN in the TLS handshake
         self._stage = 0 if edge.proxy_protocol else (1 if edge.tls is not None else 3)
 
     def advance(self) -> int:
@@ -163,6 +165,7 @@ class ConnectionSetup:
             except ssl.SSLError as exc:
                 log.debug("TLS handshake with %s failed: %s", self.peer, exc.reason or exc)
                 return CLOSE
+        self.alpn = sock.selected_alpn_protocol()
         environ = connection_environ(sock)
         if self.environ is not None:
             environ.update(self.environ)

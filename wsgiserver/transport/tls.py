@@ -37,12 +37,17 @@ def server_context(
     ca_certs: str | None = None,
     verify_client: str = "none",
     min_version: str = "1.2",
+    http2: bool = False,
 ) -> ssl.SSLContext:
-    """A server-side context; raises ConfigError (one line, naming the file) on failure."""
+    """A server-side context; raises ConfigError (one line, naming the file) on failure.
+
+    ALPN offers "http/1.1", and first "h2" with `http2` (RFC 9113 section 3.2; HTTP/2 over
+    TLS also needs TLS 1.2 or later, which is our minimum, section 9.2).
+    """
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = TLS_VERSIONS[min_version]
     context.options |= ssl.OP_NO_COMPRESSION | ssl.OP_NO_RENEGOTIATION
-    context.set_alpn_protocols(["http/1.1"])
+    context.set_alpn_protocols(["h2", "http/1.1"] if http2 else ["http/1.1"])
     key = keyfile or certfile
 
     def no_password() -> str:

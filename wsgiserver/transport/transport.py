@@ -1,5 +1,10 @@
 """The request loop of one connection: the imperative shell around a `ServerConnection`.
 
+A connection that negotiates HTTP/2 (ALPN "h2" after the TLS handshake, or the HTTP/2
+preface from a peer allowed cleartext h2c) is handed to an `H2Session` (`h2session.py`,
+imported only then, so `h2` is never imported by an HTTP/1.1-only server), and every entry
+point the server calls is passed on to it.
+
 Owns: feeding received bytes to the protocol layer and acting on its events, the request-head
 and keep-alive deadlines, how each body reaches the app (received before it runs, spooled, or
 pulled as it reads), calling the gateway, draining what the app left unread, error responses
@@ -19,7 +24,8 @@ import socket
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Protocol
 
 from wsgiserver.errors import (
     ApplicationError,
@@ -31,7 +37,7 @@ from wsgiserver.errors import (
     ServiceUnavailable,
 )
 from wsgiserver.gateway.gateway import Gateway, Outcome, RequestBody
-from wsgiserver.gateway.spool import SPOOL_THRESHOLD, BodySpool, SpoolError
+from wsgiserver.gateway.spool import BodySpool, SpoolError
 from wsgiserver.observability import metrics as m
 from wsgiserver.observability.accesslog import RequestRecord
 from wsgiserver.protocol import (
@@ -46,6 +52,14 @@ from wsgiserver.protocol import (
 from wsgiserver.protocol.writers import error_response
 from wsgiserver.transport import setup as setup
 from wsgiserver.transport.channel import SocketChannel
+from wsgiserver.transport.negotiation import (
+    ALPN_H2,
+    MATCH,
+    PARTIAL,
+    Http2,
+    h1_required,
+    preface_state,
+)
 from wsgiserver.transport.overload import Overload
 from wsgiserver.transport.records import (
     Records,
@@ -55,72 +69,65 @@ from wsgiserver.transport.records import (
     printable,
 )
 from wsgiserver.transport.request_body import body_for
+from wsgiserver.transport.settings import CLOSE, PARK, SERVE, ChunkedBodies, Timeouts
+
+if TYPE_CHECKING:
+    from wsgiserver.transport.h2session import H2Session
+    from wsgiserver.transport.h2stream import StreamCall
+
+__all__ = ["CLOSE", "PARK", "SERVE", "ChunkedBodies", "Host", "Timeouts", "Transport"]
+
+
+class Host(Protocol):
+    """What the server offers a transport whose work outlives one `serve()`: an HTTP/2
+    connection runs each stream's app call as a task of the server's pool, and asks to be
+    served again when a stream thread leaves it something to do."""
+
+    def submit_task(self, task: StreamCall) -> None: ...
+
+    def serve_again(self, transport: Transport) -> None: ...
+
 
 log = logging.getLogger("wsgiserver.error")
 
-PARK = 1  # wait (in the poller) until readable or until `deadline`
-CLOSE = 2  # the transport is closed
+
+_CHUNKED = ChunkedBodies()
 
 
-@dataclass(frozen=True, slots=True)
-class Timeouts:
-    """Seconds. See docs: every timeout is listed in one table.
-
-    These defaults are wsgiserver's: the `Config` options that set them (`keepalive_timeout`
-    ...) take their defaults from a `Timeouts()`, so each is written once, here.
-    """
-
-    keepalive: float = 5.0  # idle time allowed between requests
-    header: float = 20.0  # a whole request head, from accept or from its first byte
-    body: float = 30.0  # inactivity while the app reads the request body
-    send: float = 60.0  # a whole write to a slow reader
-    linger: float = 2.0  # reading and discarding after an error, before closing
-    prebuffer: int = 65536  # bodies up to this size are received before the app runs
-    # A body must arrive at `min_body_rate` bytes/s on average once `body_rate_grace` seconds
-    # have passed (0 disables): a client trickling a body cannot hold a worker for
-    # body_timeout per byte. Deadline = start + grace + received / rate (as Apache MinRate).
-    min_body_rate: int = 500
-    body_rate_grace: float = 10.0
-
-
-@dataclass(frozen=True, slots=True)
-class ChunkedBodies:
-    """How chunked request bodies reach the app (docs/frameworks.rst, "Request bodies").
-
-    By default a chunked body is received whole before the app runs (in memory up to
-    `spool_threshold` bytes, then in an unnamed temporary file in `spool_dir`), so the app
-    gets a CONTENT_LENGTH; `stream=True` hands it over as it arrives instead. The defaults
-    are the `Config` options' (`stream_chunked`, `spool_threshold`, `spool_dir`).
-    """
-
-    stream: bool = False
-    spool_threshold: int = SPOOL_THRESHOLD
-    spool_dir: str | None = None
+class _H2cRefused(Exception):
+    """A peer not allowed cleartext HTTP/2 sent its preface (answered with a GOAWAY)."""
 
 
 class Transport:
     """Serves requests on one accepted socket. Exactly one thread uses it at a time."""
 
     __slots__ = (
+        "_access",
         "_channel",
         "_chunked",
         "_environ",
         "_extra",
         "_gateway",
+        "_h2",
         "_head_deadline",
+        "_host",
+        "_http2",
         "_linger_until",
         "_metrics",
         "_outcome",
         "_overload",
+        "_peer",
         "_pending",
         "_records",
         "_setup",
+        "_sniff",
         "_spool",
         "_timeouts",
         "conn",
         "deadline",
         "ready_since",
         "remote",
+        "rerun",
         "send",
         "sendfile",
     )
@@ -137,7 +144,9 @@ class Transport:
         *,
         metrics: m.ProcessMetrics | None = None,
         overload: Overload | None = None,
-        chunked: ChunkedBodies = ChunkedBodies(),
+        chunked: ChunkedBodies = _CHUNKED,
+        http2: Http2 | None = None,
+        host: Host | None = None,
     ) -> None:
         channel = SocketChannel(
             sock,
@@ -177,6 +186,16 @@ class Transport:
         self._overload = overload
         self._outcome: Outcome | None = None
         self.ready_since = 0.0  # when this connection's work became ready (the server sets it)
+        # HTTP/2 (docs/http2.rst): how, if at all; the session once negotiated; and the
+        # first bytes of a cleartext connection while they may still be the h2c preface.
+        self._http2 = http2 if host is not None else None
+        self._host = host
+        self._access = access
+        self._peer = remote  # the socket's peer: whom h2c trust is about
+        self._h2: H2Session | None = None
+        cleartext = edge is None or edge.tls is None
+        self._sniff: bytes | None = b"" if self._http2 is not None and cleartext else None
+        self.rerun = False  # the server is asked to serve it once more before parking it
 
     def fileno(self) -> int:
         return self._channel.fileno()
@@ -185,6 +204,11 @@ class Transport:
     def sock(self) -> socket.socket:
         """The connected socket (after a TLS handshake, the wrapped one)."""
         return self._channel.sock
+
+    @property
+    def multiplexed(self) -> bool:
+        """HTTP/2: streams run on other threads while the connection is parked."""
+        return self._h2 is not None
 
     @property
     def receiving_body(self) -> bool:
@@ -196,12 +220,17 @@ class Transport:
     def between_requests(self) -> bool:
         """No request is in progress and no byte of a next one has arrived: closing now
         loses nothing the client has sent (what it sends later, it sees refused)."""
+        if self._h2 is not None:
+            return self._h2.idle
         return self._pending is None and not self.conn.head_started
 
     def request_close(self) -> None:
         """The server is stopping: the response in progress (or the next) ends this
-        connection with `Connection: close` (RFC 9112 section 9.6)."""
+        connection with `Connection: close` (RFC 9112 section 9.6). HTTP/2: a GOAWAY on the
+        next `serve()`, which a multiplexed connection is given at once (`serve_again`)."""
         self.conn.close_requested = True
+        if self._h2 is not None:
+            self._h2.request_close()
 
     def has_input(self) -> bool:
         """Bytes (or EOF) wait in the socket; never blocks (for a stopping server)."""
@@ -215,6 +244,8 @@ class Transport:
 
     def serve(self) -> int:
         """Serve every request that can be served without waiting; PARK or CLOSE."""
+        if self._h2 is not None:
+            return self._serve_h2()
         conn = self.conn
         try:
             if self._linger_until is not None:
@@ -233,6 +264,8 @@ class Transport:
                 # read before asking the parser (which could only answer NEED_DATA).
                 return self._park_idle()
             while True:
+                if self.multiplexed:
+                    return self._serve_h2()  # the h2c preface arrived
                 if self._pending is not None:
                     request = self._pending
                     spool = self._spool
@@ -292,12 +325,19 @@ class Transport:
             return self._fail(exc)
         except (ConnectionLost, OSError):
             return self._lost()
+        except _H2cRefused:
+            return self._start_linger()
 
     def _receive_nowait(self) -> bool:
         """Feed whatever the socket has to the parser; False if it has nothing right now."""
         data = self._channel.receive_nowait()
         if data is None:
             return False
+        if self._sniff is not None:
+            parsed = self._sniff_h2c(data)
+            if parsed is None:
+                return True  # the beginning of the h2c preface (wait), or HTTP/2 now
+            data = parsed
         conn = self.conn
         if conn.request is not None:
             self._channel.body_received += len(data)
@@ -305,6 +345,65 @@ class Transport:
             self._head_deadline = time.monotonic() + self._timeouts.header  # a head begins
         conn.receive_data(data)
         return True
+
+    def _sniff_h2c(self, data: bytes) -> bytes | None:
+        """The first bytes of a cleartext connection: the HTTP/2 preface starts an h2c
+        session (RFC 9113 section 3.3, prior knowledge) if this peer may use it; anything
+        else goes to the HTTP/1.1 parser. Returns what the parser gets now, or None when
+        it gets nothing (the preface may still be arriving, or HTTP/2 has begun)."""
+        sniffed = (self._sniff or b"") + data
+        if not data:  # EOF first: what came before it is the parser's, then the EOF
+            self._sniff = None
+            if sniffed:
+                self.conn.receive_data(sniffed)
+            return b""
+        state = preface_state(sniffed)
+        if state == PARTIAL:
+            self._sniff = sniffed
+            return None
+        self._sniff = None
+        if state != MATCH:
+            return sniffed
+        http2 = self._http2
+        if http2 is not None and http2.h2c(self._peer[0] if self._peer else None):
+            self._start_h2(sniffed)
+            return None
+        log.info("cleartext HTTP/2 refused from %s: not a trusted peer (--h2c)", self._peer)
+        self._channel.send_quietly(h1_required(b"h2c is accepted from trusted peers only"))
+        raise _H2cRefused
+
+    def _start_h2(self, received: bytes) -> None:
+        """Hand the connection to an HTTP/2 session (imported only now: it needs `h2`)."""
+        from wsgiserver.transport.h2session import H2Session
+        from wsgiserver.transport.h2stream import StreamServing
+
+        http2 = self._http2
+        host = self._host
+        if http2 is None or host is None:  # pragma: no cover - negotiated only with both
+            raise ConnectionLost("HTTP/2 is not configured")
+        serving = StreamServing(
+            gateway=self._gateway,
+            timeouts=self._timeouts,
+            chunked=self._chunked,
+            fields=self.conn.limits,
+            limits=http2.limits,
+            submit=host.submit_task,
+            wake=partial(host.serve_again, self),
+            access=self._access,
+            metrics=self._metrics,
+            overload=self._overload,
+        )
+        self._h2 = H2Session(self._channel, serving, self.remote, self._extra, received)
+        self._head_deadline = None
+
+    def _serve_h2(self) -> int:
+        session = self._h2
+        if session is None:  # pragma: no cover - called once it exists
+            return self.close()
+        action = session.serve(self.ready_since)
+        self.ready_since = 0.0
+        self.deadline = session.deadline
+        return action
 
     def _lost(self) -> int:
         """The client went away (or the socket failed): close. A request whose body was
@@ -361,6 +460,9 @@ class Transport:
             self._records.remote = pending.remote
         self._extra = pending.environ
         self._channel.tls = isinstance(pending.sock, ssl.SSLSocket)
+        if pending.alpn == ALPN_H2 and self._http2 is not None:
+            self._start_h2(b"")  # RFC 9113 section 3.2: "h2" chosen in the TLS handshake
+            return self._serve_h2()
         return None
 
     # -- one request ----------------------------------------------------------------------
@@ -575,8 +677,11 @@ class Transport:
         self.ready_since = 0.0  # waiting for the client now, not for a thread
         return PARK
 
-    def expire(self) -> None:
-        """The deadline passed while parked: 408 if a head was due, then close."""
+    def expire(self) -> int:
+        """The deadline passed while parked: 408 if a head was due, then close (CLOSE).
+        HTTP/2: SERVE, the session acts on its deadlines in `serve()` on a worker thread."""
+        if self._h2 is not None:
+            return SERVE
         if (
             self._linger_until is None
             and self._setup is None  # nothing may be sent before a PROXY header / TLS is done
@@ -603,7 +708,7 @@ class Transport:
                 self._records.error(self._pending, 408, content_size(answer))
         elif self._metrics is not None and self._linger_until is None:
             self._metrics.here().timeout("keepalive")
-        self.close()
+        return self.close()
 
     def abandon(self) -> None:
         """Another thread (the server, at --graceful-timeout): give up on this connection.
@@ -612,12 +717,17 @@ class Transport:
         answered); the socket is shut down and closed, so the thread that serves it fails its
         next read or write and unwinds, releasing the rest itself.
         """
+        if self._h2 is not None:
+            self._h2.abandon()
+            return
         if self._records is not None:
             self._records.abandon(self._pending or self.conn.request)
         self._channel.interrupt(None)
         self._channel.close()
 
     def close(self) -> int:
+        if self._h2 is not None:
+            return self._h2.close()
         self._release_spool()
         self._pending = None
         self._channel.close()

@@ -1,0 +1,203 @@
+"""How HTTP/2 connections and streams end: graceful stop (GOAWAY, then drain), idle and
+preface timeouts, request and queue timeouts per stream, clients that reset or vanish."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import pytest
+
+import wsgiserver
+from tests.http2.client import H2Client
+from tests.http2.helpers import (
+    BOUND,
+    Environ,
+    Gate,
+    StartResponse,
+    client,
+    echo,
+    h2_context,
+    h2c_server,
+    tls_server,
+)
+from tests.tls.helpers import Certs
+from wsgiserver.http2.connection import CANCEL, NO_ERROR
+from wsgiserver.server.server import ProcessRole
+
+
+def test_a_graceful_stop_sends_goaway_then_lets_the_open_streams_finish() -> None:
+    gate = Gate()
+    with h2c_server(gate, process=ProcessRole(drain=True), graceful_timeout=BOUND) as srv:
+        with client(srv) as busy, client(srv) as idle:
+            assert idle.get("/warm").status == 200
+            slow = busy.request("/slow")
+            assert gate.entered.wait(BOUND)
+            stopper = threading.Thread(target=srv.server.shutdown)
+            stopper.start()
+            # The idle connection is told at once and closed: no stream is lost with it.
+            idle.read_until_closed()
+            assert idle.goaway is not None
+            assert (idle.goaway.error_code, idle.goaway.last_stream_id) == (NO_ERROR, 1)
+            # The busy one is told which streams will still be answered...
+            busy.read_until(lambda: busy.goaway is not None)
+            assert busy.goaway is not None
+            assert (busy.goaway.error_code, busy.goaway.last_stream_id) == (NO_ERROR, slow)
+            assert not busy.replies[slow].done
+            gate.release.set()
+            # ...and answered, then the connection ends.
+            assert busy.reply(slow).body == b"/slow"
+            busy.read_until_closed()
+            assert busy.closed
+        stopper.join(BOUND)
+        assert not stopper.is_alive()
+    assert sorted(r.target for r in srv.access_records) == ["/slow", "/warm"]
+
+
+def test_an_idle_connection_is_closed_with_goaway_and_pings_do_not_keep_it() -> None:
+    with h2c_server(echo, keepalive_timeout=0.3) as srv, client(srv) as c:
+        assert c.get("/").status == 200
+        for _ in range(200):  # bounded: the server must end it long before
+            if c.goaway is not None or c.closed:
+                break
+            c.conn.ping(b"12345678")
+            c.flush()
+            c.read_once()  # the PING's answer, or the GOAWAY
+            threading.Event().wait(0.02)  # pacing the pings, not synchronisation
+        c.read_until_closed()
+    assert c.goaway is not None
+    assert c.goaway.error_code == NO_ERROR
+    assert c.closed
+
+
+def test_a_connection_that_never_sends_its_preface_is_closed(certs: Certs) -> None:
+    with tls_server(echo, certs, header_timeout=0.3) as srv:
+        context = h2_context(certs)
+        with (
+            socket.create_connection((srv.host, srv.port), timeout=BOUND) as raw,
+            context.wrap_socket(raw, server_hostname="localhost") as tls,
+        ):
+            assert tls.selected_alpn_protocol() == "h2"
+            received = b""
+            while chunk := tls.recv(65536):
+                received += chunk
+    # Our SETTINGS, then a GOAWAY (type 7), then the end of the connection.
+    assert received[3] == 0x4
+    assert 0x7 in {received[i + 3] for i in _frame_starts(received)}
+
+
+def _frame_starts(data: bytes) -> Iterator[int]:
+    at = 0
+    while at + 9 <= len(data):
+        yield at
+        at += 9 + int.from_bytes(data[at : at + 3], "big")
+
+
+@pytest.mark.interrupts_threads
+def test_a_request_timeout_answers_504_on_its_stream_only() -> None:
+    released = threading.Event()
+    interrupted = threading.Event()
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        if environ["PATH_INFO"] == "/stuck":
+            try:
+                while not released.is_set():
+                    sum(range(100))
+            except wsgiserver.RequestTimeout:
+                interrupted.set()
+                raise
+        start_response("200 OK", [])
+        return [b"fine"]
+
+    with h2c_server(app, request_timeout=0.3) as srv, client(srv) as c:
+        try:
+            stuck = c.reply(c.request("/stuck"))
+            assert stuck.status == 504
+            assert stuck.body.startswith(b"504 Gateway Timeout")
+            assert interrupted.wait(BOUND)
+            assert c.get("/other").body == b"fine"  # the connection carries on
+        finally:
+            released.set()
+        srv.take_app_errors()
+    statuses = sorted(r.status for r in srv.access_records)
+    assert statuses == [200, 504]
+
+
+def test_a_stream_that_waited_past_queue_timeout_is_shed_with_503() -> None:
+    gate = Gate()
+    with h2c_server(gate, threads=1, max_threads=1, queue_timeout=0.05) as srv, client(srv) as c:
+        slow = c.request("/slow")
+        assert gate.entered.wait(BOUND)
+        queued = c.request("/queued")
+        # Not synchronisation: the queued stream must wait longer than queue_timeout.
+        threading.Event().wait(0.2)
+        gate.release.set()
+        shed = c.reply(queued)
+        assert shed.status == 503
+        assert shed.header(b"retry-after") == b"1"
+        assert c.reply(slow).status == 200
+    assert gate.order == ["/slow"]  # the shed stream never reached the app
+
+
+def test_a_client_reset_reaches_the_app_and_the_connection_carries_on() -> None:
+    started = threading.Event()
+    stopped = threading.Event()
+    outcome: list[str] = []
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterator[bytes]:
+        if environ["PATH_INFO"] != "/endless":
+            start_response("200 OK", [])
+            yield b"ok"
+            return
+        start_response("200 OK", [])
+        started.set()
+        try:
+            for _ in range(100_000):  # bounded; the reset ends it long before
+                if environ["wsgiserver.client_disconnected"]():
+                    outcome.append("saw the reset")
+                    return
+                yield b"x" * 1024
+        finally:
+            stopped.set()
+
+    with h2c_server(app) as srv, client(srv, auto_ack=False) as c:
+        endless = c.request("/endless")
+        assert started.wait(BOUND)
+        c.read_until(lambda: bool(c.replies[endless].body))
+        c.reset(endless, CANCEL)
+        assert stopped.wait(BOUND)
+        c.auto_ack = True
+        c.conn.acknowledge_received_data(len(c.replies[endless].body), endless)
+        assert c.get("/next").body == b"ok"
+    assert outcome in (["saw the reset"], [])  # or its write failed first: either ends it
+
+
+def test_a_client_that_vanishes_mid_stream_leaves_nothing_behind() -> None:
+    closed = threading.Event()
+
+    class Body:
+        def __iter__(self) -> Iterator[bytes]:
+            for _ in range(10_000):
+                yield b"y" * 16384
+
+        def close(self) -> None:
+            closed.set()
+
+    def app(environ: Environ, start_response: StartResponse) -> Any:
+        start_response("200 OK", [])
+        return Body()
+
+    with h2c_server(app) as srv:
+        c = client(srv, auto_ack=False)
+        stream = c.request("/")
+        c.read_until(lambda: bool(c.replies[stream].body))
+        c.close()
+        assert closed.wait(BOUND)  # the app's close() ran: the stream ended on its own
+    assert srv.access_records[0].status == 200
+
+
+def test_h2_client_context_offers_h2(certs: Certs) -> None:
+    with tls_server(echo, certs) as srv, H2Client((srv.host, srv.port), tls=h2_context(certs)) as c:
+        assert c.get("/tls").body.startswith(b"GET /tls 0")
