@@ -83,7 +83,9 @@ def render() -> str:
         for f in members:
             meta = f.metadata
             ftype = field_type(f.type)
-            out += [f.name, "~" * len(f.name), "", _sentence(str(meta["help"])), ""]
+            # Help texts are argparse's (a literal % is written %%): as the reader sees them.
+            text = str(meta["help"]).replace("%%", "%")
+            out += [f.name, "~" * len(f.name), "", _sentence(text), ""]
             example = f.default if f.default is not None else meta.get("metavar") or "..."
             env_note = " (comma-separated)" if ftype.sequence else ""
             fallback = ENV_FALLBACKS.get(f.name)
