@@ -3,8 +3,8 @@
 Owns: the settings reference (name, command-line flag, environment variable, TOML key, type,
 default, help) rendered from field metadata and the real argument parser, so it cannot drift;
 its sections are the groups of `--help` (`config.options.SECTIONS`), in the same order.
-`--check` exits 1 when the file on disk is stale (a test does the same). Must not: be edited by
-hand's output: change `Config` and rerun the command.
+`--check` exits 1 when the file on disk is stale (a test does the same). Must not: hold any
+option's text itself; `docs/settings.rst` is never edited by hand: change `Config` and rerun.
 """
 
 from __future__ import annotations
