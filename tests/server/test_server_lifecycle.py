@@ -130,7 +130,7 @@ def test_context_manager_stops_serving() -> None:
 def test_gate_keeps_the_queue_and_refuses_what_comes_after() -> None:
     # listeners.gate: the queued connection is still served; an attempt made after the gate
     # never becomes a connection (so closing cannot reset it) and is refused once closed.
-    listener = listeners.create_listener(BindAddress("127.0.0.1", 0))
+    listener = listeners.create_listener(BindAddress("127.0.0.1", 0), backlog=16)
     address = listener.getsockname()
     with socket.create_connection(address) as queued, socket.socket() as late:
         queued.sendall(b"q")
@@ -153,9 +153,9 @@ def test_gate_keeps_the_queue_and_refuses_what_comes_after() -> None:
 
 def test_a_listener_queue_is_ours_to_empty_only_when_nobody_else_accepts(tmp_path: Path) -> None:
     # A retiring worker leaves the queue to the others; a stopping server empties it.
-    tcp = listeners.create_listener(BindAddress("127.0.0.1", 0))
+    tcp = listeners.create_listener(BindAddress("127.0.0.1", 0), backlog=16)
     path = str(tmp_path / "s.sock")
-    unix = listeners.create_listener(BindAddress(path=path))
+    unix = listeners.create_listener(BindAddress(path=path), backlog=16)
     with tcp, unix:
         assert not listeners.queue_is_ours(tcp)
         assert listeners.gate(tcp)
