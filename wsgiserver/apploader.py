@@ -50,17 +50,27 @@ def _resolve(spec: str, app_dir: str | None) -> tuple[Any, str, bool]:
             "e.g. myproject.wsgi:application"
         )
     module_name, attribute, call = match.groups()
+    return import_object(module_name, attribute, app_dir=app_dir), module_name, call is not None
+
+
+def import_object(module_name: str, attribute: str, *, app_dir: str | None) -> Any:
+    """`module_name` imported (from `app_dir` first), then its dotted `attribute` ("" for
+    the module itself): the app, or the `--hooks` object.
+
+    Raises `AppLoadError` for a missing module, an import that fails (pointing at the user's
+    line) and a missing attribute.
+    """
     if app_dir is not None:
         path = os.path.abspath(app_dir)
         if path not in sys.path:
             sys.path.insert(0, path)
     target: Any = _import(module_name)
-    for part in attribute.split("."):
+    for part in attribute.split(".") if attribute else ():
         try:
             target = getattr(target, part)
         except AttributeError:
             raise AppLoadError(f"module {module_name!r} has no attribute {attribute!r}") from None
-    return target, module_name, call is not None
+    return target
 
 
 def _call_factory(spec: str, module_name: str, create: Callable[[], Any]) -> Any:

@@ -58,13 +58,13 @@ def test_parse_bind_fd() -> None:
 
 def test_bind_fd_that_is_not_a_socket(tmp_path: Path) -> None:
     with open(tmp_path / "f", "w") as file, pytest.raises(BindError, match="fd://"):
-        create_listener(BindAddress(fd=file.fileno()))
+        create_listener(BindAddress(fd=file.fileno()), backlog=16)
 
 
 def test_unknown_unix_socket_owner(tmp_path: Path) -> None:
     path = tmp_path / "s.sock"
     with pytest.raises(BindError, match="unknown user 'no-such-user-here'"):
-        create_listener(BindAddress(path=str(path)), unix_owner="no-such-user-here")
+        create_listener(BindAddress(path=str(path)), backlog=16, unix_owner="no-such-user-here")
     assert not path.exists()
 
 
@@ -164,7 +164,7 @@ def test_resident_memory() -> None:
 
 def test_server_on_given_sockets_with_tick(tmp_path: Path) -> None:
     path = str(tmp_path / "s.sock")
-    listener = create_listener(BindAddress(path=path))
+    listener = create_listener(BindAddress(path=path), backlog=16)
     ticked = threading.Event()
     stalls: list[float] = []
 

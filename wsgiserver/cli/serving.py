@@ -3,14 +3,16 @@
 Owns: everything from a validated `Config` to a running server and back to an exit status:
 logging set-up, `--chdir`, checking `--hooks` before any fork, finding the app (`APP` or the
 `[app:main]` of `--paste`, unless the caller already has it), `--check-config`, the open-files
-limit, the decision to run the pre-forking supervisor, systemd socket activation, the
-single-process server's signal handlers and pid file, and reporting every failure as one line
-on stderr with its exit status (`EXIT_CONFIG`, `EXIT_APP`). Must not: read option sources or
+limit, freezing the loaded app's heap (`--gc-freeze`), the decision to run the pre-forking
+supervisor, systemd socket activation, the single-process server's signal handlers and pid
+file, and reporting every failure as one line on stderr with its exit status (`EXIT_CONFIG`,
+`EXIT_APP`). Must not: read option sources or
 arguments (`config.sources`, `config.arguments`), or hold server logic.
 """
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -73,6 +75,8 @@ def serve(
         sys.stdout.write(f"wsgiserver: configuration OK; app {config.app or config.paste} loaded\n")
         return 0
     raise_open_files_limit()
+    if config.gc_freeze:
+        load = _frozen_after(load)
     if _supervised(config):
         return _run_supervised(config, load)
     try:
@@ -130,6 +134,28 @@ def _with_traceback(load: Callable[[], WSGIApp], config: Config) -> Callable[[],
 
 def _loaded(app: WSGIApp) -> Callable[[], WSGIApp]:
     return lambda: app
+
+
+def _frozen_after(load: Callable[[], WSGIApp]) -> Callable[[], WSGIApp]:
+    """`load`, then move every object alive into the collector's permanent generation.
+
+    A framework app keeps tens of thousands of objects for the life of the process (modules,
+    classes, URL patterns, compiled templates). Every full collection walks them all while
+    holding the GIL: 13-21 ms pauses on the Django benchmark page, each one a latency spike
+    for every request in flight. Frozen objects are never examined again, and a forked
+    worker's collections no longer write to the pages it shares with the supervisor
+    (copy-on-write; the `gc.freeze` documentation). Collecting first frees what the import
+    left behind instead of keeping it forever. Called where the app is loaded: in each
+    worker, in the supervisor with `--preload` (before the fork), or in the one process.
+    """
+
+    def load_and_freeze() -> WSGIApp:
+        app = load()
+        gc.collect()
+        gc.freeze()
+        return app
+
+    return load_and_freeze
 
 
 def fail(exc: BaseException, status: int) -> int:

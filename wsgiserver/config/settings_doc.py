@@ -3,8 +3,8 @@
 Owns: the settings reference (name, command-line flag, environment variable, TOML key, type,
 default, help) rendered from field metadata and the real argument parser, so it cannot drift;
 its sections are the groups of `--help` (`config.options.SECTIONS`), in the same order.
-`--check` exits 1 when the file on disk is stale (a test does the same). Must not: be edited by
-hand's output: change `Config` and rerun the command.
+`--check` exits 1 when the file on disk is stale (a test does the same). Must not: hold any
+option's text itself; `docs/settings.rst` is never edited by hand: change `Config` and rerun.
 """
 
 from __future__ import annotations
@@ -83,7 +83,9 @@ def render() -> str:
         for f in members:
             meta = f.metadata
             ftype = field_type(f.type)
-            out += [f.name, "~" * len(f.name), "", _sentence(str(meta["help"])), ""]
+            # Help texts are argparse's (a literal % is written %%): as the reader sees them.
+            text = str(meta["help"]).replace("%%", "%")
+            out += [f.name, "~" * len(f.name), "", _sentence(text), ""]
             example = f.default if f.default is not None else meta.get("metavar") or "..."
             env_note = " (comma-separated)" if ftype.sequence else ""
             fallback = ENV_FALLBACKS.get(f.name)

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from wsgiserver.errors import ConfigError
+from wsgiserver.errors import AppLoadError, ConfigError
 
 if TYPE_CHECKING:
     from wsgiserver.observability.accesslog import RequestRecord
@@ -106,30 +106,21 @@ def _failed(name: str, request_id: object) -> None:
 
 
 def load_hooks(spec: str, *, app_dir: str | None = None) -> Hooks:
-    """`--hooks module:object` (or just `module`) -> Hooks; failures are one-line
-    ConfigError/AppLoadError.
+    """`--hooks module:object` (or just `module`) -> Hooks; every failure is a one-line
+    ConfigError.
 
     `app_dir` is put on sys.path first (as for the app), so hooks can live next to it.
     """
-    import os
-    import sys
+    from wsgiserver.apploader import import_object
 
-    from wsgiserver.apploader import _import
-
-    if app_dir is not None:
-        path = os.path.abspath(app_dir)
-        if path not in sys.path:
-            sys.path.insert(0, path)
     match = _SPEC.fullmatch(spec.strip())
     if match is None:
         raise ConfigError(f"hooks: {spec!r} is not module:object, e.g. myproject.hooks:hooks")
     module_name, attribute = match.groups()
-    target: Any = _import(module_name)
-    for part in attribute.split(".") if attribute else ():
-        try:
-            target = getattr(target, part)
-        except AttributeError:
-            raise ConfigError(
-                f"hooks: module {module_name!r} has no attribute {attribute!r}"
-            ) from None
+    try:
+        target = import_object(module_name, attribute or "", app_dir=app_dir)
+    except AppLoadError as exc:
+        # --hooks is an option: a module that is missing or fails to import is a bad
+        # configuration (exit status 2), whatever the app's own loading would make of it.
+        raise ConfigError(f"hooks: {exc}") from exc.__cause__
     return Hooks.from_object(target)

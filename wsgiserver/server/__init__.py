@@ -7,6 +7,6 @@ deadlines (`poller`, `parking`), the thread pool, what each connection is served
 (the protocol layer does).
 """
 
-from wsgiserver.server.server import Server, serve
+from wsgiserver.server.server import ProcessRole, Server, Timing, serve
 
-__all__ = ["Server", "serve"]
+__all__ = ["ProcessRole", "Server", "Timing", "serve"]

@@ -27,18 +27,17 @@ from typing import Any
 
 from wsgiserver.config.bind import BindAddress
 
-DEFAULT_BACKLOG = 2048
-
 
 def create_listener(
     address: BindAddress,
-    backlog: int = DEFAULT_BACKLOG,
+    backlog: int,
     *,
     reuse_port: bool = False,
     unix_mode: str | None = None,
     unix_owner: str | None = None,
 ) -> socket.socket:
-    """Bind and listen; raise BindError with a one-line reason on failure.
+    """Bind and listen with `backlog` (`Config.backlog`, the one default); raise BindError
+    with a one-line reason on failure.
 
     `fd://N` adopts an inherited, already bound socket. A unix socket gets its mode (octal
     text) and owner (`user[:group]`) after bind and before listen, so no client can connect
