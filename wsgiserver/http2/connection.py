@@ -224,12 +224,16 @@ class H2Protocol:
             self._h2.close_connection(PROTOCOL_ERROR)
             raise ConnectionFailed(PROTOCOL_ERROR, str(exc)) from None
         happened: list[Happening] = []
+        # h2 counts every stream of this batch as open already; for the concurrency limit a
+        # stream counts once reached, so the streams over the limit are the later ones.
+        ahead = sum(isinstance(event, RequestReceived) for event in events)
         for event in events:
             match event:
                 case DataReceived():
                     self._data(event, now, happened)
                 case RequestReceived():
-                    self._request(event, now, happened)
+                    ahead -= 1
+                    self._request(event, now, happened, ahead)
                 case StreamEnded(stream_id=stream_id) if stream_id in self._remote_open:
                     self._remote_open.discard(stream_id)
                     happened.append(BodyEnded(stream_id))
@@ -250,7 +254,9 @@ class H2Protocol:
                         self._fail(ENHANCE_YOUR_CALM, "too many control frames")
         return happened
 
-    def _request(self, event: RequestReceived, now: float, happened: list[Happening]) -> None:
+    def _request(
+        self, event: RequestReceived, now: float, happened: list[Happening], ahead: int
+    ) -> None:
         stream_id = event.stream_id
         ended = event.stream_ended is not None
         if self.goaway_sent:
@@ -260,7 +266,7 @@ class H2Protocol:
             return
         busy = self._busy
         if (
-            self._h2.open_inbound_streams > self._limits.max_concurrent_streams
+            self._h2.open_inbound_streams - ahead > self._limits.max_concurrent_streams
             or len(busy) >= 2 * self._limits.max_concurrent_streams
         ):
             self._refuse(stream_id, now)

@@ -1,0 +1,286 @@
+"""HTTP/2 limits and attacks (RFC 9113 section 10.5): each ends in the right GOAWAY or
+RST_STREAM, the server stays responsive, and nothing is left behind (`no_leaks`).
+
+These tests speak raw frames (`RawH2`): a well-behaved client library refuses to send what
+an attacker sends (more streams than SETTINGS allow, resets in a loop, endless
+CONTINUATION frames).
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import pytest
+from hpack import Decoder, Encoder
+
+from tests.http2.client import GET_BLOCK, continuation_frame, header_block, headers_frame
+from tests.http2.helpers import BOUND, Environ, StartResponse, client, echo, h2c_server
+from wsgiserver.http2.connection import (
+    ENHANCE_YOUR_CALM,
+    NO_ERROR,
+    PROTOCOL_ERROR,
+    REFUSED_STREAM,
+)
+from wsgiserver.testing import RunningServer
+
+PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+DATA, HEADERS, RST_STREAM, SETTINGS, PING, GOAWAY, WINDOW_UPDATE = 0, 1, 3, 4, 6, 7, 8
+END_STREAM, ACK = 0x1, 0x1
+COMPRESSION_ERROR = 0x9
+
+
+def frame(kind: int, flags: int, stream_id: int, payload: bytes = b"") -> bytes:
+    """One frame, serialized by hand (RFC 9113 section 4.1)."""
+    return (
+        len(payload).to_bytes(3, "big")
+        + bytes([kind, flags])
+        + stream_id.to_bytes(4, "big")
+        + payload
+    )
+
+
+@dataclass
+class Frame:
+    kind: int
+    flags: int
+    stream_id: int
+    payload: bytes
+
+    @property
+    def error_code(self) -> int:
+        """RST_STREAM's code, or GOAWAY's (after its last stream id)."""
+        at = 4 if self.kind == GOAWAY else 0
+        return int.from_bytes(self.payload[at : at + 4], "big")
+
+
+class RawH2:
+    """A client that sends whatever bytes a test wants and reads the server's frames."""
+
+    def __init__(self, running: RunningServer, settings: bytes = b"") -> None:
+        self.sock = socket.create_connection((running.host, running.port), timeout=BOUND)
+        self.frames: list[Frame] = []
+        self.closed = False
+        self._inbox = b""
+        self.send(PREFACE + frame(SETTINGS, 0, 0, settings))
+
+    def __enter__(self) -> RawH2:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.sock.close()
+
+    def send(self, data: bytes) -> bool:
+        """False when the server has closed the connection under the sender."""
+        try:
+            self.sock.sendall(data)
+        except (BrokenPipeError, ConnectionResetError):
+            return False
+        return True
+
+    def read_until(self, done: Callable[[Frame], bool]) -> Frame | None:
+        """Frames until one satisfies `done` (returned), or None once the server closes."""
+        while True:
+            while len(self._inbox) >= 9:
+                size = 9 + int.from_bytes(self._inbox[:3], "big")
+                if len(self._inbox) < size:
+                    break
+                raw, self._inbox = self._inbox[:size], self._inbox[size:]
+                got = Frame(raw[3], raw[4], int.from_bytes(raw[5:9], "big") & 0x7FFFFFFF, raw[9:])
+                self.frames.append(got)
+                if got.kind == SETTINGS and not got.flags & ACK:
+                    self.send(frame(SETTINGS, ACK, 0))
+                if done(got):
+                    return got
+            try:
+                data = self.sock.recv(65536)
+            except ConnectionResetError:
+                data = b""
+            if not data:
+                self.closed = True
+                return None
+            self._inbox += data
+
+    def goaway(self) -> Frame:
+        """Read to the server's GOAWAY (which must come) and then to the connection's end."""
+        found = self.read_until(lambda f: f.kind == GOAWAY)
+        assert found is not None, [(f.kind, f.stream_id) for f in self.frames]
+        self.read_until(lambda f: False)
+        assert self.closed
+        return found
+
+    def status(self, stream_id: int) -> int | None:
+        """The :status of the stream's final response, read so far."""
+        decoder = Decoder()
+        status = None
+        for got in self.frames:
+            if got.kind == HEADERS:
+                fields = dict(decoder.decode(got.payload, raw=True))
+                if got.stream_id == stream_id and not fields[b":status"].startswith(b"1"):
+                    status = int(fields[b":status"])
+        return status
+
+
+def request_frame(stream_id: int, encoder: Encoder, *, end_stream: bool = True) -> bytes:
+    return frame(
+        HEADERS, 0x4 | (END_STREAM if end_stream else 0), stream_id, encoder.encode(GET_BLOCK)
+    )
+
+
+def still_serves(running: RunningServer) -> None:
+    with client(running) as c:
+        assert c.get("/after").status == 200
+
+
+class Gate:
+    """An app that holds every request until `release`, counting the calls that ran."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.calls = 0
+        self.entered = threading.Semaphore(0)
+        self._lock = threading.Lock()
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        with self._lock:
+            self.calls += 1
+        self.entered.release()
+        if environ["PATH_INFO"] != "/after":
+            assert self.release.wait(BOUND)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+
+def test_streams_over_max_concurrent_streams_are_refused_and_the_others_answered() -> None:
+    gate = Gate()
+    with h2c_server(gate, threads=8, http2_max_concurrent_streams=4) as srv, RawH2(srv) as raw:
+        encoder = Encoder()
+        # RFC 9113 section 5.1.2: a stream over the advertised limit is a stream error;
+        # REFUSED_STREAM tells the client it was not processed (section 8.7).
+        raw.send(b"".join(request_frame(1 + 2 * n, encoder) for n in range(6)))
+        refused = {raw.read_until(lambda f: f.kind == RST_STREAM).stream_id for _ in range(2)}  # type: ignore[union-attr]
+        assert refused == {9, 11}
+        assert all(f.error_code == REFUSED_STREAM for f in raw.frames if f.kind == RST_STREAM)
+        gate.release.set()
+        answered = {1, 3, 5, 7}
+        while answered:
+            got = raw.read_until(lambda f: f.kind == DATA and f.flags & END_STREAM != 0)
+            assert got is not None
+            answered.remove(got.stream_id)
+            assert raw.status(got.stream_id) == 200
+        assert gate.calls == 4
+        still_serves(srv)
+
+
+def test_a_header_list_over_the_limit_is_431_and_far_over_it_ends_the_connection() -> None:
+    with h2c_server(echo, http2_max_header_list_size=4096) as srv:
+        with client(srv) as c:
+            reply = c.get("/", headers=[("x-big", "a" * 5000)])
+            assert reply.status == 431
+            assert c.get("/").status == 200  # the connection carries on
+        with RawH2(srv) as raw:
+            # An HPACK bomb: one large entry in the dynamic table, then a block of one-byte
+            # references to it that decodes to far more than the advertised limit.
+            encoder = Encoder()
+            first = encoder.encode([*GET_BLOCK, (b"x-bomb", b"b" * 3000)], huffman=False)
+            raw.send(frame(HEADERS, 0x5, 1, first))
+            raw.read_until(lambda f: f.kind == DATA and f.stream_id == 1)
+            assert raw.status(1) == 200  # the entry alone is within the limit
+            index = bytes([0x80 | 62])  # the newest dynamic-table entry (RFC 7541 section 6.1)
+            bomb = encoder.encode(GET_BLOCK) + index * 4000  # 12 MB once decoded
+            raw.send(frame(HEADERS, 0x5, 3, bomb))
+            goaway = raw.goaway()
+            assert goaway.error_code in (ENHANCE_YOUR_CALM, COMPRESSION_ERROR)
+        still_serves(srv)
+
+
+def test_a_continuation_flood_ends_the_connection() -> None:
+    with h2c_server(echo) as srv, RawH2(srv) as raw:
+        block = header_block(GET_BLOCK)
+        frames = [headers_frame(1, block, end_stream=True, end_headers=False).serialize()]
+        # CONTINUATION frames that never end the block (CVE-2024-27316 and kin), bounded here.
+        frames += [continuation_frame(1, b"", end_headers=False).serialize()] * 5000
+        raw.send(b"".join(frames))
+        goaway = raw.goaway()
+        assert goaway.error_code in (PROTOCOL_ERROR, ENHANCE_YOUR_CALM)
+        still_serves(srv)
+
+
+def test_rapid_reset_ends_the_connection_and_runs_few_calls() -> None:
+    gate = Gate()
+    gate.release.set()
+    with h2c_server(gate) as srv, RawH2(srv) as raw:
+        encoder = Encoder()
+        attack = b"".join(
+            request_frame(stream_id, encoder)
+            + frame(RST_STREAM, 0, stream_id, (0x8).to_bytes(4, "big"))  # CANCEL
+            for stream_id in range(1, 2 * 2000, 2)
+        )
+        raw.send(attack)  # may fail part-way: the server hangs up
+        goaway = raw.goaway()
+        assert goaway.error_code == ENHANCE_YOUR_CALM
+        # CVE-2023-44487: the budget (200 resets in the flood window) ends it long before
+        # the 2000 streams, and reset streams that were still queued never reach the app.
+        assert gate.calls <= 400, gate.calls
+        still_serves(srv)
+
+
+@pytest.mark.parametrize("kind", ["settings", "ping", "empty-data"])
+def test_control_frame_floods_end_the_connection(kind: str) -> None:
+    with h2c_server(echo) as srv, RawH2(srv) as raw:
+        if kind == "settings":
+            flood = frame(SETTINGS, 0, 0) * 3000
+        elif kind == "ping":
+            flood = frame(PING, 0, 0, b"12345678") * 3000
+        else:
+            # A stream whose body never comes: empty DATA frames cost work and carry nothing.
+            opened = Encoder().encode([(b":method", b"POST"), *GET_BLOCK[1:]])
+            flood = frame(HEADERS, 0x4, 1, opened) + frame(DATA, 0, 1) * 3000
+        raw.send(flood)
+        goaway = raw.goaway()
+        assert goaway.error_code == ENHANCE_YOUR_CALM
+        still_serves(srv)
+
+
+def test_a_window_update_trickle_cannot_hold_a_thread() -> None:
+    body = b"x" * 100_000
+    finished = threading.Event()
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "application/octet-stream")])
+        try:
+            yield body
+        finally:
+            finished.set()
+
+    # The client's stream window starts at 16 bytes and grows by 16 bytes per round: the
+    # whole body would take thousands of rounds; the write's send timeout ends it.
+    window = (0x4).to_bytes(2, "big") + (16).to_bytes(4, "big")  # INITIAL_WINDOW_SIZE
+    with h2c_server(app, send_timeout=0.5) as srv, RawH2(srv, settings=window) as raw:
+        raw.send(request_frame(1, Encoder()))
+        reset = None
+        for _ in range(2000):  # bounded: the server must give up long before
+            got = raw.read_until(lambda f: f.kind in (DATA, RST_STREAM, GOAWAY))
+            assert got is not None, "the server closed instead of resetting the stream"
+            if got.kind != DATA:
+                reset = got
+                break
+            raw.send(frame(WINDOW_UPDATE, 0, 1, (16).to_bytes(4, "big")))
+            threading.Event().wait(0.01)  # the trickle's pace (the attack), not a wait for a result
+        assert reset is not None
+        assert reset.kind == RST_STREAM, reset
+        assert finished.wait(BOUND)  # the app's generator was closed: its thread is free
+        still_serves(srv)
+
+
+def test_a_graceful_goaway_from_the_client_is_answered_in_kind() -> None:
+    with h2c_server(echo) as srv, RawH2(srv) as raw:
+        encoder = Encoder()
+        raw.send(request_frame(1, encoder))
+        raw.read_until(lambda f: f.kind == DATA and f.stream_id == 1)
+        raw.send(frame(GOAWAY, 0, 0, (1).to_bytes(4, "big") + NO_ERROR.to_bytes(4, "big")))
+        goaway = raw.goaway()
+        assert goaway.error_code == NO_ERROR
+        assert raw.status(1) == 200
