@@ -67,7 +67,7 @@ def test_haproxy_recipe_is_valid(tmp_path: Path) -> None:
 # Options of other programs that the documents mention.
 PIP = {"--no-cache-dir", "--no-deps", "--no-index"}
 PYTEST = {"--wsgi-app"}
-CURL = {"--cacert", "--cert", "--key"}
+CURL = {"--cacert", "--cert", "--key", "--http2-prior-knowledge"}
 # "--no-" is the prefix of negated flags in prose; --seed-corpus belongs to the fuzz script.
 NOT_OURS = {*PIP, *PYTEST, *CURL, "--no-", "--seed-corpus"}
 
