@@ -284,3 +284,73 @@ def test_a_graceful_goaway_from_the_client_is_answered_in_kind() -> None:
         goaway = raw.goaway()
         assert goaway.error_code == NO_ERROR
         assert raw.status(1) == 200
+
+
+def post_block(encoder: Encoder, length: bytes) -> bytes:
+    return frame(
+        HEADERS,
+        0x4,  # END_HEADERS; the body follows
+        1,
+        encoder.encode([(b":method", b"POST"), *GET_BLOCK[1:], (b"content-length", length)]),
+    )
+
+
+@pytest.mark.parametrize(
+    ("trailers", "reset"),
+    [
+        ([(b"x-checksum", b"abc")], False),
+        ([(b":path", b"/")], True),
+        ([(b"connection", b"close")], True),
+        ([(b"Upper", b"1")], True),
+    ],
+    ids=["valid", "pseudo-header", "connection-specific", "upper-case"],
+)
+def test_request_trailers_are_checked_then_dropped(
+    trailers: list[tuple[bytes, bytes]], reset: bool
+) -> None:
+    with h2c_server(echo) as srv, RawH2(srv) as raw:
+        encoder = Encoder()
+        raw.send(
+            post_block(encoder, b"3")
+            + frame(DATA, 0, 1, b"abc")
+            + frame(HEADERS, 0x5, 1, encoder.encode(trailers))
+        )
+        got = raw.read_until(
+            lambda f: (
+                f.kind == GOAWAY
+                or (f.stream_id == 1 and (f.kind == RST_STREAM or f.flags & END_STREAM != 0))
+            )
+        )
+        assert got is not None
+        if reset:  # RFC 9113 section 8.1: a malformed request is a stream error
+            assert (got.kind, got.error_code) == (RST_STREAM, PROTOCOL_ERROR)
+        else:
+            assert raw.status(1) == 200
+            body = b"".join(f.payload for f in raw.frames if f.kind == DATA and f.stream_id == 1)
+            assert body == b"POST / 3\nabc"
+        still_serves(srv)
+
+
+@pytest.mark.parametrize(
+    "attack",
+    [
+        frame(DATA, END_STREAM, 0, b"x"),  # DATA on stream 0 (section 6.1)
+        frame(WINDOW_UPDATE, 0, 0, (0).to_bytes(4, "big")),  # a zero increment (6.9)
+        frame(0x2, 0, 1, (1).to_bytes(4, "big") + b"\x10"),  # a stream depending on itself
+    ],
+    ids=["data-on-stream-0", "zero-window-update", "self-dependency"],
+)
+def test_connection_errors_end_in_goaway_protocol_error(attack: bytes) -> None:
+    with h2c_server(echo) as srv, RawH2(srv) as raw:
+        raw.send(attack)
+        assert raw.goaway().error_code == PROTOCOL_ERROR
+        still_serves(srv)
+
+
+@pytest.mark.parametrize("length", [b"5", b"2"], ids=["short-body", "long-body"])
+def test_a_body_that_contradicts_its_content_length_ends_in_protocol_error(length: bytes) -> None:
+    # RFC 9113 section 8.1.1: malformed; h2 treats it as a connection error.
+    with h2c_server(echo) as srv, RawH2(srv) as raw:
+        raw.send(post_block(Encoder(), length) + frame(DATA, END_STREAM, 1, b"abc"))
+        assert raw.goaway().error_code == PROTOCOL_ERROR
+        still_serves(srv)

@@ -7,6 +7,7 @@ import pytest
 
 from wsgiserver.errors import HTTPError
 from wsgiserver.http2.messages import (
+    check_trailers,
     informational_headers,
     request_from_headers,
     response_headers,
@@ -116,3 +117,24 @@ def test_response_blocks_are_lower_case_and_carry_no_connection_fields() -> None
     ]
     hints = informational_headers(prepare_fields("103 Early Hints", [("Link", "</a>")]))
     assert hints == [(b":status", b"103"), (b"link", b"</a>")]
+
+
+@pytest.mark.parametrize(
+    ("trailers", "status"),
+    [
+        ([(b":path", b"/")], 400),
+        ([(b"connection", b"close")], 400),
+        ([(b"X", b"1")], 400),
+        ([(b"x", b"bad\n")], 400),
+        ([(b"x", b"v" * 300)], 431),
+        ([(b"x-%d" % n, b"v") for n in range(11)], 431),
+    ],
+)
+def test_malformed_trailers_get_their_status(trailers: list[Header], status: int) -> None:
+    with pytest.raises(HTTPError) as caught:
+        check_trailers(trailers, LIMITS)
+    assert caught.value.status == status
+
+
+def test_ordinary_trailers_pass() -> None:
+    check_trailers([(b"x-checksum", b"abc"), (b"server-timing", b"db;dur=53")], LIMITS)

@@ -39,6 +39,7 @@ from h2.events import (
     RequestReceived,
     StreamEnded,
     StreamReset,
+    TrailersReceived,
     UnknownFrameReceived,
     WindowUpdated,
 )
@@ -48,7 +49,7 @@ from hyperframe.frame import GoAwayFrame
 
 from wsgiserver.errors import HTTPError
 from wsgiserver.http2.limits import HPACK_BOUND, H2Limits
-from wsgiserver.http2.messages import Header, request_from_headers
+from wsgiserver.http2.messages import Header, check_trailers, request_from_headers
 from wsgiserver.protocol.events import Request
 from wsgiserver.protocol.limits import Limits
 
@@ -234,6 +235,8 @@ class H2Protocol:
                 case RequestReceived():
                     ahead -= 1
                     self._request(event, now, happened, ahead)
+                case TrailersReceived():
+                    self._trailers(event, happened)
                 case StreamEnded(stream_id=stream_id) if stream_id in self._remote_open:
                     self._remote_open.discard(stream_id)
                     happened.append(BodyEnded(stream_id))
@@ -302,6 +305,19 @@ class H2Protocol:
             self._h2.acknowledge_received_data(length - len(data), stream_id)  # padding
         if data:
             happened.append(BodyReceived(stream_id, data))
+
+    def _trailers(self, event: TrailersReceived, happened: list[Happening]) -> None:
+        stream_id = event.stream_id
+        if stream_id not in self._remote_open:
+            return  # nobody reads this body any more
+        try:
+            check_trailers(list(event.headers or []), self._fields)
+        except HTTPError:
+            # RFC 9113 section 8.1.1: a malformed request is a stream error; the body the
+            # app may be reading is not complete, so the stream ends here for it too.
+            self.reset(stream_id, PROTOCOL_ERROR)
+            if stream_id in self._busy:
+                happened.append(StreamCancelled(stream_id, PROTOCOL_ERROR))
 
     def _reset_by_client(self, event: StreamReset, now: float, happened: list[Happening]) -> None:
         stream_id = event.stream_id

@@ -69,14 +69,7 @@ def request_from_headers(headers: list[Header], limits: Limits, list_limit: int)
                 raise BadRequest(f"repeated pseudo-header field {_shown(name)}")
             pseudo[name] = value
             continue
-        if len(name) + len(value) + 2 > max_field:
-            raise HeaderFieldsTooLarge(f"a header field is longer than {max_field} bytes")
-        if _NAME.fullmatch(name) is None:
-            raise BadRequest("invalid header field name")
-        if _VALUE.fullmatch(value) is None:
-            raise BadRequest("invalid character in a header field value")
-        if name in _CONNECTION_SPECIFIC:
-            raise BadRequest(f"connection-specific header field {_shown(name)}")
+        _check_field(name, value, max_field)
         if name == b"te" and value.lower() != b"trailers":
             raise BadRequest("TE other than trailers")
         fields.append((name, value))
@@ -124,6 +117,31 @@ def request_from_headers(headers: list[Header], limits: Limits, list_limit: int)
         bool(expect) and expects_continue(expect),
         scheme.decode("ascii"),
     )
+
+
+def check_trailers(headers: list[Header], limits: Limits) -> None:
+    """A request's trailer section (RFC 9113 section 8.1): field lines as in the header
+    section, and no pseudo-header field. Raises the `ProtocolError` of the first fault (the
+    caller resets the stream: a malformed request, section 8.1.1); the fields are dropped,
+    as HTTP/1.1 trailers are."""
+    if len(headers) > limits.max_header_count:
+        raise HeaderFieldsTooLarge(f"more than {limits.max_header_count} trailer fields")
+    for name, value in headers:
+        if name[:1] == b":":
+            raise BadRequest(f"pseudo-header field {_shown(name)} in trailers")
+        _check_field(name, value, limits.max_header_field)
+
+
+def _check_field(name: bytes, value: bytes, max_field: int) -> None:
+    """One field line of a header or trailer section (RFC 9113 section 8.2)."""
+    if len(name) + len(value) + 2 > max_field:
+        raise HeaderFieldsTooLarge(f"a header field is longer than {max_field} bytes")
+    if _NAME.fullmatch(name) is None:
+        raise BadRequest("invalid header field name")
+    if _VALUE.fullmatch(value) is None:
+        raise BadRequest("invalid character in a header field value")
+    if name in _CONNECTION_SPECIFIC:
+        raise BadRequest(f"connection-specific header field {_shown(name)}")
 
 
 def _authority(authority: bytes | None, hosts: list[bytes]) -> bytes:
