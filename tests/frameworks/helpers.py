@@ -22,7 +22,7 @@ import requests
 from tests.frameworks.transports import HTTP1, Client
 
 REPO = Path(__file__).resolve().parents[2]
-SERVING = re.compile(r"serving on (http://\S+?)(?:,|$)")
+SERVING = re.compile(r"serving on (https?://\S+?)(?:,|$)")
 STARTUP_LIMIT = 60.0  # a bound on waiting for the "serving on" event, not a sleep
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.frameworks.conftest import load_in_chromium, run_python
+from tests.frameworks.conftest import BrowserProtocol, load_in_chromium, run_python
 from tests.frameworks.helpers import (
     REPO,
     UPLOAD_CASES,
@@ -214,18 +214,21 @@ def test_root_path(django_env: dict[str, str]) -> None:
 
 
 @pytest.mark.browser
-def test_page_css_and_form_in_chromium(tmp_path: Path, django_env: dict[str, str]) -> None:
-    with wsgiserver_cli(
-        "--access-log", "-", "tests.frameworks.browser_apps:django", env=django_env
-    ) as server:
-        dom = load_in_chromium(server.url + "/?browser-check", tmp_path / "profile")
+def test_page_css_and_form_in_chromium(
+    tmp_path: Path, django_env: dict[str, str], browser_protocol: BrowserProtocol
+) -> None:
+    """Over HTTP/1.1, and over HTTP/2 with TLS (the access log says which)."""
+    via = browser_protocol
+    app = "tests.frameworks.browser_apps:django"
+    with wsgiserver_cli("--access-log", "-", *via.options, app, env=django_env) as server:
+        dom = load_in_chromium(server.url + "/?browser-check", tmp_path / "profile", *via.chromium)
         log = server.access_log()
-        notes = requests.get(server.url + "/api/notes/", timeout=30).json()["notes"]
+        notes = requests.get(server.url + "/api/notes/", timeout=30, verify=via.verify)
     # The POST carried the CSRF cookie and token as a browser sends them.
     assert '<li class="note">css-color:rgb(12, 34, 56)</li>' in dom
-    assert "css-color:rgb(12, 34, 56)" in [n["title"] for n in notes]
-    assert '"GET /static/notes/style.css HTTP/1.1" 200 ' in log, log
-    assert '"POST / HTTP/1.1" 302 ' in log, log
+    assert "css-color:rgb(12, 34, 56)" in [n["title"] for n in notes.json()["notes"]]
+    assert f'"GET /static/notes/style.css {via.logged}" 200 ' in log, log
+    assert f'"POST / {via.logged}" 302 ' in log, log
 
 
 FEATURES: dict[str, int | None] = {

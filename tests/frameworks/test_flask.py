@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from sample_apps.flask_app import REPORT, create_app
-from tests.frameworks.conftest import load_in_chromium
+from tests.frameworks.conftest import BrowserProtocol, load_in_chromium
 from tests.frameworks.helpers import (
     CHUNKED_SIZES,
     MultipartUpload,
@@ -272,16 +272,21 @@ def test_root_path_in_process() -> None:
 
 
 @pytest.mark.browser
-def test_page_css_and_form_in_chromium(tmp_path: Path) -> None:
-    with wsgiserver_cli("--access-log", "-", "tests.frameworks.browser_apps:flask") as server:
-        dom = load_in_chromium(server.url + "/?browser-check", tmp_path / "profile")
+def test_page_css_and_form_in_chromium(tmp_path: Path, browser_protocol: BrowserProtocol) -> None:
+    """Over HTTP/1.1, and over HTTP/2 with TLS: the access log says which one carried the
+    page's requests (the app itself is unchanged)."""
+    via = browser_protocol
+    app = "tests.frameworks.browser_apps:flask"
+    with wsgiserver_cli("--access-log", "-", *via.options, app) as server:
+        dom = load_in_chromium(server.url + "/?browser-check", tmp_path / "profile", *via.chromium)
         log = server.access_log()
-        stored = requests.get(server.url + "/", timeout=30).text
+        stored = requests.get(server.url + "/", timeout=30, verify=via.verify).text
     # The script read the colour from our CSS and posted it; the redirect showed the list.
     assert '<li class="message">css-color:rgb(12, 34, 56)</li>' in dom
     assert '<li class="message">css-color:rgb(12, 34, 56)</li>' in stored
-    assert re.search(r'"GET /static/style\.css HTTP/1\.1" 200 ', log), log
-    assert re.search(r'"POST /messages HTTP/1\.1" 303 ', log), log
+    protocol = re.escape(via.logged)
+    assert re.search(rf'"GET /static/style\.css {protocol}" 200 ', log), log
+    assert re.search(rf'"POST /messages {protocol}" 303 ', log), log
 
 
 FEATURES: dict[str, int | None] = {
