@@ -19,8 +19,10 @@ from types import TracebackType
 import pytest
 import requests
 
+from tests.frameworks.transports import HTTP1, Client
+
 REPO = Path(__file__).resolve().parents[2]
-SERVING = re.compile(r"serving on (http://\S+?)(?:,|$)")
+SERVING = re.compile(r"serving on (https?://\S+?)(?:,|$)")
 STARTUP_LIMIT = 60.0  # a bound on waiting for the "serving on" event, not a sleep
 
 
@@ -227,12 +229,16 @@ def post_upload(
     *,
     chunked: bool = False,
     session: requests.Session | None = None,
+    http: Client = HTTP1,
 ) -> requests.Response:
     """POST `body` with a Content-Length, or `chunked` (an iterator has no length, so
-    requests sends it with Transfer-Encoding: chunked)."""
-    client = session if session is not None else requests.Session()
+    requests sends it with Transfer-Encoding: chunked on HTTP/1.1, and over HTTP/2 in DATA
+    frames with no content-length); through `session`, or a new one of `http`."""
+    if session is None:
+        with http.Session() as own:
+            return post_upload(url, body, chunked=chunked, session=own)
     data: MultipartUpload | Iterator[bytes] = iter(body) if chunked else body
-    return client.post(url, data=data, headers={"Content-Type": body.content_type}, timeout=120)
+    return session.post(url, data=data, headers={"Content-Type": body.content_type}, timeout=120)
 
 
 def curl() -> str:

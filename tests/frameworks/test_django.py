@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.frameworks.conftest import load_in_chromium, run_python
+from tests.frameworks.conftest import BrowserProtocol, load_in_chromium, run_python
 from tests.frameworks.helpers import (
     REPO,
     UPLOAD_CASES,
@@ -25,6 +25,7 @@ from tests.frameworks.helpers import (
     wsgiserver_cli,
 )
 from tests.frameworks.home_page import check_home_page
+from tests.frameworks.transports import HTTP1, HTTP2, Client, assert_streamed
 
 APP = "sample_apps.django_project.wsgi:application"
 SETTINGS = "sample_apps.django_project.settings"
@@ -56,13 +57,18 @@ class Target:
     mode: str
     url: str
     server: ServerProcess
+    http: Client
 
 
-@pytest.fixture(scope="module", params=["cli", "cli-validated"])
+@pytest.fixture(scope="module", params=["cli", "cli-validated", "cli-validated-h2"])
 def target(request: pytest.FixtureRequest, django_env: dict[str, str]) -> Iterator[Target]:
-    start = wsgiserver_cli if request.param == "cli" else validated_cli
-    with start(APP, env=django_env) as server:
-        yield Target(str(request.param), server.url, server)
+    """The CLI, the CLI with the app under the validator, and that over HTTP/2 (`--http2`,
+    h2c with prior knowledge)."""
+    mode = str(request.param)
+    start = wsgiserver_cli if mode == "cli" else validated_cli
+    http2 = mode.endswith("-h2")
+    with start(*(["--http2"] if http2 else []), APP, env=django_env) as server:
+        yield Target(mode, server.url, server, HTTP2 if http2 else HTTP1)
 
 
 def add_note(client: requests.Session, url: str, title: str) -> None:
@@ -78,16 +84,16 @@ def add_note(client: requests.Session, url: str, title: str) -> None:
 
 
 def test_form_with_csrf(target: Target) -> None:
-    with requests.Session() as client:
+    with target.http.Session() as client:
         add_note(client, target.url, "first note")
         page = client.get(target.url + "/", timeout=30).text
         assert '<li class="note">first note</li>' in page
-    forged = requests.post(target.url + "/", data={"title": "x"}, timeout=30)
+    forged = target.http.post(target.url + "/", data={"title": "x"}, timeout=30)
     assert forged.status_code == 403
 
 
 def test_admin_login_list_and_edit(target: Target) -> None:
-    with requests.Session() as client:
+    with target.http.Session() as client:
         add_note(client, target.url, f"admin me {target.mode}")
         login = client.get(target.url + "/admin/login/?next=/admin/", timeout=30)
         assert login.status_code == 200
@@ -127,7 +133,7 @@ def test_admin_login_list_and_edit(target: Target) -> None:
         assert saved.status_code == 302, saved.text[:2000]
         assert saved.headers["Location"] == "/admin/notes/note/"
     titles = [
-        n["title"] for n in requests.get(target.url + "/api/notes/", timeout=30).json()["notes"]
+        n["title"] for n in target.http.get(target.url + "/api/notes/", timeout=30).json()["notes"]
     ]
     assert f"edited {target.mode}" in titles
 
@@ -138,7 +144,7 @@ def test_multipart_upload_hash_matches(target: Target, case: int | str) -> None:
     chunked upload reaches it whole only because the server receives it first and gives it a
     length."""
     size, chunked = upload_case(target.mode, case, 3 * 1024 * 1024 + 1)
-    with requests.Session() as client:
+    with target.http.Session() as client:
         token = csrf_token(client.get(target.url + "/upload/", timeout=30).text)
         body = MultipartUpload(size, fields={"csrfmiddlewaretoken": token})
         response = post_upload(target.url + "/upload/", body, chunked=chunked, session=client)
@@ -147,18 +153,18 @@ def test_multipart_upload_hash_matches(target: Target, case: int | str) -> None:
 
 
 def test_streaming_http_response(target: Target) -> None:
-    with requests.get(target.url + "/stream/?n=3", stream=True, timeout=30) as response:
-        assert response.headers["Transfer-Encoding"] == "chunked"
+    with target.http.get(target.url + "/stream/?n=3", stream=True, timeout=30) as response:
+        assert_streamed(response)
         chunks = response.iter_content(chunk_size=None)
         assert next(chunks) == b"chunk 0 of 3\n"
         assert b"".join(chunks) == b"chunk 1 of 3\nchunk 2 of 3\n"
 
 
 def test_file_response_and_head(target: Target) -> None:
-    response = requests.get(target.url + "/download/", timeout=30)
+    response = target.http.get(target.url + "/download/", timeout=30)
     assert response.content == CSS.read_bytes()
     assert response.headers["Content-Length"] == str(CSS.stat().st_size)
-    with requests.Session() as client:
+    with target.http.Session() as client:
         head = client.head(target.url + "/download/", timeout=30)
         assert head.status_code == 200
         assert head.content == b""
@@ -166,16 +172,16 @@ def test_file_response_and_head(target: Target) -> None:
 
 
 def test_conditional_get(target: Target) -> None:
-    first = requests.get(target.url + "/api/notes/", timeout=30)
+    first = target.http.get(target.url + "/api/notes/", timeout=30)
     etag = first.headers["ETag"]
-    again = requests.get(target.url + "/api/notes/", headers={"If-None-Match": etag}, timeout=30)
+    again = target.http.get(target.url + "/api/notes/", headers={"If-None-Match": etag}, timeout=30)
     assert again.status_code == 304
     assert again.content == b""
-    css = requests.get(target.url + "/static/notes/style.css", timeout=30)
+    css = target.http.get(target.url + "/static/notes/style.css", timeout=30)
     assert css.status_code == 200
     assert "rgb(12, 34, 56)" in css.text
     since = css.headers["Last-Modified"]
-    cached = requests.get(
+    cached = target.http.get(
         target.url + "/static/notes/style.css", headers={"If-Modified-Since": since}, timeout=30
     )
     assert cached.status_code == 304
@@ -208,18 +214,21 @@ def test_root_path(django_env: dict[str, str]) -> None:
 
 
 @pytest.mark.browser
-def test_page_css_and_form_in_chromium(tmp_path: Path, django_env: dict[str, str]) -> None:
-    with wsgiserver_cli(
-        "--access-log", "-", "tests.frameworks.browser_apps:django", env=django_env
-    ) as server:
-        dom = load_in_chromium(server.url + "/?browser-check", tmp_path / "profile")
+def test_page_css_and_form_in_chromium(
+    tmp_path: Path, django_env: dict[str, str], browser_protocol: BrowserProtocol
+) -> None:
+    """Over HTTP/1.1, and over HTTP/2 with TLS (the access log says which)."""
+    via = browser_protocol
+    app = "tests.frameworks.browser_apps:django"
+    with wsgiserver_cli("--access-log", "-", *via.options, app, env=django_env) as server:
+        dom = load_in_chromium(server.url + "/?browser-check", tmp_path / "profile", *via.chromium)
         log = server.access_log()
-        notes = requests.get(server.url + "/api/notes/", timeout=30).json()["notes"]
+        notes = requests.get(server.url + "/api/notes/", timeout=30, verify=via.verify)
     # The POST carried the CSRF cookie and token as a browser sends them.
     assert '<li class="note">css-color:rgb(12, 34, 56)</li>' in dom
-    assert "css-color:rgb(12, 34, 56)" in [n["title"] for n in notes]
-    assert '"GET /static/notes/style.css HTTP/1.1" 200 ' in log, log
-    assert '"POST / HTTP/1.1" 302 ' in log, log
+    assert "css-color:rgb(12, 34, 56)" in [n["title"] for n in notes.json()["notes"]]
+    assert f'"GET /static/notes/style.css {via.logged}" 200 ' in log, log
+    assert f'"POST / {via.logged}" 302 ' in log, log
 
 
 FEATURES: dict[str, int | None] = {

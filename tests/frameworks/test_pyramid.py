@@ -28,6 +28,7 @@ from tests.frameworks.helpers import (
     wsgiserver_cli,
 )
 from tests.frameworks.home_page import check_home_page
+from tests.frameworks.transports import HTTP1, HTTP2, Client, assert_streamed
 from wsgiserver.config.paste_ini import options_from_ini
 from wsgiserver.errors import ConfigError
 from wsgiserver.testing import serving
@@ -45,39 +46,43 @@ CSS = HERE / "static" / "style.css"
 class Target:
     mode: str
     url: str
+    http: Client = HTTP1
 
 
-@pytest.fixture(scope="module", params=["cli", "inprocess", "inprocess-validated"])
+@pytest.fixture(scope="module", params=["cli", "inprocess", "inprocess-validated", "h2-validated"])
 def target(request: pytest.FixtureRequest) -> Iterator[Target]:
+    """The app through the CLI, in process, in process under the validator, and in process
+    under the validator over HTTP/2 (h2c with prior knowledge)."""
     mode = str(request.param)
     if mode == "cli":
         with wsgiserver_cli(APP) as server:
             yield Target(mode, server.url)
         return
     app: Any = make_app()
-    if mode == "inprocess-validated":
+    if mode.endswith("-validated"):
         app = validator(app)
-    with serving(app) as running:
-        yield Target(mode, running.url)
+    http2 = mode.startswith("h2")
+    with serving(app, http2=http2) as running:
+        yield Target(mode, running.url, HTTP2 if http2 else HTTP1)
 
 
 def test_routes_and_json_renderer(target: Target) -> None:
-    hello = requests.get(target.url + "/api/hello/ada", timeout=30)
+    hello = target.http.get(target.url + "/api/hello/ada", timeout=30)
     assert hello.headers["Content-Type"] == "application/json"
     assert hello.json() == {"hello": "ada", "url": target.url + "/api/hello/x"}
-    missing = requests.get(target.url + "/nope", timeout=30)
+    missing = target.http.get(target.url + "/nope", timeout=30)
     assert missing.status_code == 404
     assert missing.text == "no page at /nope\n"
 
 
 def test_form_post_redirects(target: Target) -> None:
-    posted = requests.post(target.url + "/notes", data={"note": "pyr"}, allow_redirects=False)
+    posted = target.http.post(target.url + "/notes", data={"note": "pyr"}, allow_redirects=False)
     assert posted.status_code == 303
     assert posted.headers["Location"] == target.url + "/"
-    page = requests.get(posted.headers["Location"], timeout=30).text
+    page = target.http.get(posted.headers["Location"], timeout=30).text
     assert '<li class="note">pyr</li>' in page
-    assert "pyr" in requests.get(target.url + "/api/notes", timeout=30).json()["notes"]
-    assert requests.post(target.url + "/notes", data={}, timeout=30).status_code == 400
+    assert "pyr" in target.http.get(target.url + "/api/notes", timeout=30).json()["notes"]
+    assert target.http.post(target.url + "/notes", data={}, timeout=30).status_code == 400
 
 
 @pytest.mark.parametrize("case", UPLOAD_CASES)
@@ -86,30 +91,30 @@ def test_multipart_upload_hash_matches(target: Target, case: int | str) -> None:
     chunked in several sizes."""
     size, chunked = upload_case(target.mode, case, 2 * 1024 * 1024 + 3)
     body = MultipartUpload(size)
-    response = post_upload(target.url + "/upload", body, chunked=chunked)
+    response = post_upload(target.url + "/upload", body, chunked=chunked, http=target.http)
     assert response.status_code == 200, response.text[:500]
     assert response.json() == {"filename": "big.bin", "size": size, "sha256": body.sha256}
 
 
 def test_file_response_conditional_get_and_head(target: Target) -> None:
-    first = requests.get(target.url + "/download", timeout=30)
+    first = target.http.get(target.url + "/download", timeout=30)
     assert first.status_code == 200
     assert first.content == CSS.read_bytes()
     etag = first.headers["ETag"]
-    again = requests.get(target.url + "/download", headers={"If-None-Match": etag}, timeout=30)
+    again = target.http.get(target.url + "/download", headers={"If-None-Match": etag}, timeout=30)
     assert again.status_code == 304
     assert again.content == b""
     modified = first.headers["Last-Modified"]
-    since = requests.get(target.url + "/download", headers={"If-Modified-Since": modified})
+    since = target.http.get(target.url + "/download", headers={"If-Modified-Since": modified})
     assert since.status_code == 304
-    with requests.Session() as client:
+    with target.http.Session() as client:
         head = client.head(target.url + "/download", timeout=30)
         assert head.headers["Content-Length"] == str(CSS.stat().st_size)
         assert client.get(target.url + "/api/notes", timeout=30).status_code == 200
 
 
 def test_static_view(target: Target) -> None:
-    css = requests.get(target.url + "/static/style.css", timeout=30)
+    css = target.http.get(target.url + "/static/style.css", timeout=30)
     assert css.status_code == 200
     assert "rgb(12, 34, 56)" in css.text
 
@@ -275,8 +280,8 @@ def test_home_page_is_styled_and_links_every_feature(tmp_path: Path) -> None:
 
 
 def test_streamed_response(target: Target) -> None:
-    with requests.get(target.url + "/stream?n=3", stream=True, timeout=30) as response:
-        assert response.headers["Transfer-Encoding"] == "chunked"
+    with target.http.get(target.url + "/stream?n=3", stream=True, timeout=30) as response:
+        assert_streamed(response)
         assert response.text == "chunk 0 of 3\nchunk 1 of 3\nchunk 2 of 3\n"
-    fallback = requests.get(target.url + "/stream?n=x", timeout=30)
+    fallback = target.http.get(target.url + "/stream?n=x", timeout=30)
     assert fallback.text.count("\n") == 5
