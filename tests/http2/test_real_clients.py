@@ -278,3 +278,18 @@ def test_httpx_h2c_prior_knowledge_streams_interleave() -> None:
         fast = client.get(running.url + "/fast")
         assert (fast.status_code, fast.text, fast.http_version) == (200, "fast\n", "HTTP/2")
         assert (slow.result().status_code, slow.result().text) == (200, "slow\n")
+
+
+def test_concurrent_large_uploads_on_one_connection_all_arrive(tmp_path: Path) -> None:
+    # Eight 1 MiB uploads at a time on one connection, more than the pool's threads: each
+    # stream's app blocks reading its body, which only a thread serving the connection can
+    # receive. Every upload must arrive whole (a stall ends in 408s, at body_timeout).
+    h2load = tool("h2load")
+    upload = tmp_path / "upload.bin"
+    upload.write_bytes(payload(MIB))
+    for _ in range(3):  # the stall this guards against was intermittent
+        with h2c_server(digest_app, threads=4, body_timeout=5) as srv:
+            out = run(h2load, "-n", "16", "-c", "1", "-m", "8", "-d", str(upload), srv.url + "/")
+        # Read once the server has stopped: a record is written after its response ends.
+        assert "status codes: 16 2xx, 0 3xx, 0 4xx, 0 5xx" in out, out
+        assert [(r.status, r.request_bytes) for r in srv.access_records] == [(200, MIB)] * 16

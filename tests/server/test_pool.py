@@ -288,6 +288,20 @@ def test_taking_a_task_with_no_thread_in_the_poller_starts_the_watch() -> None:
         assert not p.start_watching()  # a thread in the poller notices new work itself
 
 
+def test_the_last_thread_back_from_the_poller_starts_the_watch_with_or_without_work() -> None:
+    # A thread nudged out of the poller for a task another thread took may become a spare:
+    # if every running thread is blocked on its HTTP/2 stream's body, only the watch (the
+    # housekeeper's rule) can add a poller to read that body. So leaving the poller with
+    # nothing still starts the watch once no thread is left there.
+    p = pool()
+    with p._lock:
+        p.idle = 2
+        assert not p.polled()  # another thread still waits in the poller
+        assert not p.watching
+        assert p.polled()  # the last one: nothing would notice ready work
+        assert p.watching
+
+
 def test_a_server_runs_submitted_tasks_on_its_threads_and_drops_the_rest_at_stop() -> None:
     log: list[str] = []
     gate = threading.Event()

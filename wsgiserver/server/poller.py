@@ -77,7 +77,13 @@ class EpollPoller:
             try:
                 self._epoll.modify(fd, self._mask)
             except FileNotFoundError:
-                self._epoll.register(fd, self._mask)
+                try:
+                    self._epoll.register(fd, self._mask)
+                except FileExistsError:
+                    # An HTTP/2 connection parked by one thread may be served again
+                    # (`Server.serve_again`) and parked by another before the first one's
+                    # arm: both find it unregistered, the second registration is a MOD.
+                    self._epoll.modify(fd, self._mask)
         except ValueError:
             pass  # the poller is closed
         except OSError as exc:

@@ -143,12 +143,14 @@ class ThreadPool:
         """Under the lock: threads other than this one that take work or wait in the poller."""
         return len(self.threads) - self._extra - self.spares - 1
 
-    def polled(self, *, got: bool) -> bool:
-        """Under the lock: back from the poller. True if the housekeeper should start to
-        watch (no thread waits in the poller any more); with nothing got, the caller asks
-        `surplus()`."""
+    def polled(self) -> bool:
+        """Under the lock: back from the poller, with work or without (a timeout, a nudge for
+        a task). True if the housekeeper should start to watch: no thread waits in the poller
+        any more. Also without work: this thread may become a spare next (the others are at
+        the runnable target), and with every running thread blocked (HTTP/2 streams waiting
+        for their own connection's bytes) only the housekeeper's rule can add a poller."""
         self.idle -= 1
-        return got and self.start_watching()
+        return self.start_watching()
 
     def start_watching(self) -> bool:
         """Under the lock: a thread took work. True if the housekeeper should start to

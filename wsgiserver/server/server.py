@@ -514,6 +514,11 @@ class Server:
                 self._resume_accept = [(w, fd) for w, fd in self._resume_accept if w > now]
                 grow = False
                 pool = self._pool
+                if not pool.watching and not pool.idle:
+                    # No thread waits in the poller and none said so (a safety net: every
+                    # path that leaves the poller should have): watch, or ready work could
+                    # wait with every thread blocked until a timeout.
+                    pool.watching = True
                 if pool.watching and not measuring:
                     # The first look at a busy pool only starts the clock: the CPU used
                     # since the housekeeper last slept says nothing about the work now.
@@ -657,7 +662,7 @@ class Server:
                     continue
                 fd = poller.wait(pool.idle_seconds)
                 with lock:
-                    if pool.polled(got=fd is not None):
+                    if pool.polled():
                         self._cond.notify()  # the housekeeper measures a pool with no poller
                     if self._leaving():
                         return
