@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import re
+import signal
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -84,8 +85,15 @@ def run(cmd: list[str], seconds: float, log_file: Path) -> WrkResult:
     except subprocess.TimeoutExpired as exc:
         raise H2loadError("h2load did not finish in time") from exc
     if done.returncode != 0:
+        # h2load 1.52 can abort on a libev assertion when it closes a connection that its
+        # inactivity timeout (-N) gave up on: the run failed, whoever was slow.
+        how = (
+            f"was killed by {signal.Signals(-done.returncode).name}"
+            if done.returncode < 0
+            else f"exited {done.returncode}"
+        )
         why = done.stderr.strip() or done.stdout.strip()
-        raise H2loadError(f"h2load exited {done.returncode}: {why[-300:]}")
+        raise H2loadError(f"h2load {how}: {why[-300:]}")
     # No log at all when no request finished: parse() then says what failed.
     log = log_file.read_text() if log_file.exists() else ""
     return parse(done.stdout, durations_us(log))

@@ -137,7 +137,7 @@ def _measure(
 ) -> None:
     # h2load's request log and request body live here for the length of the runs.
     with tempfile.TemporaryDirectory(prefix="wsgiserver-bench-load-") as directory:
-        load = _load(scenario, wrk_path, settings, result, Path(directory))
+        load = scenario_load(scenario, wrk_path, settings, result, Path(directory))
         load(settings.warmup)
         if scenario.idle_connections:
             _idle_run(proc, scenario, settings, result, load)
@@ -153,6 +153,12 @@ def _measure(
         else:
             _measured_load(proc, settings, result, load)
     result.rss_kib = proc.rss_kib()
+    judge(result)
+
+
+def judge(result: Result) -> None:
+    """Make a measured run that is no number a failure: nothing completed, or (h2load)
+    requests failed; a rate that hides failures would compare servers unfairly."""
     if result.lifecycle is not None and result.lifecycle.reload.answered == 0:
         result.error = "no request completed during the reloads"
     if result.wrk is not None and result.wrk.requests == 0:
@@ -161,7 +167,7 @@ def _measure(
         result.error = h2load.failure(result.wrk)
 
 
-def _load(
+def scenario_load(
     scenario: Scenario, wrk_path: Path, settings: Settings, result: Result, directory: Path
 ) -> Load:
     """The scenario's load: wrk, or h2load for HTTP/2 (its files in ``directory``)."""

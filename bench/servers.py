@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bench.environment import OPTIONAL_PACKAGE, Environment
+from bench.scenarios import H2_CONNECTIONS
 
 CommandBuilder = Callable[[Environment, str, str, int], list[str]]
 
@@ -36,6 +37,10 @@ class Server:
     """The same serving cleartext HTTP/2 with prior knowledge (``h2`` scenarios), if it can."""
 
 
+GUNICORN_HTTP2_THREADS = H2_CONNECTIONS
+"""One gthread thread per HTTP/2 connection of the ``h2`` scenarios (see _gunicorn_http2)."""
+
+
 # Command lines are laid out by hand: an option and its value on one line.
 # fmt: off
 def _wsgiserver(env: Environment, app: str, host: str, port: int) -> list[str]:
@@ -52,15 +57,11 @@ def _wsgiserver_http2(env: Environment, app: str, host: str, port: int) -> list[
 
 
 def _gunicorn(
-    env: Environment, app: str, host: str, port: int, workers: int = 1, http2: bool = False
+    env: Environment, app: str, host: str, port: int, workers: int = 1, threads: int = 4
 ) -> list[str]:
-    # HTTP/2 (beta, through h2): without TLS only as h2c, for forwarded_allow_ips peers
-    # (127.0.0.1 by default), and prior knowledge must be asked for (gunicorn 26.2+).
-    protocols = ["--http-protocols", "h2,h1", "--http2-cleartext", "prior-knowledge"]
     return [
         str(env.bin_dir / "gunicorn"),
-        "-k", "gthread", "--threads", "4", "-w", str(workers),
-        *(protocols if http2 else []),
+        "-k", "gthread", "--threads", str(threads), "-w", str(workers),
         "--bind", f"{host}:{port}",
         app,
     ]
@@ -71,7 +72,18 @@ def _gunicorn_workers(env: Environment, app: str, host: str, port: int) -> list[
 
 
 def _gunicorn_http2(env: Environment, app: str, host: str, port: int) -> list[str]:
-    return _gunicorn(env, app, host, port, http2=True)
+    # HTTP/2 (beta, through h2): without TLS only as h2c, for forwarded_allow_ips peers
+    # (127.0.0.1 by default), and prior knowledge must be asked for (gunicorn 26.2+).
+    # Its gthread worker keeps a thread on an HTTP/2 connection for the connection's whole
+    # life, serving its streams one after another: with 4 threads, 6 of h2load's 10
+    # connections would get no answer at all, so it gets a thread per connection.
+    command = _gunicorn(env, app, host, port, threads=GUNICORN_HTTP2_THREADS)
+    return [
+        *command[:-1],
+        "--http-protocols", "h2,h1",
+        "--http2-cleartext", "prior-knowledge",
+        command[-1],
+    ]
 
 
 def _waitress(env: Environment, app: str, host: str, port: int) -> list[str]:
