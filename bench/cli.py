@@ -20,11 +20,12 @@ from bench import rounds
 from bench.environment import (
     SetupError,
     ensure_environment,
+    ensure_h2load,
     ensure_wrk,
     installed_versions,
 )
 from bench.idle import raise_nofile_limit
-from bench.machine import git_revision, machine_info, python_version, wrk_version
+from bench.machine import git_revision, h2load_version, machine_info, python_version, wrk_version
 from bench.paths import RESULTS_DIR
 from bench.report import commands_block, legend, scenario_table
 from bench.results import Result
@@ -57,7 +58,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """Parse the command line."""
     parser = argparse.ArgumentParser(
         prog="python -m bench",
-        description="Benchmark wsgiserver against peer WSGI servers with wrk.",
+        description="Benchmark wsgiserver against peer WSGI servers with wrk (and h2load "
+        "for HTTP/2).",
     )
     servers, scenarios = list(SERVERS), list(SCENARIOS)
     parser.add_argument(
@@ -107,8 +109,10 @@ def _log(message: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the selected scenarios for the selected servers; 0 unless setup failed."""
     args = parse_args(argv)
+    http2 = any(SCENARIOS[name].http2 for name in args.scenarios)
     try:
         wrk_path = ensure_wrk(_log)
+        h2load_path = ensure_h2load(_log) if http2 else None
         env = ensure_environment(_log, reinstall=args.reinstall)
     except SetupError as exc:
         print(f"bench: {exc}", file=sys.stderr)
@@ -128,6 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         server_cpu=args.server_cpu,
         client_cpu=args.client_cpu,
         helper_python=sys.executable,
+        h2load=h2load_path,
     )
     sentinel = "65531"  # a port number that appears nowhere else in a command
 
@@ -144,6 +149,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             if SERVERS[name].lifecycle is not None
         }
         print(commands_block(two, "Lifecycle commands (two workers, pinned)") + "\n", flush=True)
+    h2 = next((name for name in args.scenarios if SCENARIOS[name].http2), None)
+    if h2 is not None:
+        cleartext = {
+            name: shown(name, h2) for name in args.servers if SERVERS[name].http2 is not None
+        }
+        print(commands_block(cleartext, "HTTP/2 commands (h2c, pinned)") + "\n", flush=True)
     print(legend(args.rounds) + "\n", flush=True)
     started = datetime.datetime.now(datetime.UTC)
     results: list[Result] = []
@@ -198,6 +209,7 @@ def _json_report(
             **machine_info(),
             "server_python": python_version(python),
             "wrk": wrk_version(wrk_path),
+            "h2load": h2load_version(settings.h2load) if settings.h2load else None,
         },
         "versions": {
             SUBJECT: git_revision(),

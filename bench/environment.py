@@ -5,7 +5,8 @@ servers run from ``bench/.venv``, which this module creates and fills with
 pip.  wsgiserver is *not* installed there: it is imported from the
 repository root through ``PYTHONPATH`` so the suite works before packaging
 is final.  Debian packages (``wrk``, ``libev-dev`` for bjoern) are
-installed with apt-get when missing and we are root.
+installed with apt-get when missing and we are root, and so is
+``nghttp2-client`` (h2load) when an HTTP/2 scenario runs.
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ from bench.paths import REPO_ROOT, VENV_DIR
 Log = Callable[[str], None]
 
 PEER_PACKAGES: tuple[str, ...] = (
-    "gunicorn",
+    # HTTP/2 with cleartext prior knowledge (the ``h2`` scenarios) came in gunicorn 26.2.
+    "gunicorn[http2]>=26.2",
+    # wsgiserver's own --http2 (it runs from the repository, so its extra is not installed).
+    "h2>=4.1,<5",
     "waitress",
     "cheroot",
     "granian",
@@ -101,16 +105,29 @@ def ensure_environment(log: Log, reinstall: bool = False) -> Environment:
 
 def ensure_wrk(log: Log) -> Path:
     """Return the path of ``wrk``, installing Debian's package if possible."""
-    found = shutil.which("wrk")
+    return _ensure_tool(log, "wrk", "wrk", "")
+
+
+def ensure_h2load(log: Log) -> Path:
+    """Return the path of ``h2load`` (HTTP/2 scenarios), installing Debian's nghttp2-client
+    if possible."""
+    return _ensure_tool(log, "h2load", "nghttp2-client", " or leave out the h2 scenarios")
+
+
+def _ensure_tool(log: Log, tool: str, package: str, otherwise: str) -> Path:
+    found = shutil.which(tool)
     if found is not None:
         return Path(found)
     if not _can_apt():
-        raise SetupError("wrk is not installed; install it (Debian: apt-get install wrk) and retry")
-    log("installing Debian package wrk")
-    _apt_install(["wrk"])
-    found = shutil.which("wrk")
+        raise SetupError(
+            f"{tool} is not installed; install it (Debian: apt-get install {package})"
+            f"{otherwise} and retry"
+        )
+    log(f"installing Debian package {package}")
+    _apt_install([package])
+    found = shutil.which(tool)
     if found is None:
-        raise SetupError("apt-get install wrk succeeded but wrk is not on PATH")
+        raise SetupError(f"apt-get install {package} succeeded but {tool} is not on PATH")
     return Path(found)
 
 

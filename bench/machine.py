@@ -40,6 +40,13 @@ def wrk_version(wrk: Path) -> str:
     return text.splitlines()[0] if text else "unknown"
 
 
+def h2load_version(h2load: Path) -> str:
+    """h2load's version line (``h2load nghttp2/1.52.0``)."""
+    out = subprocess.run([str(h2load), "--version"], capture_output=True, text=True, check=False)
+    text = out.stdout.strip()
+    return text.splitlines()[0] if text else "unknown"
+
+
 def git_revision() -> str:
     """The repository's HEAD commit (with ``-dirty``), or why it is unknown."""
     head = subprocess.run(

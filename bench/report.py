@@ -36,11 +36,13 @@ def scenario_table(scenario: Scenario, runs: Sequence[Result], duration: float) 
     servers = by_server(runs)
     rounds = max((len(server_runs) for server_runs in servers.values()), default=1)
     subject = servers.get(SUBJECT, [])
-    shape = (
-        "16 keep-alive + 4 closing connections, fixed phases"
-        if scenario.lifecycle
-        else f"{scenario.connections} connections, {duration:g} s"
-    )
+    if scenario.lifecycle:
+        shape = "16 keep-alive + 4 closing connections, fixed phases"
+    elif scenario.http2:
+        shape = f"h2load, {scenario.connections} h2c connections x {scenario.streams} streams"
+        shape += f", {duration:g} s"
+    else:
+        shape = f"{scenario.connections} connections, {duration:g} s"
     if rounds > 1:
         shape += f", {rounds} rounds: median (min-max)"
     title = f"== {scenario.name}: {scenario.description}; {shape} =="

@@ -1,4 +1,4 @@
-"""Owns one measurement: start a server, warm up, load it with wrk, stop it.
+"""Owns one measurement: start a server, warm up, load it with wrk (h2load for HTTP/2), stop it.
 
 The server's CPU time (its whole process tree) is sampled just before and
 just after the measured wrk run, so the warm-up and the start-up are not in
@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import lifecycle, wrk
+from bench import h2load, lifecycle, wrk
 from bench.environment import Environment
 from bench.idle import IdleConnections
 from bench.paths import LOG_DIR, REPO_ROOT
@@ -26,7 +26,7 @@ from bench.scenarios import Scenario
 from bench.servers import Server, unavailable_reason
 
 Load = Callable[[float], wrk.WrkResult]
-"""Runs the scenario's wrk load for the given number of seconds."""
+"""Runs the scenario's wrk (or h2load) load for the given number of seconds."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,8 @@ class Settings:
     stop_timeout: float = 10.0
     start_attempts: int = 3
     helper_python: str = "python3"
+    h2load: Path | None = None
+    """h2load, for the HTTP/2 scenarios (None when none of them runs)."""
 
 
 def server_command(
@@ -49,7 +51,11 @@ def server_command(
 ) -> list[str]:
     """The full, pinned command line of ``server`` for ``scenario``."""
     pin = ["taskset", "-c", str(settings.server_cpu)]
-    build = server.lifecycle if scenario.lifecycle and server.lifecycle else server.build
+    build = server.build
+    if scenario.lifecycle and server.lifecycle:
+        build = server.lifecycle
+    elif scenario.http2 and server.http2:
+        build = server.http2
     return pin + build(env, scenario.app, settings.host, port)
 
 
@@ -71,6 +77,9 @@ def run_one(
     if scenario.lifecycle and server.lifecycle is None:
         result.error = "not measured: no pre-forked workers to reload or replace"
         return result
+    if scenario.http2 and server.http2 is None:
+        result.error = "not measured: serves no HTTP/2"
+        return result
     # The server's TMPDIR is its own and goes when it has stopped: servers that a signal ends
     # without running atexit (waitress, bjoern, granian's worker) leave nothing in /tmp.
     with tempfile.TemporaryDirectory(prefix="wsgiserver-bench-", ignore_cleanup_errors=True) as tmp:
@@ -79,7 +88,7 @@ def run_one(
             return result
         try:
             _measure(proc, scenario, wrk_path, settings, result)
-        except (wrk.WrkError, RuntimeError, OSError) as exc:
+        except (wrk.WrkError, h2load.H2loadError, RuntimeError, OSError) as exc:
             result.error = str(exc)
         finally:
             if result.error is None and not proc.alive() and not scenario.lifecycle:
@@ -126,9 +135,64 @@ def _port_lost(why: str, log_tail: str) -> bool:
 def _measure(
     proc: ServerProcess, scenario: Scenario, wrk_path: Path, settings: Settings, result: Result
 ) -> None:
+    # h2load's request log and request body live here for the length of the runs.
+    with tempfile.TemporaryDirectory(prefix="wsgiserver-bench-load-") as directory:
+        load = scenario_load(scenario, wrk_path, settings, result, Path(directory))
+        load(settings.warmup)
+        if scenario.idle_connections:
+            _idle_run(proc, scenario, settings, result, load)
+        elif scenario.lifecycle:
+            result.lifecycle = lifecycle.measure(
+                proc,
+                settings.helper_python,
+                settings.host,
+                result.port,
+                settings.client_cpu,
+                str(REPO_ROOT),
+            )
+        else:
+            _measured_load(proc, settings, result, load)
+    result.rss_kib = proc.rss_kib()
+    judge(result)
+
+
+def judge(result: Result) -> None:
+    """Make a measured run that is no number a failure: nothing completed, or (h2load)
+    requests failed; a rate that hides failures would compare servers unfairly."""
+    if result.lifecycle is not None and result.lifecycle.reload.answered == 0:
+        result.error = "no request completed during the reloads"
+    if result.wrk is not None and result.wrk.requests == 0:
+        result.error = "no request completed during the measured run"
+    if result.wrk is not None and result.wrk.failed:
+        result.error = h2load.failure(result.wrk)
+
+
+def scenario_load(
+    scenario: Scenario, wrk_path: Path, settings: Settings, result: Result, directory: Path
+) -> Load:
+    """The scenario's load: wrk, or h2load for HTTP/2 (its files in ``directory``)."""
     url = f"http://{settings.host}:{result.port}{scenario.path}"
+    h2load_path = settings.h2load
+    if scenario.http2 and h2load_path is None:
+        raise h2load.H2loadError("h2load was not found (Debian: apt-get install nghttp2-client)")
+    log_file = directory / "requests.log"
+    body = h2load.body_file(directory, scenario.body_bytes) if scenario.body_bytes else None
 
     def load(seconds: float) -> wrk.WrkResult:
+        if h2load_path is not None and scenario.http2:
+            cmd = h2load.command(
+                h2load_path,
+                settings.client_cpu,
+                url,
+                scenario.connections,
+                scenario.streams,
+                seconds,
+                log_file,
+                scenario.headers,
+                body,
+            )
+            result.wrk_command = cmd
+            return h2load.run(cmd, seconds, log_file)
         cmd = wrk.command(
             wrk_path,
             settings.client_cpu,
@@ -141,25 +205,7 @@ def _measure(
         result.wrk_command = cmd
         return wrk.run(cmd, seconds)
 
-    load(settings.warmup)
-    if scenario.idle_connections:
-        _idle_run(proc, scenario, settings, result, load)
-    elif scenario.lifecycle:
-        result.lifecycle = lifecycle.measure(
-            proc,
-            settings.helper_python,
-            settings.host,
-            result.port,
-            settings.client_cpu,
-            str(REPO_ROOT),
-        )
-    else:
-        _measured_load(proc, settings, result, load)
-    result.rss_kib = proc.rss_kib()
-    if result.lifecycle is not None and result.lifecycle.reload.answered == 0:
-        result.error = "no request completed during the reloads"
-    if result.wrk is not None and result.wrk.requests == 0:
-        result.error = "no request completed during the measured run"
+    return load
 
 
 def _measured_load(proc: ServerProcess, settings: Settings, result: Result, load: Load) -> None:

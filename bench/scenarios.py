@@ -1,4 +1,4 @@
-"""Owns the list of scenarios: which app and path, how wrk drives them."""
+"""Owns the list of scenarios: which app and path, how wrk (or h2load, for HTTP/2) drives them."""
 
 from __future__ import annotations
 
@@ -26,9 +26,24 @@ class Scenario:
     lifecycle: bool = False
     """Two worker processes, reloaded, one killed, then stopped under load
     (``bench/lifecycle.py``); only for servers with a lifecycle command."""
+    streams: int = 0
+    """Concurrent HTTP/2 streams per connection: above 0, h2load drives the scenario over
+    cleartext HTTP/2 with prior knowledge (``bench/h2load.py``), only for servers with an
+    HTTP/2 command."""
+    body_bytes: int = 0
+    """Request body h2load posts on every stream (wrk's bodies come from ``script``)."""
+
+    @property
+    def http2(self) -> bool:
+        return self.streams > 0
 
 
 IDLE_CONNECTIONS = 10_000
+POST_BODY_BYTES = 64 * 1024
+"""The ``post`` scenarios' request body (``bench/post.lua`` builds the same for wrk)."""
+H2_CONNECTIONS = 10
+H2_STREAMS = 10
+"""10 connections x 10 streams: 100 requests in flight, as issue 18 asks."""
 
 SCENARIOS: dict[str, Scenario] = {
     scenario.name: scenario
@@ -54,6 +69,27 @@ SCENARIOS: dict[str, Scenario] = {
             "/echo",
             16,
             script=POST_CHUNKED_SCRIPT,
+        ),
+        Scenario(
+            "h2",
+            "13-byte body over cleartext HTTP/2",
+            BENCH_APP,
+            "/",
+            H2_CONNECTIONS,
+            streams=H2_STREAMS,
+        ),
+        Scenario(
+            "h2-post",
+            "64 KiB request body echoed back over cleartext HTTP/2",
+            BENCH_APP,
+            "/echo",
+            H2_CONNECTIONS,
+            headers=(
+                "content-type: application/octet-stream",
+                f"x-expect-length: {POST_BODY_BYTES}",
+            ),
+            streams=H2_STREAMS,
+            body_bytes=POST_BODY_BYTES,
         ),
         Scenario("sleep", "app sleeps 10 ms (ideal 10,000 req/s)", BENCH_APP, "/sleep", 100),
         Scenario(

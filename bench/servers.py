@@ -5,7 +5,9 @@ host/port, and is prefixed with ``taskset -c CPU`` by the runner.  Options
 are the servers' defaults apart from what is needed for one worker process
 (and gunicorn's gthread worker, which is not its default).  The servers
 that pre-fork and reload workers also have a command with two workers for
-the ``lifecycle`` scenario.
+the ``lifecycle`` scenario, and those that serve HTTP/2 one that accepts
+cleartext HTTP/2 with prior knowledge from 127.0.0.1 for the ``h2``
+scenarios (the same command otherwise).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bench.environment import OPTIONAL_PACKAGE, Environment
+from bench.scenarios import H2_CONNECTIONS
 
 CommandBuilder = Callable[[Environment, str, str, int], list[str]]
 
@@ -30,6 +33,12 @@ class Server:
     note: str
     lifecycle: CommandBuilder | None = None
     """The same with two worker processes (``lifecycle`` scenario), if it has them."""
+    http2: CommandBuilder | None = None
+    """The same serving cleartext HTTP/2 with prior knowledge (``h2`` scenarios), if it can."""
+
+
+GUNICORN_HTTP2_THREADS = H2_CONNECTIONS
+"""One gthread thread per HTTP/2 connection of the ``h2`` scenarios (see _gunicorn_http2)."""
 
 
 # Command lines are laid out by hand: an option and its value on one line.
@@ -42,10 +51,17 @@ def _wsgiserver_workers(env: Environment, app: str, host: str, port: int) -> lis
     return [*_wsgiserver(env, app, host, port), "--workers", "2"]
 
 
-def _gunicorn(env: Environment, app: str, host: str, port: int, workers: int = 1) -> list[str]:
+def _wsgiserver_http2(env: Environment, app: str, host: str, port: int) -> list[str]:
+    # h2c with prior knowledge is allowed for the trusted peers, 127.0.0.1 by default.
+    return [*_wsgiserver(env, app, host, port), "--http2"]
+
+
+def _gunicorn(
+    env: Environment, app: str, host: str, port: int, workers: int = 1, threads: int = 4
+) -> list[str]:
     return [
         str(env.bin_dir / "gunicorn"),
-        "-k", "gthread", "--threads", "4", "-w", str(workers),
+        "-k", "gthread", "--threads", str(threads), "-w", str(workers),
         "--bind", f"{host}:{port}",
         app,
     ]
@@ -53,6 +69,21 @@ def _gunicorn(env: Environment, app: str, host: str, port: int, workers: int = 1
 
 def _gunicorn_workers(env: Environment, app: str, host: str, port: int) -> list[str]:
     return _gunicorn(env, app, host, port, workers=2)
+
+
+def _gunicorn_http2(env: Environment, app: str, host: str, port: int) -> list[str]:
+    # HTTP/2 (beta, through h2): without TLS only as h2c, for forwarded_allow_ips peers
+    # (127.0.0.1 by default), and prior knowledge must be asked for (gunicorn 26.2+).
+    # Its gthread worker keeps a thread on an HTTP/2 connection for the connection's whole
+    # life, serving its streams one after another: with 4 threads, 6 of h2load's 10
+    # connections would get no answer at all, so it gets a thread per connection.
+    command = _gunicorn(env, app, host, port, threads=GUNICORN_HTTP2_THREADS)
+    return [
+        *command[:-1],
+        "--http-protocols", "h2,h1",
+        "--http2-cleartext", "prior-knowledge",
+        command[-1],
+    ]
 
 
 def _waitress(env: Environment, app: str, host: str, port: int) -> list[str]:
@@ -68,13 +99,19 @@ def _cheroot(env: Environment, app: str, host: str, port: int) -> list[str]:
     return [str(env.python), "-m", "bench.runners.cheroot_server", app, host, str(port)]
 
 
-def _granian(env: Environment, app: str, host: str, port: int) -> list[str]:
+def _granian(env: Environment, app: str, host: str, port: int, http2: bool = False) -> list[str]:
     return [
         str(env.bin_dir / "granian"),
         "--interface", "wsgi", "--workers", "1",
+        # HTTP/2 only; without TLS that is h2c with prior knowledge, from any peer.
+        *(["--http", "2"] if http2 else []),
         "--host", host, "--port", str(port),
         app,
     ]
+
+
+def _granian_http2(env: Environment, app: str, host: str, port: int) -> list[str]:
+    return _granian(env, app, host, port, http2=True)
 
 
 def _bjoern(env: Environment, app: str, host: str, port: int) -> list[str]:
@@ -90,17 +127,24 @@ SUBJECT = "wsgiserver"
 SERVERS: dict[str, Server] = {
     server.name: server
     for server in (
-        Server(SUBJECT, SUBJECT, _wsgiserver, "defaults", _wsgiserver_workers),
+        Server(SUBJECT, SUBJECT, _wsgiserver, "defaults", _wsgiserver_workers, _wsgiserver_http2),
         Server(
             "gunicorn",
             "gunicorn",
             _gunicorn,
             "gthread worker, 4 threads, 1 worker",
             _gunicorn_workers,
+            _gunicorn_http2,
         ),
         Server("waitress", "waitress", _waitress, "4 threads (its default)"),
         Server("cheroot", "cheroot", _cheroot, "cheroot.wsgi.Server defaults"),
-        Server("granian", "granian", _granian, "WSGI interface, 1 worker, default threads"),
+        Server(
+            "granian",
+            "granian",
+            _granian,
+            "WSGI interface, 1 worker, default threads",
+            http2=_granian_http2,
+        ),
         Server(OPTIONAL_PACKAGE, OPTIONAL_PACKAGE, _bjoern, "bjoern.run defaults"),
     )
 }

@@ -22,7 +22,8 @@ class WrkError(RuntimeError):
 
 @dataclass(frozen=True)
 class WrkResult:
-    """The numbers from one wrk run; latencies in milliseconds."""
+    """The numbers from one load run, wrk's (or h2load's for the HTTP/2 scenarios, see
+    ``bench/h2load.py``); latencies in milliseconds."""
 
     requests: int
     seconds: float
@@ -32,6 +33,9 @@ class WrkResult:
     percentiles_ms: dict[str, float]
     non_2xx_3xx: int
     socket_errors: dict[str, int] = field(default_factory=dict)
+    failed: int = 0
+    """Requests h2load counted as failed (errored, timed out, or status 400 and above); wrk
+    has no such count and leaves it 0."""
 
     @property
     def p50_ms(self) -> float:
