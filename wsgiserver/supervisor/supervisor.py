@@ -17,7 +17,7 @@ are empty); the main loop reads the pipe and acts:
   only as new ones report ready, and the reload is complete once every old one has closed
   its listeners. If a new worker cannot load the app, the old ones keep serving and the
   error is logged.
-- TTIN, TTOU: one worker more, one fewer.
+- TTIN, TTOU: one worker more (up to `MAX_WORKERS`, the limit of `--workers`), one fewer.
 - CHLD: wakes the loop, which reaps the worker and forks its replacement in the same pass.
 
 A worker that cannot boot while no worker is serving (the first start) ends the supervisor
@@ -46,7 +46,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from wsgiserver.config.bind import BindAddress, describe
-from wsgiserver.config.options import Config
+from wsgiserver.config.options import MAX_WORKERS, Config
 from wsgiserver.errors import EXIT_APP
 from wsgiserver.observability import metrics as m
 from wsgiserver.server.admin import AdminServer, respond
@@ -280,6 +280,9 @@ class Supervisor:
                 log.warning("--preload: workers restart, but the app is not imported again")
             self._reload()
         elif signum == signal.SIGTTIN:
+            if self.target >= MAX_WORKERS:  # the limit --workers has (config.options)
+                log.warning("received SIGTTIN: already at the limit of %d workers", MAX_WORKERS)
+                return
             self.target += 1
             log.info("received SIGTTIN: %d workers", self.target)
         elif signum == signal.SIGTTOU:
