@@ -5,7 +5,8 @@ inherited sockets (`wsgiserver.supervisor.worker`), reaping and respawning them 
 downtime reloads, recycling, heartbeats, and the signals below. Must not: speak HTTP.
 
 Signals only enqueue (`signal.set_wakeup_fd` writes the signal number to a pipe; the handlers
-are empty); the main loop reads the pipe and acts:
+are empty); the main loop reads the pipe and acts, and so does `_balance` after each fork, so
+that a stop is not held back until every worker of a large start or reload is forked:
 
 - TERM: graceful stop. First no new connection may queue: the listeners bound here are gated
   (`listeners.gate`), unix socket files removed, and this process closes its copies; then the
@@ -241,8 +242,7 @@ class Supervisor:
                 if self.admin is not None and fd in admin:
                     self.admin.step(0)
                 elif fd == wake_r:
-                    for signum in _drain(wake_r):
-                        self._on_signal(signum)
+                    self._act_on_signals()
                 else:
                     self._read(pipes[fd])
             self._reap()
@@ -263,6 +263,12 @@ class Supervisor:
                     log.info("reloading: %s changed", ", ".join(changed[:3]))
                     self._reload()
             self._balance(now)
+
+    def _act_on_signals(self) -> None:
+        """Act on every signal queued in the wakeup pipe (CHLD only wakes the loop, which
+        reaps)."""
+        for signum in _drain(self.wake_fds[0]):
+            self._on_signal(signum)
 
     def _on_signal(self, signum: int) -> None:
         if signum == signal.SIGCHLD or (self.stopping is not None and signum != signal.SIGINT):
@@ -494,6 +500,13 @@ class Supervisor:
         if len(good) < self.target and now >= self.next_spawn:
             for _ in range(self.target - len(good)):
                 self._spawn(now)
+                # Between two forks, not after the last one: a stop that comes while many
+                # workers start (or a reload replaces them) is acted on at once, and no worker
+                # is forked onto listeners it closed. (Other signals change only the counts,
+                # which the loop's next pass balances again.)
+                self._act_on_signals()
+                if self.stopping is not None:
+                    return
         surplus = len(good) - self.target
         for worker in sorted(good, key=lambda w: (w.ready, w.started))[: max(surplus, 0)]:
             self._ask_to_stop(worker, now)
