@@ -17,7 +17,6 @@ from tests.supervisor.helpers import (
     probe_argv,
     wait_gone,
     write_app,
-    write_slow_boot_app,
 )
 
 pytestmark = pytest.mark.slow
@@ -211,18 +210,14 @@ def forked(lines: list[str]) -> list[int]:
 
 
 def test_term_while_workers_are_forked_is_acted_on_before_the_next_fork(
-    start: Start, app_dir: Path
+    start: Start, gate: int
 ) -> None:
     # The supervisor forked every worker it wanted before it read a signal: with a huge
-    # --workers a TERM waited, unread, for many minutes. Here TERM comes right after the
-    # second of six forks (the probe sends it), while those workers are still importing.
-    gate = write_slow_boot_app(app_dir)
-    try:
-        argv = probe_argv("--bind", "127.0.0.1:0", "--workers", "6", "app:app")
-        server = start(argv=argv, env={"PROBE_SIGNAL_AFTER_FORK": "2:SIGTERM"})
-        assert server.wait() == 0
-    finally:
-        os.close(gate)
+    # --workers a TERM went unread for many minutes. Here TERM comes right after the second
+    # of six forks (the probe sends it), while those workers are still importing the app.
+    argv = probe_argv("--bind", "127.0.0.1:0", "--workers", "6", "app:app")
+    server = start(argv=argv, env={"PROBE_SIGNAL_AFTER_FORK": "2:SIGTERM"})
+    assert server.wait() == 0
     workers = forked(server.lines)
     assert len(workers) == 2, server.lines
     assert all(wait_gone(pid) for pid in workers)
@@ -231,20 +226,16 @@ def test_term_while_workers_are_forked_is_acted_on_before_the_next_fork(
     assert server.lines[-1].endswith("stopped"), server.lines
 
 
-def test_term_while_workers_boot_stops_them_all(start: Start, app_dir: Path) -> None:
+def test_term_while_workers_boot_stops_them_all(start: Start, gate: int) -> None:
     # Workers still importing the app when TERM comes are stopped with the rest: the
     # supervisor exits 0 and leaves no process behind.
-    gate = write_slow_boot_app(app_dir)
-    try:
-        server = start("--bind", "127.0.0.1:0", "--workers", "3", "app:app")
-        server.wait_for(r"importing in \d+", count=3)
-        workers = children(server.pid)
-        assert len(workers) == 3, server.lines
-        os.write(gate, b"o")  # one of them boots: a ready worker and two booting ones
-        server.wait_for(r"worker \d+ ready")
-        assert server.stop() == 0
-    finally:
-        os.close(gate)
+    server = start("--bind", "127.0.0.1:0", "--workers", "3", "app:app")
+    server.wait_for(r"importing in \d+", count=3)
+    workers = children(server.pid)
+    assert len(workers) == 3, server.lines
+    os.write(gate, b"o")  # one of them boots: a ready worker and two booting ones
+    server.wait_for(r"worker \d+ ready")
+    assert server.stop() == 0
     assert all(wait_gone(pid) for pid in workers)
     assert server.lines[-1].endswith("stopped"), server.lines
 

@@ -14,7 +14,7 @@ import pytest
 from tests.server.helpers import RawClient, echo_app, get
 from wsgiserver.config.bind import BindAddress, parse_bind
 from wsgiserver.config.options import MAX_WORKERS, Config
-from wsgiserver.errors import BindError, ConfigError
+from wsgiserver.errors import EXIT_APP, BindError, ConfigError
 from wsgiserver.observability.accesslog import RequestRecord
 from wsgiserver.server.listeners import create_listener
 from wsgiserver.server.server import ProcessRole, Server
@@ -169,6 +169,22 @@ def test_ttin_grows_the_workers_up_to_the_limit_of_workers_only() -> None:
         assert supervisor.target == MAX_WORKERS
         supervisor._on_signal(signal.SIGTTOU)
         assert supervisor.target == MAX_WORKERS - 1
+    finally:
+        supervisor._close_sockets()
+
+
+def test_a_worker_that_did_not_boot_in_time_fails_the_first_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Aborted for not booting within BOOT_TIMEOUT, it used to be replaced without a word
+    # about the start: the server never became ready, and never said why.
+    monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
+    supervisor = Supervisor(Config(workers=2, bind=("127.0.0.1:0",)), lambda: echo_app)
+    try:
+        error = "worker 0 did not boot within 60s"
+        worker = Worker(0, -1, 0, started=0.0, last_beat=0.0, abort_sent=1.0, error=error)
+        supervisor._on_exit(worker, signal.SIGABRT)  # the wait status of a death by SIGABRT
+        assert (supervisor.exit_code, supervisor.fatal) == (EXIT_APP, error)
     finally:
         supervisor._close_sockets()
 

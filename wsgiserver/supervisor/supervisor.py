@@ -21,8 +21,11 @@ that a stop is not held back until every worker of a large start or reload is fo
 - TTIN, TTOU: one worker more (up to `MAX_WORKERS`, the limit of `--workers`), one fewer.
 - CHLD: wakes the loop, which reaps the worker and forks its replacement in the same pass.
 
-A worker that cannot boot while no worker is serving (the first start) ends the supervisor
-with the worker's one-line error and exit status 3, instead of fork-looping. Crashes are
+A worker that cannot boot (an error loading the app, or no READY within `BOOT_TIMEOUT`) while
+no worker is serving, or during the first start (until every worker of the first set has been
+ready at once: then, and not before, the "serving on" line is logged and systemd told
+READY=1), ends the supervisor with the worker's one-line error and exit status 3, instead of
+fork-looping. Crashes are
 replaced at once; only when they outnumber the workers within `CRASH_WINDOW` seconds are the
 replacements spaced out (0.1 s doubling up to 10 s).
 
@@ -395,18 +398,24 @@ class Supervisor:
 
     def _on_ready(self, worker: Worker) -> None:
         log.info("worker %d ready (generation %d)", worker.pid, worker.generation)
-        if not self.announced:
-            self.announced = True
-            log.info(
-                "wsgiserver %s serving on %s with %d worker(s), supervisor pid %d",
-                __version__,
-                describe(self.addresses, tls=self.config.certfile is not None),
-                self.target,
-                os.getpid(),
-            )
-            systemd.notify("READY=1")
-            if self.admin is not None:
-                log.info("admin endpoint (metrics, health) on http://%s", self.admin.address)
+
+    def _announce(self) -> None:
+        """Every worker of the first set serves: say so, and tell systemd (`_balance`).
+
+        Not at the first ready worker: systemd (`Type=notify`) counts the start as done at
+        READY=1, and a start with a worker that cannot boot must fail instead, with its error.
+        """
+        self.announced = True
+        log.info(
+            "wsgiserver %s serving on %s with %d worker(s), supervisor pid %d",
+            __version__,
+            describe(self.addresses, tls=self.config.certfile is not None),
+            self.target,
+            os.getpid(),
+        )
+        systemd.notify("READY=1")
+        if self.admin is not None:
+            log.info("admin endpoint (metrics, health) on http://%s", self.admin.address)
 
     def _reap(self) -> None:
         while True:
@@ -431,13 +440,15 @@ class Supervisor:
                 return  # failing to boot: the error line is all there is to say
             log.info("worker %d stopped (%s)", worker.pid, how)
             return
-        if worker.abort_sent is not None:
+        if worker.abort_sent is not None and worker.ready:
             log.info("worker %d killed after its timeout (%s)", worker.pid, how)
             return
         now = time.monotonic()
-        if not worker.ready:
+        if not worker.ready:  # it could not load the app, or did not boot in time
             message = worker.error or f"worker {worker.pid} {how} before it was ready"
-            if not any(w.ready for w in self.workers.values()):
+            if not self.announced or not any(w.ready for w in self.workers.values()):
+                # The first start fails as a whole, until every worker has been ready once
+                # (`_announce`): systemd must not see a start that never reaches full strength.
                 # Said once every worker is gone (`run`), so that it is the last line even
                 # when other workers failing alike write their tracebacks (--log-level debug).
                 self.fatal = message
@@ -488,7 +499,8 @@ class Supervisor:
                 worker.abort_sent = now
                 _kill(worker.pid, signal.SIGABRT)
             elif not worker.ready and now - worker.started > max(timeout, BOOT_TIMEOUT):
-                worker.error = f"worker {worker.pid} did not boot within {BOOT_TIMEOUT:.0f}s"
+                limit = max(timeout, BOOT_TIMEOUT)
+                worker.error = f"worker {worker.pid} did not boot within {limit:.0f}s"
                 worker.abort_sent = now
                 _kill(worker.pid, signal.SIGABRT)
 
@@ -519,6 +531,8 @@ class Supervisor:
         older_accepting = any(
             w.accepting for w in self.workers.values() if w.generation != self.generation
         )
+        if not self.announced and len(ready) >= self.target:
+            self._announce()
         if self.reloading and not old and len(ready) >= self.target and not older_accepting:
             self.reloading = False
             log.info("reload complete: %d worker(s) of generation %d", len(ready), self.generation)
