@@ -49,6 +49,32 @@ def app(environ, start_response):
 """
 
 
+# An app whose import waits for one byte from the FIFO the test holds: each byte the test
+# writes lets exactly one worker finish booting (b"x" makes its import fail instead).
+SLOW_BOOT_SOURCE = """\
+import os
+os.write(2, f"importing in {{os.getpid()}}\\n".encode())
+gate = os.open({fifo!r}, os.O_RDONLY)
+byte = os.read(gate, 1)  # one byte, unbuffered: the others are for the other workers
+os.close(gate)
+if byte == b"x":
+    raise RuntimeError("cannot reach the database")
+
+def app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"booted"]
+"""
+
+
+def write_slow_boot_app(directory: Path) -> int:
+    """Write `app.py` (SLOW_BOOT_SOURCE) and its FIFO; returns the FIFO opened for writing
+    (O_RDWR: neither side's open waits for the other), for the caller to close."""
+    fifo = directory / "boot-gate"
+    os.mkfifo(fifo)
+    write_app(directory, source=SLOW_BOOT_SOURCE.format(fifo=str(fifo)))
+    return os.open(fifo, os.O_RDWR)
+
+
 # The [app:main] of `write_paste_ini`: the same app, through a PasteDeploy factory.
 PASTE_FACTORY = "from app import app\n\ndef make(global_conf, **local_conf):\n    return app\n"
 
@@ -188,7 +214,8 @@ def server_argv(*args: str) -> list[str]:
 # time its select() returns and each time it forks, in order with its own log lines. So a
 # test can tell what the supervisor did within one pass of its loop, without a clock. With
 # PROBE_CHILD_SIGNAL=NAME in the environment each child sends itself that signal the moment
-# it is forked, before the supervisor's code in the child has run.
+# it is forked, before the supervisor's code in the child has run; with
+# PROBE_SIGNAL_AFTER_FORK=N:NAME the supervisor sends itself NAME right after its Nth fork.
 PROBE = """\
 import os, select, signal, sys
 from wsgiserver.cli import main
@@ -196,6 +223,8 @@ from wsgiserver.cli import main
 supervisor_pid = os.getpid()
 real_select, real_fork = select.select, os.fork
 child_signal = os.environ.get("PROBE_CHILD_SIGNAL")
+after, _, own_signal = os.environ.get("PROBE_SIGNAL_AFTER_FORK", "0:").partition(":")
+forks = 0
 
 def probed_select(*args):
     ready = real_select(*args)
@@ -204,9 +233,13 @@ def probed_select(*args):
     return ready
 
 def probed_fork():
+    global forks
     pid = real_fork()
     if pid:
         os.write(2, f"probe: forked {pid}\\n".encode())
+        forks += 1
+        if forks == int(after):
+            os.kill(supervisor_pid, getattr(signal, own_signal))
     elif child_signal:
         os.kill(os.getpid(), getattr(signal, child_signal))
     return pid

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import socket
@@ -11,7 +12,12 @@ import pytest
 
 from tests.server.helpers import RawClient, get
 from tests.supervisor.conftest import Start
-from tests.supervisor.helpers import children, probe_argv, wait_gone, write_app
+from tests.supervisor.helpers import (
+    children,
+    probe_argv,
+    wait_gone,
+    write_app,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -197,6 +203,41 @@ def test_a_signal_reaching_a_worker_as_it_is_forked_stays_the_workers(start: Sta
     server.wait_for(r"worker \d+ ready", count=2)
     assert server.stop() == 0
     assert not [line for line in server.lines if "received SIGHUP" in line], server.lines
+
+
+def forked(lines: list[str]) -> list[int]:
+    return [int(m.group(1)) for line in lines if (m := re.match(r"probe: forked (\d+)", line))]
+
+
+def test_term_while_workers_are_forked_is_acted_on_before_the_next_fork(
+    start: Start, gate: int
+) -> None:
+    # The supervisor forked every worker it wanted before it read a signal: with a huge
+    # --workers a TERM went unread for many minutes. Here TERM comes right after the second
+    # of six forks (the probe sends it), while those workers are still importing the app.
+    argv = probe_argv("--bind", "127.0.0.1:0", "--workers", "6", "app:app")
+    server = start(argv=argv, env={"PROBE_SIGNAL_AFTER_FORK": "2:SIGTERM"})
+    assert server.wait() == 0
+    workers = forked(server.lines)
+    assert len(workers) == 2, server.lines
+    assert all(wait_gone(pid) for pid in workers)
+    assert "received SIGTERM, stopping gracefully" in "\n".join(server.lines)
+    assert not [line for line in server.lines if "ready" in line or "serving" in line]
+    assert server.lines[-1].endswith("stopped"), server.lines
+
+
+def test_term_while_workers_boot_stops_them_all(start: Start, gate: int) -> None:
+    # Workers still importing the app when TERM comes are stopped with the rest: the
+    # supervisor exits 0 and leaves no process behind.
+    server = start("--bind", "127.0.0.1:0", "--workers", "3", "app:app")
+    server.wait_for(r"importing in \d+", count=3)
+    workers = children(server.pid)
+    assert len(workers) == 3, server.lines
+    os.write(gate, b"o")  # one of them boots: a ready worker and two booting ones
+    server.wait_for(r"worker \d+ ready")
+    assert server.stop() == 0
+    assert all(wait_gone(pid) for pid in workers)
+    assert server.lines[-1].endswith("stopped"), server.lines
 
 
 def test_a_worker_crashing_on_its_very_first_request_is_replaced(start: Start) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import stat
@@ -13,7 +14,15 @@ import pytest
 
 from tests.server.helpers import RawClient, get
 from tests.supervisor.conftest import Start
-from tests.supervisor.helpers import WAIT, socket_activated, write_app, write_paste_ini
+from tests.supervisor.helpers import (
+    WAIT,
+    Proc,
+    children,
+    socket_activated,
+    wait_gone,
+    write_app,
+    write_paste_ini,
+)
 
 MODES = [pytest.param((), id="single"), pytest.param(("--workers", "2"), id="workers")]
 
@@ -74,6 +83,64 @@ def test_sd_notify(start: Start, notify_socket: socket.socket, extra: tuple[str,
     server.send(signal.SIGTERM)
     assert notify_socket.recv(4096) == b"STOPPING=1"
     assert server.wait() == 0
+
+
+def datagrams(sock: socket.socket) -> list[bytes]:
+    """What `sock` holds now, without waiting."""
+    sock.setblocking(False)
+    received = []
+    try:
+        while True:
+            received.append(sock.recv(4096))
+    except BlockingIOError:
+        return received
+    finally:
+        sock.settimeout(WAIT)
+
+
+def three_slow_workers(start: Start, notify_socket: socket.socket) -> Proc:
+    """A server whose three workers each wait for a byte on the `gate` before they boot."""
+    env = {"NOTIFY_SOCKET": notify_socket.getsockname()}
+    server = start("--bind", "127.0.0.1:0", "--workers", "3", "app:app", env=env)
+    server.wait_for(r"importing in \d+", count=3)
+    return server
+
+
+def test_ready_waits_for_every_worker(
+    start: Start, gate: int, notify_socket: socket.socket
+) -> None:
+    # docs/deployment.rst: READY=1 "once every worker serves". It was sent, and the serving
+    # line logged, as soon as the first of the workers was ready.
+    server = three_slow_workers(start, notify_socket)
+    for booted in (1, 2):
+        os.write(gate, b"o")  # one more worker finishes importing the app
+        server.wait_for(r"worker \d+ ready", count=booted)
+    assert datagrams(notify_socket) == [], server.lines
+    assert not [line for line in server.lines if "serving on" in line], server.lines
+    os.write(gate, b"o")
+    assert notify_socket.recv(4096) == b"READY=1"
+    serving = server.wait_for(r"serving on http://\S+ with 3 worker\(s\)")
+    before = server.lines[: server.lines.index(serving.string)]
+    assert len([line for line in before if re.search(r"worker \d+ ready", line)]) == 3
+    assert server.stop() == 0
+
+
+def test_a_worker_that_cannot_boot_fails_the_start_even_when_another_is_ready(
+    start: Start, gate: int, notify_socket: socket.socket
+) -> None:
+    # Until every worker of the first set has been ready, the start can still fail: with
+    # the failing worker's line and exit status 3, and no READY=1 (systemd sees a failed
+    # start, not a service serving at a third of its strength, forking in a loop).
+    server = three_slow_workers(start, notify_socket)
+    workers = children(server.pid)
+    os.write(gate, b"o")
+    server.wait_for(r"worker \d+ ready")
+    os.write(gate, b"x")  # the next one to read it cannot load the app
+    assert server.wait() == 3
+    assert server.lines[-1].startswith("wsgiserver: error: "), server.lines
+    assert "cannot reach the database" in server.lines[-1]
+    assert b"READY=1" not in datagrams(notify_socket)
+    assert all(wait_gone(pid) for pid in workers)
 
 
 def test_sd_notify_abstract_namespace(start: Start) -> None:

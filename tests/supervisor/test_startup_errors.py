@@ -2,32 +2,26 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
-from tests.supervisor.helpers import write_app
+from tests.supervisor.helpers import ROOT, write_app
+from wsgiserver.config.options import MAX_WORKERS
 
 
-@pytest.mark.parametrize("workers", ["1", "2"])
-def test_bad_certificate_is_one_line_exit_2(tmp_path: Path, workers: str) -> None:
-    write_app(tmp_path)
+def one_error_line(directory: Path, *args: str, env: Mapping[str, str] | None = None) -> str:
+    """Run `python -m wsgiserver ARGS` on the test app; it must fail with exit 2 and one line."""
+    write_app(directory)
+    environment = {k: v for k, v in os.environ.items() if k != "WEB_CONCURRENCY"}
     result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "wsgiserver",
-            "--workers",
-            workers,
-            "--bind",
-            "127.0.0.1:0",
-            "--certfile",
-            str(tmp_path / "missing.pem"),
-            "app:app",
-        ],
-        cwd=tmp_path,
+        [sys.executable, "-m", "wsgiserver", *args],
+        cwd=directory,
+        env={**environment, "PYTHONPATH": str(ROOT), **(env or {})},
         capture_output=True,
         text=True,
         timeout=60,
@@ -36,6 +30,30 @@ def test_bad_certificate_is_one_line_exit_2(tmp_path: Path, workers: str) -> Non
     # The test app prints "imported in PID" when imported; every other line is ours.
     lines = [x for x in result.stderr.splitlines() if not x.startswith("imported in")]
     assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("wsgiserver: error: ")
-    assert "missing.pem" in lines[0]
+    assert lines[0].startswith("wsgiserver: error: "), lines
     assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_bad_certificate_is_one_line_exit_2(tmp_path: Path, workers: str) -> None:
+    missing = str(tmp_path / "missing.pem")
+    args = ("--workers", workers, "--bind", "127.0.0.1:0", "--certfile", missing, "app:app")
+    assert "missing.pem" in one_error_line(tmp_path, *args)
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "source"),
+    [
+        (["--workers", "100000"], {}, "command line --workers"),
+        ([], {"WEB_CONCURRENCY": "100000"}, "environment WEB_CONCURRENCY"),
+    ],
+    ids=["flag", "WEB_CONCURRENCY"],
+)
+def test_an_absurd_worker_count_is_a_configuration_error(
+    tmp_path: Path, args: list[str], env: dict[str, str], source: str
+) -> None:
+    # It used to be accepted, and the supervisor forked until the machine stood still.
+    line = one_error_line(tmp_path, "--check-config", *args, "app:app", env=env)
+    assert f"workers must be at most {MAX_WORKERS}, got 100000" in line
+    assert source in line

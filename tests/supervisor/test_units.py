@@ -4,6 +4,7 @@ systemd helpers, the pid file, and the Server hooks the workers use."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import threading
 from pathlib import Path
@@ -12,8 +13,8 @@ import pytest
 
 from tests.server.helpers import RawClient, echo_app, get
 from wsgiserver.config.bind import BindAddress, parse_bind
-from wsgiserver.config.options import Config
-from wsgiserver.errors import BindError, ConfigError
+from wsgiserver.config.options import MAX_WORKERS, Config
+from wsgiserver.errors import EXIT_APP, BindError, ConfigError
 from wsgiserver.observability.accesslog import RequestRecord
 from wsgiserver.server.listeners import create_listener
 from wsgiserver.server.server import ProcessRole, Server
@@ -28,6 +29,7 @@ from wsgiserver.supervisor.worker import BEAT, ERROR, RETIRE, Heart, resident_mi
     "options",
     [
         {"workers": 0},
+        {"workers": MAX_WORKERS + 1},
         {"worker_timeout": 0},
         {"max_requests": -1},
         {"max_requests_jitter": -1},
@@ -49,6 +51,7 @@ def test_bad_process_options(options: dict[str, object]) -> None:
 def test_good_process_options() -> None:
     config = Config(workers=4, unix_socket_mode="0660", unix_socket_owner="www:www", preload=True)
     assert (config.workers, config.unix_socket_mode) == (4, "0660")
+    assert Config(workers=MAX_WORKERS).workers == MAX_WORKERS
 
 
 def test_parse_bind_fd() -> None:
@@ -153,6 +156,36 @@ def test_a_workers_error_line_behind_other_messages_is_read_when_it_is_reaped() 
         assert worker.error == "cannot import app"
     finally:
         os.close(read_end)
+        supervisor._close_sockets()
+
+
+def test_ttin_grows_the_workers_up_to_the_limit_of_workers_only() -> None:
+    # --workers has a limit (config.options.MAX_WORKERS); TTIN must not go past it.
+    config = Config(workers=MAX_WORKERS - 1, bind=("127.0.0.1:0",))
+    supervisor = Supervisor(config, lambda: echo_app)
+    try:
+        for _ in range(3):
+            supervisor._on_signal(signal.SIGTTIN)
+        assert supervisor.target == MAX_WORKERS
+        supervisor._on_signal(signal.SIGTTOU)
+        assert supervisor.target == MAX_WORKERS - 1
+    finally:
+        supervisor._close_sockets()
+
+
+def test_a_worker_that_did_not_boot_in_time_fails_the_first_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Aborted for not booting within BOOT_TIMEOUT, it used to be replaced without a word
+    # about the start: the server never became ready, and never said why.
+    monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
+    supervisor = Supervisor(Config(workers=2, bind=("127.0.0.1:0",)), lambda: echo_app)
+    try:
+        error = "worker 0 did not boot within 60s"
+        worker = Worker(0, -1, 0, started=0.0, last_beat=0.0, abort_sent=1.0, error=error)
+        supervisor._on_exit(worker, signal.SIGABRT)  # the wait status of a death by SIGABRT
+        assert (supervisor.exit_code, supervisor.fatal) == (EXIT_APP, error)
+    finally:
         supervisor._close_sockets()
 
 

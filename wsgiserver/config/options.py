@@ -45,6 +45,18 @@ VERIFY_CLIENT = ("none", "optional", "required")
 TLS_MIN_VERSIONS = ("1.2", "1.3")
 H2C_PEERS = ("trusted", "all", "none")
 
+# The most worker processes the supervisor runs, whether asked for at start (--workers,
+# WEB_CONCURRENCY) or grown to by TTIN. Each worker is a whole interpreter with its own thread
+# pool, so the useful count is about the number of cores (more only while the app blocks):
+# 256 covers one or two per core on the largest single servers; a count beyond it is a typo or
+# a miscomputed variable, and forking it made a machine unusable. The supervisor also watches
+# one pipe per worker with select(), which handles file descriptors below 1024 (FD_SETSIZE,
+# also the usual soft RLIMIT_NOFILE), and a reload runs old and new workers side by side:
+# twice 256 leaves room for the listeners and the rest. A fixed number rather than a multiple
+# of the CPU count: validation does no I/O, and a config checked on one machine (CI) must
+# mean the same on another. (gunicorn and uvicorn accept any positive count.)
+MAX_WORKERS = 256
+
 
 # The topics options are grouped by, in order, with a sentence on what each is about: the
 # argparse groups of `--help`, the sections of the settings reference and the headings of
@@ -355,7 +367,8 @@ class Config:
     )
     workers: int = option(
         1,
-        "worker processes (more than 1 runs a pre-forking supervisor; POSIX)",
+        f"worker processes, at most {MAX_WORKERS} (more than 1 runs a pre-forking supervisor; "
+        "POSIX)",
         metavar="N",
         section="Processes",
     )
@@ -612,6 +625,8 @@ class Config:
         except ValueError as exc:
             raise ConfigError(f"forwarded_allow_ips: {exc}") from None
         _positive("workers", self.workers)
+        if self.workers > MAX_WORKERS:
+            raise ConfigError(f"workers must be at most {MAX_WORKERS}, got {self.workers}")
         _positive("worker_timeout", self.worker_timeout)
         for name in ("max_requests", "max_requests_jitter", "max_worker_lifetime"):
             if getattr(self, name) < 0:

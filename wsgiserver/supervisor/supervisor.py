@@ -5,7 +5,8 @@ inherited sockets (`wsgiserver.supervisor.worker`), reaping and respawning them 
 downtime reloads, recycling, heartbeats, and the signals below. Must not: speak HTTP.
 
 Signals only enqueue (`signal.set_wakeup_fd` writes the signal number to a pipe; the handlers
-are empty); the main loop reads the pipe and acts:
+are empty); the main loop reads the pipe and acts, and so does `_balance` after each fork, so
+that a stop is not held back until every worker of a large start or reload is forked:
 
 - TERM: graceful stop. First no new connection may queue: the listeners bound here are gated
   (`listeners.gate`), unix socket files removed, and this process closes its copies; then the
@@ -17,11 +18,14 @@ are empty); the main loop reads the pipe and acts:
   only as new ones report ready, and the reload is complete once every old one has closed
   its listeners. If a new worker cannot load the app, the old ones keep serving and the
   error is logged.
-- TTIN, TTOU: one worker more, one fewer.
+- TTIN, TTOU: one worker more (up to `MAX_WORKERS`, the limit of `--workers`), one fewer.
 - CHLD: wakes the loop, which reaps the worker and forks its replacement in the same pass.
 
-A worker that cannot boot while no worker is serving (the first start) ends the supervisor
-with the worker's one-line error and exit status 3, instead of fork-looping. Crashes are
+A worker that cannot boot (an error loading the app, or no READY within `BOOT_TIMEOUT`) while
+no worker is serving, or during the first start (until every worker of the first set has been
+ready at once: then, and not before, the "serving on" line is logged and systemd told
+READY=1), ends the supervisor with the worker's one-line error and exit status 3, instead of
+fork-looping. Crashes are
 replaced at once; only when they outnumber the workers within `CRASH_WINDOW` seconds are the
 replacements spaced out (0.1 s doubling up to 10 s).
 
@@ -46,7 +50,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from wsgiserver.config.bind import BindAddress, describe
-from wsgiserver.config.options import Config
+from wsgiserver.config.options import MAX_WORKERS, Config
 from wsgiserver.errors import EXIT_APP
 from wsgiserver.observability import metrics as m
 from wsgiserver.server.admin import AdminServer, respond
@@ -241,8 +245,7 @@ class Supervisor:
                 if self.admin is not None and fd in admin:
                     self.admin.step(0)
                 elif fd == wake_r:
-                    for signum in _drain(wake_r):
-                        self._on_signal(signum)
+                    self._act_on_signals()
                 else:
                     self._read(pipes[fd])
             self._reap()
@@ -264,6 +267,12 @@ class Supervisor:
                     self._reload()
             self._balance(now)
 
+    def _act_on_signals(self) -> None:
+        """Act on every signal queued in the wakeup pipe (CHLD only wakes the loop, which
+        reaps)."""
+        for signum in _drain(self.wake_fds[0]):
+            self._on_signal(signum)
+
     def _on_signal(self, signum: int) -> None:
         if signum == signal.SIGCHLD or (self.stopping is not None and signum != signal.SIGINT):
             return
@@ -280,6 +289,9 @@ class Supervisor:
                 log.warning("--preload: workers restart, but the app is not imported again")
             self._reload()
         elif signum == signal.SIGTTIN:
+            if self.target >= MAX_WORKERS:  # the limit --workers has (config.options)
+                log.warning("received SIGTTIN: already at the limit of %d workers", MAX_WORKERS)
+                return
             self.target += 1
             log.info("received SIGTTIN: %d workers", self.target)
         elif signum == signal.SIGTTOU:
@@ -386,18 +398,24 @@ class Supervisor:
 
     def _on_ready(self, worker: Worker) -> None:
         log.info("worker %d ready (generation %d)", worker.pid, worker.generation)
-        if not self.announced:
-            self.announced = True
-            log.info(
-                "wsgiserver %s serving on %s with %d worker(s), supervisor pid %d",
-                __version__,
-                describe(self.addresses, tls=self.config.certfile is not None),
-                self.target,
-                os.getpid(),
-            )
-            systemd.notify("READY=1")
-            if self.admin is not None:
-                log.info("admin endpoint (metrics, health) on http://%s", self.admin.address)
+
+    def _announce(self) -> None:
+        """Every worker of the first set serves: say so, and tell systemd (`_balance`).
+
+        Not at the first ready worker: systemd (`Type=notify`) counts the start as done at
+        READY=1, and a start with a worker that cannot boot must fail instead, with its error.
+        """
+        self.announced = True
+        log.info(
+            "wsgiserver %s serving on %s with %d worker(s), supervisor pid %d",
+            __version__,
+            describe(self.addresses, tls=self.config.certfile is not None),
+            self.target,
+            os.getpid(),
+        )
+        systemd.notify("READY=1")
+        if self.admin is not None:
+            log.info("admin endpoint (metrics, health) on http://%s", self.admin.address)
 
     def _reap(self) -> None:
         while True:
@@ -422,13 +440,15 @@ class Supervisor:
                 return  # failing to boot: the error line is all there is to say
             log.info("worker %d stopped (%s)", worker.pid, how)
             return
-        if worker.abort_sent is not None:
+        if worker.abort_sent is not None and worker.ready:
             log.info("worker %d killed after its timeout (%s)", worker.pid, how)
             return
         now = time.monotonic()
-        if not worker.ready:
+        if not worker.ready:  # it could not load the app, or did not boot in time
             message = worker.error or f"worker {worker.pid} {how} before it was ready"
-            if not any(w.ready for w in self.workers.values()):
+            if not self.announced or not any(w.ready for w in self.workers.values()):
+                # The first start fails as a whole, until every worker has been ready once
+                # (`_announce`): systemd must not see a start that never reaches full strength.
                 # Said once every worker is gone (`run`), so that it is the last line even
                 # when other workers failing alike write their tracebacks (--log-level debug).
                 self.fatal = message
@@ -479,7 +499,8 @@ class Supervisor:
                 worker.abort_sent = now
                 _kill(worker.pid, signal.SIGABRT)
             elif not worker.ready and now - worker.started > max(timeout, BOOT_TIMEOUT):
-                worker.error = f"worker {worker.pid} did not boot within {BOOT_TIMEOUT:.0f}s"
+                limit = max(timeout, BOOT_TIMEOUT)
+                worker.error = f"worker {worker.pid} did not boot within {limit:.0f}s"
                 worker.abort_sent = now
                 _kill(worker.pid, signal.SIGABRT)
 
@@ -491,6 +512,13 @@ class Supervisor:
         if len(good) < self.target and now >= self.next_spawn:
             for _ in range(self.target - len(good)):
                 self._spawn(now)
+                # Between two forks, not after the last one: a stop that comes while many
+                # workers start (or a reload replaces them) is acted on at once, and no worker
+                # is forked onto listeners it closed. (Other signals change only the counts,
+                # which the loop's next pass balances again.)
+                self._act_on_signals()
+                if self.stopping is not None:
+                    return
         surplus = len(good) - self.target
         for worker in sorted(good, key=lambda w: (w.ready, w.started))[: max(surplus, 0)]:
             self._ask_to_stop(worker, now)
@@ -503,6 +531,8 @@ class Supervisor:
         older_accepting = any(
             w.accepting for w in self.workers.values() if w.generation != self.generation
         )
+        if not self.announced and len(ready) >= self.target:
+            self._announce()
         if self.reloading and not old and len(ready) >= self.target and not older_accepting:
             self.reloading = False
             log.info("reload complete: %d worker(s) of generation %d", len(ready), self.generation)
