@@ -8,6 +8,7 @@ whose process CPU clock the test controls (`Timing(cpu_time=...)`), so "the app 
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -337,3 +338,38 @@ def test_tasks_left_in_the_queue_when_serving_ends_are_dropped() -> None:
     assert log[0] == "ran holder"
     assert log[1:] in (["dropped waiting"], ["ran waiting"])
     assert len(log) == 2  # run or dropped: never both, never lost
+
+
+def test_a_pool_blocked_at_max_threads_with_work_waiting_says_so_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Three requests blocked in the app, two threads at most: the third waits, and nothing
+    # the pool may do helps. The operator is told, once, not at every look.
+    app, clock = Inside(), CpuClock(busy=False)
+    with (
+        caplog.at_level(logging.WARNING, logger="wsgiserver.error"),
+        serving(app, threads=1, max_threads=2, timing=Timing(cpu_time=clock)) as srv,
+    ):
+        clients = _clients((srv.host, srv.port), 3)
+        app.wait_inside(2)
+        clock.wait_readings(clock.readings + 50)  # the housekeeper looked, many times
+        app.release.set()
+        for client in clients:
+            client.join(BOUND)
+    warnings = [r.getMessage() for r in caplog.records if "--max-threads" in r.getMessage()]
+    assert len(warnings) == 1, warnings
+    assert "all 2 worker threads are blocked" in warnings[0]
+
+
+def test_blocked_threads_below_max_threads_are_not_reported(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app, clock = Inside(), CpuClock(busy=False)
+    with caplog.at_level(logging.WARNING, logger="wsgiserver.error"), _serve(app, clock) as srv:
+        clients = _clients((srv.host, srv.port), 3)
+        app.wait_inside(3)
+        clock.wait_readings(clock.readings + 50)
+        app.release.set()
+        for client in clients:
+            client.join(BOUND)
+    assert not [r for r in caplog.records if "--max-threads" in r.getMessage()]

@@ -213,6 +213,10 @@ class ThreadPool:
                 self.runnable -= 1  # they compute: one fewer takes turns
         return False
 
+    def exhausted(self) -> bool:
+        """Under the lock: every thread the pool may have is taking work: none to add."""
+        return not self.spares and len(self.threads) - self._extra >= self.maximum
+
     def settle(self, now: float) -> None:
         """Under the lock: without waiting work for SETTLE_SECONDS, back to one runnable."""
         if self.runnable > 1 and now - self.busy_since > SETTLE_SECONDS:

@@ -62,7 +62,14 @@ from wsgiserver.server.listeners import (
 )
 from wsgiserver.server.parking import Deadlines
 from wsgiserver.server.poller import make_poller
-from wsgiserver.server.pool import IDLE_THREAD_SECONDS, POLL, SETTLE_SECONDS, Task, ThreadPool
+from wsgiserver.server.pool import (
+    GROWTH_CPU_SHARE,
+    IDLE_THREAD_SECONDS,
+    POLL,
+    SETTLE_SECONDS,
+    Task,
+    ThreadPool,
+)
 from wsgiserver.transport.overload import Overload, RequestDeadlines
 from wsgiserver.transport.transport import PARK, SERVE, Transport
 from wsgiserver.types import WSGIApp
@@ -81,6 +88,7 @@ GROWTH_TICK = 0.002
 EXPIRE_BATCH = 64  # connections closed on timeout before the housekeeper yields the GIL
 ACCEPT_PAUSE = 0.1  # seconds the listener rests after EMFILE/ENFILE, instead of spinning
 ACCEPT_BATCH = 64  # connections taken from a listener's queue at once when busy (`_accept`)
+EXHAUSTED_WARNING_INTERVAL = 60.0  # seconds between two warnings that the pool is exhausted
 # Seconds between looks at an HTTP/2 connection served by a thread of its own while stopping
 # (`_serve_alone`): its streams' threads cannot wake that thread's select.
 ALONE_RECHECK = 0.05
@@ -231,6 +239,7 @@ class Server:
         # Queue wait (see _work): when the pool was first seen saturated with work pending.
         self._track_queue = metrics is not None or bool(config.queue_timeout)
         self._saturated_since = 0.0
+        self._exhausted_warned = -EXHAUSTED_WARNING_INTERVAL  # when it was last said
         self._tick = role.tick
         self._tick_interval = role.tick_interval
         self._drain = role.drain
@@ -535,6 +544,8 @@ class Server:
                         if waiting and self._track_queue and not self._saturated_since:
                             self._saturated_since = now  # work waits for a thread from now
                         grow = pool.adjust(share, waiting=waiting, now=now)
+                        if waiting and share < GROWTH_CPU_SHARE and pool.exhausted():
+                            self._warn_exhausted(now)
                 pool.settle(now)
                 if expired or resume or grow:
                     self._cond.release()
@@ -580,6 +591,19 @@ class Server:
                 if self._pool.runnable > 1:
                     timeout = min(timeout, SETTLE_SECONDS)
                 self._cond.wait(timeout)
+
+    def _warn_exhausted(self, now: float) -> None:
+        """Under the lock: work waits, the threads are blocked, and the pool is at
+        --max-threads. Said at most once a minute: a log line per look would flood."""
+        if now < self._exhausted_warned + EXHAUSTED_WARNING_INTERVAL:
+            return
+        self._exhausted_warned = now
+        log.warning(
+            "all %d worker threads are blocked (--max-threads) and work is waiting: requests "
+            "queue until a thread is free (slow clients sending bodies over 64 KiB hold one "
+            "each; see the security page)",
+            self._pool.maximum,
+        )
 
     def _drain_step(self, now: float) -> bool | None:
         """Under the lock, stopping with `drain`: None once draining is over; True if a step
