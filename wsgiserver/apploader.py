@@ -40,9 +40,12 @@ def load_app(spec: str, *, factory: bool = False, app_dir: str | None = None) ->
     return wsgi_callable(target, spec)
 
 
-def _resolve(spec: str, app_dir: str | None) -> tuple[Any, str, bool]:
-    """The object `spec` names (importing from `app_dir` first), its module's name, and
-    whether the spec ends with "()"."""
+def parse_spec(spec: str) -> tuple[str, str, bool]:
+    """`spec`'s module name, attribute, and whether it ends with "()"; nothing is imported.
+
+    Raises `AppLoadError` for text that is no "module:attribute" at all (the CLI checks
+    that up front, a usage error, before loading anything).
+    """
     match = _SPEC.fullmatch(spec.strip())
     if match is None:
         raise AppLoadError(
@@ -50,7 +53,14 @@ def _resolve(spec: str, app_dir: str | None) -> tuple[Any, str, bool]:
             "e.g. myproject.wsgi:application"
         )
     module_name, attribute, call = match.groups()
-    return import_object(module_name, attribute, app_dir=app_dir), module_name, call is not None
+    return module_name, attribute, call is not None
+
+
+def _resolve(spec: str, app_dir: str | None) -> tuple[Any, str, bool]:
+    """The object `spec` names (importing from `app_dir` first), its module's name, and
+    whether the spec ends with "()"."""
+    module_name, attribute, call = parse_spec(spec)
+    return import_object(module_name, attribute, app_dir=app_dir), module_name, call
 
 
 def import_object(module_name: str, attribute: str, *, app_dir: str | None) -> Any:

@@ -351,8 +351,6 @@ def write_module(tmp_path: Path, name: str, source: str) -> str:
 @pytest.mark.parametrize(
     ("source", "spec", "fragments"),
     [
-        (None, "no-colon-here", ["not an application path"]),
-        (None, "mod:app:extra", ["not an application path"]),
         (None, "missing_module_xyz:app", ["no module named 'missing_module_xyz'"]),
         ("raise RuntimeError('broken\\nacross lines')\n", "m:app", ["RuntimeError", "broken"]),
         ("import missing_dependency_xyz\n", "m:app", ["missing_dependency_xyz"]),
@@ -362,8 +360,6 @@ def write_module(tmp_path: Path, name: str, source: str) -> str:
         ("def create():\n    raise ValueError('no')\n", "m:create()", ["factory", "ValueError"]),
     ],
     ids=[
-        "syntax",
-        "two-colons",
         "missing-module",
         "error-on-import",
         "missing-dependency",
@@ -381,6 +377,18 @@ def test_app_load_errors(
     code, stderr = run_failing("--app-dir", str(tmp_path), spec)
     assert code == 3
     assert_one_line(stderr, *fragments)
+
+
+@pytest.mark.parametrize(
+    "spec", ["no-colon-here", "mod:app:extra", "fac:create_app(1)"], ids=lambda spec: spec
+)
+@pytest.mark.parametrize("mode", [[], ["--check-config"]], ids=["serve", "check"])
+def test_a_malformed_app_argument_is_a_usage_error(spec: str, mode: list[str]) -> None:
+    """Exit 2, like any bad option (README, "Errors at startup"); 3 is for an app that
+    cannot be loaded, and nothing is imported here."""
+    code, stderr = run_failing(*mode, "--bind", "127.0.0.1:0", spec)
+    assert code == 2
+    assert_one_line(stderr, repr(spec), "is not an application path; expected module:attribute")
 
 
 ENV_APP = "import os\n\nSECRET = os.environ['WSGISERVER_TEST_ONLY_UNSET']\n"
