@@ -198,11 +198,13 @@ def test_app_content_length_overflow_is_cut_and_closes() -> None:
     conn.send_response("200 OK", [("Content-Length", "3")])
     assert conn.send_data(b"ab") == b"ab"
     assert conn.writer.complete is False
+    assert conn.writer.overrun() is None
     assert conn.send_data(b"cdef") == b"c"
-    assert conn.writer.overflowed
+    assert conn.writer.surplus == 3
     assert conn.send_data(b"more") == b""
     assert conn.send_end() == b""
     assert not conn.keep_alive
+    assert conn.writer.overrun() == "application sent 7 bytes more than its Content-Length"
 
 
 def test_app_content_length_short_raises() -> None:
