@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, cast
 
-from wsgiserver.errors import AppLoadError
+from wsgiserver.errors import AppLoadError, NotAWSGIApp
 from wsgiserver.types import WSGIApp
 
 _SPEC = re.compile(r"([A-Za-z_][\w.]*):([A-Za-z_][\w.]*)(\(\))?")
@@ -37,12 +37,15 @@ def load_app(spec: str, *, factory: bool = False, app_dir: str | None = None) ->
     target, module_name, call = _resolve(spec, app_dir)
     if call or factory:
         target = _call_factory(spec, module_name, target)
-    return _wsgi_callable(spec, target)
+    return wsgi_callable(target, spec)
 
 
-def _resolve(spec: str, app_dir: str | None) -> tuple[Any, str, bool]:
-    """The object `spec` names (importing from `app_dir` first), its module's name, and
-    whether the spec ends with "()"."""
+def parse_spec(spec: str) -> tuple[str, str, bool]:
+    """`spec`'s module name, attribute, and whether it ends with "()"; nothing is imported.
+
+    Raises `AppLoadError` for text that is no "module:attribute" at all (the CLI checks
+    that up front, a usage error, before loading anything).
+    """
     match = _SPEC.fullmatch(spec.strip())
     if match is None:
         raise AppLoadError(
@@ -50,7 +53,14 @@ def _resolve(spec: str, app_dir: str | None) -> tuple[Any, str, bool]:
             "e.g. myproject.wsgi:application"
         )
     module_name, attribute, call = match.groups()
-    return import_object(module_name, attribute, app_dir=app_dir), module_name, call is not None
+    return module_name, attribute, call is not None
+
+
+def _resolve(spec: str, app_dir: str | None) -> tuple[Any, str, bool]:
+    """The object `spec` names (importing from `app_dir` first), its module's name, and
+    whether the spec ends with "()"."""
+    module_name, attribute, call = parse_spec(spec)
+    return import_object(module_name, attribute, app_dir=app_dir), module_name, call
 
 
 def import_object(module_name: str, attribute: str, *, app_dir: str | None) -> Any:
@@ -82,9 +92,12 @@ def _call_factory(spec: str, module_name: str, create: Callable[[], Any]) -> Any
         ) from exc
 
 
-def _wsgi_callable(spec: str, target: object) -> WSGIApp:
+def wsgi_callable(target: object, name: str) -> WSGIApp:
+    """`target` as a WSGI app, or `NotAWSGIApp` (an AppLoadError and a TypeError) saying
+    "NAME is not a WSGI callable (its type is T)": the one check of the CLI, PasteDeploy
+    and `Server(app)`."""
     if not callable(target):
-        raise AppLoadError(f"{spec} is not a WSGI callable (its type is {type(target).__name__})")
+        raise NotAWSGIApp(f"{name} is not a WSGI callable (its type is {type(target).__name__})")
     return cast(WSGIApp, target)
 
 
@@ -134,12 +147,7 @@ def load_paste(path: str, name: str = "main") -> WSGIApp:
             f"{user_location(exc)}"
         )
         raise AppLoadError(message) from exc
-    if not callable(app):
-        kind = type(app).__name__
-        raise AppLoadError(
-            f"--paste {path}: [app:{name}] is not a WSGI callable (its type is {kind})"
-        )
-    return cast(WSGIApp, app)
+    return wsgi_callable(app, f"--paste {path}: [app:{name}]")
 
 
 def paste_call_factory(global_conf: Mapping[str, Any], **local_conf: Any) -> WSGIApp:
@@ -168,8 +176,8 @@ def paste_call_factory(global_conf: Mapping[str, Any], **local_conf: Any) -> WSG
     here = str(global_conf.get("here", "."))
     app_dir = os.path.join(here, str(settings.pop("app_dir", ".")))  # an absolute one stays
     target, module_name, _ = _resolve(spec, app_dir)
-    return _wsgi_callable(
-        spec, _call_factory(spec, module_name, lambda: target(global_conf, **settings))
+    return wsgi_callable(
+        _call_factory(spec, module_name, lambda: target(global_conf, **settings)), spec
     )
 
 

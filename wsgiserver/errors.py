@@ -31,6 +31,14 @@ class AppLoadError(WSGIServerError):
     """The WSGI application named on the command line cannot be imported or built."""
 
 
+class NotAWSGIApp(AppLoadError, TypeError):
+    """What was given as the WSGI application is not callable.
+
+    An `AppLoadError` for the command line (exit status 3) and a `TypeError` for the
+    Python API (`Server(42)`), raised before anything is bound.
+    """
+
+
 class ConnectionLost(WSGIServerError):
     """The peer went away or the socket failed; nothing more can be sent or received."""
 

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote
 
+from wsgiserver.apploader import wsgi_callable
 from wsgiserver.observability.accesslog import RequestRecord, formatter
 from wsgiserver.server.server import Server
 from wsgiserver.types import StartResponse, WSGIApp
@@ -73,6 +74,7 @@ class Capture:
 
     def wrap(self, app: WSGIApp) -> WSGIApp:
         """`app`, noting which threads run it. The result is returned untouched."""
+        app = wsgi_callable(app, "app")  # the wrapper is callable: check what it wraps
         owners = _router.owners
         idents = self._idents
 

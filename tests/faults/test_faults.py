@@ -9,6 +9,7 @@ of the current request, whether the request was completed normally, or terminate
 
 from __future__ import annotations
 
+import re
 import socket
 import struct
 import threading
@@ -569,20 +570,39 @@ def test_body_shorter_than_content_length_closes_after_the_short_body(lazily: bo
     made.assert_all_closed_once()
 
 
-@pytest.mark.parametrize("lazily", [False, True])
-def test_body_longer_than_content_length_is_cut_and_closed(lazily: bool) -> None:
-    """The surplus never reaches the wire, where it would read as a next response."""
+@pytest.mark.parametrize("how", ["list", "lazily", "write", "file"])
+def test_body_longer_than_content_length_is_cut_closed_and_logged(how: str, tmp_path: Path) -> None:
+    """The surplus never reaches the wire, where it would read as a next response; the
+    error log says so once, as it does for a body shorter than its Content-Length."""
     made = Made()
+    ten = tmp_path / "ten"
+    ten.write_bytes(b"123456789X")
 
     def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        start_response("200 OK", [("Content-Length", "5")])
-        return made.add(iter([b"12345", b"6789X"]) if lazily else [b"123456789X"])
+        write = start_response("200 OK", [("Content-Length", "5")])
+        if how == "write":
+            write(b"1234567")
+            write(b"89X")  # all surplus: the count goes on, the log line stays one
+            return made.add([])
+        if how == "file":
+            wrapper: Callable[[IO[bytes]], Iterable[bytes]] = environ["wsgi.file_wrapper"]
+            return wrapper(ten.open("rb"))
+        return made.add(iter([b"12345", b"6789X"]) if how == "lazily" else [b"123456789X"])
 
-    with serving(app) as srv, RawClient((srv.host, srv.port)) as client:
-        client.send(get() + get("/second"))
-        response = client.read_response()
-        assert response.body == b"12345"
-        client.assert_closed()
+    with serving(app) as srv:
+        with RawClient((srv.host, srv.port)) as client:
+            client.send(get() + get("/second"))
+            response = client.read_response()
+            assert response.body == b"12345"
+            client.assert_closed()
+        errors = [(r.levelname, r.getMessage()) for r in srv.log_records]
+        assert len(srv.take_app_errors()) == 1
+    assert len(errors) == 1, errors
+    level, message = errors[0]
+    assert level == "ERROR"
+    # The request id first, as on the line of a body shorter than its Content-Length.
+    expected = r"\[[^\]\s]+\] application sent 5 bytes more than its Content-Length \(GET /\)"
+    assert re.fullmatch(expected, message), message
     made.assert_all_closed_once()
 
 

@@ -130,6 +130,30 @@ def test_an_error_answering_get_keeps_its_content() -> None:
         assert response.body.startswith(b"400 Bad Request")
 
 
+@pytest.mark.parametrize(
+    ("sent", "explained"),
+    [
+        (b"\x16\x03\x01\x02\x00", b"this port speaks plain HTTP, not HTTPS (TLS)"),
+        (b"GET\x00", b"invalid request line"),
+        (b"\r\n GET", b"invalid request line"),  # empty lines are ignored, a space is not
+    ],
+    ids=["tls-client-hello", "nul-in-method", "space-after-empty-line"],
+)
+def test_bytes_that_start_no_request_line_get_400_at_once(sent: bytes, explained: bytes) -> None:
+    """RFC 9112 section 3: a method is a token. Bytes that cannot start a request line are
+    answered 400 as soon as they arrive, not 408 once the head timeout passes: the head
+    timeout is far longer than the client waits for its answer."""
+    with (
+        serving(host_app, header_timeout=600.0) as srv,
+        RawClient((srv.host, srv.port), timeout=10.0) as client,
+    ):
+        client.send(sent)
+        response = client.read_response()
+        assert response.status == 400
+        assert response.closes
+        assert explained in response.body
+
+
 def test_a_head_that_times_out_gets_a_408_without_content() -> None:
     """RFC 9110 section 15.5.9 and 9.3.2: 408 for a head never completed, with no content
     when that head was a HEAD."""

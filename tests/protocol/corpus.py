@@ -193,6 +193,45 @@ REQUEST_LINE = [
         ref="RFC 9112 8: incomplete message"),
 ]
 
+# A request line still arriving, without its CRLF: refused as soon as no valid request line can
+# start with the bytes so far (RFC 9112 3), instead of after the head timeout.
+PARTIAL_NOTE = "h11 waits for the whole request line before judging it"
+UNFINISHED_REQUEST_LINE = [
+    ok("unfinished-request-line-waits", b"PROPFIND /x?a=b HTTP/1.", ref="RFC 9112 3"),
+    ok("unfinished-method-waits", b"M-SEARCH", ref="RFC 9112 3"),
+    ok("unfinished-after-empty-lines-waits", b"\r\n\r\nGET /", ref="RFC 9112 2.2",
+       h11=LEADING_NOTE),
+    bad("unfinished-tls-client-hello", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 400,
+        ref="RFC 9112 3: a method is a token; 0x16 starts a TLS record (RFC 8446 5.1)"),
+    bad("tls-record-with-crlfcrlf", b"\x16\x03\x01\x00\x04\r\n\r\n", 400,
+        ref="RFC 9112 3 (the same record, ended like a head)"),
+    bad("unfinished-nul-in-method", b"GET\x00", 400, ref="RFC 9110 5.6.2 tchar",
+        h11=PARTIAL_NOTE),
+    bad("unfinished-paren-in-method", b"GE(", 400, ref="RFC 9110 5.6.2 tchar",
+        h11=PARTIAL_NOTE),
+    bad("unfinished-leading-space", b" GET", 400, ref="RFC 9112 3: the method comes first"),
+    bad("unfinished-space-after-empty-lines", b"\r\n\r\n GET", 400,
+        ref="RFC 9112 2.2: only empty lines are ignored"),
+    bad("unfinished-two-spaces-after-method", b"GET  /", 400, ref="RFC 9112 3: single SP",
+        h11=PARTIAL_NOTE),
+    bad("unfinished-ctl-in-target", b"GET /a\x01", 400, ref="RFC 9112 3: target is VCHARs",
+        h11=PARTIAL_NOTE),
+    bad("unfinished-empty-version", b"GET /  ", 400, ref="RFC 9112 3", h11=PARTIAL_NOTE),
+    bad("unfinished-third-space", b"GET / HTTP/1.1 ", 400, ref="RFC 9112 3",
+        h11=PARTIAL_NOTE),
+    bad("unfinished-obs-text-in-version", b"GET / HTTP/\xff", 400, ref="RFC 9112 2.3",
+        h11=PARTIAL_NOTE),
+    bad("unfinished-bad-method-then-eof", b"GE(", 400, eof=True, ref="RFC 9112 3"),
+    bad("pipelined-unfinished-bad-method", get() + b"G\x00", 400, *GET,
+        ref="RFC 9112 3: each request line is checked as it arrives", h11=PARTIAL_NOTE),
+    bad("unfinished-bad-byte-before-line-limit", b"GET /" + b"a" * 50 + b"\x01" + b"a" * 20,
+        400, limits=SMALL_LIMITS, ref="RFC 9112 3: the first violation in the stream wins",
+        h11=SMALL_NOTE),
+    bad("unfinished-bad-byte-after-line-limit", b"GET /" + b"a" * 70 + b"\x01", 414,
+        limits=SMALL_LIMITS, ref="RFC 9110 15.5.15: the first violation in the stream wins",
+        h11=SMALL_NOTE),
+]
+
 TARGET_FORMS = [
     ok("absolute-form", get(b"GET http://example.com/p?q HTTP/1.1"),
        req("GET", b"http://example.com/p?q"), end(),
@@ -706,6 +745,7 @@ HARDENING = [
 
 CORPUS: list[Case] = [
     *REQUEST_LINE,
+    *UNFINISHED_REQUEST_LINE,
     *TARGET_FORMS,
     *HOST_RULES,
     *FIELDS,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.protocol.protocol_harness import SPLITTERS, feed
 from wsgiserver.errors import ProtocolError, ResponseFramingError
 from wsgiserver.protocol import (
     NEED_DATA,
@@ -18,6 +19,7 @@ from wsgiserver.protocol import (
     Request,
     ServerConnection,
 )
+from wsgiserver.protocol.head import TLS_ON_PLAIN_PORT
 from wsgiserver.protocol.writers import ResponseWriter, prepare_fields
 
 EXTRA = "Date: Thu, 01 Jan 1970 00:00:00 GMT\r\n"
@@ -197,11 +199,13 @@ def test_app_content_length_overflow_is_cut_and_closes() -> None:
     conn.send_response("200 OK", [("Content-Length", "3")])
     assert conn.send_data(b"ab") == b"ab"
     assert conn.writer.complete is False
+    assert conn.writer.overrun() is None
     assert conn.send_data(b"cdef") == b"c"
-    assert conn.writer.overflowed
+    assert conn.writer.surplus == 3
     assert conn.send_data(b"more") == b""
     assert conn.send_end() == b""
     assert not conn.keep_alive
+    assert conn.writer.overrun() == "application sent 7 bytes more than its Content-Length"
 
 
 def test_app_content_length_short_raises() -> None:
@@ -307,6 +311,25 @@ def test_pipelined_request_waits_for_the_response() -> None:
     second = conn.next_event()
     assert isinstance(second, Request)
     assert second.target == b"/2"
+
+
+@pytest.mark.parametrize("mode", list(SPLITTERS))
+@pytest.mark.parametrize(
+    ("raw", "detail"),
+    [
+        (b"\x16\x03\x01\x02\x00\x01", TLS_ON_PLAIN_PORT),
+        (b"\x16\x03\x01\x00\x04\r\n\r\n", TLS_ON_PLAIN_PORT),  # a complete "head"
+        (b"GET\x00", "invalid request line"),
+        (b"GET / HTTP/1.1\r\nHost: a\r\n\r\n\r\n\x16\x03", TLS_ON_PLAIN_PORT),
+    ],
+    ids=["tls-unfinished", "tls-with-crlfcrlf", "nul-in-method", "tls-after-a-request"],
+)
+def test_what_cannot_start_a_request_line_says_why(raw: bytes, detail: str, mode: str) -> None:
+    """RFC 9112 section 3: a TLS handshake record (0x16, RFC 8446 section 5.1) on a plain
+    port is told so, whole or in pieces, so the 400 explains itself."""
+    run = feed(SPLITTERS[mode](raw))
+    assert run.error is not None
+    assert (run.error.status, run.error.detail) == (400, detail)
 
 
 def test_error_is_permanent() -> None:

@@ -113,20 +113,38 @@ def run_failing(*args: str, cwd: Path = ROOT) -> tuple[int, str]:
     return result.returncode, result.stderr
 
 
+NO_SUCH = "No such file or directory"
+
+
 @pytest.mark.parametrize(
-    ("args", "fragments"),
+    ("args", "message"),
     [
-        (["--chdir", "/nonexistent-dir"], ["chdir", "/nonexistent-dir"]),
-        (["--pid", "/nonexistent-dir/x.pid"], ["pid", "/nonexistent-dir/x.pid"]),
-        (["--access-log", "/nonexistent-dir/a.log"], ["access_log", "/nonexistent-dir/a.log"]),
+        (["--chdir", "/nonexistent-dir"], f"chdir: cannot change to '/nonexistent-dir': {NO_SUCH}"),
+        (
+            ["--pid", "/nonexistent-dir/x.pid"],
+            f"pid: cannot write '/nonexistent-dir/x.pid': {NO_SUCH}",
+        ),
+        (
+            ["--access-log", "/nonexistent-dir/a.log"],
+            f"access_log: cannot open '/nonexistent-dir/a.log': {NO_SUCH}",
+        ),
     ],
     ids=["chdir", "pid", "access-log"],
 )
-def test_paths_that_cannot_be_used_name_their_option(args: list[str], fragments: list[str]) -> None:
+def test_paths_that_cannot_be_used_name_their_option(args: list[str], message: str) -> None:
+    """The option, the path and the OS's reason: no "[Errno N]", no temporary file's name."""
     code, stderr = run_failing(*args, "--bind", "127.0.0.1:0", "sample_apps.hello:app")
     assert code == 2
-    assert_one_line(stderr, *fragments)
-    assert ".wsgiserver-pid-" not in stderr  # the pid file's name, not its temporary's
+    assert stderr == f"wsgiserver: error: {message}\n"
+
+
+@pytest.mark.parametrize("mode", [[], ["--workers", "2"]], ids=["single", "workers"])
+def test_a_pid_file_that_is_a_directory_is_one_line(tmp_path: Path, mode: list[str]) -> None:
+    """The rename into place fails, not the temporary file: still the pid file's line."""
+    args = [*mode, "--bind", "127.0.0.1:0", "--pid", str(tmp_path), "sample_apps.hello:app"]
+    code, stderr = run_failing(*args)
+    assert code == 2
+    assert stderr == f"wsgiserver: error: pid: cannot write {str(tmp_path)!r}: Is a directory\n"
 
 
 def assert_one_line(stderr: str, *fragments: str) -> None:
@@ -351,8 +369,6 @@ def write_module(tmp_path: Path, name: str, source: str) -> str:
 @pytest.mark.parametrize(
     ("source", "spec", "fragments"),
     [
-        (None, "no-colon-here", ["not an application path"]),
-        (None, "mod:app:extra", ["not an application path"]),
         (None, "missing_module_xyz:app", ["no module named 'missing_module_xyz'"]),
         ("raise RuntimeError('broken\\nacross lines')\n", "m:app", ["RuntimeError", "broken"]),
         ("import missing_dependency_xyz\n", "m:app", ["missing_dependency_xyz"]),
@@ -362,8 +378,6 @@ def write_module(tmp_path: Path, name: str, source: str) -> str:
         ("def create():\n    raise ValueError('no')\n", "m:create()", ["factory", "ValueError"]),
     ],
     ids=[
-        "syntax",
-        "two-colons",
         "missing-module",
         "error-on-import",
         "missing-dependency",
@@ -381,6 +395,18 @@ def test_app_load_errors(
     code, stderr = run_failing("--app-dir", str(tmp_path), spec)
     assert code == 3
     assert_one_line(stderr, *fragments)
+
+
+@pytest.mark.parametrize(
+    "spec", ["no-colon-here", "mod:app:extra", "fac:create_app(1)"], ids=lambda spec: spec
+)
+@pytest.mark.parametrize("mode", [[], ["--check-config"]], ids=["serve", "check"])
+def test_a_malformed_app_argument_is_a_usage_error(spec: str, mode: list[str]) -> None:
+    """Exit 2, like any bad option (README, "Errors at startup"); 3 is for an app that
+    cannot be loaded, and nothing is imported here."""
+    code, stderr = run_failing(*mode, "--bind", "127.0.0.1:0", spec)
+    assert code == 2
+    assert_one_line(stderr, repr(spec), "is not an application path; expected module:attribute")
 
 
 ENV_APP = "import os\n\nSECRET = os.environ['WSGISERVER_TEST_ONLY_UNSET']\n"

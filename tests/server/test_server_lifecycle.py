@@ -9,7 +9,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ import pytest
 
 from tests.server.helpers import Environ, RawClient, StartResponse, get, path_app
 from wsgiserver.config.bind import BindAddress
-from wsgiserver.errors import BindError
+from wsgiserver.errors import BindError, NotAWSGIApp
 from wsgiserver.server import listeners
 from wsgiserver.server import server as server_module
 from wsgiserver.server.server import ProcessRole, Server
@@ -85,6 +85,28 @@ def test_bind_error_removes_unix_socket_already_created(tmp_path: Path) -> None:
         with pytest.raises(BindError):
             Server(path_app, bind=[f"unix:{path}", f"127.0.0.1:{port}"])
     assert not path.exists()
+
+
+@pytest.mark.parametrize(
+    "start",
+    [
+        pytest.param(Server, id="Server"),
+        pytest.param(server_module.serve, id="serve"),
+        pytest.param(lambda app, **options: serving(app, **options).__enter__(), id="serving"),
+    ],
+)
+def test_an_app_that_is_not_callable_is_refused_before_binding(
+    tmp_path: Path, start: Callable[..., object]
+) -> None:
+    """Not a 500 on every request: a TypeError naming the type, and nothing bound."""
+    path = tmp_path / "never.sock"
+    before = len(os.listdir("/proc/self/fd"))
+    with pytest.raises(TypeError) as info:
+        start(42, bind=[f"unix:{path}", "127.0.0.1:0"])
+    assert str(info.value) == "app is not a WSGI callable (its type is int)"
+    assert isinstance(info.value, NotAWSGIApp)
+    assert not path.exists()
+    assert len(os.listdir("/proc/self/fd")) == before
 
 
 def test_shutdown_from_another_thread_is_prompt_and_idempotent() -> None:

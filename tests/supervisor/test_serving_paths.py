@@ -93,6 +93,7 @@ def test_a_systemd_fd_that_is_no_socket_is_the_same_error_on_every_path(
     assert status == 2
     assert len(lines) == 1, lines
     assert lines[0].startswith("wsgiserver: error: LISTEN_FDS: fd 3 is not a usable socket: ")
+    assert "[Errno" not in lines[0]  # the OS's reason, as every other start-up error says it
     assert outcomes == dict.fromkeys(PATHS, (status, lines))
 
 

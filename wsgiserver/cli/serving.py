@@ -22,7 +22,7 @@ import threading
 import traceback
 from collections.abc import Callable
 
-from wsgiserver.apploader import load_app, load_paste
+from wsgiserver.apploader import load_app, load_paste, parse_spec
 from wsgiserver.config.bind import describe
 from wsgiserver.config.options import Config
 from wsgiserver.errors import EXIT_APP, EXIT_CONFIG, AppLoadError, ConfigError, WSGIServerError
@@ -102,6 +102,7 @@ def app_loader(config: Config) -> Callable[[], WSGIApp]:
         return _with_traceback(lambda: load_paste(paste), config)
     if not spec:
         raise ConfigError("give an APP (module:attribute) or --paste FILE.ini")
+    parse_spec(spec)  # a malformed APP is a usage error (exit 2), not an app that fails
     return _with_traceback(
         lambda: load_app(spec, factory=config.factory, app_dir=config.app_dir), config
     )

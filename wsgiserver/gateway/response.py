@@ -347,7 +347,7 @@ class Response:
             if data:
                 write(data)
                 writer = self._writer
-                if writer is not None and writer.overflowed:
+                if writer is not None and writer.surplus:
                     break
             elif type(data) is not bytes:
                 raise ApplicationError(f"the body must yield bytes, got {type(data).__name__}")

@@ -24,7 +24,7 @@ from wsgiserver.protocol.events import (
     Request,
     Sentinel,
 )
-from wsgiserver.protocol.head import parse_request_head
+from wsgiserver.protocol.head import invalid_request_line, parse_request_head
 from wsgiserver.protocol.limits import Limits
 from wsgiserver.protocol.readers import ChunkedReader, ContentLengthReader
 from wsgiserver.protocol.writers import (
@@ -48,6 +48,7 @@ class ServerConnection:
         "_eof",
         "_error",
         "_leading",
+        "_line_checked",
         "_reader",
         "_refused_line",
         "_scan",
@@ -63,6 +64,9 @@ class ServerConnection:
         self._buf = bytearray()
         self._scan = 0  # where the search for the end of the head resumes
         self._leading = 0  # empty lines skipped before this request line
+        # How many bytes of the request line are known to start a valid one (-1: all of it,
+        # up to its CR or LF), so a line arriving byte by byte is checked in linear time.
+        self._line_checked = 0
         self._eof = False
         self._state = _HEAD
         self._reader: ContentLengthReader | ChunkedReader | None = None
@@ -173,6 +177,7 @@ class ServerConnection:
         while buf.startswith(b"\r\n"):
             del buf[:2]
             self._leading += 2
+            self._line_checked = 0
             if self._leading > self.limits.max_request_line:
                 raise BadRequest("too many empty lines before the request line")
         if not buf:
@@ -209,6 +214,7 @@ class ServerConnection:
             del buf[:size]
         self._scan = 0
         self._leading = 0
+        self._line_checked = 0
         try:
             request = parse_request_head(head, limits)
         except ProtocolError:
@@ -266,7 +272,40 @@ class ServerConnection:
             bare = match.start() + 2  # certain once the byte after the CR arrives
         if bare is not None and (best is None or bare < best[0]):
             best = (bare, BadRequest("bare CR or LF in request head"))
+        no_line = self._request_line_end(buf, min(size, max_line + 1))
+        if no_line is not None and (best is None or no_line < best[0]):
+            best = (no_line, invalid_request_line(buf))
         return None if best is None else best[1]
+
+    def _request_line_end(self, buf: bytearray, size: int) -> int | None:
+        """The prefix length at which `buf[:size]` can no longer start a request line
+        (RFC 9112 section 3: method SP request-target SP HTTP-version), or None.
+
+        Resumes where the last call stopped. Bytes past the request-line limit need no look:
+        the 414 comes first there.
+        """
+        checked = self._line_checked
+        if checked < 0 or checked >= size:
+            return None
+        if checked == 0:
+            where = grammar.LINE_START
+        else:
+            spaces = buf.count(b" ", 0, checked)
+            if spaces == 0:
+                where = grammar.IN_METHOD
+            elif spaces == 1:
+                where = grammar.TARGET_START if buf[checked - 1] == 0x20 else grammar.IN_TARGET
+            else:
+                where = grammar.IN_VERSION
+        match = grammar.REQUEST_LINE_REST[where].match(buf, checked, size)
+        end = match.end() if match is not None else checked
+        if end == size:
+            self._line_checked = end
+            return None
+        if buf[end] in b"\r\n":  # the line ends here; parse_request_head judges the whole
+            self._line_checked = -1
+            return None
+        return end + 1
 
     def _fail(self, exc: ProtocolError) -> None:
         self._state = _FAILED

@@ -31,6 +31,21 @@ REQUEST_LINE = re.compile(rb"(" + TOKEN + rb") ([\x21-\x7e]+) HTTP/([0-9])\.([0-
 # A leading zero ("HTTP/01.1") is no version number at all: 400.
 ANY_VERSION_LINE = re.compile(rb"(" + TOKEN + rb") ([\x21-\x7e]+) HTTP/([1-9][0-9]*)\.[0-9]+")
 
+# A request line still arriving (RFC 9112 section 3): what may follow a prefix that can still
+# become a valid request line, by where that prefix ends. A byte that none of these matches,
+# other than the CR or LF that ends the line, means no request line starts so: the connection
+# can be answered 400 at once instead of waiting out the head timeout.
+_VCHAR = rb"[\x21-\x7e]"
+_AFTER_METHOD = rb"(?: (?:" + _VCHAR + rb"+(?: " + _VCHAR + rb"*)?)?)?"
+LINE_START, IN_METHOD, TARGET_START, IN_TARGET, IN_VERSION = range(5)
+REQUEST_LINE_REST = (
+    re.compile(rb"(?:" + TOKEN + _AFTER_METHOD + rb")?"),  # LINE_START: nothing yet
+    re.compile(TCHAR + rb"*" + _AFTER_METHOD),  # IN_METHOD
+    re.compile(rb"(?:" + _VCHAR + rb"+(?: " + _VCHAR + rb"*)?)?"),  # TARGET_START: after SP
+    re.compile(_VCHAR + rb"*(?: " + _VCHAR + rb"*)?"),  # IN_TARGET
+    re.compile(_VCHAR + rb"*"),  # IN_VERSION: after the second SP
+)
+
 # The request line most requests have: a registered method, an origin-form target and
 # HTTP/1.0 or 1.1, with its CRLF (the fast path of head.py; anything else takes the full one).
 COMMON_REQUEST_LINE = re.compile(

@@ -25,6 +25,11 @@ from wsgiserver.protocol.headers import (
 )
 from wsgiserver.protocol.limits import Limits
 
+# RFC 8446 section 5.1: a TLS record starts with its content type, 22 for a handshake; no
+# method (a token) starts with that byte, so it is an HTTPS client on a plain HTTP port.
+TLS_HANDSHAKE = 0x16
+TLS_ON_PLAIN_PORT = "this port speaks plain HTTP, not HTTPS (TLS); use an http:// URL"
+
 _METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")}
 # Fields whose values decide framing or routing; everything else is passed through untouched.
 _SPECIAL = frozenset((b"content-length", b"transfer-encoding", b"host", b"connection", b"expect"))
@@ -149,12 +154,19 @@ def _parse_request_line(line: bytes) -> tuple[bytes, bytes, str]:
         other = grammar.ANY_VERSION_LINE.fullmatch(line)
         if other is not None and other.group(3) != b"1":
             raise HTTPVersionNotSupported(f"HTTP/{other.group(3).decode()}.x is not supported")
-        raise BadRequest("invalid request line")
+        raise invalid_request_line(line)
     method, target, major, minor = match.groups()
     if major != b"1":
         raise HTTPVersionNotSupported(f"HTTP/{major.decode()}.x is not supported")
     # RFC 9110 section 6.2: a higher minor version is answered as the highest we support.
     return method, target, "1.0" if minor == b"0" else "1.1"
+
+
+def invalid_request_line(line: bytes | bytearray) -> BadRequest:
+    """The 400 for bytes that are no request line; it says so when they start a TLS handshake."""
+    if line[:1] == bytes((TLS_HANDSHAKE,)):
+        return BadRequest(TLS_ON_PLAIN_PORT)
+    return BadRequest("invalid request line")
 
 
 def _parse_target(method: bytes, target: bytes) -> tuple[str | None, bytes | None, bytes, bytes]:

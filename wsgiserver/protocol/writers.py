@@ -29,7 +29,7 @@ def status_allows_body(code: int) -> bool:
 class ResponseWriter:
     """Frames one response. `head()` first, then `body()` any number of times, then `end()`."""
 
-    __slots__ = ("_framing", "_remaining", "keep_alive", "overflowed", "sent")
+    __slots__ = ("_framing", "_remaining", "keep_alive", "sent", "surplus")
 
     def __init__(self) -> None:
         self._framing = _NONE
@@ -38,7 +38,8 @@ class ResponseWriter:
         # the response has no body (HEAD, 204, 304). Bytes sent by other means (sendfile)
         # are the caller's to count.
         self.sent = 0
-        self.overflowed = False
+        # Bytes the app sent beyond its Content-Length, cut from the response (`overrun`).
+        self.surplus = 0
         self.keep_alive = False
 
     def head(
@@ -141,8 +142,8 @@ class ResponseWriter:
             if len(data) > remaining:
                 # The app sent more than it declared: cut, and close after this response so
                 # the surplus can never be read as the start of another response.
+                self.surplus += len(data) - remaining
                 data = data[:remaining]
-                self.overflowed = True
                 self.keep_alive = False
             self._remaining = remaining - len(data)
             self.sent += len(data)
@@ -173,11 +174,18 @@ class ResponseWriter:
         if self._framing == _LENGTH:
             allowed = min(size, self._remaining)
             if allowed < size:
-                self.overflowed = True
+                self.surplus += size - allowed
                 self.keep_alive = False
             self._remaining -= allowed
             return allowed
         return size if self._framing != _NONE else 0
+
+    def overrun(self) -> str | None:
+        """What the app sent beyond its Content-Length (cut, the connection closed), said
+        like the short body's `end()` error; None when it sent no more than it declared."""
+        if self.surplus:
+            return f"application sent {self.surplus} bytes more than its Content-Length"
+        return None
 
     def end(self) -> bytes:
         """Finish the body. A short Content-Length body cannot be finished: raise."""

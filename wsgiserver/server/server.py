@@ -46,6 +46,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any
 
+from wsgiserver.apploader import wsgi_callable
 from wsgiserver.config.bind import BindAddress
 from wsgiserver.config.options import Config
 from wsgiserver.observability import metrics as m
@@ -149,7 +150,9 @@ class Server:
     """A WSGI server in this process. Binds in the constructor; `serve_forever()` serves.
 
     `Server(app, bind="127.0.0.1:0", threads=8)` accepts every `Config` option as a keyword,
-    or a ready `config=`. `address` is known as soon as the constructor returns.
+    or a ready `config=`. `address` is known as soon as the constructor returns. An `app`
+    that is not callable raises `TypeError` (`wsgiserver.errors.NotAWSGIApp`) before
+    anything is bound.
     """
 
     def __init__(
@@ -169,6 +172,9 @@ class Server:
         # embedding and tests, not config options. `process` is how the program around the
         # server runs it (the CLI, a supervisor's worker: `ProcessRole`); `timing` lets a
         # test move the server's clocks (`Timing`). Every other keyword is a `Config` option.
+        # An app that is not callable would fail every request with a 500: refuse it here,
+        # before anything is bound (a TypeError: errors.NotAWSGIApp).
+        app = wsgi_callable(app, "app")
         role = process if process is not None else ProcessRole()
         timing = timing if timing is not None else Timing()
         sockets = list(role.sockets) if role.sockets is not None else None

@@ -16,18 +16,19 @@ def write_pidfile(path: str, pid: int | None = None) -> None:
     directory = os.path.dirname(os.path.abspath(path))
     try:
         fd, temporary = tempfile.mkstemp(prefix=".wsgiserver-pid-", dir=directory)
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as file:
+                file.write(f"{os.getpid() if pid is None else pid}\n")
+            os.chmod(temporary, 0o644)
+            os.replace(temporary, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+            raise
     except OSError as exc:
-        # Name the pid file, not the temporary file next to it.
-        raise OSError(exc.errno, f"pid: cannot write {path!r}: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as file:
-            file.write(f"{os.getpid() if pid is None else pid}\n")
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+        # One line like every start-up error: the pid file's name (not the temporary file
+        # next to it) and the reason, without the "[Errno N]" of the OSError's str().
+        raise OSError(f"pid: cannot write {path!r}: {exc.strerror or exc}") from None
 
 
 def remove_pidfile(path: str, pid: int | None = None) -> None:

@@ -43,7 +43,8 @@ def listen_fds(*, unset_environment: bool = True) -> list[tuple[str, socket.sock
             os.set_inheritable(fd, False)
             sock = socket.socket(fileno=fd)
         except OSError as exc:
-            raise BindError(f"LISTEN_FDS: fd {fd} is not a usable socket: {exc}") from None
+            why = exc.strerror or exc
+            raise BindError(f"LISTEN_FDS: fd {fd} is not a usable socket: {why}") from None
         sock.setblocking(False)
         name = names[index] if index < len(names) else "unknown"
         found.append((name, sock))

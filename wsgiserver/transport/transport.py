@@ -578,6 +578,12 @@ class Transport:
             outcome.aborted = True
         finally:
             self._release_spool()
+            if conn.response_started:
+                # Cut to the declared length and closed (RFC 9112 section 6.3), and said
+                # once, like a body shorter than its Content-Length.
+                overrun = conn.writer.overrun()
+                if overrun is not None:
+                    log_failure(request, outcome, overrun, None)
             if outcome.close_error is not None:
                 log_close_error(outcome)
             if record is not None and records is not None:
