@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -385,3 +386,21 @@ def test_an_http11_request_on_an_http2_server_is_served_as_before() -> None:
 def test_the_preface_may_arrive_byte_by_byte() -> None:
     with h2c_server(echo) as srv, client(srv, preface_byte_by_byte=True) as c:
         assert c.get("/bytes").body.startswith(b"GET /bytes 0")
+
+
+def test_metrics_count_each_stream() -> None:
+    from tests.metrics.promtext import value
+    from tests.metrics.test_metrics import admin, scrape
+
+    with h2c_server(echo, admin_bind="127.0.0.1:0") as srv, client(srv) as c:
+        for path in ("/a", "/b", "/c"):
+            assert c.get(path).status == 200
+        # Each stream is counted once its response is over, just after the client has it.
+        deadline = time.monotonic() + BOUND
+        while True:
+            families = scrape(admin(srv))
+            counted = value(families, "wsgiserver_requests_total", method="GET", status="2xx")
+            if counted >= 3 or time.monotonic() > deadline:
+                break
+    assert counted == 3
+    assert value(families, "wsgiserver_request_duration_seconds_count") == 3

@@ -141,3 +141,28 @@ def test_thread_ignoring_request_timeout_gets_its_worker_recycled(
     server.wait_for(rf"worker {stuck.group(1)} stopped")
     assert pid_of(address) != int(stuck.group(1))
     assert server.stop() == 0
+
+
+def test_max_requests_counts_http2_streams(start: Start) -> None:
+    pytest.importorskip("h2")
+    from tests.http2.client import H2Client
+
+    server = start(
+        "--bind",
+        "127.0.0.1:0",
+        "--http2",
+        "--max-requests",
+        "3",
+        "--max-requests-jitter",
+        "0",
+        "app:app",
+    )
+    address = server.address()
+    with H2Client(address) as c:  # three streams on one connection: three requests
+        pids = {int(c.get("/").body.split()[1]) for _ in range(3)}
+    assert len(pids) == 1
+    (first,) = pids
+    server.wait_for(rf"worker {first}: served 3 requests \(max_requests\); asking to be recycled")
+    server.wait_for(rf"worker {first} stopped")
+    assert pid_of(address) != first
+    assert server.stop() == 0
