@@ -364,11 +364,13 @@ def test_a_pool_blocked_at_max_threads_with_work_waiting_says_so_once(
 def test_blocked_threads_below_max_threads_are_not_reported(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    # Three blocked requests, room for eight threads: the rule adds runnable threads as the
+    # housekeeper measures (all three get in, which takes its looks with work waiting), and
+    # since the pool could grow, nothing is reported.
     app, clock = Inside(), CpuClock(busy=False)
     with caplog.at_level(logging.WARNING, logger="wsgiserver.error"), _serve(app, clock) as srv:
         clients = _clients((srv.host, srv.port), 3)
         app.wait_inside(3)
-        clock.wait_readings(clock.readings + 50)
         app.release.set()
         for client in clients:
             client.join(BOUND)
