@@ -41,6 +41,9 @@ SKIPPED = shutil.ignore_patterns(
     "dist",
     ".*_cache",
     ".hypothesis",
+    # Coverage data files: the suite's other processes write and combine (delete) them
+    # while this copy runs, so one listed may be gone by the time it is copied.
+    ".coverage*",
 )
 APP = """\
 def app(environ, start_response):
