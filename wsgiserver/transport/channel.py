@@ -18,6 +18,7 @@ import socket
 import ssl
 import threading
 import time
+from collections.abc import Iterator
 from typing import IO
 
 from wsgiserver.errors import ClientRequestTimeout, ConnectionLost
@@ -247,18 +248,10 @@ class SocketChannel:
 
     def _send_file_blocks(self, file: IO[bytes], offset: int, count: int) -> int:
         """TLS: the kernel cannot encrypt, so read the file in blocks and send each one."""
-        fd = file.fileno()
         sent = 0
-        while sent < count:
-            try:
-                block = os.pread(fd, min(SEND_FILE_BLOCK, count - sent), offset + sent)
-            except OSError as exc:
-                raise ConnectionLost(f"reading the file failed: {exc}") from exc
-            if not block:
-                raise ConnectionLost("file ended before the promised length was sent")
+        for block in file_blocks(file, offset, count):
             self.send(block)
             sent += len(block)
-        file.seek(offset + sent)  # where socket.sendfile leaves it, too
         return sent
 
     def interrupt(self, last_word: bytes | None) -> None:
@@ -317,3 +310,23 @@ class SocketChannel:
     def close(self) -> None:
         with contextlib.suppress(OSError):
             self.sock.close()
+
+
+def file_blocks(file: IO[bytes], offset: int, count: int) -> Iterator[bytes]:
+    """`count` bytes of `file` from `offset`, in blocks of at most SEND_FILE_BLOCK, for a
+    connection that cannot use sendfile (TLS, HTTP/2 framing). ConnectionLost if the file
+    cannot be read or ends early; once all is read, the file's position is after the last
+    byte, where socket.sendfile leaves it too."""
+    fd = file.fileno()
+    done = 0
+    while done < count:
+        try:
+            block = os.pread(fd, min(SEND_FILE_BLOCK, count - done), offset + done)
+        except OSError as exc:
+            raise ConnectionLost(f"reading the file failed: {exc}") from exc
+        if not block:
+            raise ConnectionLost("file ended before the promised length was sent")
+        done += len(block)
+        if done == count:
+            file.seek(offset + done)
+        yield block

@@ -685,25 +685,28 @@ class H2Session:
     def _end(self, why: str) -> int:
         """Stop every stream and close (on the owner's thread)."""
         with self._state:
-            self.dead = True
-            streams = list(self.streams.values())
-            for stream in streams:
-                stream.cancelled = True
-                stream.cond.notify_all()
-                if not stream.submitted:
-                    self._drop(stream)
+            self._stop_streams()
         log.debug("HTTP/2 connection from %s: %s", _peer(self.remote), why)
         return self.close()
+
+    def _stop_streams(self, *, drop: bool = True) -> list[Stream]:
+        """Under `_state`: the connection is dead; every stream stops (its waits end), and
+        with `drop` those that never reached the app are forgotten. The streams, as they
+        were."""
+        self.dead = True
+        streams = list(self.streams.values())
+        for stream in streams:
+            stream.cancelled = True
+            stream.cond.notify_all()
+            if drop and not stream.submitted:
+                self._drop(stream)
+        return streams
 
     def abandon(self) -> None:
         """Another thread (the server, at --graceful-timeout): give up on the connection.
         Each stream in the app gets its access record now (no status)."""
         with self._state:
-            self.dead = True
-            streams = list(self.streams.values())
-            for stream in streams:
-                stream.cancelled = True
-                stream.cond.notify_all()
+            streams = self._stop_streams(drop=False)
         for stream in streams:
             if stream.records is not None:
                 stream.records.abandon(stream.request)
@@ -712,12 +715,7 @@ class H2Session:
 
     def close(self) -> int:
         with self._state:
-            self.dead = True
-            for stream in list(self.streams.values()):
-                stream.cancelled = True
-                stream.cond.notify_all()
-                if not stream.submitted:
-                    self._drop(stream)
+            self._stop_streams()
         # A stream thread may be in a send: shut the socket down so it fails at once, then
         # close once it has let go of it.
         self._channel.interrupt(None)

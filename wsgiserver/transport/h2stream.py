@@ -12,7 +12,6 @@ step is the session's (`h2session.py`), which holds the locks.
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 import time
 from collections import deque
@@ -35,7 +34,7 @@ from wsgiserver.observability import metrics as m
 from wsgiserver.observability.accesslog import RequestRecord
 from wsgiserver.protocol import Limits, Request
 from wsgiserver.protocol.writers import ResponseFields, ResponseWriter
-from wsgiserver.transport.channel import SEND_FILE_BLOCK
+from wsgiserver.transport.channel import file_blocks
 from wsgiserver.transport.overload import Overload
 from wsgiserver.transport.records import Records, log_close_error, log_failure, printable
 from wsgiserver.transport.settings import ChunkedBodies, Timeouts
@@ -334,20 +333,12 @@ class StreamCall:
 
     def sendfile(self, file: IO[bytes], offset: int, count: int) -> int:
         """No sendfile over HTTP/2 (the kernel cannot frame): the file in DATA frames."""
-        fd = file.fileno()
         sent = 0
         writer = self.stream.writer
         complete = writer is not None and writer.complete
-        while sent < count:
-            try:
-                block = os.pread(fd, min(SEND_FILE_BLOCK, count - sent), offset + sent)
-            except OSError as exc:
-                raise ConnectionLost(f"reading the file failed: {exc}") from exc
-            if not block:
-                raise ConnectionLost("file ended before the promised length was sent")
+        for block in file_blocks(file, offset, count):
             sent += len(block)
             self.session.write(self.stream, block, last=complete and sent == count)
-        file.seek(offset + sent)  # where socket.sendfile leaves it, too
         return sent
 
     def client_disconnected(self) -> bool:
