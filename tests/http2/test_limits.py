@@ -20,6 +20,7 @@ from tests.http2.client import GET_BLOCK, continuation_frame, header_block, head
 from tests.http2.helpers import BOUND, Environ, StartResponse, client, echo, h2c_server
 from wsgiserver.http2.connection import (
     ENHANCE_YOUR_CALM,
+    FRAME_SIZE_ERROR,
     NO_ERROR,
     PROTOCOL_ERROR,
     REFUSED_STREAM,
@@ -353,4 +354,14 @@ def test_a_body_that_contradicts_its_content_length_ends_in_protocol_error(lengt
     with h2c_server(echo) as srv, RawH2(srv) as raw:
         raw.send(post_block(Encoder(), length) + frame(DATA, END_STREAM, 1, b"abc"))
         assert raw.goaway().error_code == PROTOCOL_ERROR
+        still_serves(srv)
+
+
+def test_a_frame_over_the_maximum_size_is_refused_from_its_header() -> None:
+    # RFC 9113 section 4.2: the length in the 9-byte header is enough to refuse it; the
+    # server must not buffer up to 16 MiB of payload first.
+    with h2c_server(echo) as srv, RawH2(srv) as raw:
+        raw.send((0xFFFFFF).to_bytes(3, "big") + bytes([DATA, 0]) + (1).to_bytes(4, "big"))
+        raw.send(b"x" * 1000)  # a little of the payload; the rest never comes
+        assert raw.goaway().error_code == FRAME_SIZE_ERROR
         still_serves(srv)

@@ -37,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="wsgiserver",
         usage="%(prog)s [options] APP\n       %(prog)s [options] --paste FILE.ini",
-        description="Serve a WSGI application over HTTP/1.1.",
+        description="Serve a WSGI application over HTTP/1.1 (and HTTP/2 with --http2).",
         epilog="Example: python -m wsgiserver --bind 127.0.0.1:8080 myproject.wsgi:application",
     )
     parser.add_argument("--version", action="version", version=f"wsgiserver {__version__}")

@@ -137,16 +137,18 @@ class Gateway:
         went out (`outcome.aborted`: the transport must abort the connection).
         """
         stream: InputStream | io.BytesIO
+        spool: BodySpool | None = None
         if isinstance(body, bytes):
             # No body (the common case) costs a C object, not an InputStream.
             stream = InputStream.complete(body) if body else io.BytesIO()
         elif isinstance(body, BodySpool):
-            stream = body.stream()
+            spool = body
+            stream = spool.stream()
         else:
             stream = InputStream(body)
         environ = self.environs.for_request(request, stream, connection, remote)
-        if isinstance(body, BodySpool):
-            environ["CONTENT_LENGTH"] = str(body.size)
+        if spool is not None:
+            environ["CONTENT_LENGTH"] = str(spool.size)
             if request.chunked:
                 environ.pop("HTTP_TRANSFER_ENCODING", None)  # hop-by-hop, and no longer true
                 environ["wsgiserver.transfer_encoding"] = "chunked"

@@ -60,6 +60,7 @@ REFUSED_STREAM = int(ErrorCodes.REFUSED_STREAM)
 CANCEL = int(ErrorCodes.CANCEL)
 ENHANCE_YOUR_CALM = int(ErrorCodes.ENHANCE_YOUR_CALM)
 SETTINGS_TIMEOUT = int(ErrorCodes.SETTINGS_TIMEOUT)
+FRAME_SIZE_ERROR = int(ErrorCodes.FRAME_SIZE_ERROR)
 _UNLIMITED_STREAMS = 2**31 - 1  # what h2 itself allows (see the module docstring)
 
 
@@ -224,6 +225,7 @@ class H2Protocol:
         except H2Error as exc:  # pragma: no cover - h2 raises ProtocolError subclasses here
             self._h2.close_connection(PROTOCOL_ERROR)
             raise ConnectionFailed(PROTOCOL_ERROR, str(exc)) from None
+        self._check_pending_frame()
         happened: list[Happening] = []
         # h2 counts every stream of this batch as open already; for the concurrency limit a
         # stream counts once reached, so the streams over the limit are the later ones.
@@ -256,6 +258,17 @@ class H2Protocol:
                     if not self._frames.spend(now):
                         self._fail(ENHANCE_YOUR_CALM, "too many control frames")
         return happened
+
+    def _check_pending_frame(self) -> None:
+        """RFC 9113 section 4.2: a frame longer than SETTINGS_MAX_FRAME_SIZE is a
+        FRAME_SIZE_ERROR as soon as its header says so. h2 checks a frame's length only once
+        all of it has arrived, which would let each connection make the server hold up to
+        16 MiB of a frame it refuses anyway."""
+        pending = self._h2.incoming_buffer._data  # what is left: one incomplete frame
+        if len(pending) >= 9:
+            length = int.from_bytes(pending[:3], "big")
+            if length > self._h2.max_inbound_frame_size:
+                self._fail(FRAME_SIZE_ERROR, f"a frame of {length} bytes, over the maximum")
 
     def _request(
         self, event: RequestReceived, now: float, happened: list[Happening], ahead: int

@@ -415,6 +415,11 @@ class ServerConnection:
         return self._writer is not None
 
     @property
+    def current_writer(self) -> ResponseWriter | None:
+        """The writer of the response in progress, or None: a look that cannot raise."""
+        return self._writer
+
+    @property
     def writer(self) -> ResponseWriter:
         """The writer of the response in progress (RuntimeError if none was started)."""
         writer = self._writer

@@ -264,7 +264,7 @@ class Transport:
                 # read before asking the parser (which could only answer NEED_DATA).
                 return self._park_idle()
             while True:
-                if self.multiplexed:
+                if self.multiplexed:  # a property: mypy cannot see `_h2` set meanwhile
                     return self._serve_h2()  # the h2c preface arrived
                 if self._pending is not None:
                     request = self._pending
@@ -577,13 +577,13 @@ class Transport:
             log_failure(request, outcome, message, exc)
             outcome.aborted = True
         finally:
-            self._release_spool()
-            if conn.response_started:
+            if self._spool is not None:
+                self._release_spool()
+            writer = conn.current_writer
+            if writer is not None and writer.surplus:
                 # Cut to the declared length and closed (RFC 9112 section 6.3), and said
                 # once, like a body shorter than its Content-Length.
-                overrun = conn.writer.overrun()
-                if overrun is not None:
-                    log_failure(request, outcome, overrun, None)
+                log_failure(request, outcome, writer.overrun() or "", None)
             if outcome.close_error is not None:
                 log_close_error(outcome)
             if record is not None and records is not None:
