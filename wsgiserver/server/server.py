@@ -775,13 +775,7 @@ class Server:
 
     def _serve(self, transport: Transport) -> None:
         while True:
-            try:
-                action = transport.serve()
-            except BaseException:
-                # Transport.serve handles every request error itself; reaching here is a bug
-                # or BaseException from an app. It must not take the thread, or the pool, down.
-                log.exception("unexpected error while serving a connection")
-                action = transport.close()
+            action = _serve_once(transport)
             with self._lock:
                 if action == PARK and transport.rerun and not self._closed:
                     transport.rerun = False  # `serve_again` while it was being served
@@ -1033,11 +1027,7 @@ class Server:
             with selectors.DefaultSelector() as selector:
                 selector.register(transport.fileno(), selectors.EVENT_READ)
                 while True:
-                    try:
-                        action = transport.serve()
-                    except BaseException:
-                        log.exception("unexpected error while serving a connection")
-                        action = transport.close()
+                    action = _serve_once(transport)
                     if action != PARK:
                         break
                     with self._lock:
@@ -1110,3 +1100,14 @@ def serve(app: WSGIApp, **options: Any) -> None:
         pass
     finally:
         server.shutdown()
+
+
+def _serve_once(transport: Transport) -> int:
+    """`transport.serve()`, which handles every request error itself: reaching the handler
+    here is a bug or a BaseException from an app, and must not take the thread, or the
+    pool, down. PARK or CLOSE."""
+    try:
+        return transport.serve()
+    except BaseException:
+        log.exception("unexpected error while serving a connection")
+        return transport.close()

@@ -313,19 +313,16 @@ class H2Session:
                 timeouts.body, timeouts.min_body_rate, timeouts.body_rate_grace
             )
             if late <= now:
-                if self.serving.metrics is not None:
-                    self.serving.metrics.here().timeout("body")
+                self._count_timeout("body")
                 self._refuse_body(stream, ClientRequestTimeout("request body arrived too slowly"))
         if self._preface_until is not None and self._preface_until <= now:
-            if self.serving.metrics is not None:
-                self.serving.metrics.here().timeout("header")
+            self._count_timeout("header")
             detail = "no connection preface within header_timeout"
             self.proto.go_away(PROTOCOL_ERROR, detail)  # RFC 9113 section 3.4
             raise ConnectionFailed(PROTOCOL_ERROR, detail)
         idle = self._idle_since
         if idle is not None and not self.streams and idle + timeouts.keepalive <= now:
-            if self.serving.metrics is not None:
-                self.serving.metrics.here().timeout("keepalive")
+            self._count_timeout("keepalive")
             self._closing = True  # idle: a graceful GOAWAY, then close
 
     def _next_deadline(self) -> float:
@@ -427,8 +424,7 @@ class H2Session:
                     if deadline is None:
                         deadline = now + self.serving.timeouts.send
                     if now >= deadline:
-                        if self.serving.metrics is not None:
-                            self.serving.metrics.here().timeout("send")
+                        self._count_timeout("send")
                         stream.cancelled = True
                         proto.reset(stream.id, CANCEL)
                         raise ConnectionLost("the client's flow-control window stayed closed")
@@ -550,8 +546,7 @@ class H2Session:
                         timeouts.body, timeouts.min_body_rate, timeouts.body_rate_grace
                     )
                 if limit <= now:
-                    if self.serving.metrics is not None:
-                        self.serving.metrics.here().timeout("body")
+                    self._count_timeout("body")
                     raise ClientRequestTimeout("request body not received in time")
                 stream.cond.wait(limit - now)
             data = stream.inbound.popleft()
@@ -570,6 +565,11 @@ class H2Session:
         environ = self._environ.copy()
         environ["wsgiserver.client_disconnected"] = stream.client_gone
         return environ
+
+    def _count_timeout(self, kind: str) -> None:
+        """A deadline of this connection or one of its streams passed (metrics)."""
+        if self.serving.metrics is not None:
+            self.serving.metrics.here().timeout(kind)
 
     def _gone(self) -> bool:
         return self.dead
