@@ -64,6 +64,7 @@ from wsgiserver.server.listeners import (
 from wsgiserver.server.parking import Deadlines
 from wsgiserver.server.poller import make_poller
 from wsgiserver.server.pool import (
+    BUSY_CPU_SHARE,
     GROWTH_CPU_SHARE,
     IDLE_THREAD_SECONDS,
     POLL,
@@ -84,8 +85,13 @@ access_log = logging.getLogger("wsgiserver.access")
 # second costs it nothing; it only delays the process's exit.
 HANDSHAKE_GRACE = 0.25
 # While no thread waits in the poller, the housekeeper measures the process's CPU share every
-# GROWTH_TICK seconds, and the pool moves its runnable target by it (server/pool.py).
+# GROWTH_TICK seconds, and the pool moves its runnable target by it (server/pool.py). While
+# the process computes (a CPU-bound app, or a busy one with nothing to add), each look that
+# finds it computing doubles the interval, up to GROWTH_TICK_MAX: a look costs the serving
+# thread a GIL hand-off, and at 2 ms those were a few per cent of a hello-world request.
+# Any look that finds the process blocked (below BUSY_CPU_SHARE) goes back to GROWTH_TICK.
 GROWTH_TICK = 0.002
+GROWTH_TICK_MAX = 0.032
 EXPIRE_BATCH = 64  # connections closed on timeout before the housekeeper yields the GIL
 ACCEPT_PAUSE = 0.1  # seconds the listener rests after EMFILE/ENFILE, instead of spinning
 ACCEPT_BATCH = 64  # connections taken from a listener's queue at once when busy (`_accept`)
@@ -266,6 +272,10 @@ class Server:
             idle_seconds=timing.idle_thread_seconds,
         )
         self._stopping = threading.Event()
+        # `_stopping` as a plain bool for the per-request paths (Event.is_set is a Python call);
+        # `_ask_stop` sets both, and nothing clears them.
+        self._stop_asked = False
+        self._leave = False  # `_leaving()`, kept up to date by `_ask_stop` and `_stop_everything`
         self._accepting = True  # the listeners are open (False once closed, while stopping)
         self._close_listeners_at = 0.0  # draining: when the listeners close
         self._stop_deadline: float | None = None  # draining: when serving ends regardless
@@ -353,7 +363,7 @@ class Server:
             # while it holds `_lock` (not reentrant): blocking on it would deadlock. Ask
             # for the stop; if the lock is busy the housekeeper sees `_stopping` on its own
             # (it never waits longer than a second).
-            self._stopping.set()
+            self._ask_stop()
             if self._lock.acquire(timeout=0.05):
                 try:
                     self._mark_closing()
@@ -368,7 +378,7 @@ class Server:
             # Mark in-flight requests first, so a response finishing once `_stopping` is
             # visible says `Connection: close` (not only once the serving thread gets to it).
             self._mark_closing()
-            self._stopping.set()
+            self._ask_stop()
             self._cond.notify_all()
             self._pool.wake_all()
         if not self._drain:
@@ -412,9 +422,15 @@ class Server:
                 multiplexed.append(transport)
         return multiplexed
 
+    def _ask_stop(self) -> None:
+        self._stop_asked = True
+        if not self._drain:
+            self._leave = True
+        self._stopping.set()
+
     def _leaving(self) -> bool:
-        """Under the lock: worker threads stop taking work (draining, only once it is over)."""
-        return self._closed or (self._stopping.is_set() and not self._drain)
+        """Worker threads stop taking work (draining, only once it is over)."""
+        return self._leave
 
     # -- metrics, health and readiness (docs/observability.rst) --------------------
 
@@ -492,6 +508,7 @@ class Server:
         wall_then = time.monotonic()
         next_tick = wall_then
         measuring = False  # the CPU share of a busy pool is being measured
+        tick = GROWTH_TICK  # how long until the next look at a busy pool
         with self._cond:
             while True:
                 now = time.monotonic()
@@ -538,6 +555,7 @@ class Server:
                     # The first look at a busy pool only starts the clock: the CPU used
                     # since the housekeeper last slept says nothing about the work now.
                     measuring = True
+                    tick = GROWTH_TICK
                     cpu_then, wall_then = cpu_time(), now
                 elif pool.watching:
                     cpu_now = cpu_time()
@@ -550,6 +568,11 @@ class Server:
                         if waiting and self._track_queue and not self._saturated_since:
                             self._saturated_since = now  # work waits for a thread from now
                         grow = pool.adjust(share, waiting=waiting, now=now)
+                        tick = (
+                            min(tick * 2, GROWTH_TICK_MAX)
+                            if share >= BUSY_CPU_SHARE
+                            else GROWTH_TICK
+                        )
                         if waiting and share < GROWTH_CPU_SHARE and pool.exhausted():
                             self._warn_exhausted(now)
                 pool.settle(now)
@@ -591,7 +614,7 @@ class Server:
                         wake_at = min(wake_at, self._close_listeners_at)
                 timeout = max(min(wake_at - now, 1.0), 0.001)
                 if self._pool.watching:
-                    timeout = min(timeout, GROWTH_TICK)
+                    timeout = min(timeout, tick)
                 else:
                     measuring = False
                 if self._pool.runnable > 1:
@@ -679,6 +702,8 @@ class Server:
         poller = self._poller
         pool = self._pool
         lock = self._lock
+        listeners = self._listeners
+        parked = self._parked
         try:
             while True:
                 with lock:
@@ -687,24 +712,24 @@ class Server:
                         return
                     if turn is not POLL and pool.start_watching():
                         self._cond.notify()  # the housekeeper measures a pool with no poller
-                if not isinstance(turn, bool):
-                    self._run_task(turn)
+                if turn is not POLL:
+                    self._run_task(turn)  # type: ignore[arg-type]  # a Task: not a bool
                     continue
                 fd = poller.wait(pool.idle_seconds)
                 with lock:
                     if pool.polled():
                         self._cond.notify()  # the housekeeper measures a pool with no poller
-                    if self._leaving():
+                    if self._leave:
                         return
                     if fd is None:
                         if not pool.tasks and pool.surplus():
                             return  # idle for long: shrink the pool
                         continue  # timed out, or fetched for a task (`submit_task`)
-                    transport = None if fd in self._listeners else self._parked.pop(fd, None)
+                    transport = None if fd in listeners else parked.pop(fd, None)
                     if transport is not None:
                         self._active.add(transport)
                     since = self._saturated_since
-                    if since and fd not in self._listeners and not poller.has_pending():
+                    if since and fd not in listeners and not poller.has_pending():
                         # Nothing else waits: the queue is empty. (For a listener this is
                         # known only once it is re-armed: see `_accept`.)
                         self._saturated_since = 0.0
@@ -712,7 +737,7 @@ class Server:
                     if since and not 0.0 < transport.ready_since < since:
                         transport.ready_since = since  # else keep the older estimate
                     self._serve(transport)
-                elif fd in self._listeners:
+                elif fd in listeners:
                     self._accept(fd, since)
         finally:
             if self._metrics is not None:
@@ -782,25 +807,26 @@ class Server:
                     continue
                 self._active.discard(transport)
                 self._progress = time.monotonic()
-                if self._stopping.is_set():
+                if self._stop_asked:
                     self._cond.notify()  # draining: the housekeeper looks whether it is over
                 if action != PARK:
                     self._deadlines.forget(transport)
                     return
-                uploading = transport.receiving_body
                 if self._closed or (
-                    not self._drain and self._stopping.is_set() and transport.between_requests
+                    self._stop_asked and not self._drain and transport.between_requests
                 ):
                     # Once closed, `_stop_everything` has already closed the parked
                     # connections: one parked now would never be closed (an fd leak).
                     # Draining, an idle connection is parked like any other (the module
                     # docstring says why).
                     park = False
+                    uploading = transport.receiving_body
                 else:
                     park = True
-                    fd = transport.fileno()
+                    fd = transport.fd
                     self._parked[fd] = transport
-                    self._schedule(transport)
+                    if self._deadlines.schedule(transport):
+                        self._cond.notify()  # the earliest deadline: wake the housekeeper
             break
         if park:
             self._poller.arm(fd)
@@ -931,7 +957,8 @@ class Server:
             if self._closed:
                 return
             self._closed = True
-            self._stopping.set()
+            self._leave = True
+            self._ask_stop()
             parked = list(self._parked.values())
             self._parked.clear()
             for transport in self._active:

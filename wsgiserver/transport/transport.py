@@ -125,6 +125,7 @@ class Transport:
         "_timeouts",
         "conn",
         "deadline",
+        "fd",
         "ready_since",
         "remote",
         "rerun",
@@ -158,6 +159,7 @@ class Transport:
             interruptible=overload is not None and overload.deadlines is not None,
         )
         self._channel = channel
+        self.fd = sock.fileno()  # the same number after a TLS wrap; the server's key for it
         # The gateway's Channel: bound methods of the socket's channel, called directly.
         self.send = channel.send
         self.sendfile = channel.sendfile
@@ -264,8 +266,9 @@ class Transport:
                 # read before asking the parser (which could only answer NEED_DATA).
                 return self._park_idle()
             while True:
-                if self.multiplexed:  # a property: mypy cannot see `_h2` set meanwhile
-                    return self._serve_h2()  # the h2c preface arrived
+                if self._http2 is not None and self.multiplexed:
+                    # The h2c preface arrived (a property: mypy cannot see `_h2` set meanwhile).
+                    return self._serve_h2()
                 if self._pending is not None:
                     request = self._pending
                     spool = self._spool
@@ -674,9 +677,12 @@ class Transport:
         return self._park(self._linger_until)
 
     def _park_idle(self) -> int:
-        if self._head_deadline is not None:
-            return self._park(self._head_deadline)
-        return self._park(time.monotonic() + self._timeouts.keepalive)
+        deadline = self._head_deadline
+        self.deadline = (
+            deadline if deadline is not None else time.monotonic() + self._timeouts.keepalive
+        )
+        self.ready_since = 0.0  # waiting for the client now, not for a thread
+        return PARK
 
     def _park(self, deadline: float) -> int:
         self.deadline = deadline
