@@ -298,6 +298,31 @@ def test_cycle_order_is_enforced() -> None:
         conn.start_next_cycle()  # the body is not read yet
 
 
+def test_reuse_says_next_drain_first_or_close() -> None:
+    """`reuse()` after a response: None while the body is unread (drain, then ask again),
+    False when the connection must close, True once the next cycle has started."""
+    conn, _ = connection(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nx")
+    assert conn.reuse() is False  # no response yet: nothing to reuse
+    conn.send_response("200 OK", [], length_hint=0)
+    conn.send_end()
+    assert conn.reuse() is None  # one body byte is still missing
+    assert conn.response_started  # nothing was reset
+    conn.receive_data(b"y")
+    finish_request(conn)
+    assert conn.reuse() is True
+    assert conn.request is None
+    assert conn.current_writer is None
+    conn.receive_data(GET_11)
+    assert isinstance(conn.next_event(), Request)
+
+    closing, _ = connection(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    finish_request(closing)
+    closing.send_response("200 OK", [], length_hint=0)
+    closing.send_end()
+    assert closing.reuse() is False
+    assert closing.request is not None  # nothing was reset
+
+
 def test_pipelined_request_waits_for_the_response() -> None:
     """RFC 9112 9.3.2: the next request is parsed only after the current one is answered."""
     conn, _ = connection(GET_11 + b"GET /2 HTTP/1.1\r\nHost: a\r\n\r\n")

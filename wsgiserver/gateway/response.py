@@ -288,7 +288,8 @@ class Response:
             self._key = (self.status, *self.headers)
         return checked
 
-    def _head(self, length_hint: int | None) -> bytes:
+    def _head(self, length_hint: int | None) -> tuple[bytes, ResponseWriter]:
+        """The response head as it will be sent, with the writer that frames its body."""
         checked = self._current()
         extra = self._date()
         names = checked.names
@@ -304,20 +305,13 @@ class Response:
                 for line in extra.split("\r\n")
                 if line and line.partition(":")[0].lower() not in own
             )
-        head, self._writer = self._conn.open_response(
+        head, writer = self._conn.open_response(
             checked.fields, length_hint=length_hint, extra=extra
         )
+        self._writer = writer
         # Only now: a head the writer refuses used to count as sent, so the client got a
         # bare close instead of a 500.
         self.head_sent = True
-        return head
-
-    def _open(self, length_hint: int | None) -> tuple[bytes, ResponseWriter]:
-        """`_head`, with the writer that frames the body it announces."""
-        head = self._head(length_hint)
-        writer = self._writer
-        if writer is None:  # pragma: no cover - _head sets it or raises
-            raise RuntimeError("the response head was not sent")
         return head, writer
 
     def write(self, data: bytes) -> None:
@@ -331,7 +325,7 @@ class Response:
             raise ApplicationError(f"write() needs bytes, got {type(data).__name__}")
         writer = self._writer
         if writer is None:
-            head, writer = self._open(None)
+            head, writer = self._head(None)
             self._channel.send(head + writer.body(data) if data else head)
         elif data:
             self._channel.send(writer.body(data))
@@ -362,7 +356,7 @@ class Response:
                 raise ApplicationError(f"the body must yield bytes, got {type(data).__name__}")
             total += len(data)
         body = result[0] if len(result) == 1 else b"".join(result)
-        head, writer = self._open(total)
+        head, writer = self._head(total)
         payload = head + writer.body(body)
         try:
             end = writer.end()
@@ -384,7 +378,7 @@ class Response:
         size = max(info.st_size - offset, 0)
         if not self.head_sent:
             declared = self._current().fields.declared is not None
-            self._channel.send(self._head(None if declared else size))
+            self._channel.send(self._head(None if declared else size)[0])
         writer = self._started()
         count = writer.account(size)
         if count:
@@ -402,7 +396,7 @@ class Response:
     def _finish(self) -> None:
         writer = self._writer
         if writer is None:
-            head, writer = self._open(0)
+            head, writer = self._head(0)
             self._channel.send(head + writer.end())
             return
         end = writer.end()

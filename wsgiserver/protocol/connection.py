@@ -381,7 +381,8 @@ class ServerConnection:
         keep_alive = (
             request.keep_alive and not close and not self.close_requested and self._state != _FAILED
         )
-        if keep_alive and not self.request_complete:
+        state = self._state
+        if keep_alive and not (state == _DONE or (state == _BODY and self._reader is None)):
             reader = self._reader
             if request.expect_continue and not self._continue_sent:
                 # RFC 9110 section 10.1.1: the client may or may not send the body now; we
@@ -442,14 +443,29 @@ class ServerConnection:
         request = self.request
         return request is not None and request.keep_alive
 
-    def start_next_cycle(self) -> None:
-        """Reset for the next request; the request and response must both be complete."""
-        if not self.request_complete or self._writer is None:
-            raise RuntimeError("the current request or response is not finished")
-        if not self._writer.keep_alive:
-            raise RuntimeError("this connection must be closed, not reused")
+    def reuse(self) -> bool | None:
+        """After a response: start the next request cycle if this connection may carry one.
+
+        True once started; False if the connection must close (it failed, or the response
+        said `Connection: close`); None while the request body is unread (the caller drains
+        it, or closes, then asks again).
+        """
+        state = self._state
+        writer = self._writer
+        if state == _FAILED or writer is None or not writer.keep_alive:
+            return False
+        if not (state == _DONE or (state == _BODY and self._reader is None)):
+            return None
         self._state = _HEAD
         self._reader = None
         self._writer = None
         self._continue_sent = False
         self.request = None
+        return True
+
+    def start_next_cycle(self) -> None:
+        """Reset for the next request; the request and response must both be complete."""
+        if not self.request_complete or self._writer is None:
+            raise RuntimeError("the current request or response is not finished")
+        if self.reuse() is not True:
+            raise RuntimeError("this connection must be closed, not reused")

@@ -196,14 +196,16 @@ class SocketChannel:
         """Send all of `data`, waiting at most the send timeout for a slow reader."""
         lock = self._send_lock
         if lock is None:
-            self._send(data)
+            self.send_unguarded(data)
             return
         with lock:  # a request deadline may fire: nothing goes out after its 504
             if self.interrupted:
                 raise ConnectionLost("the request timed out")
-            self._send(data)
+            self.send_unguarded(data)
 
-    def _send(self, data: bytes) -> None:
+    def send_unguarded(self, data: bytes) -> None:
+        """`send` without the request-deadline lock: for a channel that is not
+        interruptible (the transport binds it as its `send`, one call fewer per response)."""
         if self._metrics is not None:
             self._metrics.here().add(m.BYTES_OUT, len(data))
         sock = self.sock

@@ -114,6 +114,7 @@ class Transport:
         "_http2",
         "_linger_until",
         "_metrics",
+        "_observed",
         "_outcome",
         "_overload",
         "_peer",
@@ -149,6 +150,7 @@ class Transport:
         http2: Http2 | None = None,
         host: Host | None = None,
     ) -> None:
+        interruptible = overload is not None and overload.deadlines is not None
         channel = SocketChannel(
             sock,
             body_timeout=timeouts.body,
@@ -156,12 +158,12 @@ class Transport:
             min_body_rate=timeouts.min_body_rate,
             body_rate_grace=timeouts.body_rate_grace,
             metrics=metrics,
-            interruptible=overload is not None and overload.deadlines is not None,
+            interruptible=interruptible,
         )
         self._channel = channel
         self.fd = sock.fileno()  # the same number after a TLS wrap; the server's key for it
         # The gateway's Channel: bound methods of the socket's channel, called directly.
-        self.send = channel.send
+        self.send = channel.send if interruptible else channel.send_unguarded
         self.sendfile = channel.sendfile
         self.remote = remote
         # A PROXY header and/or TLS come before HTTP (setup.py); the environ additions of
@@ -186,6 +188,7 @@ class Transport:
         # by default, so a plain request pays only `is not None` tests.
         self._metrics = metrics
         self._overload = overload
+        self._observed = metrics is not None or overload is not None  # `_respond_observed`
         self._outcome: Outcome | None = None
         self.ready_since = 0.0  # when this connection's work became ready (the server sets it)
         # HTTP/2 (docs/http2.rst): how, if at all; the session once negotiated; and the
@@ -314,7 +317,11 @@ class Transport:
                         # waits in the poller instead of holding a worker thread.
                         self._pending = event
                         continue
-                    if not self._respond(event):
+                    if not (
+                        self._respond_observed(event)
+                        if self._observed
+                        else self._respond_app(event)
+                    ):
                         return self._finish()
                     if not conn.has_buffered_data:
                         # A keep-alive client sends its next request only after reading
@@ -472,7 +479,7 @@ class Transport:
 
     def _respond(self, request: Request) -> bool:
         """Run the app for `request`; True if the connection can carry another request."""
-        if self._metrics is not None or self._overload is not None:
+        if self._observed:
             return self._respond_observed(request)
         return self._respond_app(request)
 
@@ -591,11 +598,15 @@ class Transport:
                 log_close_error(outcome)
             if record is not None and records is not None:
                 records.end(record, outcome, status)
-        if outcome.aborted or conn.failed or not conn.keep_alive:
+        if outcome.aborted:
             return False
-        if not conn.request_complete and not self._drain():
+        reused = conn.reuse()
+        if reused is None:  # the app left some of the body unread
+            if not self._drain():
+                return False
+            reused = conn.reuse()
+        if not reused:
             return False
-        conn.start_next_cycle()
         # A pipelined request already begun has its head deadline start now.
         self._head_deadline = (
             time.monotonic() + self._timeouts.header if conn.has_buffered_data else None
