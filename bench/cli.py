@@ -4,6 +4,8 @@ Example::
 
     python -m bench --servers wsgiserver,waitress --scenarios hello,post \\
         --duration 10 --rounds 5 --json out.json
+
+    python -m bench --servers wsgiserver --baseline HEAD~1 --scenarios hello,post --rounds 5
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ import datetime
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from bench import rounds
+from bench.baseline import BaselineError, baseline_server
 from bench.environment import (
     SetupError,
     ensure_environment,
@@ -92,6 +96,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "(default 1; 5 for numbers that are quoted)",
     )
     parser.add_argument(
+        "--baseline",
+        metavar="REV",
+        help=f"also run the {SUBJECT} package of git revision REV (e.g. HEAD~1) as server "
+        f"'{SUBJECT}@<hash>', with the same apps and defaults: the ratio against it is the "
+        "change since REV",
+    )
+    parser.add_argument(
         "--json", type=Path, metavar="FILE", help="also write every number to FILE as JSON"
     )
     parser.add_argument("--server-cpu", type=int, default=0, help="CPU for the server")
@@ -109,6 +120,26 @@ def _log(message: str) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the selected scenarios for the selected servers; 0 unless setup failed."""
     args = parse_args(argv)
+    if args.baseline is None:
+        return _run(args)
+    if SUBJECT not in args.servers:
+        print(f"bench: --baseline compares with {SUBJECT}: add it to --servers", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="wsgiserver-bench-baseline-") as workdir:
+        try:
+            server = baseline_server(args.baseline, Path(workdir))
+        except BaselineError as exc:
+            print(f"bench: {exc}", file=sys.stderr)
+            return 2
+        SERVERS[server.name] = server
+        args.servers.append(server.name)
+        try:
+            return _run(args)
+        finally:
+            del SERVERS[server.name]
+
+
+def _run(args: argparse.Namespace) -> int:
     http2 = any(SCENARIOS[name].http2 for name in args.scenarios)
     try:
         wrk_path = ensure_wrk(_log)
@@ -214,7 +245,7 @@ def _json_report(
         "versions": {
             SUBJECT: git_revision(),
             **{
-                name: versions.get(SERVERS[name].package, "not installed")
+                name: SERVERS[name].version or versions.get(SERVERS[name].package, "not installed")
                 for name in SERVERS
                 if name != SUBJECT
             },

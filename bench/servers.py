@@ -35,6 +35,8 @@ class Server:
     """The same with two worker processes (``lifecycle`` scenario), if it has them."""
     http2: CommandBuilder | None = None
     """The same serving cleartext HTTP/2 with prior knowledge (``h2`` scenarios), if it can."""
+    version: str | None = None
+    """Reported as is, instead of the installed version of ``package`` (a git revision)."""
 
 
 GUNICORN_HTTP2_THREADS = H2_CONNECTIONS
