@@ -855,8 +855,8 @@ class Server:
         thread in the poller (one runnable thread, busy), the connections queued behind this
         one would each wait for the listener's turn to come round again among every ready
         connection: a burst of 50 new connections took a second and more to be accepted. So
-        then the queue is taken at once (`ACCEPT_BATCH`), each connection parked in the
-        poller in arrival order, and this one served.
+        then the queue is taken at once (`ACCEPT_BATCH`), each connection queued as a task
+        in arrival order (`_accept_queued`), and this one served.
         """
         try:
             sock, peer = self._accept_one(listener_fd)
@@ -895,8 +895,10 @@ class Server:
             self._serve(transport)
 
     def _accept_queued(self, listener_fd: int) -> None:
-        """Accept what waits in `listener_fd`'s queue (up to ACCEPT_BATCH) and park each
-        new connection in the poller, where its request, if already sent, is ready at once."""
+        """Accept what waits in `listener_fd`'s queue (up to ACCEPT_BATCH) and queue each
+        new connection on the pool's FIFO, to be served as if it were readable: its request
+        has usually arrived, and parking it in the poller first cost an epoll registration,
+        a deadline and a poller round trip per connection (docs/design.rst)."""
         listener = self._listeners.get(listener_fd)
         if listener is None:
             return
@@ -912,19 +914,15 @@ class Server:
                 sock.close()
                 continue
             with self._lock:
-                park = not self._closed and (
+                take = not self._closed and (
                     len(self._parked) + len(self._active) < self._max_connections
                 )
-                if park:
-                    fd = transport.fileno()
-                    self._parked[fd] = transport
-                    self._schedule(transport)
-                    if self._stopping.is_set():
+                if take:
+                    if self._stop_asked:
                         transport.request_close()
-            if not park:
+                    self._queue_serve(transport)
+            if not take:
                 refuse(sock)
-                continue
-            self._poller.arm(fd)
 
     def _accept_one(self, listener_fd: int) -> tuple[socket.socket | None, Any]:
         """accept() once and re-arm the listener; (None, None) if nothing was accepted."""
