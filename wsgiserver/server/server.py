@@ -712,8 +712,8 @@ class Server:
                         return
                     if turn is not POLL and pool.start_watching():
                         self._cond.notify()  # the housekeeper measures a pool with no poller
-                if turn is not POLL:
-                    self._run_task(turn)  # type: ignore[arg-type]  # a Task: not a bool
+                if not isinstance(turn, bool):
+                    self._run_task(turn)
                     continue
                 fd = poller.wait(pool.idle_seconds)
                 with lock:
