@@ -3,6 +3,7 @@ configured one, so a server that never times out fails the test instead of hangi
 
 from __future__ import annotations
 
+import select
 import socket
 import threading
 import time
@@ -12,6 +13,7 @@ import pytest
 
 from tests.server.helpers import Environ, RawClient, StartResponse, echo_app, get, path_app
 from wsgiserver.testing import serving
+from wsgiserver.types import WSGIApp
 
 SHORT = 0.3
 UPPER_BOUND = 4.0  # "it did not hang": far above SHORT, below the client's read timeout
@@ -183,3 +185,90 @@ def test_client_that_never_reads_is_cut_off_after_send_timeout() -> None:
                 assert client.read_response(head=True).status == 200
         finally:
             stuck.close()
+
+
+def _blocking_app(entered: threading.Event, release: threading.Event) -> WSGIApp:
+    """`/block` holds its thread until `release`; every other path answers its own path."""
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        if environ["PATH_INFO"] == "/block":
+            entered.set()
+            release.wait(UPPER_BOUND * 2)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [environ["PATH_INFO"].encode()]
+
+    return app
+
+
+def _silent_for(client: RawClient, seconds: float) -> bool:
+    """Nothing (no byte, no close) reaches `client` for `seconds`: a deadline that would
+    end the connection has had its chance to."""
+    readable, _, _ = select.select([client.sock], [], [], seconds)
+    return not readable
+
+
+def test_a_keep_alive_request_waiting_for_a_busy_thread_outlives_the_keep_alive_deadline() -> None:
+    """The next request of a keep-alive connection arrived in time, but the only thread was
+    busy past the connection's keep-alive deadline: it used to be closed unanswered (a reset
+    the client cannot tell from a request that never ran). It is served once a thread is."""
+    entered, release = threading.Event(), threading.Event()
+    app = _blocking_app(entered, release)
+    with serving(app, threads=1, max_threads=1, keepalive_timeout=SHORT) as srv:
+        address = (srv.host, srv.port)
+        with RawClient(address) as waiting, RawClient(address) as blocker:
+            assert waiting.request(get("/1")).body == b"/1"  # now parked, its deadline runs
+            blocker.send(get("/block"))
+            assert entered.wait(UPPER_BOUND)
+            waiting.send(get("/2"))  # in time; no thread is free to read it
+            try:
+                assert _silent_for(waiting, 4 * SHORT)
+            finally:
+                release.set()
+            assert blocker.read_response().status == 200
+            assert waiting.read_response().body == b"/2"
+
+
+def test_a_complete_head_waiting_for_a_busy_thread_outlives_the_header_deadline() -> None:
+    """A new connection's head arrived whole, but the only thread was busy past the header
+    deadline: it used to get a 408 (and a reset, its request unread). The wait was the
+    server's: it is served once a thread is free."""
+    entered, release = threading.Event(), threading.Event()
+    app = _blocking_app(entered, release)
+    with serving(app, threads=1, max_threads=1, header_timeout=SHORT) as srv:
+        address = (srv.host, srv.port)
+        with RawClient(address) as waiting, RawClient(address) as blocker:
+            # Accepted first (one thread, first in first out): its header deadline runs
+            # from then, and it is parked before the blocker takes the thread.
+            waiting.send(b"GET /2 HTTP/1.1\r\n")
+            blocker.send(get("/block"))
+            assert entered.wait(UPPER_BOUND)
+            waiting.send(b"Host: a\r\n\r\n")
+            try:
+                assert _silent_for(waiting, 4 * SHORT)
+            finally:
+                release.set()
+            assert blocker.read_response().status == 200
+            assert waiting.read_response().body == b"/2"
+
+
+def test_a_head_still_incomplete_when_served_late_gets_408() -> None:
+    """The other side of the rule above: bytes of a head waited for a busy thread past the
+    header deadline, but the head is still incomplete when it is served: 408, as for any
+    head that misses its deadline (a trickle of bytes cannot keep a connection alive)."""
+    entered, release = threading.Event(), threading.Event()
+    app = _blocking_app(entered, release)
+    with serving(app, threads=1, max_threads=1, header_timeout=SHORT) as srv:
+        address = (srv.host, srv.port)
+        with RawClient(address) as waiting, RawClient(address) as blocker:
+            waiting.send(b"GET /2 HTTP/1.1\r\n")
+            blocker.send(get("/block"))
+            assert entered.wait(UPPER_BOUND)
+            waiting.send(b"Host: a\r\n")  # more of the head, never its end
+            try:
+                assert _silent_for(waiting, 4 * SHORT)
+            finally:
+                release.set()
+            assert blocker.read_response().status == 200
+            response = waiting.read_response()
+            assert response.status == 408
+            waiting.assert_closed()

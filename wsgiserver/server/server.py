@@ -93,6 +93,9 @@ HANDSHAKE_GRACE = 0.25
 GROWTH_TICK = 0.002
 GROWTH_TICK_MAX = 0.032
 EXPIRE_BATCH = 64  # connections closed on timeout before the housekeeper yields the GIL
+# Seconds until a parked connection whose deadline passed with its request already in the
+# socket (`Transport.waits_for_a_thread`) is looked at again, if no thread served it since.
+READY_RECHECK = 1.0
 ACCEPT_PAUSE = 0.1  # seconds the listener rests after EMFILE/ENFILE, instead of spinning
 ACCEPT_BATCH = 64  # connections taken from a listener's queue at once when busy (`_accept`)
 EXHAUSTED_WARNING_INTERVAL = 60.0  # seconds between two warnings that the pool is exhausted
@@ -681,11 +684,17 @@ class Server:
             fd = transport.fileno()
             if self._parked.get(fd) is not transport:
                 continue  # being served; it schedules itself again when parked
-            if transport.deadline <= now:
+            if transport.deadline > now:
+                self._schedule(transport)  # parked again since, with a later deadline
+            elif transport.waits_for_a_thread():
+                # Its request is here, ready in the poller: every thread is busy, and that
+                # wait is ours. Closing it would reset a request the client has sent (one
+                # it cannot tell was not run). Looked at again later; served before that.
+                transport.deadline = now + READY_RECHECK
+                self._schedule(transport)
+            else:
                 del self._parked[fd]
                 expired.append(transport)
-            else:
-                self._schedule(transport)  # parked again since, with a later deadline
         return expired
 
     def _schedule(self, transport: Transport) -> None:

@@ -241,6 +241,23 @@ class Transport:
         """Bytes (or EOF) wait in the socket; never blocks (for a stopping server)."""
         return self._channel.readable()
 
+    def waits_for_a_thread(self) -> bool:
+        """Its deadline passed while parked, but what the client owed is already in the
+        socket: a next request on an idle keep-alive connection, or the rest of a head. The
+        wait was the server's (every thread busy), not the client's, so the deadline must
+        not end it: it is served when a thread is free. (The head deadline still holds: a
+        head that is incomplete when it is served is answered 408 then, see `_park_idle`.)
+        Never during connection set-up, a body received before the app, or lingering.
+        Never blocks."""
+        if (
+            self._h2 is not None
+            or self._setup is not None
+            or self._linger_until is not None
+            or self._pending is not None
+        ):
+            return False
+        return self._channel.readable()
+
     def client_disconnected(self) -> bool:
         """environ["wsgiserver.client_disconnected"]: has the client gone away? Never blocks."""
         return self.conn.eof_received or self._channel.client_disconnected()
@@ -689,9 +706,14 @@ class Transport:
 
     def _park_idle(self) -> int:
         deadline = self._head_deadline
-        self.deadline = (
-            deadline if deadline is not None else time.monotonic() + self._timeouts.keepalive
-        )
+        if deadline is None:
+            self.deadline = time.monotonic() + self._timeouts.keepalive
+        else:
+            self.deadline = deadline
+            if deadline <= time.monotonic():
+                # Served after its head deadline (`waits_for_a_thread` let it wait for a
+                # thread) and the head is still incomplete: the client was too slow after all.
+                return self.expire()
         self.ready_since = 0.0  # waiting for the client now, not for a thread
         return PARK
 
