@@ -626,6 +626,12 @@ class Server:
                     measuring = False
                 if self._pool.runnable > 1:
                     timeout = min(timeout, SETTLE_SECONDS)
+                if self._stop_asked and self._stop_deadline is None:
+                    # A stop asked during this pass, by a signal handler that interrupted it
+                    # while it held the lock (so `shutdown` could not mark the responses in
+                    # flight `Connection: close`): act on it now, not after up to a second
+                    # of waiting, while those responses go out without it.
+                    continue
                 self._cond.wait(timeout)
 
     def _warn_exhausted(self, now: float) -> None:
