@@ -10,6 +10,7 @@ installed, and fails instead when CI is set.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -242,27 +243,32 @@ def test_h2load_every_request_succeeds(transport: str, count: int, certs: Certs)
 # -- httpx --------------------------------------------------------------------------------
 
 
-def test_httpx_over_tls_with_concurrent_requests_from_threads(certs: Certs) -> None:
+def test_httpx_over_tls_with_concurrent_requests(certs: Certs) -> None:
+    """Sixteen uploads at once on one HTTP/2 connection over TLS, from httpx's async client.
+
+    Not from threads sharing a sync client: httpcore (1.0.9) takes a stream id and sends
+    that stream's HEADERS without a lock between them, so two threads can open stream 9
+    before stream 5, and a server must then end the connection with PROTOCOL_ERROR (RFC
+    9113 section 5.1.1; the server logged `StreamIDTooLowError: 5 is lower than 9`). That
+    made this test fail about once in fifty runs on a loaded machine, for the client's bug.
+    """
     data = payload(50_000)  # received before the app runs (below --prebuffer)
     digest = hashlib.sha256(data).hexdigest()
-    with (
-        tls_server(digest_app, certs, threads=4) as running,
-        httpx.Client(http2=True, verify=h2_context(certs), timeout=BOUND) as client,
-    ):
-        base = f"https://127.0.0.1:{running.port}"
-        first = client.get(base + "/first")
-        assert first.http_version == "HTTP/2"
 
-        def post(n: int) -> httpx.Response:
-            return client.post(f"{base}/{n}", content=data)
+    async def requests(base: str) -> tuple[httpx.Response, list[httpx.Response]]:
+        async with httpx.AsyncClient(http2=True, verify=h2_context(certs), timeout=BOUND) as client:
+            first = await client.get(base + "/first")
+            posts = [client.post(f"{base}/{n}", content=data) for n in range(16)]
+            return first, list(await asyncio.gather(*posts))
 
-        with ThreadPoolExecutor(8) as pool:
-            responses = list(pool.map(post, range(16)))
+    with tls_server(digest_app, certs, threads=4) as running:
+        first, responses = asyncio.run(requests(f"https://127.0.0.1:{running.port}"))
+    assert first.http_version == "HTTP/2"
     assert [r.http_version for r in responses] == ["HTTP/2"] * 16
     shown = [r.json() for r in responses]
     assert [s["path"] for s in shown] == [f"/{n}" for n in range(16)]
     assert {s["sha256"] for s in shown} == {digest}
-    # One connection for all of them: the client multiplexed the threads' requests.
+    # One connection for all of them: the client multiplexed the requests.
     assert {s["port"] for s in shown} == {first.json()["port"]}
 
 
