@@ -107,8 +107,7 @@ class ResponseWriter:
             declared = 0
         if tunnel:
             return _STREAM, None
-        # `status_allows_body`, inline (one call fewer per response).
-        bodiless = code < 200 or code == 204 or code == 205 or code == 304
+        bodiless = not status_allows_body(code)
         if head_request or bodiless:
             if declared is not None:
                 return _NONE, declared

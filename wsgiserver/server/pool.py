@@ -147,11 +147,8 @@ class ThreadPool:
         any more. Also without work: this thread may become a spare next (the others are at
         the runnable target), and with every running thread blocked (HTTP/2 streams waiting
         for their own connection's bytes) only the housekeeper's rule can add a poller."""
-        idle = self.idle = self.idle - 1
-        if idle == 0 and not self.watching:  # `start_watching`, inline
-            self.watching = True
-            return True
-        return False
+        self.idle -= 1
+        return self.start_watching()
 
     def start_watching(self) -> bool:
         """Under the lock: a thread took work. True if the housekeeper should start to

@@ -284,7 +284,6 @@ class Server:
         # `_stopping` as a plain bool for the per-request paths (Event.is_set is a Python call);
         # `_ask_stop` sets both, and nothing clears them.
         self._stop_asked = False
-        self._leave = False  # `_leaving()`, kept up to date by `_ask_stop` and `_stop_everything`
         self._accepting = True  # the listeners are open (False once closed, while stopping)
         self._close_listeners_at = 0.0  # draining: when the listeners close
         self._stop_deadline: float | None = None  # draining: when serving ends regardless
@@ -433,13 +432,11 @@ class Server:
 
     def _ask_stop(self) -> None:
         self._stop_asked = True
-        if not self._drain:
-            self._leave = True
         self._stopping.set()
 
     def _leaving(self) -> bool:
         """Worker threads stop taking work (draining, only once it is over)."""
-        return self._leave
+        return self._closed or (self._stop_asked and not self._drain)
 
     # -- metrics, health and readiness (docs/observability.rst) --------------------
 
@@ -518,7 +515,7 @@ class Server:
         next_tick = wall_then
         measuring = False  # the CPU share of a busy pool is being measured
         tick = GROWTH_TICK  # how long until the next look at a busy pool
-        smoothed = 0.0  # the CPU share, averaged over the last few looks (SHARE_SMOOTHING)
+        smoothed: float | None = None  # the CPU share over the last few looks (SHARE_SMOOTHING)
         with self._cond:
             while True:
                 now = time.monotonic()
@@ -566,13 +563,13 @@ class Server:
                     # since the housekeeper last slept says nothing about the work now.
                     measuring = True
                     tick = GROWTH_TICK
-                    smoothed = -1.0  # none yet: the first share is taken as it is
+                    smoothed = None  # none yet: the first share is taken as it is
                     cpu_then, wall_then = cpu_time(), now
                 elif pool.watching:
                     cpu_now = cpu_time()
                     share = (cpu_now - cpu_then) / max(now - wall_then, 1e-6)
                     cpu_then, wall_then = cpu_now, now
-                    if smoothed >= 0.0:
+                    if smoothed is not None:
                         share = smoothed + SHARE_SMOOTHING * (share - smoothed)
                     smoothed = share
                     if pool.idle:
@@ -748,7 +745,7 @@ class Server:
                 with lock:
                     if pool.polled():
                         self._cond.notify()  # the housekeeper measures a pool with no poller
-                    if self._leave:
+                    if self._leaving():
                         return
                     if fd is None:
                         if not pool.tasks and pool.surplus():
@@ -854,8 +851,7 @@ class Server:
                     park = True
                     fd = transport.fd
                     self._parked[fd] = transport
-                    if self._deadlines.schedule(transport):
-                        self._cond.notify()  # the earliest deadline: wake the housekeeper
+                    self._schedule(transport)
             break
         if park:
             self._poller.arm(fd)
@@ -984,7 +980,6 @@ class Server:
             if self._closed:
                 return
             self._closed = True
-            self._leave = True
             self._ask_stop()
             parked = list(self._parked.values())
             self._parked.clear()

@@ -707,15 +707,12 @@ class Transport:
     def _park_idle(self) -> int:
         deadline = self._head_deadline
         if deadline is None:
-            self.deadline = time.monotonic() + self._timeouts.keepalive
-        else:
-            self.deadline = deadline
-            if deadline <= time.monotonic():
-                # Served after its head deadline (`waits_for_a_thread` let it wait for a
-                # thread) and the head is still incomplete: the client was too slow after all.
-                return self.expire()
-        self.ready_since = 0.0  # waiting for the client now, not for a thread
-        return PARK
+            return self._park(time.monotonic() + self._timeouts.keepalive)
+        if deadline <= time.monotonic():
+            # Served after its head deadline (`waits_for_a_thread` let it wait for a thread)
+            # and the head is still incomplete: the client was too slow after all.
+            return self.expire()
+        return self._park(deadline)
 
     def _park(self, deadline: float) -> int:
         self.deadline = deadline
