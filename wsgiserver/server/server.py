@@ -379,6 +379,13 @@ class Server:
                     self._pool.wake_all()
                 finally:
                     self._lock.release()
+            else:
+                # Held by the pass this handler interrupted (or a thread slower than 50 ms):
+                # mark the responses in flight now all the same, or one could go out without
+                # `Connection: close` before the housekeeper marks them again under the lock.
+                # `_mark_closing` reads snapshots of the sets and only sets flags that the
+                # serving threads read.
+                self._mark_closing()
             if not self._drain:
                 self._poller.wake()  # threads leave now (draining, they serve on)
             return
@@ -416,15 +423,16 @@ class Server:
         return len(self._active), len(self._parked)
 
     def _mark_closing(self) -> list[Transport]:
-        """Under the lock: the next response on every connection ends it. Returns the
-        multiplexed (HTTP/2) ones, which have no next response to wait for: the caller
-        has them served again (outside the lock) to send their GOAWAY now."""
+        """Under the lock (but for `shutdown` from a signal handler): the next response on
+        every connection ends it. Returns the multiplexed (HTTP/2) ones, which have no next
+        response to wait for: the caller has them served again (outside the lock) to send
+        their GOAWAY now."""
         multiplexed = []
-        for transport in self._active:
+        for transport in list(self._active):
             transport.request_close()
             if transport.multiplexed:
                 transport.rerun = True  # its thread serves it once more: the GOAWAY
-        for transport in self._parked.values():
+        for transport in list(self._parked.values()):
             transport.request_close()
             if transport.multiplexed:
                 multiplexed.append(transport)
