@@ -148,6 +148,20 @@ class H2Client:
         self.conn.reset_stream(stream_id, code)
         self.flush()
 
+    def ping_and_wait(self) -> None:
+        """PING, then read until its ACK: the server has taken every frame sent before it
+        (it handles a connection's frames in order, RFC 9113 section 6.7)."""
+        opaque = self.conn.get_next_available_stream_id().to_bytes(8, "big")
+        self.conn.ping(opaque)
+        self.flush()
+        self.read_until(
+            lambda: any(
+                isinstance(event, h2.events.PingAckReceived) and event.ping_data == opaque
+                for event in self.events
+            )
+        )
+        assert not self.closed, "the server closed the connection before answering the PING"
+
     def send_raw(self, data: bytes) -> None:
         """Bytes straight onto the socket, after what h2 has queued."""
         self.flush()

@@ -185,6 +185,69 @@ def test_a_slow_app_reading_its_body_does_not_stall_other_streams() -> None:
         assert c.reply(lazy).body == str(len(big)).encode()
 
 
+def test_body_bytes_an_app_never_read_are_given_back_to_the_connection_window() -> None:
+    """An app that answers without reading its upload (a 401, a 413) leaves the received
+    bytes unread; they still count against the connection's window (RFC 9113 section 6.9)
+    until the server gives them back. Streams past the connection window's worth of such
+    uploads must not find the connection stalled."""
+    gate = threading.Event()
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        if environ["PATH_INFO"] == "/refuse":
+            assert gate.wait(BOUND)
+            gate.clear()
+            start_response("401 Unauthorized", [("Content-Type", "text/plain")])
+            return [b"no"]
+        return echo(environ, start_response)
+
+    window = 65535
+    with h2c_server(app, http2_initial_window_size=window) as srv, client(srv) as c:
+        for _ in range(6):  # the connection window is 4 stream windows
+            stream = c.request(
+                "/refuse", method="POST", headers=[("content-length", str(4 * MIB))], end=False
+            )
+            c.send_body(stream, b"r" * window, end=False)  # the whole stream window
+            c.ping_and_wait()  # frames are taken in order: the body is on the server now
+            gate.set()
+            reply = c.reply(stream)
+            assert reply.status == 401
+        upload = b"u" * MIB
+        reply = c.reply(c.request("/echo", method="POST", body=upload))
+        assert reply.status == 200
+        assert reply.body.endswith(upload)
+
+
+def test_a_stream_the_client_resets_gives_its_unread_bytes_back_at_once() -> None:
+    """Its app may run on for a while; what it can no longer read is given back to the
+    connection's window when the reset arrives, not when the app returns."""
+    gate = threading.Event()
+    entered = threading.Semaphore(0)
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        if environ["PATH_INFO"] == "/stuck":
+            entered.release()
+            # Longer than the client's read timeout: only the reset may free the window.
+            assert gate.wait(3 * BOUND)
+        return echo(environ, start_response)
+
+    window = 65535
+    with h2c_server(app, http2_initial_window_size=window) as srv, client(srv) as c:
+        try:
+            for _ in range(6):  # the connection window is 4 stream windows
+                stream = c.request(
+                    "/stuck", method="POST", headers=[("content-length", str(MIB))], end=False
+                )
+                assert entered.acquire(timeout=BOUND)
+                c.send_body(stream, b"s" * window, end=False)
+                c.reset(stream)
+            upload = b"u" * MIB
+            reply = c.reply(c.request("/echo", method="POST", body=upload))
+            assert reply.status == 200
+            assert reply.body.endswith(upload)
+        finally:
+            gate.set()
+
+
 def test_a_streamed_response_arrives_piece_by_piece() -> None:
     next_piece = threading.Event()
 

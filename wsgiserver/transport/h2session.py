@@ -196,6 +196,7 @@ class H2Session:
                     stream = self.streams.get(stream_id)
                     if stream is not None:
                         stream.cancelled = True
+                        self._give_back(stream)
                         stream.cond.notify_all()
                         if not stream.submitted:  # its body was still arriving: forget it
                             self._drop(stream)
@@ -287,10 +288,26 @@ class H2Session:
         if spool is not None:
             spool.close()
         stream.cancelled = True
-        self.streams.pop(stream.id, None)
-        self.proto.release(stream.id)
+        self._forget(stream)
         if not self.streams:
             self._idle_since = time.monotonic()
+
+    def _forget(self, stream: Stream) -> bool:
+        """Under `_state`: the server is done with the stream; False if it was already."""
+        if self.streams.pop(stream.id, None) is None:
+            return False
+        self.proto.release(stream.id)  # first: a reset stream needs no WINDOW_UPDATE of its own
+        self._give_back(stream)
+        return True
+
+    def _give_back(self, stream: Stream) -> None:
+        """Under `_state`: body bytes received and never to be read (the app answered
+        without reading them all, or the stream was reset) still count against the
+        connection's window until acknowledged (RFC 9113 section 6.9); without this, a few
+        such uploads would leave the connection unable to receive any body."""
+        unread = sum(map(len, stream.inbound))
+        stream.inbound.clear()
+        self.proto.acknowledge(stream.id, unread)
 
     def _queue(self, stream: Stream, now: float) -> StreamCall:
         stream.submitted = True
@@ -595,8 +612,7 @@ class H2Session:
             if not stream.finished and not self.dead:
                 stream.finished = True
                 self.proto.reset(stream.id, REFUSED_STREAM)
-            self.streams.pop(stream.id, None)
-            self.proto.release(stream.id)
+            self._forget(stream)
 
     def interrupt(self, stream: Stream) -> None:
         """Another thread (the housekeeper): the stream's --request-timeout passed. 504 if
@@ -622,9 +638,8 @@ class H2Session:
         """The stream's call is over (or never ran): forget it; the last one to go wakes
         the connection (its idle deadline starts; a GOAWAY can end it now)."""
         with self._state:
-            if self.streams.pop(stream.id, None) is None:
+            if not self._forget(stream):
                 return
-            self.proto.release(stream.id)
             last = not self.streams
             if last:
                 self._idle_since = time.monotonic()
