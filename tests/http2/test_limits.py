@@ -348,12 +348,86 @@ def test_connection_errors_end_in_goaway_protocol_error(attack: bytes) -> None:
         still_serves(srv)
 
 
-@pytest.mark.parametrize("length", [b"5", b"2"], ids=["short-body", "long-body"])
-def test_a_body_that_contradicts_its_content_length_ends_in_protocol_error(length: bytes) -> None:
-    # RFC 9113 section 8.1.1: malformed; h2 treats it as a connection error.
+@pytest.mark.parametrize(
+    ("head", "body", "answered"),
+    [
+        ([(b"content-length", b"5")], frame(DATA, END_STREAM, 1, b"abc"), True),
+        ([(b"content-length", b"2")], frame(DATA, END_STREAM, 1, b"abc"), True),
+        ([(b"content-length", b"2")], frame(DATA, 0, 1, b"abc"), True),
+        ([(b"content-length", b"0")], frame(DATA, END_STREAM, 1, b"a"), True),
+        ([(b"content-length", b"abc")], frame(DATA, END_STREAM, 1, b"abc"), True),
+        ([(b"content-length", b"3"), (b"content-length", b"4")], b"", True),
+        # The app runs before the body arrives (it waits for 100 Continue): only the reset.
+        (
+            [(b"content-length", b"2"), (b"expect", b"100-continue")],
+            frame(DATA, END_STREAM, 1, b"abc"),
+            False,
+        ),
+    ],
+    ids=[
+        "short",
+        "long",
+        "long-unended",
+        "zero-but-data",
+        "not-a-number",
+        "conflicting",
+        "long-while-the-app-reads",
+    ],
+)
+def test_a_body_that_contradicts_its_content_length_is_a_stream_error(
+    head: list[tuple[bytes, bytes]], body: bytes, answered: bool
+) -> None:
+    # RFC 9113 section 8.1.1: malformed, so a stream error (RST_STREAM PROTOCOL_ERROR); a
+    # response may come first. The connection, and its other streams, go on.
     with h2c_server(echo) as srv, RawH2(srv) as raw:
-        raw.send(post_block(Encoder(), length) + frame(DATA, END_STREAM, 1, b"abc"))
-        assert raw.goaway().error_code == PROTOCOL_ERROR
+        encoder = Encoder()
+        block = [(b":method", b"POST"), *GET_BLOCK[1:], *head]
+        raw.send(frame(HEADERS, 0x4, 1, encoder.encode(block)) + body)
+        got = raw.read_until(lambda f: f.stream_id == 1 and f.kind in (RST_STREAM, GOAWAY))
+        assert got is not None
+        assert (got.kind, got.error_code) == (RST_STREAM, PROTOCOL_ERROR)
+        assert raw.status(1) == (400 if answered else None)
+        raw.send(request_frame(3, encoder))
+        assert raw.read_until(lambda f: f.stream_id == 3 and f.flags & END_STREAM != 0)
+        assert raw.status(3) == 200
+        assert not any(f.kind == GOAWAY for f in raw.frames)
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        [*GET_BLOCK, (b"Upper", b"1")],
+        [*GET_BLOCK, (b"connection", b"keep-alive")],
+        [*GET_BLOCK, (b"te", b"gzip")],
+        [*GET_BLOCK, (b":unknown", b"1")],
+        [field for field in GET_BLOCK if field[0] != b":path"],
+    ],
+    ids=["upper-case", "connection-specific", "te-not-trailers", "unknown-pseudo", "no-path"],
+)
+def test_a_malformed_header_block_is_answered_then_reset(block: list[tuple[bytes, bytes]]) -> None:
+    # RFC 9113 section 8.1.1: a stream error (RST_STREAM PROTOCOL_ERROR), which conformance
+    # suites (h2spec 8.1.2) wait for even when the request ended with its headers; the 400
+    # before it tells a person what was wrong. The connection goes on.
+    with h2c_server(echo) as srv, RawH2(srv) as raw:
+        encoder = Encoder()
+        raw.send(frame(HEADERS, 0x4 | END_STREAM, 1, encoder.encode(block)))
+        got = raw.read_until(lambda f: f.stream_id == 1 and f.kind in (RST_STREAM, GOAWAY))
+        assert got is not None
+        assert (got.kind, got.error_code) == (RST_STREAM, PROTOCOL_ERROR)
+        assert raw.status(1) == 400
+        raw.send(request_frame(3, encoder))
+        assert raw.read_until(lambda f: f.stream_id == 3 and f.flags & END_STREAM != 0)
+        assert raw.status(3) == 200
+
+
+def test_a_bodiless_request_with_a_content_length_is_a_stream_error() -> None:
+    with h2c_server(echo) as srv, RawH2(srv) as raw:
+        encoder = Encoder()
+        block = [(b":method", b"POST"), *GET_BLOCK[1:], (b"content-length", b"3")]
+        raw.send(frame(HEADERS, 0x4 | END_STREAM, 1, encoder.encode(block)))
+        assert raw.read_until(lambda f: f.stream_id == 1 and f.kind == RST_STREAM)
+        assert raw.status(1) == 400
+        assert raw.frames[-1].error_code == PROTOCOL_ERROR
         still_serves(srv)
 
 

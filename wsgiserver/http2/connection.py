@@ -18,6 +18,9 @@ Why some of h2's defaults are not ours (RFC 9113 references):
   stream while as many as `2 * max_concurrent_streams` streams still have work on the
   server (queued or running): a stream reset by the client is closed for h2 at once, and
   without that bound "rapid reset" could queue work without end.
+- h2 ends the connection when a body contradicts its content-length (or the value is not a
+  number); section 8.1.1 makes that a malformed request, a stream error. So h2's streams
+  here leave content-length alone (`_Connection`), and this class counts each body itself.
 - h2's GOAWAY closes its state machine, which then refuses to send anything: a graceful stop
   must still answer the streams already accepted (section 6.8), so that GOAWAY is written
   here, and h2's own is kept for the end.
@@ -28,7 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from h2.config import H2Configuration
-from h2.connection import H2Connection
+from h2.connection import AllowedStreamIDs, H2Connection
 from h2.errors import ErrorCodes
 from h2.events import (
     ConnectionTerminated,
@@ -45,9 +48,10 @@ from h2.events import (
 )
 from h2.exceptions import H2Error, ProtocolError, StreamClosedError
 from h2.settings import SettingCodes, Settings
+from h2.stream import H2Stream
 from hyperframe.frame import GoAwayFrame
 
-from wsgiserver.errors import HTTPError
+from wsgiserver.errors import BadRequest, HTTPError
 from wsgiserver.http2.limits import HPACK_BOUND, H2Limits
 from wsgiserver.http2.messages import Header, check_trailers, request_from_headers
 from wsgiserver.protocol.events import Request
@@ -90,6 +94,16 @@ class BodyEnded:
 
 
 @dataclass(slots=True)
+class BodyMalformed:
+    """The stream's body broke the rules (RFC 9113 section 8.1.1: more or fewer bytes than
+    its content-length, malformed trailers): a stream error. Nothing more of the body is
+    delivered; the caller answers `error` if it still can, then resets the stream."""
+
+    stream_id: int
+    error: HTTPError
+
+
+@dataclass(slots=True)
 class StreamCancelled:
     """The client reset the stream (RST_STREAM): nothing more is received or sent on it."""
 
@@ -112,7 +126,13 @@ class ClientGoingAway:
 
 
 Happening = (
-    StreamOpened | BodyReceived | BodyEnded | StreamCancelled | WindowOpened | ClientGoingAway
+    StreamOpened
+    | BodyReceived
+    | BodyEnded
+    | BodyMalformed
+    | StreamCancelled
+    | WindowOpened
+    | ClientGoingAway
 )
 
 
@@ -145,6 +165,28 @@ class Budget:
         return self._count <= self._limit
 
 
+class _UncountedStream(H2Stream):
+    """h2's stream without h2's own content-length check (see `_Connection`)."""
+
+    __slots__ = ()  # the same layout as H2Stream's, so a stream's class can be changed
+
+    def _initialize_content_length(self, headers: object) -> None:
+        self._expected_content_length = None  # never compared: `H2Protocol` counts
+
+
+class _Connection(H2Connection):
+    """h2's connection whose streams leave content-length to `H2Protocol`.
+
+    h2 has no option for this; `_begin_new_stream` is where it creates a stream (h2 3.0
+    to 4.x), and the class of a stream it just made is changed to `_UncountedStream`.
+    """
+
+    def _begin_new_stream(self, stream_id: int, allowed_ids: AllowedStreamIDs) -> H2Stream:
+        stream = super()._begin_new_stream(stream_id, allowed_ids)
+        stream.__class__ = _UncountedStream
+        return stream
+
+
 class H2Protocol:
     """The server side of one HTTP/2 connection (see the module docstring)."""
 
@@ -171,11 +213,13 @@ class H2Protocol:
             validate_outbound_headers=False,  # messages.response_headers builds them valid
             normalize_outbound_headers=False,
         )
-        self._h2 = H2Connection(config)
+        self._h2 = _Connection(config)
         self._limits = limits
         self._fields = fields
         self._busy: set[int] = set()  # streams given to the caller and not yet released
-        self._remote_open: set[int] = set()  # streams whose request body may still come
+        # The streams whose request body may still come, each with the bytes its
+        # content-length still announces (None: no content-length).
+        self._remote_open: dict[int, int | None] = {}
         self._resets = Budget(limits.reset_budget, limits.flood_window)
         self._frames = Budget(limits.frame_budget, limits.flood_window)
         self._prefix = b""  # our own frames, to go out before what h2 queues after them
@@ -240,8 +284,13 @@ class H2Protocol:
                 case TrailersReceived():
                     self._trailers(event, happened)
                 case StreamEnded(stream_id=stream_id) if stream_id in self._remote_open:
-                    self._remote_open.discard(stream_id)
-                    happened.append(BodyEnded(stream_id))
+                    if self._remote_open[stream_id]:  # bytes its content-length announced
+                        happened.append(
+                            self._malformed(stream_id, "body shorter than its content-length")
+                        )
+                    else:
+                        del self._remote_open[stream_id]
+                        happened.append(BodyEnded(stream_id))
                 case WindowUpdated(stream_id=stream_id):
                     happened.append(WindowOpened(stream_id or 0))
                 case StreamReset():
@@ -291,11 +340,16 @@ class H2Protocol:
         try:
             request = request_from_headers(headers, self._fields, self._limits.max_header_list_size)
             error = None
+            announced = request.content_length
+            if announced is None and any(name == b"content-length" for name, _ in headers):
+                announced = 0  # `Request` has None for a length of 0
+            if ended and announced:
+                raise BadRequest("no body but a content-length")  # section 8.1.1
         except HTTPError as exc:
-            request, error = None, exc
+            request, error, announced = None, exc, None
         busy.add(stream_id)
         if not ended:
-            self._remote_open.add(stream_id)
+            self._remote_open[stream_id] = announced
         self.last_stream_id = max(self.last_stream_id, stream_id)
         happened.append(StreamOpened(stream_id, request, error, ended))
 
@@ -316,6 +370,14 @@ class H2Protocol:
             return
         if length > len(data):
             self._h2.acknowledge_received_data(length - len(data), stream_id)  # padding
+        left = self._remote_open[stream_id]
+        if left is not None:
+            left -= len(data)
+            if left < 0:
+                self._h2.acknowledge_received_data(len(data), stream_id)  # never delivered
+                happened.append(self._malformed(stream_id, "body longer than its content-length"))
+                return
+            self._remote_open[stream_id] = left
         if data:
             happened.append(BodyReceived(stream_id, data))
 
@@ -325,16 +387,19 @@ class H2Protocol:
             return  # nobody reads this body any more
         try:
             check_trailers(list(event.headers or []), self._fields)
-        except HTTPError:
-            # RFC 9113 section 8.1.1: a malformed request is a stream error; the body the
-            # app may be reading is not complete, so the stream ends here for it too.
-            self.reset(stream_id, PROTOCOL_ERROR)
-            if stream_id in self._busy:
-                happened.append(StreamCancelled(stream_id, PROTOCOL_ERROR))
+        except HTTPError as exc:
+            happened.append(self._malformed(stream_id, exc))
+
+    def _malformed(self, stream_id: int, error: HTTPError | str) -> BodyMalformed:
+        """RFC 9113 section 8.1.1: a malformed request is a stream error. No more of its
+        body is delivered (what still comes is given back to the windows); the caller
+        answers and resets (`reset`), for the app may be reading a body now incomplete."""
+        del self._remote_open[stream_id]
+        return BodyMalformed(stream_id, BadRequest(error) if isinstance(error, str) else error)
 
     def _reset_by_client(self, event: StreamReset, now: float, happened: list[Happening]) -> None:
         stream_id = event.stream_id
-        self._remote_open.discard(stream_id)
+        self._remote_open.pop(stream_id, None)
         if event.remote_reset:
             if not self._resets.spend(now):
                 self._fail(ENHANCE_YOUR_CALM, "too many streams reset")
@@ -382,7 +447,7 @@ class H2Protocol:
 
     def reset(self, stream_id: int, error_code: int) -> None:
         """RST_STREAM, unless the stream is closed already."""
-        self._remote_open.discard(stream_id)
+        self._remote_open.pop(stream_id, None)
         try:
             self._h2.reset_stream(stream_id, error_code)
         except (StreamClosedError, ProtocolError):

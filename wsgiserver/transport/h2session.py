@@ -58,6 +58,7 @@ from wsgiserver.http2.connection import (
     PROTOCOL_ERROR,
     REFUSED_STREAM,
     BodyEnded,
+    BodyMalformed,
     BodyReceived,
     ClientGoingAway,
     ConnectionFailed,
@@ -192,6 +193,8 @@ class H2Session:
                         stream = self.streams.get(stream_id)
                         if stream is not None:
                             stream.cond.notify_all()
+                case BodyMalformed(stream_id=stream_id, error=error):
+                    self._malformed_body(stream_id, error)
                 case StreamCancelled(stream_id=stream_id):
                     stream = self.streams.get(stream_id)
                     if stream is not None:
@@ -212,9 +215,6 @@ class H2Session:
         if request is None:
             error = opened.error or HTTPError("bad request")
             self._answer_locked(opened.stream_id, error, head_request=False)
-            if isinstance(error, BadRequest) and self.proto.remote_open(opened.stream_id):
-                # RFC 9113 section 8.1.1: a malformed request is a stream error.
-                self.proto.reset(opened.stream_id, PROTOCOL_ERROR)
             self.proto.release(opened.stream_id)
             if self.serving.access is not None:
                 Records(self.serving.access, self.remote).error(None, error.status, 0)
@@ -272,6 +272,23 @@ class H2Session:
             if isinstance(exc, SpoolError):
                 log.error("%s", exc.log_detail)
             self._refuse_body(stream, exc)
+
+    def _malformed_body(self, stream_id: int, error: HTTPError) -> None:
+        """Under `_state`: RFC 9113 section 8.1.1, a stream error. A stream not yet given to
+        the app is answered, as HTTP/1.1 answers a malformed body, then reset; one the app
+        has is reset and stops (its next read fails, its response cannot go out)."""
+        log.debug("HTTP/2 stream %d from %s reset: %s", stream_id, _peer(self.remote), error.detail)
+        stream = self.streams.get(stream_id)
+        if stream is not None and not stream.submitted:
+            self._refuse_body(stream, error)
+            return
+        if stream is not None:
+            stream.cancelled = True
+            self._give_back(stream)
+            stream.cond.notify_all()
+            if self.serving.metrics is not None:
+                self.serving.metrics.here().parse_error(error.status)
+        self.proto.reset(stream_id, PROTOCOL_ERROR)
 
     def _refuse_body(self, stream: Stream, error: HTTPError) -> None:
         """Under `_state`: a body received before the app runs cannot be taken: answer."""
@@ -517,7 +534,12 @@ class H2Session:
 
     def _answer_locked(self, stream_id: int, error: HTTPError, *, head_request: bool) -> int:
         """Under `_state`: an error response with a short text body, like HTTP/1.1's
-        `error_response`; a body the client's window cannot take at once is left out."""
+        `error_response`; a body the client's window cannot take at once is left out.
+
+        A malformed request (`BadRequest`) is a stream error (RFC 9113 section 8.1.1): the
+        response does not end the stream, RST_STREAM (PROTOCOL_ERROR) does, as that section
+        allows ("a server MAY send an HTTP response prior to ... resetting the stream")."""
+        malformed = isinstance(error, BadRequest)
         body = b"" if head_request else error_body(error.status, error.reason, error.detail)
         headers = [("Content-Type", "text/plain; charset=utf-8")]
         if error.status == 503:
@@ -530,11 +552,13 @@ class H2Session:
             fields, self.serving.gateway.date(), len(body) if body or head_request else 0
         )
         try:
-            proto.send_headers(stream_id, block, end_stream=not body)
+            proto.send_headers(stream_id, block, end_stream=not body and not malformed)
             if body:
-                proto.send_data(stream_id, body, end_stream=True)
+                proto.send_data(stream_id, body, end_stream=not malformed)
         except Exception:  # the stream closed meanwhile: nothing to answer
             return 0
+        if malformed:
+            proto.reset(stream_id, PROTOCOL_ERROR)
         return len(body)
 
     # -- a stream's body, as the app reads it -----------------------------------------
