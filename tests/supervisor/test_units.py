@@ -110,6 +110,30 @@ def test_notify(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     assert systemd.notify("READY=1") is False
 
 
+def test_a_hup_before_the_first_ready_sends_no_reloading(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # systemd (Type=notify-reload) is still waiting for the start's READY=1: a RELOADING=1
+    # then would tell it of a reload of a service it does not count as started. The new
+    # workers are started all the same; the start's READY=1 comes once they serve.
+    supervisor = Supervisor(Config(workers=2, bind=("127.0.0.1:0",)), lambda: echo_app)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(str(tmp_path / "n"))
+        sock.setblocking(False)
+        monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "n"))
+        try:
+            supervisor._on_signal(signal.SIGHUP)
+            assert supervisor.generation == 1
+            with pytest.raises(BlockingIOError):
+                sock.recv(100)
+            supervisor.announced = True
+            supervisor._on_signal(signal.SIGHUP)
+            assert supervisor.generation == 2
+            assert sock.recv(100).startswith(b"RELOADING=1\nMONOTONIC_USEC=")
+        finally:
+            supervisor._close_sockets()
+
+
 def test_pidfile(tmp_path: Path) -> None:
     path = tmp_path / "x.pid"
     with pidfile(str(path)):
@@ -156,6 +180,39 @@ def test_a_workers_error_line_behind_other_messages_is_read_when_it_is_reaped() 
         assert worker.error == "cannot import app"
     finally:
         os.close(read_end)
+        supervisor._close_sockets()
+
+
+@pytest.mark.parametrize("call", ["pipe", "fork"])
+def test_a_worker_that_cannot_be_started_is_retried_not_a_traceback(
+    call: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Out of descriptors (EMFILE) or processes (EAGAIN): the supervisor says so and tries
+    # again a second later; it must not die of the exception, nor leak the pipe's ends.
+    supervisor = Supervisor(Config(workers=2, bind=("127.0.0.1:0",)), lambda: echo_app)
+    made: list[int] = []
+    real_pipe = os.pipe
+
+    def pipe() -> tuple[int, int]:
+        ends = real_pipe()
+        made.extend(ends)
+        return ends
+
+    def fail(*args: object) -> None:
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(os, "pipe", fail if call == "pipe" else pipe)
+    if call == "fork":
+        monkeypatch.setattr(os, "fork", fail)
+    try:
+        supervisor._spawn(100.0)
+        assert supervisor.workers == {}
+        assert supervisor.next_spawn == 101.0
+        assert "Too many open files; retrying" in caplog.text
+        for fd in made:
+            with pytest.raises(OSError, match="Bad file descriptor"):
+                os.fstat(fd)  # closed again
+    finally:
         supervisor._close_sockets()
 
 

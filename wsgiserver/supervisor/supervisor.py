@@ -307,14 +307,21 @@ class Supervisor:
 
     def _reload(self) -> None:
         self.generation += 1
-        self.reloading = True
-        systemd.reloading()
+        if self.announced:
+            self.reloading = True
+            systemd.reloading()
+        # Before the first READY=1 systemd still counts the start: the new generation's
+        # workers are simply what the start waits for (`_balance` announces them).
 
     # -- workers --------------------------------------------------------------------------
 
     def _spawn(self, now: float) -> None:
         slot = self._free_slot()
-        read_end, write_end = os.pipe()
+        try:
+            read_end, write_end = os.pipe()
+        except OSError as exc:  # EMFILE, ENFILE: out of descriptors for now
+            self._retry_spawn(now, "cannot make a worker's pipe", exc)
+            return
         # Blocked until the child has its own handlers (the module docstring says why).
         mask = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
         try:
@@ -323,8 +330,7 @@ class Supervisor:
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
             os.close(read_end)
             os.close(write_end)
-            log.error("cannot fork a worker: %s; retrying", exc)
-            self.next_spawn = now + 1.0
+            self._retry_spawn(now, "cannot fork a worker", exc)
             return
         if pid == 0:  # the child: never returns
             code = 1
@@ -356,6 +362,12 @@ class Supervisor:
         os.close(write_end)
         os.set_blocking(read_end, False)
         self.workers[pid] = Worker(pid, read_end, self.generation, now, now, slot=slot)
+
+    def _retry_spawn(self, now: float, what: str, exc: OSError) -> None:
+        """A worker could not be started: said once per try, tried again a second later
+        (the workers still running go on serving meanwhile)."""
+        log.error("%s: %s; retrying", what, exc)
+        self.next_spawn = now + 1.0
 
     def _read(self, worker: Worker, *, to_end: bool = False) -> None:
         """Take the worker's messages from its pipe: what is there now, or (`to_end`, once
