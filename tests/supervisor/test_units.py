@@ -230,6 +230,23 @@ def test_ttin_grows_the_workers_up_to_the_limit_of_workers_only() -> None:
         supervisor._close_sockets()
 
 
+def test_every_worker_ttin_can_reach_has_a_metrics_slot_through_a_reload() -> None:
+    # The slots live in a mapping made before the first fork, which cannot grow: sized
+    # for the starting --workers, workers added by TTIN went uncounted in /metrics.
+    config = Config(workers=1, bind=("127.0.0.1:0",), admin_bind="127.0.0.1:0")
+    supervisor = Supervisor(config, lambda: echo_app)
+    try:
+        for pid in range(2 * MAX_WORKERS):  # old and new generations side by side
+            slot = supervisor._free_slot()
+            assert slot >= 0, f"no slot for worker {pid}"
+            supervisor.workers[pid] = Worker(pid, -1, 0, started=0.0, last_beat=0.0, slot=slot)
+        assert len({w.slot for w in supervisor.workers.values()}) == 2 * MAX_WORKERS
+    finally:
+        supervisor._close_sockets()
+        if supervisor.admin is not None:
+            supervisor.admin.close()
+
+
 def test_a_worker_that_did_not_boot_in_time_fails_the_first_start(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

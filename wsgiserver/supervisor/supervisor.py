@@ -155,8 +155,11 @@ class Supervisor:
             # Known now: the sockets are closed as soon as a stop begins.
             self.addresses = [listener_address(sock) for sock in self.sockets]
             if config.admin_bind is not None:
-                # Room for a reload (old and new generations side by side) and TTIN.
-                slots = max(2 * config.workers + 2, config.workers + 4)
+                # Room for a reload (old and new generations side by side) at the most
+                # workers TTIN can reach, since a mapping shared with the workers cannot
+                # grow after they fork. Only the slots in use take memory: the pages of
+                # an anonymous mapping are allocated when first written.
+                slots = 2 * MAX_WORKERS + 2
                 self.store = m.shared_store(slots, config.max_threads)
                 self.admin = AdminServer(config.admin_bind, self._admin_answer)
         except BaseException:
