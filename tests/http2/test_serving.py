@@ -282,6 +282,27 @@ def test_a_large_response_waits_for_the_clients_window() -> None:
     assert reply.header(b"content-length") == str(len(data)).encode()
 
 
+def test_a_window_opened_by_settings_alone_resumes_the_response() -> None:
+    """RFC 9113 section 6.9.2: a new SETTINGS_INITIAL_WINDOW_SIZE changes the window of every
+    open stream at once. A client that starts at 0 and opens windows only that way must get
+    its response then, not after --send-timeout."""
+    data = b"w" * 5000
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [])
+        return [data]
+
+    with h2c_server(app) as srv, client(srv, settings={4: 0}, auto_ack=False) as c:
+        stream = c.request("/")
+        reply = c.replies[stream]
+        c.read_until(lambda: reply.status == 200)  # the head needs no window
+        c.ping_and_wait()
+        assert reply.body == b""
+        c.conn.update_settings({4: 65535})
+        c.flush()
+        assert c.reply(stream).body == data
+
+
 @pytest.mark.parametrize(
     ("method", "status", "body", "length"),
     [

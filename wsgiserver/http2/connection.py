@@ -113,7 +113,8 @@ class StreamCancelled:
 
 @dataclass(slots=True)
 class WindowOpened:
-    """The client opened a flow-control window: of one stream, or (0) of the connection."""
+    """The client opened a flow-control window: of one stream, or (0) of the connection or
+    of every stream (a new SETTINGS_INITIAL_WINDOW_SIZE)."""
 
     stream_id: int
 
@@ -297,16 +298,19 @@ class H2Protocol:
                     self._reset_by_client(event, now, happened)
                 case ConnectionTerminated(error_code=code):
                     happened.append(ClientGoingAway(int(code or 0)))
-                case (
-                    RemoteSettingsChanged()
-                    | PingReceived()
-                    | PriorityUpdated()
-                    | UnknownFrameReceived()
-                ):
-                    # h2 answers SETTINGS and PING itself; each costs us work and an answer.
-                    if not self._frames.spend(now):
-                        self._fail(ENHANCE_YOUR_CALM, "too many control frames")
+                case RemoteSettingsChanged():
+                    self._control_frame(now)
+                    # Section 6.9.2: a new initial window size changes every stream's
+                    # window at once (and a new frame size what one write may send).
+                    happened.append(WindowOpened(0))
+                case PingReceived() | PriorityUpdated() | UnknownFrameReceived():
+                    self._control_frame(now)
         return happened
+
+    def _control_frame(self, now: float) -> None:
+        """h2 answers SETTINGS and PING itself; each costs us work and an answer."""
+        if not self._frames.spend(now):
+            self._fail(ENHANCE_YOUR_CALM, "too many control frames")
 
     def _check_pending_frame(self) -> None:
         """RFC 9113 section 4.2: a frame longer than SETTINGS_MAX_FRAME_SIZE is a
