@@ -56,6 +56,32 @@ def test_a_graceful_stop_sends_goaway_then_lets_the_open_streams_finish() -> Non
     assert sorted(r.target for r in srv.access_records) == ["/slow", "/warm"]
 
 
+def test_a_graceful_stop_ends_when_the_last_connection_closes(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The client keeps its socket open after the server's last frame: the server lingers
+    (reading what may still come), then closes, and the stop is over. The housekeeper hands
+    that close to a pool thread; with both threads idle in the poller and one runnable, the
+    task used to wait for a poller's timeout, and the stop for --graceful-timeout."""
+    gate = Gate()
+    process = ProcessRole(drain=True)
+    with (
+        h2c_server(gate, process=process, graceful_timeout=3 * BOUND) as srv,
+        client(srv) as busy,
+    ):
+        slow = busy.request("/slow")
+        assert gate.entered.wait(BOUND)
+        stopper = threading.Thread(target=srv.server.shutdown)
+        stopper.start()
+        busy.read_until(lambda: busy.goaway is not None)
+        gate.release.set()
+        assert busy.reply(slow).body == b"/slow"
+        busy.read_until_closed()  # the server's FIN; this socket stays open
+        stopper.join(2 * BOUND)  # a bound against a hang only: lingering takes 2 s
+        assert not stopper.is_alive()
+    assert "still busy after graceful_timeout" not in caplog.text
+
+
 def test_an_idle_connection_is_closed_with_goaway_and_pings_do_not_keep_it() -> None:
     with h2c_server(echo, keepalive_timeout=0.3) as srv, client(srv) as c:
         assert c.get("/").status == 200

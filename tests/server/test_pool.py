@@ -270,6 +270,22 @@ def test_submitting_fetches_a_thread_from_the_poller_or_wakes_a_spare() -> None:
         assert not p.tasks
 
 
+def test_a_thread_fetched_from_the_poller_runs_the_task_while_others_still_wait_there() -> None:
+    # One runnable thread, two in the poller (the target fell while they waited there): a
+    # task submitted from outside the pool (the housekeeper expiring an HTTP/2 connection)
+    # fetches one. Threads waiting in the poller run nothing, so it must run the task; it
+    # used to become a spare, and the task waited for a poller's wait to time out.
+    p = ThreadPool(threading.Lock(), minimum=1, maximum=8, idle_seconds=0.01)
+    p.threads = {threading.current_thread(), threading.Thread()}
+    with p._lock:
+        p.idle = 2  # both threads wait in the poller
+        job = Job("a", [])
+        assert p.submit(job) is True  # fetch a thread from the poller
+        assert not p.polled()  # the one fetched (the other still waits there)
+        assert p.wait_turn(lambda: False) is job
+        assert p.idle == 1  # the other still waits in the poller
+
+
 def test_a_task_waits_while_the_runnable_threads_are_busy() -> None:
     p = pool()
     p.threads = {threading.current_thread(), threading.Thread()}

@@ -129,12 +129,16 @@ class ThreadPool:
                 return LEAVE
             # Threads other than this one that take work or wait in the poller (inline: a
             # call per request is measurable on a hello-world app).
-            if len(self.threads) - self._extra - self.spares - 1 < self.runnable:
-                if self.tasks:
-                    return self.tasks.popleft()
-                if self.idle < MAX_POLLERS:
-                    self.idle += 1
-                    return POLL
+            others = len(self.threads) - self._extra - self.spares - 1
+            # A task may run while only threads waiting in the poller are over the target:
+            # they run nothing. (Counting them left a task queued, with every thread idle,
+            # until a poller's wait timed out: `submit` fetches one of them for it, and
+            # that one, finding the others still there, became a spare instead.)
+            if self.tasks and others - self.idle < self.runnable:
+                return self.tasks.popleft()
+            if others < self.runnable and self.idle < MAX_POLLERS:
+                self.idle += 1
+                return POLL
             self.spares += 1
             woken = self._spare_wakeup.wait(self.idle_seconds)
             self.spares -= 1
