@@ -56,6 +56,30 @@ def test_a_graceful_stop_sends_goaway_then_lets_the_open_streams_finish() -> Non
     assert sorted(r.target for r in srv.access_records) == ["/slow", "/warm"]
 
 
+def test_the_stop_message_counts_streams_in_flight_not_their_connection_as_idle() -> None:
+    # An HTTP/2 connection is parked while its streams run on other threads: the message
+    # of a graceful stop said "0 request(s) in flight and 1 idle connection(s)" for it.
+    release = threading.Event()
+    entered = threading.Semaphore(0)
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        entered.release()
+        assert release.wait(BOUND)
+        start_response("200 OK", [])
+        return [b"ok"]
+
+    with h2c_server(app) as srv, client(srv) as busy, client(srv) as idle:
+        try:
+            idle.ping_and_wait()  # the server has it: a connection with no stream
+            busy.request("/a")
+            busy.request("/b")
+            assert entered.acquire(timeout=BOUND)
+            assert entered.acquire(timeout=BOUND)
+            assert srv.server.open_connections() == (2, 1)
+        finally:
+            release.set()
+
+
 def test_a_graceful_stop_ends_when_the_last_connection_closes(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

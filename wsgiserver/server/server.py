@@ -418,9 +418,16 @@ class Server:
             return set(self._pool.threads)
 
     def open_connections(self) -> tuple[int, int]:
-        """(being served, idle) connections, read without the lock: for a message from a
-        signal handler, which may not take it (an estimate, not a gauge)."""
-        return len(self._active), len(self._parked)
+        """(requests in flight, idle connections), read without the lock: for a message
+        from a signal handler, which may not take it (an estimate, not a gauge). A parked
+        connection may have requests in flight too: an upload arriving before the app runs,
+        or HTTP/2 streams running on other threads."""
+        busy = idle = 0
+        for transport in [*self._active, *self._parked.values()]:
+            requests = transport.requests_in_flight
+            busy += requests
+            idle += not requests
+        return busy, idle
 
     def _mark_closing(self) -> list[Transport]:
         """Under the lock (but for `shutdown` from a signal handler): the next response on

@@ -229,6 +229,14 @@ class Transport:
             return self._h2.idle
         return self._pending is None and not self.conn.head_started
 
+    @property
+    def requests_in_flight(self) -> int:
+        """Requests of this connection in progress (an estimate, for a message): its open
+        streams for HTTP/2, else 1 unless it is between requests."""
+        if self._h2 is not None:
+            return len(self._h2.streams)
+        return 0 if self.between_requests else 1
+
     def request_close(self) -> None:
         """The server is stopping: the response in progress (or the next) ends this
         connection with `Connection: close` (RFC 9112 section 9.6). HTTP/2: a GOAWAY on the
