@@ -14,6 +14,7 @@ from wsgiref.util import request_uri
 import pytest
 
 from tests.server.helpers import (
+    READ_TIMEOUT,
     Environ,
     RawClient,
     Recorder,
@@ -341,6 +342,55 @@ def test_app_error_after_head_aborts_chunked_stream(caplog: pytest.LogCaptureFix
         assert b"Transfer-Encoding: chunked\r\n" in raw
         assert raw.endswith(b"5\r\nfirst\r\n")  # aborted: no 0\r\n\r\n terminator
         assert count_responses(raw) == 1  # and never a second status line
+
+
+def read_to_the_end(sock: socket.socket) -> tuple[bytes, str]:
+    """What the server sent, and how it ended: "close" (a clean end) or "reset"."""
+    received = b""
+    while True:
+        try:
+            data = sock.recv(65536)
+        except ConnectionResetError:
+            return received, "reset"
+        if not data:
+            return received, "close"
+        received += data
+
+
+@pytest.mark.parametrize("protocol", ["HTTP/1.0", "HTTP/1.1"])
+def test_a_response_cut_by_the_app_ends_in_a_reset_not_a_clean_close(
+    protocol: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # RFC 9112 section 8: an HTTP/1.0 body without Content-Length is delimited by the close,
+    # so a clean close after a cut looks like the whole body to the client. An abortive
+    # close (a reset) is the one way to say "incomplete"; chunked bodies end the same way.
+    def app(environ: Environ, start_response: StartResponse) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        yield b"first"
+        raise ValueError("mid-stream")
+
+    with caplog.at_level(logging.ERROR), serving(app) as srv:
+        with socket.create_connection((srv.host, srv.port), timeout=READ_TIMEOUT) as sock:
+            sock.sendall(f"GET / {protocol}\r\nHost: x\r\n\r\n".encode())
+            received, ending = read_to_the_end(sock)
+        assert ending == "reset"
+        # What arrived before the reset (a reset may discard unread bytes) is its start.
+        assert (received or b"HTTP/1.1").startswith(b"HTTP/1.1")
+        assert b"\r\n\r\n" not in received or b"first" in received
+
+
+@pytest.mark.parametrize("length", [2000, 200_000], ids=["received-first", "read-by-the-app"])
+def test_a_client_that_half_closes_mid_body_gets_a_400(length: int) -> None:
+    # A small body is received before the app runs, a large one as the app reads it: the
+    # client that stops sending halfway (shutdown of its sending side) gets the same answer.
+    with serving(echo_app) as srv, RawClient((srv.host, srv.port)) as client:
+        head = f"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n"
+        client.send(head.encode() + b"x" * 1000)
+        client.sock.shutdown(socket.SHUT_WR)
+        response = client.read_response()
+        assert response.status == 400
+        assert b"connection closed before the request body was complete" in response.body
+    assert [r.status for r in srv.access_records] == [400]
 
 
 class AppKilledThread(KeyboardInterrupt):

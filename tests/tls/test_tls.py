@@ -68,6 +68,38 @@ def test_https_request_has_https_environ_and_alpn(certs: Certs) -> None:
     assert environ["PATH_INFO"] == "/x"
 
 
+@pytest.mark.parametrize("cut", [False, True], ids=["whole", "cut-by-the-app"])
+def test_close_notify_ends_a_whole_close_delimited_body_and_only_that(
+    certs: Certs, cut: bool
+) -> None:
+    # RFC 9112 section 8: an HTTP/1.0 body without Content-Length ends at the close. Over
+    # TLS the client tells a whole one from a cut one by the close_notify alert before it.
+    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        yield b"first"
+        if cut:
+            raise ValueError("mid-stream")
+        yield b"last"
+
+    context = certs.client_context()
+    with (
+        serving(app, **tls_options(certs)) as srv,
+        socket.create_connection((srv.host, srv.port), timeout=TIMEOUT) as raw,
+        context.wrap_socket(raw, server_hostname="localhost", suppress_ragged_eofs=False) as tls,
+    ):
+        tls.sendall(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        received = b""
+        try:
+            while data := tls.recv(65536):
+                received += data
+            ending = "close_notify"
+        except (ssl.SSLEOFError, ConnectionResetError):
+            ending = "cut"
+    assert ending == ("cut" if cut else "close_notify")
+    if not cut:
+        assert received.endswith(b"\r\n\r\nfirstlast")
+
+
 def test_curl_with_cacert(certs: Certs) -> None:
     curl = shutil.which("curl")
     if curl is None:

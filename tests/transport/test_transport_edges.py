@@ -29,13 +29,13 @@ def read_until_close(sock: socket.socket) -> bytes:
     return data
 
 
-def test_client_leaving_mid_body_is_closed_without_running_the_app() -> None:
+def test_client_leaving_mid_body_gets_a_400_without_running_the_app() -> None:
     calls: list[str] = []
     with serving(recording_app(calls)) as server:
         with socket.create_connection((server.host, server.port), timeout=5) as client:
             client.sendall(b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nabc")
             client.shutdown(socket.SHUT_WR)
-            assert read_until_close(client) == b""
+            assert read_until_close(client).startswith(b"HTTP/1.1 400 Bad Request\r\n")
         # The connection was handled and closed; a new request still works.
         with socket.create_connection((server.host, server.port), timeout=5) as client:
             client.sendall(b"GET /next HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")

@@ -31,6 +31,9 @@ FORBIDDEN_TRAILERS = frozenset(
 )
 
 
+TRUNCATED_BODY = "connection closed before the request body was complete"
+
+
 class ContentLengthReader:
     """A body of exactly `length` bytes."""
 
@@ -44,7 +47,7 @@ class ContentLengthReader:
             return EndOfMessage([])
         if not buf:
             if eof:
-                raise BadRequest("connection closed before the request body was complete")
+                raise BadRequest(TRUNCATED_BODY)
             return None
         size = min(self.remaining, len(buf), max_bytes)
         data = _take(buf, size)

@@ -16,6 +16,7 @@ import os
 import select
 import socket
 import ssl
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -33,6 +34,7 @@ SEND_FILE_BLOCK = 65536  # TLS has no sendfile: the file goes out in blocks of t
 _WOULD_BLOCK = (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
 _HANGUP = getattr(select, "POLLRDHUP", 0) | select.POLLHUP | select.POLLERR
 _DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
+_RESET_ON_CLOSE = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends a reset
 
 
 class SocketChannel:
@@ -286,6 +288,14 @@ class SocketChannel:
             # Non-blocking: the alert goes out; not waiting for the client's (WantRead).
             with contextlib.suppress(OSError, ValueError):
                 sock.unwrap()
+
+    def abort(self) -> None:
+        """Close so that the client can tell the response was cut: a TCP reset and, over TLS,
+        no close_notify. A close-delimited body (RFC 9112 section 8) would otherwise look
+        whole; what is still unsent is dropped, which for a cut response loses nothing."""
+        with contextlib.suppress(OSError):
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET_ON_CLOSE)
+        self.close()
 
     def shutdown_write(self) -> bool:
         """Close the sending side (after close_notify); False if the socket is gone."""

@@ -49,6 +49,7 @@ from wsgiserver.protocol import (
     Request,
     ServerConnection,
 )
+from wsgiserver.protocol.readers import TRUNCATED_BODY
 from wsgiserver.protocol.writers import error_response
 from wsgiserver.transport import setup as setup
 from wsgiserver.transport.channel import SocketChannel
@@ -307,7 +308,8 @@ class Transport:
                             continue
                     elif conn.buffered_size < (request.content_length or 0):
                         if conn.eof_received:
-                            return self._lost()  # the client left before sending its body
+                            # Half-closed (or gone): answered as when the app reads the body.
+                            raise BadRequest(TRUNCATED_BODY)
                         if not self._receive_nowait():
                             return self._park(self._channel.body_deadline(time.monotonic()))
                         continue
@@ -692,7 +694,12 @@ class Transport:
         return self._start_linger()
 
     def _finish(self) -> int:
-        """After the last response: close, lingering if the client may still be sending."""
+        """After the last response: close, lingering if the client may still be sending; a
+        response the app cut (it failed after its head) ends in a reset instead."""
+        outcome = self._outcome
+        if outcome is not None and outcome.aborted:
+            self._channel.abort()
+            return self.close()
         conn = self.conn
         if conn.has_buffered_data or not conn.request_complete:
             return self._start_linger()
