@@ -192,6 +192,10 @@ class H2Client:
             if len(inbox) < size:
                 break
             frame, inbox = inbox[:size], inbox[size:]
+            if frame[3] == 0x7:
+                # h2 drops what it has queued when a GOAWAY arrives: the WINDOW_UPDATEs for
+                # DATA read just before must go out first, or the stream stalls.
+                self.flush()
             for event in self.conn.receive_data(frame):
                 self._note(event)
             if frame[3] == 0x7 and self.goaway is not None and not self.goaway.error_code:

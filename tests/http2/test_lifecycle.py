@@ -3,12 +3,14 @@ preface timeouts, request and queue timeouts per stream, clients that reset or v
 
 from __future__ import annotations
 
+import hashlib
 import socket
 import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pytest
+from hyperframe.frame import GoAwayFrame
 
 import wsgiserver
 from tests.http2.client import H2Client
@@ -104,6 +106,29 @@ def test_a_graceful_stop_ends_when_the_last_connection_closes(
         stopper.join(2 * BOUND)  # a bound against a hang only: lingering takes 2 s
         assert not stopper.is_alive()
     assert "still busy after graceful_timeout" not in caplog.text
+
+
+def test_a_graceful_goaway_from_the_client_lets_its_streams_finish() -> None:
+    """RFC 9113 section 6.8: after its GOAWAY (NO_ERROR) the client's own streams go on, and
+    it still sends what they need (WINDOW_UPDATE to receive a large response) and PINGs. h2
+    treats a received GOAWAY as the end, so those frames used to end the connection with
+    GOAWAY PROTOCOL_ERROR, and the response was cut; what was queued was dropped too."""
+    data = hashlib.sha256(b"graceful").digest() * 8192  # 256 KiB: many window updates
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [])
+        return [data]
+
+    with h2c_server(app) as srv, client(srv, settings={4: 16384}) as c:
+        stream = c.request("/")
+        reply = c.replies[stream]
+        c.read_until(lambda: len(reply.body) > 0)  # the download is under way
+        c.send_frames([GoAwayFrame(0, last_stream_id=0, error_code=NO_ERROR)])
+        c.ping_and_wait()
+        assert c.reply(stream).body == data
+        c.read_until_closed()
+    assert c.goaway is not None
+    assert c.goaway.error_code == NO_ERROR
 
 
 def test_an_idle_connection_is_closed_with_goaway_and_pings_do_not_keep_it() -> None:

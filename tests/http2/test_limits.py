@@ -197,6 +197,25 @@ def test_a_header_list_over_the_limit_is_431_and_far_over_it_ends_the_connection
         still_serves(srv)
 
 
+@pytest.mark.parametrize(
+    "block",
+    [
+        bytes([0x80 | 62]),  # an index past the static table, with an empty dynamic table
+        bytes([0x80]),  # index 0 (RFC 7541 section 6.1)
+        bytes([0x3F, 0xE1, 0xFF, 0x03]),  # a table size update over SETTINGS (section 6.3)
+        bytes([0x00, 0x81, 0xFF]),  # a literal whose Huffman code has EOS (section 5.2)
+    ],
+    ids=["index-too-high", "index-zero", "table-size-too-large", "huffman-eos"],
+)
+def test_a_field_block_that_cannot_be_decoded_is_a_compression_error(block: bytes) -> None:
+    # RFC 9113 section 4.3: "a decoding error in a field block MUST be treated as a
+    # connection error of type COMPRESSION_ERROR"; h2 itself says PROTOCOL_ERROR.
+    with h2c_server(echo) as srv, RawH2(srv) as raw:
+        raw.send(frame(HEADERS, 0x5, 1, block))
+        assert raw.goaway().error_code == COMPRESSION_ERROR
+        still_serves(srv)
+
+
 def test_a_continuation_flood_ends_the_connection() -> None:
     with h2c_server(echo) as srv, RawH2(srv) as raw:
         block = header_block(GET_BLOCK)

@@ -21,6 +21,12 @@ Why some of h2's defaults are not ours (RFC 9113 references):
 - h2 ends the connection when a body contradicts its content-length (or the value is not a
   number); section 8.1.1 makes that a malformed request, a stream error. So h2's streams
   here leave content-length alone (`_Connection`), and this class counts each body itself.
+- h2 reports a field block it cannot decode as PROTOCOL_ERROR; section 4.3 asks for
+  COMPRESSION_ERROR (`_FieldDecoder`).
+- h2 takes a GOAWAY from the client as the end of the connection: what is queued to send is
+  dropped and any later frame is a connection error. A graceful one (NO_ERROR) only says
+  that no new stream will come (section 6.8): the client's streams go on, with the
+  WINDOW_UPDATEs and PINGs they need, so `_Connection` keeps the connection open for them.
 - h2's GOAWAY closes its state machine, which then refuses to send anything: a graceful stop
   must still answer the streams already accepted (section 6.8), so that GOAWAY is written
   here, and h2's own is kept for the end.
@@ -29,6 +35,7 @@ Why some of h2's defaults are not ours (RFC 9113 references):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from h2.config import H2Configuration
 from h2.connection import AllowedStreamIDs, H2Connection
@@ -36,6 +43,7 @@ from h2.errors import ErrorCodes
 from h2.events import (
     ConnectionTerminated,
     DataReceived,
+    Event,
     PingReceived,
     PriorityUpdated,
     RemoteSettingsChanged,
@@ -49,7 +57,8 @@ from h2.events import (
 from h2.exceptions import H2Error, ProtocolError, StreamClosedError
 from h2.settings import SettingCodes, Settings
 from h2.stream import H2Stream
-from hyperframe.frame import GoAwayFrame
+from hpack import Decoder, HPACKError, OversizedHeaderListError
+from hyperframe.frame import Frame, GoAwayFrame
 
 from wsgiserver.errors import BadRequest, HTTPError
 from wsgiserver.http2.limits import HPACK_BOUND, H2Limits
@@ -175,17 +184,52 @@ class _UncountedStream(H2Stream):
         self._expected_content_length = None  # never compared: `H2Protocol` counts
 
 
-class _Connection(H2Connection):
-    """h2's connection whose streams leave content-length to `H2Protocol`.
+class _CompressionError(ProtocolError):
+    """A field block that cannot be decoded (RFC 9113 section 4.3)."""
 
-    h2 has no option for this; `_begin_new_stream` is where it creates a stream (h2 3.0
-    to 4.x), and the class of a stream it just made is changed to `_UncountedStream`.
+    error_code = ErrorCodes.COMPRESSION_ERROR
+
+
+class _FieldDecoder(Decoder):
+    """hpack's decoder, whose errors h2 turns into COMPRESSION_ERROR instead of
+    PROTOCOL_ERROR (h2 passes a `ProtocolError` through as it is, with its code)."""
+
+    def decode(self, data: bytes, raw: bool = False) -> Any:
+        try:
+            return super().decode(data, raw)
+        except OversizedHeaderListError:
+            raise  # an HPACK bomb: h2 ends the connection with ENHANCE_YOUR_CALM
+        except (HPACKError, IndexError, TypeError, UnicodeDecodeError) as exc:
+            raise _CompressionError(f"a field block that cannot be decoded: {exc}") from exc
+
+
+class _Connection(H2Connection):
+    """h2's connection with this server's changes (the module docstring says why); h2 has
+    no option for them, so each replaces a method of h2 3.0 to 4.x:
+
+    - `_begin_new_stream` is where h2 creates a stream: the class of the stream it just
+      made is changed to `_UncountedStream`;
+    - the decoder is a `_FieldDecoder`;
+    - `_receive_goaway_frame` lets a graceful GOAWAY leave the connection open.
     """
+
+    def __init__(self, config: H2Configuration) -> None:
+        super().__init__(config)
+        self.decoder = _FieldDecoder()
 
     def _begin_new_stream(self, stream_id: int, allowed_ids: AllowedStreamIDs) -> H2Stream:
         stream = super()._begin_new_stream(stream_id, allowed_ids)
         stream.__class__ = _UncountedStream
         return stream
+
+    def _receive_goaway_frame(self, frame: GoAwayFrame) -> tuple[list[Frame], list[Event]]:
+        if frame.error_code:
+            return super()._receive_goaway_frame(frame)
+        event = ConnectionTerminated()
+        event.error_code = ErrorCodes.NO_ERROR
+        event.last_stream_id = frame.last_stream_id
+        event.additional_data = frame.additional_data or None
+        return [], [event]
 
 
 class H2Protocol:
