@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench.environment import Environment
 from bench.paths import REPO_ROOT
-from bench.servers import SUBJECT, Server
+from bench.servers import HTTP2_OPTIONS, SUBJECT, WORKERS_OPTIONS, Server
 
 # Runs `python -m wsgiserver` from the exported package: `-m` would put the working
 # directory (the current tree) first on sys.path, so the package is imported by path.
@@ -70,4 +70,19 @@ def baseline_server(revision: str, workdir: Path) -> Server:
     def build(env: Environment, app: str, host: str, port: int) -> list[str]:
         return [str(env.python), "-c", _LAUNCH, str(root), app, "--bind", f"{host}:{port}"]
 
-    return Server(f"{SUBJECT}@{short}", SUBJECT, build, f"commit {short}: {subject}", version=short)
+    # The lifecycle and HTTP/2 scenarios run it with the options the subject gets for them.
+    def workers(env: Environment, app: str, host: str, port: int) -> list[str]:
+        return [*build(env, app, host, port), *WORKERS_OPTIONS]
+
+    def http2(env: Environment, app: str, host: str, port: int) -> list[str]:
+        return [*build(env, app, host, port), *HTTP2_OPTIONS]
+
+    return Server(
+        f"{SUBJECT}@{short}",
+        SUBJECT,
+        build,
+        f"commit {short}: {subject}",
+        lifecycle=workers,
+        http2=http2,
+        version=short,
+    )

@@ -43,6 +43,13 @@ GUNICORN_HTTP2_THREADS = H2_CONNECTIONS
 """One gthread thread per HTTP/2 connection of the ``h2`` scenarios (see _gunicorn_http2)."""
 
 
+WORKERS_OPTIONS = ("--workers", "2")
+"""wsgiserver's options for the ``lifecycle`` scenario (also given to a ``--baseline``)."""
+# h2c with prior knowledge is allowed for the trusted peers, 127.0.0.1 by default.
+HTTP2_OPTIONS = ("--http2",)
+"""wsgiserver's options for the ``h2`` scenarios (also given to a ``--baseline``)."""
+
+
 # Command lines are laid out by hand: an option and its value on one line.
 # fmt: off
 def _wsgiserver(env: Environment, app: str, host: str, port: int) -> list[str]:
@@ -50,12 +57,11 @@ def _wsgiserver(env: Environment, app: str, host: str, port: int) -> list[str]:
 
 
 def _wsgiserver_workers(env: Environment, app: str, host: str, port: int) -> list[str]:
-    return [*_wsgiserver(env, app, host, port), "--workers", "2"]
+    return [*_wsgiserver(env, app, host, port), *WORKERS_OPTIONS]
 
 
 def _wsgiserver_http2(env: Environment, app: str, host: str, port: int) -> list[str]:
-    # h2c with prior knowledge is allowed for the trusted peers, 127.0.0.1 by default.
-    return [*_wsgiserver(env, app, host, port), "--http2"]
+    return [*_wsgiserver(env, app, host, port), *HTTP2_OPTIONS]
 
 
 def _gunicorn(

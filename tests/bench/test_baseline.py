@@ -45,6 +45,17 @@ def test_the_baseline_runs_its_own_package_with_the_working_trees_app(tmp_path: 
     assert probe.stdout == "from the export\n"
 
 
+def test_the_baseline_is_measured_in_the_lifecycle_and_http2_scenarios_too(tmp_path: Path) -> None:
+    # Without these it was "not measured: serves no HTTP/2" in every h2 scenario.
+    server = baseline_server("HEAD", tmp_path)
+    env = Environment(Path(sys.executable), Path(sys.executable).parent, skipped={})
+    assert server.lifecycle is not None
+    assert server.http2 is not None
+    plain = server.build(env, "app:app", "127.0.0.1", 0)
+    assert server.lifecycle(env, "app:app", "127.0.0.1", 0) == [*plain, "--workers", "2"]
+    assert server.http2(env, "app:app", "127.0.0.1", 0) == [*plain, "--http2"]
+
+
 def test_an_unknown_revision_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(BaselineError, match="no-such-revision"):
         resolve("no-such-revision")
