@@ -248,6 +248,40 @@ def test_a_stream_the_client_resets_gives_its_unread_bytes_back_at_once() -> Non
             gate.set()
 
 
+def test_a_body_whose_stream_is_reset_before_the_app_read_it_is_not_complete() -> None:
+    """The whole body arrived (END_STREAM), then the client reset the stream: the app that
+    reads it now must get an error, never an empty or short body that ends normally."""
+    entered = threading.Event()
+    go = threading.Event()
+    seen: list[object] = []
+    done = threading.Event()
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        entered.set()
+        assert go.wait(BOUND)
+        try:
+            seen.append(len(environ["wsgi.input"].read()))
+        except Exception as exc:
+            seen.append(exc)
+        done.set()
+        start_response("200 OK", [])
+        return [b"x"]
+
+    body = b"b" * 200_000  # over the prebuffer size: read as the app reads it
+    with h2c_server(app, http2_initial_window_size=MIB) as srv, client(srv) as c:
+        stream = c.request(
+            "/", method="POST", headers=[("content-length", str(len(body)))], end=False
+        )
+        assert entered.wait(BOUND)
+        c.send_body(stream, body, end=True)
+        c.reset(stream)
+        c.ping_and_wait()  # frames are taken in order: the body and the reset are in
+        go.set()
+        assert done.wait(BOUND)
+    assert len(seen) == 1
+    assert not isinstance(seen[0], int), f"the app read {seen[0]} bytes as a whole body"
+
+
 def test_a_streamed_response_arrives_piece_by_piece() -> None:
     next_piece = threading.Event()
 

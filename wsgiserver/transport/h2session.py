@@ -198,9 +198,7 @@ class H2Session:
                 case StreamCancelled(stream_id=stream_id):
                     stream = self.streams.get(stream_id)
                     if stream is not None:
-                        stream.cancelled = True
-                        self._give_back(stream)
-                        stream.cond.notify_all()
+                        self._cancel(stream)
                         if not stream.submitted:  # its body was still arriving: forget it
                             self._drop(stream)
                 case ClientGoingAway(error_code=code):
@@ -278,17 +276,22 @@ class H2Session:
         the app is answered, as HTTP/1.1 answers a malformed body, then reset; one the app
         has is reset and stops (its next read fails, its response cannot go out)."""
         log.debug("HTTP/2 stream %d from %s reset: %s", stream_id, _peer(self.remote), error.detail)
+        if self.serving.metrics is not None:
+            self.serving.metrics.here().parse_error(error.status)
         stream = self.streams.get(stream_id)
         if stream is not None and not stream.submitted:
             self._refuse_body(stream, error)
             return
         if stream is not None:
-            stream.cancelled = True
-            self._give_back(stream)
-            stream.cond.notify_all()
-            if self.serving.metrics is not None:
-                self.serving.metrics.here().parse_error(error.status)
+            self._cancel(stream)
         self.proto.reset(stream_id, PROTOCOL_ERROR)
+
+    def _cancel(self, stream: Stream) -> None:
+        """Under `_state`: nothing more is received or sent on the stream; its waits end, and
+        a body left unread is incomplete now (`pull` raises) and given back."""
+        stream.cancelled = True
+        self._give_back(stream)
+        stream.cond.notify_all()
 
     def _refuse_body(self, stream: Stream, error: HTTPError) -> None:
         """Under `_state`: a body received before the app runs cannot be taken: answer."""
@@ -576,10 +579,12 @@ class H2Session:
                 self._continue(stream)
             limit: float | None = None
             while not stream.inbound:
-                if stream.ended:
-                    return b""
+                # Before `ended`: a stream reset after its last byte arrived had what was
+                # left unread given back, so its body is incomplete, not at its end.
                 if self.dead or stream.cancelled:
                     raise ConnectionLost("the client reset the stream")
+                if stream.ended:
+                    return b""
                 now = time.monotonic()
                 if limit is None:
                     stream.last_data = now  # the app asks now: inactivity counts from here
