@@ -256,15 +256,9 @@ def _set_public(
     scheme = environ["wsgi.url_scheme"]
     name, host_port = environ.get("SERVER_NAME", ""), None
     current = environ.get("HTTP_HOST")
-    match = _HOST.fullmatch(current) if current is not None else None
-    if match is not None:
-        name, host_port = match.group(1).strip("[]"), match.group(2)
+    if current is not None:
+        match = _HOST.fullmatch(current)
+        if match is not None:
+            name, host_port = match.group(1).strip("[]"), match.group(2)
     environ["SERVER_NAME"] = name
     environ["SERVER_PORT"] = port or host_port or _DEFAULT_PORTS.get(scheme, "80")
-    if port is not None and match is not None and port != host_port:
-        # The public URL is rebuilt from HTTP_HOST first (PEP 3333's URL reconstruction,
-        # and every framework): the forwarded port belongs there too, left out when it
-        # is the scheme's default (RFC 9110 section 4.2.3: the same URL without it).
-        bracketed = f"[{name}]" if ":" in name else name
-        default = port == _DEFAULT_PORTS.get(scheme)
-        environ["HTTP_HOST"] = bracketed if default else f"{bracketed}:{port}"
