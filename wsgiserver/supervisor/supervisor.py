@@ -527,6 +527,8 @@ class Supervisor:
         if len(good) < self.target and now >= self.next_spawn:
             for _ in range(self.target - len(good)):
                 self._spawn(now)
+                if self.next_spawn > now:
+                    break  # it failed: the rest wait for the retry, with one error logged
                 # Between two forks, not after the last one: a stop that comes while many
                 # workers start (or a reload replaces them) is acted on at once, and no worker
                 # is forked onto listeners it closed. (Other signals change only the counts,
