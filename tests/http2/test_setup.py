@@ -9,11 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
+from h2.stream import H2Stream
 
 from tests.http2.helpers import BOUND, client, echo, h2c_server
 from tests.server.helpers import RawClient, get
 from wsgiserver import Server
 from wsgiserver.errors import ConfigError
+from wsgiserver.http2 import require
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
@@ -50,6 +52,17 @@ def test_without_the_extra_http2_is_a_one_line_error_naming_it(tmp_path: Path) -
     assert len(lines) == 1, result.stderr
     assert "the h2 library is not installed" in lines[0]
     assert "strict-wsgiserver[http2]" in lines[0]
+
+
+def test_an_h2_without_the_methods_this_server_adapts_is_a_one_line_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Were h2 to rename one, its replacement in `http2.connection` would never run, and the
+    # behaviour it exists for (stream errors for bad content-length...) would silently go.
+    require()  # the installed h2 has them
+    monkeypatch.delattr(H2Stream, "_initialize_content_length")
+    with pytest.raises(ConfigError, match=r"lacks H2Stream\._initialize_content_length"):
+        require()
 
 
 def test_without_the_extra_http2_off_serves_on_the_standard_library(tmp_path: Path) -> None:

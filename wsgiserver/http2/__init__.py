@@ -32,3 +32,19 @@ def require() -> None:
             f"http2: h2 {h2.__version__} is too old (need {MINIMUM_H2[0]}.{MINIMUM_H2[1]} "
             f"or later): pip install '{EXTRA}'"
         )
+    # `connection` replaces these h2 methods (its docstring says why): in an h2 without one
+    # of them the replacement would silently never run.
+    from h2.connection import H2Connection
+    from h2.stream import H2Stream
+
+    replaced = (
+        (H2Connection, "_begin_new_stream"),
+        (H2Connection, "_receive_goaway_frame"),
+        (H2Stream, "_initialize_content_length"),
+    )
+    missing = [f"{owner.__name__}.{name}" for owner, name in replaced if not hasattr(owner, name)]
+    if missing:
+        raise ConfigError(
+            f"http2: h2 {h2.__version__} lacks {', '.join(missing)}, which this server "
+            f"adapts: pip install '{EXTRA}'"
+        )
