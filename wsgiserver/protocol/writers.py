@@ -159,6 +159,12 @@ class ResponseWriter:
             return data
         return b""
 
+    @property
+    def close_delimited(self) -> bool:
+        """The body ends where the connection does (RFC 9112 section 6.3 item 8): a client can
+        tell a cut one only by an abortive close."""
+        return self._framing == _CLOSE
+
     def chunk_prefix(self, size: int) -> bytes:
         """Framing to put before `size` bytes sent by other means (sendfile)."""
         if self._framing == _CHUNKED and size:

@@ -258,10 +258,14 @@ class SocketChannel:
             sent += len(block)
         return sent
 
-    def interrupt(self, last_word: bytes | None) -> None:
+    def interrupt(self, last_word: bytes | None, *, reset: bool = False) -> None:
         """From another thread (the request deadline): send `last_word` if nothing is being
         sent and it is safe, then shut the socket down, never close it (its owner thread
         still holds it and closes the descriptor itself; its later writes fail quietly).
+        `reset`: the response under way is close-delimited, so the connection must end in a
+        reset (`abort`), which the owner sends when it closes: only the receiving side is
+        shut down here (a FIN now would make the cut body look whole), and a send the owner
+        may be blocked in ends at its send timeout instead of at once.
 
         The one cross-thread use of a channel (docs/design.rst). Not over TLS: the SSL
         object must not be used by two threads at once, so there only the shutdown happens.
@@ -277,7 +281,9 @@ class SocketChannel:
             if got and lock is not None:
                 lock.release()
         with contextlib.suppress(OSError):
-            self.sock.shutdown(socket.SHUT_RDWR)
+            if reset:
+                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET_ON_CLOSE)
+            self.sock.shutdown(socket.SHUT_RD if reset else socket.SHUT_RDWR)
 
     # -- ending ---------------------------------------------------------------------------
 
@@ -290,9 +296,10 @@ class SocketChannel:
                 sock.unwrap()
 
     def abort(self) -> None:
-        """Close so that the client can tell the response was cut: a TCP reset and, over TLS,
-        no close_notify. A close-delimited body (RFC 9112 section 8) would otherwise look
-        whole; what is still unsent is dropped, which for a cut response loses nothing."""
+        """Close so that the client can tell the close-delimited response was cut (RFC 9112
+        section 8): a TCP reset and, over TLS, no close_notify. What is still unsent is
+        dropped, which for a cut response loses nothing. A unix socket has no reset: its
+        peer sees a plain end of stream."""
         with contextlib.suppress(OSError):
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET_ON_CLOSE)
         self.close()

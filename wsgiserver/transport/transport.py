@@ -564,7 +564,13 @@ class Transport:
                 extra=self._gateway.date(),
                 head_request=conn.answers_head,
             )
-        self._channel.interrupt(last_word)
+        self._channel.interrupt(last_word, reset=self._cut_unframed())
+
+    def _cut_unframed(self) -> bool:
+        """The response under way is close-delimited: if it ends early, only a reset tells
+        the client so (its framing cannot: a clean close would make it look whole)."""
+        writer = self.conn.current_writer
+        return writer is not None and writer.close_delimited
 
     def _respond_app(self, request: Request) -> bool:
         conn = self.conn
@@ -695,12 +701,12 @@ class Transport:
 
     def _finish(self) -> int:
         """After the last response: close, lingering if the client may still be sending; a
-        response the app cut (it failed after its head) ends in a reset instead."""
+        close-delimited response the app cut (it failed after its head) ends in a reset."""
+        conn = self.conn
         outcome = self._outcome
-        if outcome is not None and outcome.aborted:
+        if outcome is not None and outcome.aborted and self._cut_unframed():
             self._channel.abort()
             return self.close()
-        conn = self.conn
         if conn.has_buffered_data or not conn.request_complete:
             return self._start_linger()
         self._channel.close_notify()
