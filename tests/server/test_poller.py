@@ -51,6 +51,26 @@ def test_rearming_an_fd_the_poller_never_saw_registers_it(poller: Poller) -> Non
         assert poller.wait(5.0) == left.fileno()
 
 
+def test_threads_asking_at_once_whether_work_is_pending_never_fail(poller: Poller) -> None:
+    # The housekeeper and the worker threads all ask; a poll object polled by two threads at
+    # once raises RuntimeError, which killed a worker thread (and with it a test's server).
+    failures: list[BaseException] = []
+
+    def ask() -> None:
+        try:
+            for _ in range(100_000):
+                poller.has_pending()
+        except BaseException as exc:  # the failure this test is about, whatever its type
+            failures.append(exc)
+
+    askers = [threading.Thread(target=ask) for _ in range(2)]
+    for asker in askers:
+        asker.start()
+    for asker in askers:
+        asker.join()
+    assert failures == []
+
+
 def test_wake_ends_every_wait(poller: Poller) -> None:
     poller.wake()
     assert poller.wait(5.0) is None

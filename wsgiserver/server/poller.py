@@ -63,9 +63,12 @@ class EpollPoller:
         self._nudge_w.setblocking(False)
         self._nudge_fd = self._nudge_r.fileno()
         self._epoll.register(self._nudge_fd, select.EPOLLIN | select.EPOLLONESHOT)
-        # An epoll fd is itself readable while it holds undelivered events.
+        # An epoll fd is itself readable while it holds undelivered events. One poll object
+        # must not be polled by two threads at once (RuntimeError, which killed the
+        # worker thread that met it): the lock.
         self._probe = select.poll()
         self._probe.register(self._epoll.fileno(), select.POLLIN)
+        self._probe_lock = threading.Lock()
 
     def arm(self, fd: int) -> None:
         # The server arms outside its lock, so shutdown (or an expiry) may close the socket,
@@ -113,7 +116,8 @@ class EpollPoller:
 
     def has_pending(self) -> bool:
         try:
-            return bool(self._probe.poll(0))
+            with self._probe_lock:
+                return bool(self._probe.poll(0))
         except (OSError, ValueError):
             return False
 
