@@ -20,8 +20,16 @@ import pytest
 RSS_TOLERANCE = 48 << 20  # bytes
 
 
-def _fds() -> set[str]:
-    return set(os.listdir("/proc/self/fd"))
+def open_fds() -> set[str]:
+    """Each open descriptor with what it points to: a new socket in a number that was in the
+    baseline shows, where comparing numbers alone would miss it."""
+    described = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            described.add(f"{fd} -> {os.readlink(f'/proc/self/fd/{fd}')}")
+        except OSError:
+            continue  # listdir's own descriptor, closed by now
+    return described
 
 
 def _rss() -> int:
@@ -33,18 +41,10 @@ def _rss() -> int:
 @pytest.fixture(autouse=True)
 def no_leaks() -> Iterator[None]:
     gc.collect()
-    fds, threads, rss = _fds(), threading.active_count(), _rss()
+    fds, threads, rss = open_fds(), threading.active_count(), _rss()
     yield
     gc.collect()
-    leaked_fds = _fds() - fds
-    # listdir opens one fd of its own, in both snapshots, and it may be reused: compare sets
-    # of targets by number, ignoring ones that no longer resolve.
-    leaked = []
-    for fd in sorted(leaked_fds):
-        try:
-            leaked.append(f"{fd} -> {os.readlink(f'/proc/self/fd/{fd}')}")
-        except OSError:
-            continue
+    leaked = sorted(open_fds() - fds)
     assert not leaked, f"file descriptors leaked: {leaked}"
     assert threading.active_count() == threads, [t.name for t in threading.enumerate()]
     grown = _rss() - rss

@@ -19,12 +19,12 @@ The code is one of h2spec's, narrowed to the RFC's where h2spec accepts more (`R
 from __future__ import annotations
 
 import gc
-import os
 import threading
 from collections.abc import Iterator
 
 import pytest
 
+from tests.faults.conftest import open_fds
 from tests.http2.conformance import (
     CASES,
     Case,
@@ -79,22 +79,11 @@ H2SPEC_RULE: dict[str, str] = {
 }
 
 
-def _open_fds() -> set[str]:
-    """Each open descriptor with what it points to (a new socket in a reused number shows)."""
-    described = set()
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            described.add(f"{fd} -> {os.readlink(f'/proc/self/fd/{fd}')}")
-        except OSError:
-            continue  # listdir's own descriptor, closed by now
-    return described
-
-
 @pytest.fixture(scope="module")
 def process_baseline() -> tuple[set[str], int]:
     """The open file descriptors and the thread count before any case ran."""
     gc.collect()
-    return _open_fds(), threading.active_count()
+    return open_fds(), threading.active_count()
 
 
 @pytest.fixture
@@ -105,10 +94,10 @@ def no_leaks(process_baseline: tuple[set[str], int]) -> Iterator[None]:
     collection runs only when something seems left behind, before the check proper."""
     fds, threads = process_baseline
     yield
-    if _open_fds() <= fds and threading.active_count() == threads:
+    if open_fds() <= fds and threading.active_count() == threads:
         return
     gc.collect()
-    assert _open_fds() <= fds, f"file descriptors left open: {sorted(_open_fds() - fds)}"
+    assert open_fds() <= fds, f"file descriptors left open: {sorted(open_fds() - fds)}"
     assert threading.active_count() == threads, [t.name for t in threading.enumerate()]
 
 
