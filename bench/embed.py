@@ -252,16 +252,17 @@ def _reexec_in_venv(argv: list[str]) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Measure every selected server and print a table (and JSON if asked)."""
     args_list = sys.argv[1:] if argv is None else argv
-    _reexec_in_venv(args_list)
     parser = argparse.ArgumentParser(prog="python -m bench.embed", description=__doc__)
     parser.add_argument("--cycles", type=int, default=200)
     parser.add_argument("--servers", default=",".join(CANDIDATES))
     parser.add_argument("--json", type=Path, metavar="FILE")
+    # Parsed (and checked) before the venv is prepared: --help or a typo costs no install.
     args = parser.parse_args(args_list)
     names = [name for name in args.servers.split(",") if name]
     unknown = [name for name in names if name not in CANDIDATES]
     if unknown:
         parser.error(f"unknown servers: {', '.join(unknown)}")
+    _reexec_in_venv(args_list)
     results = []
     for name in names:
         how, serving = CANDIDATES[name]

@@ -28,6 +28,9 @@ __all__ = ["AppError", "Capture", "RunningServer", "serving"]
 _error_log = logging.getLogger("wsgiserver.error")
 
 
+TEST_GRACEFUL_TIMEOUT = 5.0  # seconds a request still running at stop() may take to finish
+
+
 class AppError(Exception):
     """A request failed in the app (or the server) without a Python exception to re-raise.
 
@@ -205,6 +208,7 @@ class RunningServer:
         self._capture.start()
         self._error: BaseException | None = None
         self._stopped = False
+        self._stop_lock = threading.Lock()  # a second stop() waits for the first
         self._thread = threading.Thread(target=self._run, name="wsgiserver-serving", daemon=True)
         self._thread.start()
         server.wait_serving()
@@ -218,6 +222,9 @@ class RunningServer:
         # One ready thread: a test rarely sends concurrent requests, and the pool still grows
         # on demand when the app blocks. Starting fewer threads makes start/stop cheaper.
         options.setdefault("threads", 1)
+        # A request still running when a test stops the server (a stream its client still
+        # reads) is given this long, not a production server's 30 s.
+        options.setdefault("graceful_timeout", TEST_GRACEFUL_TIMEOUT)
         capture = Capture()
         if "errors" not in options:
             options["errors"] = capture.stream
@@ -255,8 +262,8 @@ class RunningServer:
 
         IPv6 hosts are bracketed; a wildcard bind (0.0.0.0, ::) gives the loopback address.
         For a unix socket it is `http+unix://` and the percent-encoded path, the form
-        `requests-unixsocket` and `httpx`-style transports understand, e.g.
-        http+unix://%2Ftmp%2Fapp.sock.
+        `requests-unixsocket` understands, e.g. http+unix://%2Ftmp%2Fapp.sock. (httpx
+        takes `httpx.HTTPTransport(uds=path)` and an http://localhost URL instead.)
         """
         address = self.server.addresses[0]
         if address.path is not None:
@@ -323,21 +330,29 @@ class RunningServer:
         """Stop serving and join the threads; re-raise what escaped the serving thread.
 
         Then, with `raise_app_errors`, re-raise the first app error not taken with
-        `take_app_errors()`. Idempotent.
+        `take_app_errors()`, or else raise `AppError` if a request still running at
+        `graceful_timeout` had its connection closed. Idempotent; a second call made
+        meanwhile returns once the first has stopped the server. Called from inside a
+        request (a thread of this server), it only asks for the stop, as
+        `Server.shutdown()` does there: joining would wait for that very request.
         """
-        if not self._stopped:
-            self._stopped = True
-            server = self.server
-            workers = server.worker_threads()
-            try:
-                server.shutdown()
-                self._thread.join()
-                stuck = server.worker_threads()
-                for worker in workers - stuck:
-                    worker.join()  # each has left its loop; this waits for it to end
-            finally:
-                self._capture.close()
-        error, self._error = self._error, None
+        server = self.server
+        if threading.current_thread() in server.worker_threads():
+            server.shutdown()
+            return
+        with self._stop_lock:
+            if not self._stopped:
+                self._stopped = True
+                workers = server.worker_threads()
+                try:
+                    server.shutdown()
+                    self._thread.join()
+                    stuck = server.worker_threads()
+                    for worker in workers - stuck:
+                        worker.join()  # each has left its loop; this waits for it to end
+                finally:
+                    self._capture.close()
+            error, self._error = self._error, None
         if error is not None:
             raise error
         if self.raise_app_errors:
@@ -349,6 +364,12 @@ class RunningServer:
                     note += f" ({len(errors) - 1} more app errors: see log_text())"
                 first.add_note(note)
                 raise first
+            abandoned, server.abandoned_connections = server.abandoned_connections, 0
+            if abandoned:
+                raise AppError(
+                    f"{abandoned} request(s) still running at stop were cut off after "
+                    f"graceful_timeout ({server.config.graceful_timeout:g}s)"
+                )
 
     def __enter__(self) -> RunningServer:
         return self

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -169,3 +170,78 @@ def test_many_servers_at_once() -> None:
     finally:
         for srv in servers:
             srv.stop()
+
+
+def test_stop_from_inside_a_request_asks_for_the_stop_and_the_response_goes_out() -> None:
+    # Joining there would wait for that very request: the call used to hang until
+    # graceful_timeout and then cut the request off.
+    holder: list[RunningServer] = []
+
+    def app(environ: Environ, start_response: StartResponse) -> list[bytes]:
+        holder[0].stop()
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"bye"]
+
+    with serving(app, graceful_timeout=60) as running:
+        holder.append(running)
+        response = requests.get(running.url, timeout=10)
+        assert (response.status_code, response.text) == (200, "bye")
+    assert running.server.worker_threads() == set()  # the test's own stop joined them
+
+
+def test_a_second_stop_meanwhile_returns_once_the_server_has_stopped() -> None:
+    gate = threading.Event()
+    entered = threading.Event()
+
+    def app(environ: Environ, start_response: StartResponse) -> list[bytes]:
+        entered.set()
+        assert gate.wait(10)
+        start_response("200 OK", [])
+        return [b"done"]
+
+    running = RunningServer.start(app)
+    client = threading.Thread(target=requests.get, args=(running.url,), kwargs={"timeout": 10})
+    client.start()
+    assert entered.wait(10)
+    left_running: list[set[threading.Thread]] = []
+    called = threading.Semaphore(0)
+
+    def stop() -> None:
+        called.release()
+        running.stop()
+        left_running.append(running.server.worker_threads())
+
+    stoppers = [threading.Thread(target=stop) for _ in range(2)]
+    for stopper in stoppers:
+        stopper.start()
+    assert called.acquire(timeout=10)
+    assert called.acquire(timeout=10)
+    gate.set()  # the request finishes; the stop can end
+    for stopper in stoppers:
+        stopper.join(10)
+    client.join(10)
+    assert left_running == [set(), set()]  # neither returned with threads still serving
+
+
+def test_a_request_cut_off_at_stop_is_reported_when_asked() -> None:
+    # A stream the client still reads when the test stops the server: after the testing
+    # graceful_timeout (5 s by default, 0.3 s here) its connection is closed under it.
+    streaming = threading.Event()
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterator[bytes]:
+        start_response("200 OK", [("Content-Type", "text/event-stream")])
+        for _ in range(1000):  # bounded: long enough to outlive the graceful timeout
+            streaming.set()
+            yield b"data: tick\n\n"
+            threading.Event().wait(0.01)  # pacing the stream, not synchronisation
+
+    for raising in (True, False):
+        streaming.clear()
+        running = RunningServer.start(app, graceful_timeout=0.3, raise_app_errors=raising)
+        with requests.get(running.url, stream=True, timeout=10):
+            assert streaming.wait(10)
+            if raising:
+                with pytest.raises(AppError, match=r"1 request\(s\) still running at stop"):
+                    running.stop()
+            else:
+                running.stop()  # said in the log only

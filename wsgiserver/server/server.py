@@ -289,6 +289,8 @@ class Server:
         self._stop_deadline: float | None = None  # draining: when serving ends regardless
         self._closed = False  # serving is over: threads leave, nothing is parked any more
         self._hurry = False  # shutdown_now(): the graceful stop ends at once
+        # Connections still busy at graceful_timeout, closed under their requests by the stop.
+        self.abandoned_connections = 0
         self._serving = threading.Event()
         self._stopped = threading.Event()
         self._serving_thread: threading.Thread | None = None
@@ -1028,6 +1030,7 @@ class Server:
             task.drop()  # no thread took it: an HTTP/2 stream is refused, a connection closed
         with self._cond:
             stuck = list(self._active)
+        self.abandoned_connections = len(stuck)
         for transport in stuck:
             if not self._hurry:
                 log.warning("closing a connection still busy after graceful_timeout")
