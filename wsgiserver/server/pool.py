@@ -130,15 +130,18 @@ class ThreadPool:
             # Threads other than this one that take work or wait in the poller (inline: a
             # call per request is measurable on a hello-world app).
             others = len(self.threads) - self._extra - self.spares - 1
-            # A task may run while only threads waiting in the poller are over the target:
-            # they run nothing. (Counting them left a task queued, with every thread idle,
-            # until a poller's wait timed out: `submit` fetches one of them for it, and
-            # that one, finding the others still there, became a spare instead.)
-            if self.tasks and others - self.idle < self.runnable:
+            if others < self.runnable:
+                if self.tasks:
+                    return self.tasks.popleft()
+                if self.idle < MAX_POLLERS:
+                    self.idle += 1
+                    return POLL
+            elif self.tasks and others == self.idle:
+                # Every other thread waits in the poller, running nothing: the task runs.
+                # (Counting them left it queued, every thread idle, until a poller's wait
+                # timed out: `submit` fetches one of them for it, and that one, finding the
+                # others still there, became a spare instead.)
                 return self.tasks.popleft()
-            if others < self.runnable and self.idle < MAX_POLLERS:
-                self.idle += 1
-                return POLL
             self.spares += 1
             woken = self._spare_wakeup.wait(self.idle_seconds)
             self.spares -= 1
