@@ -58,18 +58,14 @@ RFC_CODES: dict[str, tuple[ErrorCode, ...]] = {
 # both a frame on a closed stream (STREAM_CLOSED, section 5.1) and a CONTINUATION that
 # follows no unfinished field block (PROTOCOL_ERROR, section 6.10).
 # Some stream errors come as connection errors, a GOAWAY with the RFC's code, which section
-# 5.4 allows: h2 makes them so (http2/5.1/6, 5.3.1/1, 5.3.1/2, 6.3/2, 6.9/2, 8.1/1,
-# 8.1.2.1/3). They pass here as they are.
+# 5.4 allows: h2 makes them so (http2/5.1/6, 5.3.1/1, 5.3.1/2, 6.3/2, 8.1/1, 8.1.2.1/3).
+# They pass here as they are.
 
 # Cases held to h2spec's own rule only, and why.
 H2SPEC_RULE: dict[str, str] = {
     "http2/3.5/2": (
         "section 3.4 lets a server close without GOAWAY after a preface that is not "
         "HTTP/2's, and this one does"
-    ),
-    "http2/6.5/1": (
-        "a SETTINGS acknowledgement with a payload gets GOAWAY PROTOCOL_ERROR, not the "
-        "FRAME_SIZE_ERROR of section 6.5: h2 rejects the frame before the server sees it"
     ),
     "http2/7/1": (
         "the client's GOAWAY carries an error code (an unknown one, which section 7 lets a "

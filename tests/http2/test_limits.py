@@ -450,6 +450,39 @@ def test_a_bodiless_request_with_a_content_length_is_a_stream_error() -> None:
         still_serves(srv)
 
 
+def test_a_zero_window_update_on_a_stream_resets_that_stream_only() -> None:
+    # RFC 9113 section 6.9: a stream error. (h2 itself ends the connection for it.)
+    gate = Gate()
+    with h2c_server(gate) as srv, RawH2(srv) as raw:
+        encoder = Encoder()
+        raw.send(request_frame(1, encoder))
+        assert gate.entered.acquire(timeout=BOUND)  # stream 1 is in the app
+        raw.send(frame(WINDOW_UPDATE, 0, 1, (0).to_bytes(4, "big")))
+        got = raw.read_until(lambda f: f.stream_id == 1 and f.kind in (RST_STREAM, GOAWAY))
+        assert got is not None
+        assert (got.kind, got.error_code) == (RST_STREAM, PROTOCOL_ERROR)
+        gate.release.set()
+        raw.send(request_frame(3, encoder))
+        assert raw.read_until(lambda f: f.stream_id == 3 and f.flags & END_STREAM != 0)
+        assert raw.status(3) == 200
+        assert not any(f.kind == GOAWAY for f in raw.frames)
+
+
+@pytest.mark.parametrize(
+    ("attack", "code"),
+    [
+        (frame(WINDOW_UPDATE, 0, 7, (0).to_bytes(4, "big")), PROTOCOL_ERROR),  # idle stream
+        (frame(SETTINGS, ACK, 0, b"\x00"), FRAME_SIZE_ERROR),  # section 6.5
+    ],
+    ids=["zero-window-update-on-an-idle-stream", "settings-ack-with-a-payload"],
+)
+def test_frames_h2_would_misjudge_get_the_rfcs_connection_error(attack: bytes, code: int) -> None:
+    with h2c_server(echo) as srv, RawH2(srv) as raw:
+        raw.send(attack)
+        assert raw.goaway().error_code == code
+        still_serves(srv)
+
+
 def test_a_frame_over_the_maximum_size_is_refused_from_its_header() -> None:
     # RFC 9113 section 4.2: the length in the 9-byte header is enough to refuse it; the
     # server must not buffer up to 16 MiB of payload first.

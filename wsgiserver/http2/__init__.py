@@ -35,14 +35,21 @@ def require() -> None:
     # `connection` replaces these h2 methods (its docstring says why): in an h2 without one
     # of them the replacement would silently never run.
     from h2.connection import H2Connection
+    from h2.frame_buffer import FrameBuffer
     from h2.stream import H2Stream
 
-    replaced = (
+    replaced: tuple[tuple[object, str], ...] = (
         (H2Connection, "_begin_new_stream"),
         (H2Connection, "_receive_goaway_frame"),
         (H2Stream, "_initialize_content_length"),
+        (FrameBuffer(server=True), "_data"),
+        (FrameBuffer(server=True), "_headers_buffer"),
     )
-    missing = [f"{owner.__name__}.{name}" for owner, name in replaced if not hasattr(owner, name)]
+    missing = [
+        f"{getattr(owner, '__name__', type(owner).__name__)}.{name}"
+        for owner, name in replaced
+        if not hasattr(owner, name)
+    ]
     if missing:
         raise ConfigError(
             f"http2: h2 {h2.__version__} lacks {', '.join(missing)}, which this server "

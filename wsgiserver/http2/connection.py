@@ -23,6 +23,10 @@ Why some of h2's defaults are not ours (RFC 9113 references):
   here leave content-length alone (`_Connection`), and this class counts each body itself.
 - h2 reports a field block it cannot decode as PROTOCOL_ERROR; section 4.3 asks for
   COMPRESSION_ERROR (`_FieldDecoder`).
+- h2 rejects two frames with the wrong error: a WINDOW_UPDATE of 0 on a stream ends the
+  connection, where section 6.9 makes it an error of that stream, and a SETTINGS
+  acknowledgement with a payload is PROTOCOL_ERROR, where section 6.5 says FRAME_SIZE_ERROR
+  (`_FrameScreen`).
 - h2 takes a GOAWAY from the client as the end of the connection: what is queued to send is
   dropped and any later frame is a connection error. A graceful one (NO_ERROR) only says
   that no new stream will come (section 6.8): the client's streams go on, with the
@@ -55,6 +59,7 @@ from h2.events import (
     WindowUpdated,
 )
 from h2.exceptions import H2Error, ProtocolError, StreamClosedError
+from h2.frame_buffer import FrameBuffer
 from h2.settings import SettingCodes, Settings
 from h2.stream import H2Stream
 from hpack import Decoder, HPACKError, OversizedHeaderListError
@@ -203,19 +208,65 @@ class _FieldDecoder(Decoder):
             raise _CompressionError(f"a field block that cannot be decoded: {exc}") from exc
 
 
+class _FrameSizeError(ProtocolError):
+    """A frame whose length its type does not allow (RFC 9113 section 4.2)."""
+
+    error_code = ErrorCodes.FRAME_SIZE_ERROR
+
+
+_SETTINGS, _WINDOW_UPDATE, _ACK = 0x4, 0x8, 0x1
+
+
+class _FrameScreen(FrameBuffer):
+    """h2's frame buffer, taking two frames h2 rejects the RFC's way (the module docstring).
+    A stream's WINDOW_UPDATE of 0 is left out of what h2 reads and noted in `zero_updates`
+    for `H2Protocol` to reset that stream."""
+
+    def __init__(self) -> None:
+        super().__init__(server=True)
+        self.zero_updates: list[int] = []
+
+    def __next__(self) -> Frame:
+        size = len(self._data)
+        try:
+            return super().__next__()
+        except ProtocolError:
+            data = self._data
+            if len(data) != size:
+                raise  # refused after h2 took the frame (inside a field block): as it is
+            # Refused as h2 parsed it: the frame is still whole at the start of the buffer.
+            length = int.from_bytes(data[:3], "big")
+            kind, flags = data[3], data[4]
+            stream_id = int.from_bytes(data[5:9], "big") & 0x7FFFFFFF
+            if kind == _SETTINGS and flags & _ACK and length:
+                raise _FrameSizeError("a SETTINGS acknowledgement with a payload") from None
+            if (
+                kind == _WINDOW_UPDATE
+                and stream_id
+                and length == 4
+                and not int.from_bytes(data[9:13], "big") & 0x7FFFFFFF
+                and not self._headers_buffer  # inside a field block, any frame is an error
+            ):
+                self._data = data[13:]  # (bytes in some h2 4.x releases, a bytearray in others)
+                self.zero_updates.append(stream_id)
+                return self.__next__()
+            raise
+
+
 class _Connection(H2Connection):
     """h2's connection with this server's changes (the module docstring says why); h2 has
     no option for them, so each replaces a method of h2 3.0 to 4.x:
 
     - `_begin_new_stream` is where h2 creates a stream: the class of the stream it just
       made is changed to `_UncountedStream`;
-    - the decoder is a `_FieldDecoder`;
+    - the decoder is a `_FieldDecoder`, the frame buffer a `_FrameScreen`;
     - `_receive_goaway_frame` lets a graceful GOAWAY leave the connection open.
     """
 
     def __init__(self, config: H2Configuration) -> None:
         super().__init__(config)
         self.decoder = _FieldDecoder()
+        self.incoming_buffer: _FrameScreen = _FrameScreen()
 
     def _begin_new_stream(self, stream_id: int, allowed_ids: AllowedStreamIDs) -> H2Stream:
         stream = super()._begin_new_stream(stream_id, allowed_ids)
@@ -349,7 +400,21 @@ class H2Protocol:
                     happened.append(WindowOpened(0))
                 case PingReceived() | PriorityUpdated() | UnknownFrameReceived():
                     self._control_frame(now)
+        zero_updates = self._h2.incoming_buffer.zero_updates
+        for stream_id in zero_updates:
+            self._zero_window_update(stream_id, now, happened)
+        zero_updates.clear()
         return happened
+
+    def _zero_window_update(self, stream_id: int, now: float, happened: list[Happening]) -> None:
+        """RFC 9113 section 6.9: a WINDOW_UPDATE of 0 on a stream is an error of that stream;
+        on a stream never opened (idle, section 5.1) it is an error of the connection."""
+        self._control_frame(now)
+        if stream_id % 2 == 0 or stream_id > self._h2.highest_inbound_stream_id:
+            self._fail(PROTOCOL_ERROR, "WINDOW_UPDATE on an idle stream")
+        self.reset(stream_id, PROTOCOL_ERROR)  # nothing when it is closed already
+        if stream_id in self._busy:
+            happened.append(StreamCancelled(stream_id, PROTOCOL_ERROR))
 
     def _control_frame(self, now: float) -> None:
         """h2 answers SETTINGS and PING itself; each costs us work and an answer."""
