@@ -74,6 +74,7 @@ class Capture:
         self._logs: list[logging.LogRecord] = []
         self._unraised = 0  # index in _logs of the first error not yet taken or raised
         self._idents: set[int] = set()
+        self._attached = False  # counted among the router's users
 
     def wrap(self, app: WSGIApp) -> WSGIApp:
         """`app`, noting which threads run it. The result is returned untouched."""
@@ -107,9 +108,19 @@ class Capture:
             self._logs.append(record)
 
     def start(self) -> None:
+        with self._cond:
+            if self._attached:
+                return
+            self._attached = True
         _router.attach()
 
     def close(self) -> None:
+        """Once: the router counts its users, and a second detach would take it away from
+        every other server's capture still running in this process."""
+        with self._cond:
+            if not self._attached:
+                return
+            self._attached = False
         owners = _router.owners
         for ident in self._idents:
             if owners.get(ident) is self:

@@ -12,7 +12,7 @@ import requests
 
 from tests.embedding.apps import Environ, UnixHTTPConnection, get, hello, noisy
 from wsgiserver.server.server import Server
-from wsgiserver.testing import AppError, RunningServer, serving
+from wsgiserver.testing import AppError, Capture, RunningServer, serving
 from wsgiserver.types import StartResponse
 
 
@@ -98,6 +98,23 @@ def test_capture_is_per_server_side_by_side() -> None:
     finally:
         for srv in servers:
             srv.stop()
+
+
+def test_a_capture_closed_twice_leaves_the_others_capturing() -> None:
+    # The log router counts the captures using it: a second close() of one used to count
+    # it out twice, and the router left while another server still ran (its logs lost).
+    other = RunningServer.start(noisy)
+    try:
+        done = Capture()
+        done.start()
+        done.close()
+        done.close()
+        assert get(other.host, other.port, "/boom")[0] == 500
+        other.wait_for_requests(1)
+        assert "ZeroDivisionError" in other.log_text()
+        other.take_app_errors()
+    finally:
+        other.stop()
 
 
 def test_app_error_is_raised_at_stop_when_asked() -> None:
