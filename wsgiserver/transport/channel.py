@@ -280,9 +280,9 @@ class SocketChannel:
         finally:
             if got and lock is not None:
                 lock.release()
+        if reset:
+            self._reset_on_close()
         with contextlib.suppress(OSError):
-            if reset:
-                self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET_ON_CLOSE)
             self.sock.shutdown(socket.SHUT_RD if reset else socket.SHUT_RDWR)
 
     # -- ending ---------------------------------------------------------------------------
@@ -300,9 +300,13 @@ class SocketChannel:
         section 8): a TCP reset and, over TLS, no close_notify. What is still unsent is
         dropped, which for a cut response loses nothing. A unix socket has no reset: its
         peer sees a plain end of stream."""
+        self._reset_on_close()
+        self.close()
+
+    def _reset_on_close(self) -> None:
+        """SO_LINGER on with 0 s: closing the socket sends a TCP reset, not a FIN."""
         with contextlib.suppress(OSError):
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _RESET_ON_CLOSE)
-        self.close()
 
     def shutdown_write(self) -> bool:
         """Close the sending side (after close_notify); False if the socket is gone."""
