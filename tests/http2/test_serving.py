@@ -453,7 +453,10 @@ def test_streams_do_not_wait_for_each_other() -> None:
         assert not c.replies[slow].done
         gate.release.set()
         assert c.reply(slow).body == b"/slow"
-    assert gate.order == [f"/fast{i}" for i in range(5)] + ["/slow"]
+    # Every fast stream finished while the slow one waited. (Among themselves they may
+    # finish in any order: the pool may run two at once.)
+    assert sorted(gate.order[:-1]) == [f"/fast{i}" for i in range(5)]
+    assert gate.order[-1] == "/slow"
 
 
 def test_many_streams_on_many_connections() -> None:
