@@ -86,6 +86,7 @@ log = logging.getLogger("wsgiserver.error")
 
 READS_PER_SERVE = 16  # socket reads per `serve()`: a busy client cannot keep a thread forever
 FLUSH_EVERY = 65536  # body bytes queued by a write before they are sent
+GOAWAY_SEND_WAIT = 1.0  # seconds a failing connection waits for a stream's send to end
 _FOREVER = float("inf")
 
 
@@ -719,7 +720,9 @@ class H2Session:
         log.log(level, "HTTP/2 connection from %s ended: %s", _peer(self.remote), failure.detail)
         with self._state:
             data = self.proto.take_output()
-        if self._io.acquire(blocking=False):
+        # A stream's thread may be sending (its response): wait for it a moment, so that
+        # the GOAWAY saying why goes out after it, not lost; never long behind a stalled one.
+        if self._io.acquire(timeout=GOAWAY_SEND_WAIT):
             try:
                 self._channel.send_quietly(data)  # one attempt: the GOAWAY, best effort
             finally:
