@@ -29,8 +29,8 @@ Why some of h2's defaults are not ours (RFC 9113 references):
   (`_FrameScreen`).
 - h2 takes a GOAWAY from the client as the end of the connection: what is queued to send is
   dropped and any later frame is a connection error. A graceful one (NO_ERROR) only says
-  that no new stream will come (section 6.8): the client's streams go on, with the
-  WINDOW_UPDATEs and PINGs they need, so `_Connection` keeps the connection open for them.
+  that the client is leaving and takes no pushed stream (section 6.8): the connection goes
+  on, with the WINDOW_UPDATEs and PINGs its streams need, so `_Connection` keeps it open.
 - h2's GOAWAY closes its state machine, which then refuses to send anything: a graceful stop
   must still answer the streams already accepted (section 6.8), so that GOAWAY is written
   here, and h2's own is kept for the end.
@@ -135,7 +135,7 @@ class WindowOpened:
 
 @dataclass(slots=True)
 class ClientGoingAway:
-    """The client sent GOAWAY: no new stream will come; `error_code` NO_ERROR is a clean end."""
+    """The client sent GOAWAY; with `error_code` NO_ERROR it is leaving gracefully."""
 
     error_code: int
 

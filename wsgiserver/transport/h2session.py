@@ -117,7 +117,6 @@ class H2Session:
         self._idle_since: float | None = now
         self._linger_until: float | None = None
         self._closing = False  # the server is stopping: GOAWAY, then drain
-        self._client_leaving = False  # the client sent GOAWAY
         self.dead = False  # the connection failed or ended: streams stop
         self.deadline = self._preface_until
 
@@ -149,7 +148,7 @@ class H2Session:
                 received = b""
             with self._state:
                 self._check_deadlines(now, calls)
-                if self._closing or self._client_leaving:
+                if self._closing:
                     self.proto.announce_shutdown()
                 finished = self.proto.goaway_sent and not self.streams
         except ConnectionFailed as exc:
@@ -203,7 +202,10 @@ class H2Session:
                         if not stream.submitted:  # its body was still arriving: forget it
                             self._drop(stream)
                 case ClientGoingAway(error_code=code):
-                    self._client_leaving = True
+                    # A graceful GOAWAY from a client only says it takes no pushed streams
+                    # (RFC 9113 section 6.8), and this server pushes none. The connection
+                    # goes on, answering what follows, until the client closes it or it
+                    # idles out: closing at once would race a frame already on its way.
                     if code != NO_ERROR:
                         raise ConnectionFailed(code, "the client ended the connection")
 
