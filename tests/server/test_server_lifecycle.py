@@ -250,6 +250,27 @@ def test_graceful_shutdown_lets_in_flight_request_finish() -> None:
     assert refused(port)
 
 
+def test_open_connections_counts_requests_in_the_app_and_idle_connections() -> None:
+    # The stop message is built from this count: it said "0 request(s) in flight" while
+    # HTTP/1.1 requests were inside the app (their connections counted as idle).
+    app = Blocking()
+    server = Server(app, bind="127.0.0.1:0", graceful_timeout=UPPER_BOUND)
+    address = ("127.0.0.1", server.addresses[0].port)
+    with serving_in_thread(server), RawClient(address) as busy, RawClient(address) as idle:
+        app.release.set()
+        assert idle.request(get("/")).status == 200
+        app.release.clear()
+        app.entered.clear()
+        busy.send(get("/slow"))
+        assert app.entered.wait(UPPER_BOUND)
+        try:
+            with server._lock:  # the idle one is not between its thread and the poller
+                assert server.open_connections() == (1, 1)
+        finally:
+            app.release.set()
+        assert busy.read_response().status == 200
+
+
 def test_graceful_timeout_cuts_off_a_stuck_request(caplog: pytest.LogCaptureFixture) -> None:
     app = Blocking()
     server = Server(app, bind="127.0.0.1:0", graceful_timeout=0.2)

@@ -110,9 +110,11 @@ class ServerConnection:
         return self._state == _FAILED
 
     @property
-    def head_started(self) -> bool:
-        """True once any byte of the next request head has arrived."""
-        return self._state == _HEAD and bool(self._buf)
+    def in_request(self) -> bool:
+        """True from the first byte of a request head until its response is over and the
+        next cycle starts (`reuse`): while the body arrives and while the app answers."""
+        state = self._state
+        return state in (_BODY, _DONE) or (state == _HEAD and bool(self._buf))
 
     @property
     def refused_request_line(self) -> bytes:

@@ -228,7 +228,7 @@ class Transport:
         loses nothing the client has sent (what it sends later, it sees refused)."""
         if self._h2 is not None:
             return self._h2.idle
-        return self._pending is None and not self.conn.head_started
+        return self._pending is None and not self.conn.in_request
 
     @property
     def requests_in_flight(self) -> int:
