@@ -14,7 +14,7 @@ import pytest
 from tests.server.helpers import RawClient
 from tests.supervisor.helpers import ROOT
 from wsgiserver.errors import ConfigError
-from wsgiserver.observability.logconfig import configure_logging
+from wsgiserver.observability.logconfig import configure_logging, reopen_log_files
 from wsgiserver.testing import serving
 
 NAMES = ("wsgiserver", "wsgiserver.error", "wsgiserver.access")
@@ -152,3 +152,58 @@ def test_app_error_traceback_carries_the_request_id() -> None:
     assert "[req-77] the application raised an exception" in text
     assert "RuntimeError: boom" in text
     assert log_record.request_id == "req-77"  # type: ignore[attr-defined]
+
+
+def test_reopen_log_files_follows_a_rename_and_keeps_a_file_it_cannot_reopen(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # What SIGUSR1 does (tests/supervisor/test_signals.py sends it): each file handler of
+    # any logger reopens its file by name; one whose directory is gone keeps its old file.
+    kept_dir = tmp_path / "gone"
+    kept_dir.mkdir()
+    rotated = logging.FileHandler(tmp_path / "a.log", encoding="utf-8")
+    kept = logging.FileHandler(kept_dir / "b.log", encoding="utf-8")
+    unopened = logging.FileHandler(tmp_path / "c.log", delay=True)
+    logger = logging.getLogger("tests.reopen")
+    logger.propagate = False
+    logger.handlers[:] = [rotated, kept]
+    logger.setLevel(logging.INFO)
+    quiet = logging.getLogger("tests.reopen.quiet")  # never logs: its file is never opened
+    quiet.handlers[:] = [unopened]
+    try:
+        logger.info("one")
+        (tmp_path / "a.log").rename(tmp_path / "a.log.1")
+        (kept_dir / "b.log").rename(tmp_path / "b.log.1")
+        kept_dir.rmdir()
+        # pytest's own file handler (on the root logger) is one of them too.
+        opened = [handler for handler in handlers_of_files() if handler.stream is not None]
+        assert rotated in opened
+        assert kept in opened
+        assert unopened not in opened
+        with caplog.at_level(logging.INFO, "wsgiserver.error"):
+            reopened = reopen_log_files("test")
+        logger.info("two")
+    finally:
+        logger.handlers[:] = quiet.handlers[:] = []
+        for handler in (rotated, kept, unopened):
+            handler.close()
+    assert reopened == len(opened) - 1  # all but the one that failed
+    assert (tmp_path / "a.log.1").read_text() == "one\n"
+    assert (tmp_path / "a.log").read_text() == "two\n"
+    assert (tmp_path / "b.log.1").read_text() == "one\ntwo\n"  # still the old file
+    assert not (tmp_path / "c.log").exists()  # a delayed handler is not opened for nothing
+    assert [r.getMessage() for r in caplog.records] == [
+        f"test: cannot reopen {str(kept_dir / 'b.log')!r}: No such file or directory",
+        f"test: reopened {reopened} log file(s)",
+    ]
+
+
+def handlers_of_files() -> list[logging.FileHandler]:
+    """The file handlers of every logger now."""
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    return [
+        handler
+        for logger in loggers
+        for handler in getattr(logger, "handlers", ())
+        if isinstance(handler, logging.FileHandler)
+    ]

@@ -310,3 +310,36 @@ def test_workers_exit_when_the_supervisor_is_killed(start: Start) -> None:
     server.wait()
     assert all(wait_gone(pid) for pid in workers)
     server.wait_for("the supervisor is gone; stopping")
+
+
+@pytest.mark.parametrize("workers", [None, "2"], ids=["single-process", "supervisor"])
+def test_usr1_reopens_the_log_files_after_a_rotation(
+    start: Start, app_dir: Path, workers: str | None
+) -> None:
+    # logrotate renames the file, then sends SIGUSR1 (its default action ends a process):
+    # every process reopens the access log under its name and goes on serving.
+    log, rotated = app_dir / "access.log", app_dir / "access.log.1"
+    extra = ("--workers", workers) if workers else ()
+    server = start("--bind", "127.0.0.1:0", "--access-log", str(log), *extra, "app:app")
+    address = server.address()
+    with RawClient(address) as client:
+        assert client.request(get("/before")).status == 200
+        # Answered on the same connection after /before was logged: its line is written.
+        assert client.request(get("/sync")).status == 200
+    log.rename(rotated)
+    mark = server.mark()
+    server.send(signal.SIGUSR1)
+    if workers:
+        server.wait_for(r"^.*received SIGUSR1: reopened 1 log file\(s\)$", after=mark)
+        server.wait_for(r"worker \d+: reopened 1 log file\(s\)$", after=mark, count=2)
+    else:
+        server.wait_for(r"received SIGUSR1: reopened 1 log file\(s\)$", after=mark)
+    for _ in range(4):
+        with RawClient(address) as client:
+            assert client.request(get("/after")).status == 200
+    assert server.stop() == 0
+    old, new = rotated.read_text(), log.read_text()
+    assert "GET /before " in old
+    assert "GET /after " not in old
+    assert new.count("GET /after ") == 4
+    assert "GET /before " not in new

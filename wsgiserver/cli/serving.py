@@ -27,7 +27,7 @@ from wsgiserver.config.bind import describe
 from wsgiserver.config.options import Config
 from wsgiserver.errors import EXIT_APP, EXIT_CONFIG, AppLoadError, ConfigError, WSGIServerError
 from wsgiserver.observability.hooks import load_hooks
-from wsgiserver.observability.logconfig import configure_logging
+from wsgiserver.observability.logconfig import configure_logging, reopen_log_files_soon
 from wsgiserver.server.connections import preflight
 from wsgiserver.server.server import ProcessRole, Server
 from wsgiserver.supervisor import systemd
@@ -259,6 +259,11 @@ def run(server: Server) -> int:
         )
         systemd.notify("STOPPING=1")
 
+    def reopen_logs(_signum: int, _frame: object) -> None:
+        # Log rotation (SIGUSR1's default action would end the process). Not here: the
+        # handlers' locks may be held by the code this handler interrupted.
+        reopen_log_files_soon("received SIGUSR1")
+
     def no_reload(_signum: int, _frame: object) -> None:
         # One process cannot reload its app in place; dying (SIGHUP's default) would drop
         # in-flight requests and leave the pid file behind, e.g. under ExecReload=kill -HUP.
@@ -269,6 +274,8 @@ def run(server: Server) -> int:
         signal.signal(signal.SIGINT, stop)
         if hasattr(signal, "SIGHUP"):
             signal.signal(signal.SIGHUP, no_reload)
+        if hasattr(signal, "SIGUSR1"):
+            signal.signal(signal.SIGUSR1, reopen_logs)
     try:
         with pidfile(server.config.pid):
             systemd.notify("READY=1")  # the sockets listen: connections queue from now on

@@ -3,6 +3,8 @@
 Owns: `configure_logging` (the default handlers on `wsgiserver` and `wsgiserver.access`, or
 the user's `logging.config.dictConfig` dictionary in a `.json` or `.toml` file instead) and
 the access-log handler; every failure is one `ConfigError` line naming the option and file.
+Also `reopen_log_files`, what SIGUSR1 does after a log rotation renamed the files (the
+command line, the supervisor and its workers install the handlers).
 Takes plain arguments (the values of --log-config, --log-level and --access-log), never a
 `Config`. Must not: be called by an embedded `Server`, which leaves its host's logging alone
 (only the command line and the paste server runner call it).
@@ -14,10 +16,13 @@ import json
 import logging.config
 import os
 import sys
+import threading
 import tomllib
 from typing import Any
 
 from wsgiserver.errors import ConfigError
+
+log = logging.getLogger("wsgiserver.error")
 
 
 def read_log_config(path: str) -> dict[str, Any]:
@@ -92,3 +97,40 @@ def _access_handler(destination: str) -> logging.Handler:
             raise ConfigError(f"access_log: cannot open {destination!r}: {exc.strerror}") from None
     target.setFormatter(logging.Formatter("%(message)s"))
     return target
+
+
+def reopen_log_files(who: str) -> int:
+    """Reopen the file of every `logging.FileHandler` in this process (the access log's and
+    any `--log-config` gave), by its name: after logrotate renamed it, what follows goes to
+    a new file under the old name. Says so on the error log, `who` (the process) first; a
+    file that cannot be reopened is a warning, and its handler keeps the old one. Returns
+    how many were reopened. Must not run in a signal handler: it takes the handlers' locks,
+    which the interrupted code may hold."""
+    handlers: dict[int, logging.FileHandler] = {}
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", ()):  # a PlaceHolder has none
+            if isinstance(handler, logging.FileHandler):
+                handlers[id(handler)] = handler
+    reopened = 0
+    for handler in handlers.values():
+        if handler.stream is None:  # opened on first use (delay=True): nothing to reopen
+            continue
+        try:
+            # FileHandler's own opener (WatchedFileHandler reopens with it too): the same
+            # mode, encoding and error handling as the first open.
+            stream = handler._open()
+        except OSError as exc:
+            log.warning("%s: cannot reopen %r: %s", who, handler.baseFilename, exc.strerror)
+            continue
+        old = handler.setStream(stream)  # flushes the old stream under the handler's lock
+        if old is not None:
+            old.close()
+        reopened += 1
+    log.info("%s: reopened %d log file(s)", who, reopened)
+    return reopened
+
+
+def reopen_log_files_soon(who: str) -> None:
+    """From a signal handler: `reopen_log_files(who)` on a thread of its own."""
+    threading.Thread(target=reopen_log_files, args=(who,), name="wsgiserver-reopen-logs").start()

@@ -53,6 +53,7 @@ from wsgiserver.config.bind import BindAddress, describe
 from wsgiserver.config.options import MAX_WORKERS, Config
 from wsgiserver.errors import EXIT_APP
 from wsgiserver.observability import metrics as m
+from wsgiserver.observability.logconfig import reopen_log_files
 from wsgiserver.server.admin import AdminServer, respond
 from wsgiserver.server.connections import bind_listener
 from wsgiserver.server.listeners import gate, listener_address
@@ -79,6 +80,7 @@ SIGNALS = (
     signal.SIGHUP,
     signal.SIGTTIN,
     signal.SIGTTOU,
+    signal.SIGUSR1,
     signal.SIGCHLD,
 )
 ABORT_GRACE = 1.0  # seconds between SIGABRT (stacks logged) and SIGKILL for a stuck worker
@@ -277,6 +279,11 @@ class Supervisor:
             self._on_signal(signum)
 
     def _on_signal(self, signum: int) -> None:
+        if signum == signal.SIGUSR1:  # log rotation: this process's files, then each worker's
+            reopen_log_files("received SIGUSR1")
+            for worker in self.workers.values():
+                _kill(worker.pid, signal.SIGUSR1)
+            return
         if signum == signal.SIGCHLD or (self.stopping is not None and signum != signal.SIGINT):
             return
         name = signal.Signals(signum).name

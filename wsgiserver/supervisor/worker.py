@@ -36,6 +36,7 @@ from collections.abc import Callable
 from wsgiserver.config.options import Config
 from wsgiserver.errors import EXIT_APP, WSGIServerError
 from wsgiserver.observability.accesslog import RequestRecord
+from wsgiserver.observability.logconfig import reopen_log_files_soon
 from wsgiserver.observability.metrics import ProcessMetrics
 from wsgiserver.server.server import ProcessRole, Server
 from wsgiserver.types import WSGIApp
@@ -56,6 +57,13 @@ def reset_signals() -> None:
         signal.signal(signum, signal.SIG_DFL)  # until the server runs: stop means exit
     for signum in (signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU):
         signal.signal(signum, signal.SIG_IGN)
+    # Log rotation, passed on by the supervisor: from the start, or a worker still loading
+    # the app would keep writing to the renamed files.
+    signal.signal(signal.SIGUSR1, _reopen_logs)
+
+
+def _reopen_logs(_signum: int, _frame: object) -> None:
+    reopen_log_files_soon(f"worker {os.getpid()}")  # not in the handler: it takes locks
 
 
 def run_worker(
