@@ -13,7 +13,7 @@ import pytest
 import wsgiserver
 from tests.metrics.promtext import get
 from wsgiserver import errors
-from wsgiserver.testing import serving
+from wsgiserver.testing import RunningServer, serving
 from wsgiserver.types import StartResponse
 
 BOUND = 10.0  # "does not hang" bound for waits on a loaded machine
@@ -38,16 +38,30 @@ def test_an_app_looping_in_python_gets_504_and_its_thread_unwinds() -> None:
             raise
 
     with serving(spin, request_timeout=0.2) as running:
-        status, head, _ = get(running.host, running.port, "/")
+        status, head, body = get(running.host, running.port, "/")
         assert status == 504
+        assert b"did not answer in time" in body
         assert b"Connection: close" in head
         assert interrupted.wait(BOUND)
         logs = running.log_text()
         assert "request timed out" in logs
         assert "in spin" in logs  # the stack was logged
-        running.take_app_errors()
         # The thread came back: the next request is served.
         assert running.server.stuck_threads == 0
+        running.stop()
+        assert_one_record_of_the_504(running, body)
+
+
+def assert_one_record_of_the_504(running: RunningServer, body: bytes) -> None:
+    """The timed-out request has one access record, of the 504 that was sent, with its id:
+    the thread unwinding used to add a second one, and both said 500."""
+    (record,) = running.access_records
+    assert record.status == 504
+    assert record.body_bytes == len(body)  # as the client received it
+    assert record.request_id
+    # Logged once, as a timeout (the unwinding used to log an app failure as well).
+    (error,) = running.take_app_errors()
+    assert str(error).startswith("request timed out after 0.2s (GET /)")
 
 
 @pytest.mark.interrupts_threads
@@ -68,11 +82,12 @@ def test_an_app_blocked_in_sleep_sees_the_exception_when_sleep_returns() -> None
         return [b"too late"]
 
     with serving(sleepy, request_timeout=0.2) as running:
-        status, _, _ = get(running.host, running.port, "/")
+        status, _, body = get(running.host, running.port, "/")
         answered.set()
         assert status == 504
         assert interrupted.wait(BOUND)
-        running.take_app_errors()
+        running.stop()
+        assert_one_record_of_the_504(running, body)
 
 
 @pytest.mark.interrupts_threads

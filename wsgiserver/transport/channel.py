@@ -258,10 +258,11 @@ class SocketChannel:
             sent += len(block)
         return sent
 
-    def interrupt(self, last_word: bytes | None, *, reset: bool = False) -> None:
+    def interrupt(self, last_word: bytes | None, *, reset: bool = False) -> bool:
         """From another thread (the request deadline): send `last_word` if nothing is being
-        sent and it is safe, then shut the socket down, never close it (its owner thread
-        still holds it and closes the descriptor itself; its later writes fail quietly).
+        sent and it is safe (True if it went out), then shut the socket down, never close it
+        (its owner thread still holds it and closes the descriptor itself; its later writes
+        fail quietly).
         `reset`: the response under way is close-delimited, so the connection must end in a
         reset (`abort`), which the owner sends when it closes: only the receiving side is
         shut down here (a FIN now would make the cut body look whole), and a send the owner
@@ -272,11 +273,12 @@ class SocketChannel:
         """
         lock = self._send_lock
         got = lock.acquire(blocking=False) if lock is not None else False
+        said = False
         try:
             self.interrupted = True
             if got and last_word is not None and not self.tls:
                 with contextlib.suppress(OSError):
-                    self.sock.send(last_word)
+                    said = self.sock.send(last_word) == len(last_word)
         finally:
             if got and lock is not None:
                 lock.release()
@@ -284,6 +286,7 @@ class SocketChannel:
             self._reset_on_close()
         with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_RD if reset else socket.SHUT_RDWR)
+        return said
 
     # -- ending ---------------------------------------------------------------------------
 

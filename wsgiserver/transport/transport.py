@@ -124,6 +124,7 @@ class Transport:
         "_setup",
         "_sniff",
         "_spool",
+        "_timeout_answer",
         "_timeouts",
         "conn",
         "deadline",
@@ -180,6 +181,8 @@ class Transport:
         # `header` seconds of accept, each later head within `header` of its first byte.
         self._head_deadline: float | None = time.monotonic() + timeouts.header
         self._linger_until: float | None = None
+        # The request deadline's 504, for the access record: its content bytes, once sent.
+        self._timeout_answer: int | None = None
         self._pending: Request | None = None  # a request whose body arrives before the app
         self._chunked = chunked
         # The chunked body of `_pending`, received before the app runs (gateway/spool.py).
@@ -564,7 +567,9 @@ class Transport:
                 extra=self._gateway.date(),
                 head_request=conn.answers_head,
             )
-        self._channel.interrupt(last_word, reset=self._cut_unframed())
+        said = self._channel.interrupt(last_word, reset=self._cut_unframed())
+        if said and last_word is not None:
+            self._timeout_answer = content_size(last_word)  # read after `interrupted` is seen
 
     def _cut_unframed(self) -> bool:
         """The response under way is close-delimited: if it ends early, only a reset tells
@@ -594,6 +599,9 @@ class Transport:
                 body = body_for(conn, request, self._channel.receive, self.send)
             self._gateway.handle(conn, self, request, environ, self.remote, outcome, body)
         except HTTPError as exc:
+            if self._channel.interrupted:  # see the BaseException case below
+                outcome.aborted = True
+                return False
             status = exc.status
             if isinstance(exc, ApplicationError):
                 log_failure(request, outcome, exc.detail, exc.__cause__ or exc)
@@ -609,6 +617,12 @@ class Transport:
             # sent before the connection broke.
             raise
         except BaseException as exc:
+            if self._channel.interrupted:
+                # The request deadline passed: its answer (a 504, or the cut) is out and the
+                # housekeeper logged it; RequestTimeout, or what the shut socket made the app
+                # raise, needs no second answer nor a second record.
+                outcome.aborted = True
+                return False
             if not conn.response_started:
                 # A BaseException (SystemExit, KeyboardInterrupt...) from the app before any
                 # head went out: answer 500 like any other app failure, not a bare close.
@@ -630,7 +644,11 @@ class Transport:
             if outcome.close_error is not None:
                 log_close_error(outcome)
             if record is not None and records is not None:
-                records.end(record, outcome, status)
+                timeout_answer = self._timeout_answer if self._channel.interrupted else None
+                if timeout_answer is None:
+                    records.end(record, outcome, status)
+                else:
+                    records.end(record, outcome, 504, timeout_answer)
         if outcome.aborted:
             return False
         reused = conn.reuse()
