@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import Iterable
@@ -29,6 +30,8 @@ from wsgiserver.config.options import Config
 from wsgiserver.errors import ConfigError
 from wsgiserver.server.connections import refuse
 from wsgiserver.testing import serving
+
+UPPER_BOUND = 10.0  # seconds: "does not hang", on a loaded machine
 
 
 class Dripper:
@@ -120,47 +123,64 @@ def test_timeouts_must_be_finite_in_the_api_too(name: str, value: float) -> None
 # -- slow readers -------------------------------------------------------------------------
 
 
-def test_slow_reader_is_cut_off_by_the_send_timeout() -> None:
-    """A client that reads, but too slowly, holds a write at most --send-timeout seconds
-    (socket.sendall's timeout bounds the whole call), then the worker is free again."""
-    block = b"z" * (16 << 20)
+def test_a_slow_but_steady_reader_gets_a_large_body_whole() -> None:
+    """--send-timeout bounds each wait for the client to take more, not the whole write: a
+    body that is one 32 MiB bytes object, to a client that keeps reading (far longer than
+    the timeout in all), arrives whole. socket.sendall's timeout covered the whole call and
+    cut it after --send-timeout. A reader that stops is still cut off (test_timeouts.py)."""
+    block = bytes(range(256)) * (1 << 17)  # 32 MiB
 
     def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        if environ["PATH_INFO"] == "/big":
-            start_response("200 OK", [])
-            return [block]
-        return path_app(environ, start_response)
+        start_response("200 OK", [("Content-Length", str(len(block)))])
+        return [block]
 
-    with serving(app, send_timeout=0.3, threads=1, max_threads=1) as srv:
-        slow = socket.socket()
-        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        slow.settimeout(10)
-        slow.connect((srv.host, srv.port))
-        slow.sendall(get("/big"))
-        got = [0]
-        stop = threading.Event()
+    with serving(app, send_timeout=2.0) as srv:
+        with socket.socket() as slow:
+            slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+            slow.settimeout(UPPER_BOUND)
+            slow.connect((srv.host, srv.port))
+            slow.sendall(get("/big", headers="Connection: close\r\n"))
+            received = bytearray()
+            # About 6 MB/s: several seconds for the whole body.
+            while chunk := slow.recv(65536):
+                received += chunk
+                time.sleep(0.01)  # the pace under test, not synchronisation
+        (record,) = srv.wait_for_requests(1)
+    head, _, body = bytes(received).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ")
+    assert body == block
+    assert record.body_bytes == len(block)
 
-        def read_slowly() -> None:
-            # About 400 KB/s: far too slow for 16 MiB within the 0.3 s send timeout.
-            with contextlib.suppress(OSError):
-                while not stop.wait(0.01):  # the slowness under test, not synchronisation
-                    data = slow.recv(4096)
-                    if not data:
-                        return
-                    got[0] += len(data)
 
-        reader = threading.Thread(target=read_slowly, daemon=True)
-        reader.start()
-        try:
-            # The only worker is busy writing to the slow reader; this is answered once the
-            # send timeout has freed it, while the slow reader is still reading.
-            with RawClient((srv.host, srv.port)) as client:
-                assert client.request(get("/after")).body == b"/after"
-        finally:
-            stop.set()
-            reader.join()
-            slow.close()
-        assert got[0] < len(block)
+def test_the_access_record_of_a_cut_response_counts_what_went_out() -> None:
+    """A client that takes part of a body and goes away: the record's bytes are what was
+    sent, not the body's size (one bytes object) nor nothing (a file)."""
+    size = 32 << 20
+    block = b"b" * size
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Length", str(size))])
+        if environ["PATH_INFO"] == "/file":
+            file = tempfile.TemporaryFile()  # noqa: SIM115 (the wrapper's close() closes it)
+            file.write(block)
+            file.seek(0)
+            return environ["wsgi.file_wrapper"](file)  # type: ignore[no-any-return]
+        return [block]
+
+    with serving(app) as srv:
+        taken = []
+        for path in ("/bytes", "/file"):
+            with socket.create_connection((srv.host, srv.port), timeout=UPPER_BOUND) as client:
+                client.sendall(get(path))
+                got = 0
+                while got < 1 << 20:
+                    got += len(client.recv(65536))
+                # Unread data waiting: the close is a reset, and the server's send fails.
+            taken.append(got)
+        records = srv.wait_for_requests(2)
+    for record, got in zip(sorted(records, key=lambda r: r.target), taken, strict=True):
+        assert record.status == 200
+        assert got - 65536 <= record.body_bytes < size  # head included in `got`
 
 
 # -- connection limit ---------------------------------------------------------------------

@@ -229,7 +229,7 @@ class Config:
     )
     send_timeout: float = option(
         _TIMEOUTS.send,
-        "seconds allowed for one write to a slow client",
+        "seconds a client may go without taking more of the response (then it is closed)",
         metavar="SECONDS",
         section="Timeouts",
     )

@@ -270,7 +270,8 @@ class Response:
 
     @property
     def body_bytes(self) -> int:
-        """Body bytes sent: none for HEAD, 204 and 304; a body over its Content-Length cut."""
+        """Body bytes handed to the channel (a transport whose send failed knows how many of
+        them did not go out): none for HEAD, 204 and 304; a body over its Content-Length cut."""
         writer = self._writer
         if writer is None:
             return 0
@@ -385,8 +386,10 @@ class Response:
             prefix = writer.chunk_prefix(count)
             if prefix:
                 self._channel.send(prefix)
-            sent = self._channel.sendfile(file, offset, count)
-            self._file_bytes += sent
+            # Counted as handed over, like the writer's bytes: a channel that fails reports
+            # what did not go out (the transport's access record subtracts it).
+            self._file_bytes += count
+            self._channel.sendfile(file, offset, count)
             suffix = writer.chunk_suffix(count)
             if suffix:
                 self._channel.send(suffix)

@@ -30,6 +30,11 @@ from wsgiserver.observability import metrics as m
 # full size first, and a mapped block costs fresh pages on every call (several times slower).
 RECV_SIZE = 126976
 SEND_FILE_BLOCK = 65536  # TLS has no sendfile: the file goes out in blocks of this size
+# The send timeout bounds each wait for the client to take more, not a whole buffer: a large
+# body (one bytes object of 100 MB) to a client that reads steadily but slowly must not be
+# cut. A plain socket's send() returns what fit; an SSL socket's write finishes its whole
+# buffer within one timeout, so it is given at most this much at a time.
+SEND_SLICE = 262144
 
 _WOULD_BLOCK = (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
 _HANGUP = getattr(select, "POLLRDHUP", 0) | select.POLLHUP | select.POLLERR
@@ -52,6 +57,7 @@ class SocketChannel:
         "interrupted",
         "sock",
         "tls",
+        "unsent",
     )
 
     def __init__(
@@ -79,6 +85,9 @@ class SocketChannel:
         self.body_started: float | None = None  # when we first waited for this body's bytes
         self.body_received = 0
         self.interrupted = False  # the request deadline fired: nothing more may be sent
+        # Bytes handed to a send or sendfile that failed and did not go out (the access
+        # record's body size subtracts them).
+        self.unsent = 0
         # With a request deadline another thread may send a 504: sends take this lock.
         self._send_lock = threading.Lock() if interruptible else None
 
@@ -202,6 +211,7 @@ class SocketChannel:
             return
         with lock:  # a request deadline may fire: nothing goes out after its 504
             if self.interrupted:
+                self.unsent += len(data)
                 raise ConnectionLost("the request timed out")
             self.send_unguarded(data)
 
@@ -216,13 +226,17 @@ class SocketChannel:
         except _WOULD_BLOCK:
             sent = 0
         except OSError as exc:
+            self.unsent += len(data)
             raise ConnectionLost(str(exc)) from exc
         if sent == len(data):
             return
+        rest = memoryview(data)[sent:]
         sock.settimeout(self._send_timeout)
         try:
-            sock.sendall(memoryview(data)[sent:])
+            while rest:  # not sendall: its timeout would cover the whole rest (SEND_SLICE)
+                rest = rest[sock.send(rest[:SEND_SLICE]) :]
         except OSError as exc:
+            self.unsent += len(rest)
             if isinstance(exc, TimeoutError) and self._metrics is not None:
                 self._metrics.here().timeout("send")
             raise ConnectionLost(str(exc)) from exc
@@ -239,24 +253,32 @@ class SocketChannel:
         if self.tls:
             return self._send_file_blocks(file, offset, count)
         sock = self.sock
+        # socket.sendfile's timeout bounds each wait for the client, as SEND_SLICE does.
         sock.settimeout(self._send_timeout)
         try:
             sent = sock.sendfile(file, offset, count)
         except OSError as exc:
+            # It leaves the file's position after the last byte sent, also on an error.
+            self.unsent += count - max(0, min(file.tell() - offset, count))
             raise ConnectionLost(str(exc)) from exc
         finally:
             sock.setblocking(False)
         if sent < count:
+            self.unsent += count - sent
             raise ConnectionLost("file ended before the promised length was sent")
         return sent
 
     def _send_file_blocks(self, file: IO[bytes], offset: int, count: int) -> int:
         """TLS: the kernel cannot encrypt, so read the file in blocks and send each one."""
-        sent = 0
-        for block in file_blocks(file, offset, count):
-            self.send(block)
-            sent += len(block)
-        return sent
+        handed = 0
+        try:
+            for block in file_blocks(file, offset, count):
+                handed += len(block)
+                self.send(block)  # on failure, counts what of `block` did not go out
+        except ConnectionLost:
+            self.unsent += count - handed  # and what was never read
+            raise
+        return handed
 
     def interrupt(self, last_word: bytes | None, *, reset: bool = False) -> bool:
         """From another thread (the request deadline): send `last_word` if nothing is being

@@ -644,11 +644,16 @@ class Transport:
             if outcome.close_error is not None:
                 log_close_error(outcome)
             if record is not None and records is not None:
-                timeout_answer = self._timeout_answer if self._channel.interrupted else None
-                if timeout_answer is None:
-                    records.end(record, outcome, status)
-                else:
+                channel = self._channel
+                timeout_answer = self._timeout_answer if channel.interrupted else None
+                if timeout_answer is not None:
                     records.end(record, outcome, 504, timeout_answer)
+                elif channel.unsent:  # cut: what the failed sends did not get out is not sent
+                    records.end(
+                        record, outcome, status, max(0, outcome.body_bytes - channel.unsent)
+                    )
+                else:
+                    records.end(record, outcome, status)
         if outcome.aborted:
             return False
         reused = conn.reuse()
