@@ -53,6 +53,11 @@ class HTTPError(WSGIServerError):
         super().__init__(detail or self.reason)
         self.detail = detail or self.reason
 
+    @property
+    def client_detail(self) -> str:
+        """What the error response's body says: the detail, unless it may not be shown."""
+        return self.detail
+
 
 class ProtocolError(HTTPError):
     """The client sent something RFC 9110/9112 does not allow (or we chose not to accept)."""
@@ -144,6 +149,13 @@ class ApplicationError(HTTPError):
 
     status = 500
     reason = "Internal Server Error"
+
+    @property
+    def client_detail(self) -> str:
+        # The detail quotes the app's own values (a header value may be a secret read with
+        # its trailing newline): it goes to the error log, with the request id, not to the
+        # client.
+        return "the application failed; the server's error log says why"
 
 
 class ResponseFramingError(WSGIServerError):

@@ -402,6 +402,9 @@ def test_app_errors_end_the_stream_and_close_is_always_called() -> None:
         path = environ["PATH_INFO"]
         if path == "/raise":
             raise RuntimeError("before the head")
+        if path == "/header":
+            start_response("200 OK", [("X-Token", "secret\n")])
+            return [b"never sent"]
         start_response("200 OK", [])
         tracked = Tracked([b"one", b"two"], fail_at=1 if path == "/midway" else None)
         made.append(tracked)
@@ -411,15 +414,19 @@ def test_app_errors_end_the_stream_and_close_is_always_called() -> None:
         failed = c.get("/raise")
         assert failed.status == 500
         assert failed.body.startswith(b"500 Internal Server Error")
+        broken = c.get("/header")  # what the app got wrong is for the log, not the client
+        assert broken.status == 500
+        assert b"secret" not in broken.body
+        assert b"error log" in broken.body
         midway = c.get("/midway")
         assert midway.reset == INTERNAL_ERROR  # after the head: the stream is reset
         assert midway.body == b"one"
         fine = c.get("/fine")  # the connection lives on
         assert fine.body == b"onetwo"
         errors = srv.take_app_errors()
-    assert len(errors) == 2
+    assert len(errors) == 3
     assert [t.closed for t in made] == [1, 1]
-    assert sorted(r.status for r in srv.access_records) == [200, 200, 500]
+    assert sorted(r.status for r in srv.access_records) == [200, 200, 500, 500]
 
 
 def test_write_callable_and_early_hints_over_http2() -> None:

@@ -325,6 +325,39 @@ def test_app_error_before_start_response_is_500(caplog: pytest.LogCaptureFixture
             assert client.request(get("/fine")).body == b"/fine"
 
 
+SECRET = "internal-api-key-3f9a01c2"
+
+
+def leaky_app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+    """Broken apps whose mistake quotes a secret: a header value read from a file with its
+    newline, a Content-Length or a status built from it."""
+    path = environ["PATH_INFO"]
+    if path == "/header":
+        start_response("200 OK", [("X-Upstream-Auth", f"{SECRET}\n")])
+    elif path == "/length":
+        start_response("200 OK", [("Content-Length", SECRET)])
+    else:
+        start_response(f"200 {SECRET}\n", [])
+    return [b"never sent"]
+
+
+@pytest.mark.parametrize("path", ["/header", "/length", "/status"])
+def test_a_500_for_a_broken_response_does_not_show_the_apps_values(
+    path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The detail, with the app's own values, is for the error log only (with the request
+    # id); the client is told the app failed.
+    with serving(leaky_app) as srv:
+        with caplog.at_level(logging.ERROR), RawClient((srv.host, srv.port)) as client:
+            response = client.request(get(path))
+        errors = srv.take_app_errors()
+    assert response.status == 500
+    assert SECRET.encode() not in response.body
+    assert b"error log" in response.body
+    assert len(errors) == 1
+    assert SECRET in srv.log_text()
+
+
 def test_app_error_after_head_aborts_chunked_stream(caplog: pytest.LogCaptureFixture) -> None:
     def app(environ: Environ, start_response: StartResponse) -> Iterator[bytes]:
         start_response("200 OK", [])

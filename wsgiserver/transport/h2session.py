@@ -546,7 +546,7 @@ class H2Session:
         response does not end the stream, RST_STREAM (PROTOCOL_ERROR) does, as that section
         allows ("a server MAY send an HTTP response prior to ... resetting the stream")."""
         malformed = isinstance(error, BadRequest)
-        body = b"" if head_request else error_body(error.status, error.reason, error.detail)
+        body = b"" if head_request else error_body(error.status, error.reason, error.client_detail)
         headers = [("Content-Type", "text/plain; charset=utf-8")]
         if error.status == 503:
             headers.append(("Retry-After", "1"))  # RFC 9110 section 10.2.3

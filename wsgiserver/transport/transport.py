@@ -708,7 +708,7 @@ class Transport:
             answer = error_response(
                 exc.status,
                 exc.reason,
-                exc.detail,
+                exc.client_detail,
                 extra=extra,
                 head_request=conn.answers_head if head_request is None else head_request,
             )
