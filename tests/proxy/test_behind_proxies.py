@@ -10,6 +10,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
+from tests.docs.recipes import recipe
 from tests.proxy.daemons import require, running
 from tests.tls.helpers import Certs, environ_app
 from wsgiserver.testing import serving
@@ -163,6 +164,84 @@ def raw_exchange(port: int, certs: Certs | None = None) -> tuple[int, dict[str, 
     assert received.startswith(b"HTTP/1.1 200 OK\r\n"), received[:300]
     environ: dict[str, Any] = json.loads(received.partition(b"\r\n\r\n")[2])
     return local_port, environ
+
+
+RECIPE_CONF = """
+master_process off;
+worker_processes 1;
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log warn;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    include {tmp}/site.conf;
+}}
+"""
+FORGED = {
+    "Host": "good.example",
+    "Forwarded": 'for="[::1]";proto=https;host=evil.example',
+    "X-Forwarded-For": "::1",
+    "X-Forwarded-Proto": "https",
+    "X-Forwarded-Host": "evil.example",
+    "X-Forwarded-Port": "4444",
+    "X-Forwarded-Prefix": "/evil",
+}
+
+
+def test_the_deployment_recipe_against_a_client_forging_every_forwarding_field(
+    tmp_path: Path,
+) -> None:
+    """docs/deployment.rst's nginx recipe as written, with wsgiserver's defaults behind it.
+    The client connects from 127.0.0.2, which the server does not trust (as any client on
+    the internet): whatever forwarding field it sends, the app sees its real address and
+    its own Host, over plain HTTP. The recipe once cleared nothing but what it set, and a
+    client's `Forwarded` (preferred to X-Forwarded-*), X-Forwarded-Port and -Prefix went
+    through as nginx's word."""
+    nginx = require("nginx", "nginx-light (or nginx)")
+    unix_socket = str(tmp_path / "app.sock")
+    with serving(environ_app, bind=f"unix:{unix_socket}"):
+        conf = tmp_path / "nginx.conf"
+
+        def command(ports: list[int]) -> list[str]:
+            site = recipe("deployment.rst", "nginx")
+            site = site.replace("listen 80;", f"listen 127.0.0.1:{ports[0]};")
+            (tmp_path / "site.conf").write_text(site.replace("/run/myproject.sock", unix_socket))
+            conf.write_text(RECIPE_CONF.format(tmp=tmp_path))
+            return [nginx, "-p", str(tmp_path), "-e", str(tmp_path / "nginx-error.log"),
+                    "-c", str(conf), "-g", "daemon off;"]  # fmt: skip
+
+        with running(command, 1, tmp_path / "nginx.out") as (port,):
+            conn = http.client.HTTPConnection(
+                "127.0.0.1", port, timeout=TIMEOUT, source_address=("127.0.0.2", 0)
+            )
+            try:
+                conn.request("GET", "/x", headers=FORGED)
+                response = conn.getresponse()
+                environ = json.loads(response.read())
+            finally:
+                conn.close()
+            assert response.status == 200
+            assert environ["REMOTE_ADDR"] == "127.0.0.2"
+            assert environ["wsgi.url_scheme"] == "http"
+            assert environ["HTTP_HOST"] == "good.example"
+            assert environ["SERVER_NAME"] == "good.example"
+            assert environ["SERVER_PORT"] == "80"
+            assert environ["SCRIPT_NAME"] == ""
+            # HTTP/1.0 without Host is valid (RFC 9112 section 3.2 asks it of 1.1 only);
+            # nginx forwards it as HTTP/1.1, with the server_name as its Host.
+            with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as raw:
+                raw.sendall(b"GET /old HTTP/1.0\r\n\r\n")
+                answer = b""
+                while chunk := raw.recv(65536):
+                    answer += chunk
+            head, _, body = answer.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 200 "), answer
+            assert json.loads(body)["HTTP_HOST"] == "example.com"
 
 
 def test_behind_haproxy_with_proxy_protocol_v2(tmp_path: Path, certs: Certs) -> None:
