@@ -318,22 +318,3 @@ def test_trailers_count_against_the_header_limit_over_sockets() -> None:
             response = client.request(head + b"1\r\nz\r\n0\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n")
             assert response.status == 400
             assert response.closes
-
-
-@pytest.mark.parametrize("body", [[b"tunnel"], iter([b"tun", b"nel"])], ids=["list", "stream"])
-def test_2xx_to_connect_has_no_framing_fields_and_closes(body: Iterable[bytes]) -> None:
-    """RFC 9110 section 9.3.6: a server MUST NOT send Transfer-Encoding or Content-Length in
-    a 2xx response to CONNECT. A WSGI app cannot run a tunnel, so the body it returns is
-    close-delimited and the connection ends with it."""
-
-    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        start_response("200 OK", [("Content-Length", "6")])
-        return body
-
-    with serving(app) as srv, RawClient((srv.host, srv.port)) as client:
-        client.send(b"CONNECT origin.test:443 HTTP/1.1\r\nHost: origin.test:443\r\n\r\n")
-        response = client.read_response()  # no length, no chunked: read until close
-        assert response.status == 200
-        assert response.header("content-length") is None
-        assert response.header("transfer-encoding") is None
-        assert response.body == b"tunnel"

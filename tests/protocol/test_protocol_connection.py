@@ -133,6 +133,22 @@ def test_http_10_close_delimited_is_not_keep_alive() -> None:
     assert not conn.keep_alive
 
 
+@pytest.mark.parametrize("length", ["6", None])
+def test_2xx_to_connect_has_no_framing_fields_and_closes(length: str | None) -> None:
+    """RFC 9110 section 9.3.6: a server MUST NOT send Transfer-Encoding or Content-Length in
+    a 2xx response to CONNECT; what follows the head is the tunnel's, delimited by closing.
+    (wsgiserver's gateway answers CONNECT 501 itself: a WSGI app cannot run a tunnel.)"""
+    conn, _ = connection(b"CONNECT origin.test:443 HTTP/1.1\r\nHost: origin.test:443\r\n\r\n")
+    finish_request(conn)
+    fields = [("Content-Length", length)] if length else []
+    lines = head_lines(conn.send_response("200 OK", fields))
+    assert not any(
+        line.lower().startswith((b"content-length:", b"transfer-encoding:")) for line in lines
+    )
+    assert conn.send_data(b"tunnel") == b"tunnel"
+    assert not conn.keep_alive
+
+
 def test_http_10_keep_alive_says_so() -> None:
     """RFC 9112 C.2.2: an HTTP/1.0 keep-alive response carries Connection: keep-alive."""
     conn, _ = connection(GET_10_KA)

@@ -325,6 +325,27 @@ def test_app_error_before_start_response_is_500(caplog: pytest.LogCaptureFixture
             assert client.request(get("/fine")).body == b"/fine"
 
 
+def test_connect_is_501_without_running_the_app() -> None:
+    # RFC 9110 section 9.3.6: a 2xx to CONNECT makes the connection a tunnel, which a WSGI
+    # app cannot run; an ordinary page would have gone out as "tunnel established".
+    called = []
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        called.append(environ["REQUEST_METHOD"])
+        return path_app(environ, start_response)
+
+    with serving(app) as srv, RawClient((srv.host, srv.port)) as client:
+        response = client.request(
+            b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"
+        )
+        assert response.status == 501
+        assert response.closes
+        client.assert_closed()
+        (record,) = srv.wait_for_requests(1)
+    assert record.status == 501
+    assert called == []
+
+
 SECRET = "internal-api-key-3f9a01c2"
 
 

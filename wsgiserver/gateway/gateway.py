@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import IO, Any, Protocol
 
-from wsgiserver.errors import ApplicationError, ConnectionLost, HTTPError
+from wsgiserver.errors import ApplicationError, ConnectionLost, HTTPError, NotSupported
 from wsgiserver.gateway import response
 from wsgiserver.gateway.body import InputStream
 from wsgiserver.gateway.environ import EnvironBuilder, ServerInfo
@@ -136,6 +136,10 @@ class Gateway:
         an app failure becomes `ApplicationError`, 500), and re-raises anything after the head
         went out (`outcome.aborted`: the transport must abort the connection).
         """
+        if request.method == "CONNECT":
+            # RFC 9110 section 9.3.6: a 2xx would turn the connection into a tunnel, which
+            # WSGI has no way to run; the app is not asked (HTTP/2 refuses it likewise).
+            raise NotSupported("CONNECT is not supported: a WSGI application cannot run a tunnel")
         stream: InputStream | io.BytesIO
         spool: BodySpool | None = None
         if isinstance(body, bytes):
