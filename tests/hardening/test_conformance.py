@@ -37,6 +37,11 @@ def host_app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]
     return [f"{environ.get('HTTP_HOST')} {environ['wsgi.url_scheme']}".encode()]
 
 
+def server_app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+    start_response("200 OK", [])
+    return [f"{environ['SERVER_NAME']} {environ['SERVER_PORT']}".encode()]
+
+
 def test_head_response_never_carries_a_streamed_body() -> None:
     """RFC 9110 section 9.3.2: the server MUST NOT send content in a response to HEAD, even
     when the app streams one: the next response on the connection must parse right away."""
@@ -96,6 +101,23 @@ def test_absolute_form_target_overrides_host() -> None:
             b"GET https://origin.test:8443/p HTTP/1.1\r\nHost: other.test\r\n\r\n"
         )
         assert response.body == b"origin.test:8443 https"
+
+
+@pytest.mark.parametrize(
+    ("target", "server"),
+    [
+        (b"https://origin.test:8443/p", b"origin.test 8443"),
+        (b"https://origin.test/p", b"origin.test 443"),
+    ],
+)
+def test_absolute_form_from_a_trusted_proxy_sets_server_name_and_port(
+    target: bytes, server: bytes
+) -> None:
+    """SERVER_NAME and SERVER_PORT follow the public host when a trusted proxy names it, in
+    an absolute-form target as in X-Forwarded-Host (they stayed the socket's)."""
+    with serving(server_app) as srv, RawClient((srv.host, srv.port)) as client:
+        response = client.request(b"GET " + target + b" HTTP/1.1\r\nHost: other.test\r\n\r\n")
+        assert response.body == server
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from typing import IO, Any
 from urllib.parse import unquote_to_bytes
 
 from wsgiserver.gateway.body import FileWrapper
-from wsgiserver.gateway.forwarded import ProxyTrust
+from wsgiserver.gateway.forwarded import ProxyTrust, set_public
 from wsgiserver.protocol import Request
 
 # Header names already turned into CGI names; the two without an HTTP_ prefix (RFC 3875
@@ -163,8 +163,9 @@ class EnvironBuilder:
         ):
             # An absolute-form "https://..." target (RFC 9112 section 3.2.2) names the
             # scheme, but only a trusted proxy may say the client's connection was secure:
-            # the same rule as X-Forwarded-Proto, or any client could claim https.
-            environ["wsgi.url_scheme"] = request.scheme
+            # the same rule as X-Forwarded-Proto, or any client could claim https. Then
+            # SERVER_NAME and SERVER_PORT follow the target's host, as for that field.
+            set_public(environ, request.scheme, None, None, None)
         if proxies is not None:
             proxies.apply(environ, remote)
         if request.content_length is not None:

@@ -129,7 +129,7 @@ class ProxyTrust:
         host = chosen.get("host")
         if node is not None:
             _set_client(environ, node)
-        _set_public(environ, proto, host, None, None)
+        set_public(environ, proto, host, None, None)
 
     # -- X-Forwarded-* --------------------------------------------------------------------
 
@@ -144,7 +144,7 @@ class ProxyTrust:
                 if index == 0 or not self.trusts(node[0]):
                     _set_client(environ, node)
                     break
-        _set_public(
+        set_public(
             environ,
             _last(environ.get("HTTP_X_FORWARDED_PROTO")),
             _last(environ.get("HTTP_X_FORWARDED_HOST")),
@@ -229,14 +229,16 @@ def _set_client(environ: dict[str, Any], node: tuple[str, str | None]) -> None:
         environ.pop("REMOTE_PORT", None)  # the proxy's port would describe the wrong socket
 
 
-def _set_public(
+def set_public(
     environ: dict[str, Any],
     proto: str | None,
     host: str | None,
     port: str | None,
     prefix: str | None,
 ) -> None:
-    """Apply the public scheme, host, port and path prefix; invalid values are ignored."""
+    """Apply the public scheme, host, port and path prefix; invalid values are ignored.
+    SERVER_NAME and SERVER_PORT then follow (also for the scheme of a trusted proxy's
+    absolute-form target, `environ.py`)."""
     changed = False
     if proto is not None and proto.lower() in _DEFAULT_PORTS:
         environ["wsgi.url_scheme"] = proto.lower()
