@@ -666,8 +666,9 @@ class Server:
         self._exhausted_warned = now
         log.warning(
             "all %d worker threads are blocked (--max-threads) and work is waiting: requests "
-            "queue until a thread is free (slow clients sending bodies over 64 KiB hold one "
-            "each; see the security page)",
+            "queue until a thread is free (the app may be waiting on something slow, or "
+            "slow clients hold them: uploads of bodies over 64 KiB, and clients that read "
+            "their responses slowly or not at all; see the security page)",
             self._pool.maximum,
         )
 
