@@ -346,6 +346,19 @@ def test_connect_is_501_without_running_the_app() -> None:
     assert called == []
 
 
+def test_a_body_yielding_something_else_than_bytes_is_a_500_that_says_so() -> None:
+    # The log names the body, not write(), which the app did not call.
+    def app(environ: Environ, start_response: StartResponse) -> Iterator[bytes]:
+        start_response("200 OK", [])
+        yield bytearray(b"not bytes")  # type: ignore[misc]
+
+    with serving(app) as srv, RawClient((srv.host, srv.port)) as client:
+        assert client.request(get("/")).status == 500
+        assert len(srv.take_app_errors()) == 1
+    assert "the body must yield bytes, got bytearray" in srv.log_text()
+    assert "write()" not in srv.log_text()
+
+
 SECRET = "internal-api-key-3f9a01c2"
 
 

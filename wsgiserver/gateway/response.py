@@ -339,13 +339,13 @@ class Response:
             return
         write = self.write
         for data in result:
+            if type(data) is not bytes:  # before write(), whose message would name it
+                raise ApplicationError(f"the body must yield bytes, got {type(data).__name__}")
             if data:
                 write(data)
                 writer = self._writer
                 if writer is not None and writer.surplus:
                     break
-            elif type(data) is not bytes:
-                raise ApplicationError(f"the body must yield bytes, got {type(data).__name__}")
         self._finish()
 
     def _send_list(self, result: list[bytes]) -> None:
