@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
 import threading
 from pathlib import Path
 
@@ -144,6 +145,22 @@ def test_pidfile(tmp_path: Path) -> None:
     assert path.read_text() == "1\n"
     with pidfile(None):
         pass
+
+
+def test_a_pidfile_naming_a_running_process_is_not_taken_over(tmp_path: Path) -> None:
+    # A second server started with the same --pid took the file, then removed it when it
+    # stopped: the first one, still running, had none.
+    path = tmp_path / "x.pid"
+    path.write_text(f"{os.getppid()}\n")  # pytest's parent: running
+    with pytest.raises(OSError, match=rf"x.pid' names process {os.getppid()}, which is running"):
+        write_pidfile(str(path))
+    assert path.read_text() == f"{os.getppid()}\n"
+    child = subprocess.Popen(["true"])
+    assert child.wait() == 0  # reaped: its pid names no process now
+    for stale in (f"{child.pid}\n", "garbage\n", ""):
+        path.write_text(stale)
+        with pidfile(str(path)):
+            assert path.read_text() == f"{os.getpid()}\n"
 
 
 def test_max_requests_asks_to_be_recycled_at_once_and_once() -> None:

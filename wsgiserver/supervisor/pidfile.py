@@ -11,8 +11,37 @@ import tempfile
 from collections.abc import Iterator
 
 
+def running_pid(path: str) -> int | None:
+    """The pid in `path` when it names a running process other than this one, else None
+    (no file, not a pid, or a stale one: such a file is simply replaced)."""
+    try:
+        with open(path, encoding="ascii") as file:
+            pid = int(file.read().strip())
+    except (OSError, ValueError):
+        return None
+    if pid <= 0 or pid == os.getpid():
+        return None
+    try:
+        os.kill(pid, 0)  # no signal: only asks whether the process exists
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return pid  # it exists, as another user's
+    return pid
+
+
 def write_pidfile(path: str, pid: int | None = None) -> None:
-    """Write the pid to a temporary file next to `path`, then rename it into place."""
+    """Write the pid to a temporary file next to `path`, then rename it into place.
+
+    OSError if the file names another running process: a second server started with the
+    same --pid by mistake would take the file over, and remove it when it stops, leaving
+    the first one with none (signals sent with $(cat FILE) then miss it)."""
+    other = running_pid(path)
+    if other is not None:
+        raise OSError(
+            f"pid: {path!r} names process {other}, which is running: is another server "
+            "using it? (if it is stale, remove the file)"
+        )
     directory = os.path.dirname(os.path.abspath(path))
     try:
         fd, temporary = tempfile.mkstemp(prefix=".wsgiserver-pid-", dir=directory)
