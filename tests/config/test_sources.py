@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from wsgiserver.config.options import Config
+from wsgiserver.config.paste_ini import paste_server_options
 from wsgiserver.config.sources import (
     ConfigSourceError,
     Kind,
@@ -399,3 +400,18 @@ def test_paste_ini_that_cannot_be_read_is_an_app_load_error(tmp_path: Path) -> N
 
     with pytest.raises(AppLoadError, match="no such file"):
         load(tmp_path, cli={"paste": "dev.ini"}, read_paste=read)
+
+
+def test_a_paste_server_section_without_use_is_an_error_not_ignored(tmp_path: Path) -> None:
+    # PasteDeploy reads nothing from a [server:main] that names no server: its port and
+    # threads were silently ignored, and --check-config passed even `threads = x`.
+    ini = tmp_path / "dev.ini"
+    ini.write_text("[app:main]\nuse = call:x:y\n\n[server:main]\nport = 18499\nthreads = 7\n")
+    with pytest.raises(ConfigError, match=r"\[server:main\] has no 'use' line"):
+        paste_server_options(str(ini))
+    ini.write_text("[app:main]\nuse = call:x:y\n")  # no server section at all: no options
+    assert paste_server_options(str(ini)) == {}
+    ini.write_text(
+        "[app:main]\nuse = call:x:y\n\n[server:main]\nuse = egg:strict-wsgiserver\nthreads = 7\n"
+    )
+    assert paste_server_options(str(ini))["threads"] == 7

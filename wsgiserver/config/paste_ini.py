@@ -10,6 +10,7 @@ load the application (`apploader.load_paste` does) or serve.
 
 from __future__ import annotations
 
+import configparser
 import dataclasses
 from collections.abc import Mapping
 from typing import Any
@@ -83,6 +84,15 @@ def _convert(name: str, value: Any, annotation: str) -> Any:
         raise ConfigError(f"paste ini: {name} = {shown(name, value)}: {exc}") from None
 
 
+def _has_section(path: str, section: str) -> bool:
+    parser = configparser.RawConfigParser(strict=False)
+    try:
+        parser.read(path, encoding="utf-8")
+    except (configparser.Error, OSError, UnicodeDecodeError):
+        return False  # PasteDeploy has said what is wrong with the file, if anything
+    return parser.has_section(section)
+
+
 def paste_server_options(path: str, name: str = "main") -> dict[str, Any]:
     """The typed options of `[server:NAME]` of a paste ini ({} if none), without the app.
 
@@ -95,7 +105,14 @@ def paste_server_options(path: str, name: str = "main") -> dict[str, Any]:
     try:
         context = loadwsgi.loadcontext(loadwsgi.SERVER, uri, name=name)
     except LookupError:
-        return {}
+        if not _has_section(path, f"server:{name}"):
+            return {}
+        # PasteDeploy reads no options from a section that names no server: they would be
+        # ignored without a word (the app still served, on the defaults).
+        raise ConfigError(
+            f"[server:{name}] has no 'use' line, so its options cannot be read: "
+            "add 'use = egg:strict-wsgiserver'"
+        ) from None
     except Exception as exc:
         raise ConfigError(f"reading [server:{name}] failed: {describe_failure(exc)}") from exc
     return options_from_ini(context.local_conf)
