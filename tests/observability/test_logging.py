@@ -14,7 +14,11 @@ import pytest
 from tests.server.helpers import RawClient
 from tests.supervisor.helpers import ROOT
 from wsgiserver.errors import ConfigError
-from wsgiserver.observability.logconfig import configure_logging, reopen_log_files
+from wsgiserver.observability.logconfig import (
+    check_log_config,
+    configure_logging,
+    reopen_log_files,
+)
 from wsgiserver.testing import serving
 
 NAMES = ("wsgiserver", "wsgiserver.error", "wsgiserver.access")
@@ -113,6 +117,34 @@ def test_bad_log_config_is_a_one_line_error(
         configure_logging(log_config=str(path), log_level="info", access_log=None)
     assert message in str(info.value)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "log.json: Expecting property name"),
+        ('{"handlers": {"h": {"class": "no.such.Handler"}}}', "handlers 'h': cannot import"),
+        ('{"formatters": {"f": {"()": "no_such_module.make"}}}', "formatters 'f': cannot"),
+        ('{"handlers": []}', "handlers must be a mapping"),
+    ],
+    ids=["not-json", "no-such-class", "no-such-factory", "not-a-mapping"],
+)
+def test_check_config_checks_the_log_config_without_applying_it(
+    content: str, message: str, tmp_path: Path
+) -> None:
+    # --check-config said "configuration OK" for a --log-config the real start refuses.
+    path = tmp_path / "log.json"
+    path.write_text(content)
+    with pytest.raises(ConfigError) as info:
+        check_log_config(str(path))
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+    good = tmp_path / "good.json"
+    log_file = tmp_path / "never-created.log"
+    handlers = {"h": {"class": "logging.FileHandler", "filename": str(log_file)}}
+    good.write_text(json.dumps({"handlers": handlers}))
+    check_log_config(str(good))
+    assert not log_file.exists()  # checked, not applied
 
 
 def test_missing_log_config_fails_at_startup_in_one_line(tmp_path: Path) -> None:

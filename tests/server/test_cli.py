@@ -528,3 +528,14 @@ def test_the_loaded_apps_heap_is_frozen_in_the_process_that_serves(
         frozen = int(client.request(get()).body)
     assert process.stop() == 0
     assert (frozen > baseline + 1000) if freeze else (frozen == baseline), (frozen, baseline)
+
+
+@pytest.mark.parametrize("mode", [[], ["--check-config"]], ids=["serve", "check"])
+def test_a_broken_log_config_fails_the_check_as_it_fails_the_start(
+    tmp_path: Path, mode: list[str]
+) -> None:
+    broken = tmp_path / "log.json"
+    broken.write_text('{"handlers": {"h": {"class": "no.such.Handler"}}}')
+    code, stderr = run_failing(*mode, "--log-config", str(broken), "sample_apps.hello:app")
+    assert code == 2
+    assert_one_line(stderr, "log_config:", "log.json")

@@ -27,7 +27,11 @@ from wsgiserver.config.bind import describe
 from wsgiserver.config.options import Config
 from wsgiserver.errors import EXIT_APP, EXIT_CONFIG, AppLoadError, ConfigError, WSGIServerError
 from wsgiserver.observability.hooks import load_hooks
-from wsgiserver.observability.logconfig import configure_logging, reopen_log_files_soon
+from wsgiserver.observability.logconfig import (
+    check_log_config,
+    configure_logging,
+    reopen_log_files_soon,
+)
 from wsgiserver.server.connections import preflight
 from wsgiserver.server.server import ProcessRole, Server
 from wsgiserver.supervisor import systemd
@@ -59,6 +63,8 @@ def serve(
                 log_level=config.log_level,
                 access_log=config.access_log,
             )
+        elif check and config.log_config is not None:
+            check_log_config(config.log_config)  # what can be checked without applying it
         if config.chdir is not None:
             _change_directory(config.chdir)
         if config.hooks is not None:  # a bad --hooks is a startup error, before any fork

@@ -47,6 +47,28 @@ def read_log_config(path: str) -> dict[str, Any]:
     return data
 
 
+def check_log_config(path: str) -> None:
+    """For --check-config: read `path` and import every class and factory it names, without
+    applying it (which would open its log files); ConfigError (one line) on a problem."""
+    data = read_log_config(path)
+    resolver = logging.config.BaseConfigurator({})
+    for kind in ("formatters", "filters", "handlers"):
+        entries = data.get(kind, {})
+        if not isinstance(entries, dict):
+            raise ConfigError(f"log_config: {path}: {kind} must be a mapping")
+        for name, entry in entries.items():
+            target = entry.get("()", entry.get("class")) if isinstance(entry, dict) else None
+            if not isinstance(target, str):
+                continue
+            try:
+                resolver.resolve(target)
+            except (ValueError, ImportError) as exc:
+                message = " ".join(str(exc.__cause__ or exc).split())
+                raise ConfigError(
+                    f"log_config: {path}: {kind} {name!r}: cannot import {target!r}: {message}"
+                ) from None
+
+
 def apply_log_config(path: str) -> None:
     """Read and apply `path`; ConfigError (one line) if it is unreadable or invalid."""
     data = read_log_config(path)
