@@ -14,6 +14,7 @@ import pytest
 
 from tests.metrics.promtext import Family, get, parse, value
 from wsgiserver.observability import metrics as m
+from wsgiserver.server import admin as admin_module
 from wsgiserver.server.server import Timing
 from wsgiserver.testing import RunningServer, serving
 from wsgiserver.types import StartResponse
@@ -106,6 +107,23 @@ def test_admin_listener_parses_with_the_protocol_layer(request_bytes: bytes, sta
             data += chunk
     assert data.startswith(b"HTTP/1.1 %d " % status), data[:100]
     assert b"\r\nConnection: close\r\n" in data.partition(b"\r\n\r\n")[0] + b"\r\n"
+
+
+def test_idle_connections_cannot_lock_the_probes_out() -> None:
+    # The admin listener keeps at most MAX_CLIENTS connections: the newest one used to be
+    # closed, so clients that connect and send nothing made every probe fail.
+    with serving(hello, admin_bind="127.0.0.1:0") as running:
+        address = admin(running)
+        idle = [
+            socket.create_connection(address, timeout=BOUND)
+            for _ in range(admin_module.MAX_CLIENTS + 8)
+        ]
+        try:
+            assert get(*address, "/healthz")[0] == 200
+            assert idle[0].recv(1) == b""  # the oldest made room
+        finally:
+            for sock in idle:
+                sock.close()
 
 
 def test_readyz_fails_while_draining_and_healthz_still_answers() -> None:

@@ -130,8 +130,14 @@ class AdminServer:
             except OSError:
                 return
             if len(self._clients) >= MAX_CLIENTS:
-                sock.close()
-                continue
+                # Full of clients that send nothing: the oldest one that has not been
+                # answered makes room. Refusing the newcomer instead let 64 idle connections
+                # lock the liveness probe out (a restart loop under Kubernetes).
+                waiting = [c for c in self._clients.values() if c.outbox is None]
+                if not waiting:
+                    sock.close()
+                    continue
+                self._drop(min(waiting, key=lambda c: c.deadline))
             sock.setblocking(False)
             client = _Client(sock)
             self._clients[sock.fileno()] = client
