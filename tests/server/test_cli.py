@@ -171,16 +171,19 @@ def test_serves_and_stops_on_signal(cli: list[CliProcess], signum: int) -> None:
     assert not any("Traceback" in line for line in process.lines)
 
 
-def test_sighup_in_single_process_mode_is_logged_and_ignored(
-    cli: list[CliProcess], tmp_path: Path
+@pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU, signal.SIGUSR2])
+def test_supervisor_signals_in_single_process_mode_are_logged_and_ignored(
+    cli: list[CliProcess], tmp_path: Path, signum: signal.Signals
 ) -> None:
+    # Their default actions end the process (HUP, USR2) or stop it until a SIGCONT (TTIN,
+    # TTOU: every request then hung, and nothing was logged).
     pid = tmp_path / "server.pid"
     process = start(cli, "--bind", "127.0.0.1:0", "--pid", str(pid), "sample_apps.hello:app")
     address = process.address()
     with RawClient(address) as client:
         assert client.request(get("/before")).status == 200
-        process.proc.send_signal(signal.SIGHUP)
-        process.wait_for("received SIGHUP, ignored")
+        process.proc.send_signal(signum)
+        process.wait_for(f"received {signum.name}, ignored")
         assert client.request(get("/after")).status == 200  # same connection, same process
     assert pid.exists()
     assert process.stop() == 0

@@ -343,3 +343,22 @@ def test_usr1_reopens_the_log_files_after_a_rotation(
     assert "GET /after " not in old
     assert new.count("GET /after ") == 4
     assert "GET /before " not in new
+
+
+def test_usr2_is_logged_and_ignored_by_the_supervisor_and_its_workers(start: Start) -> None:
+    # gunicorn's binary upgrade: its default action ended the supervisor and the workers.
+    server = start("--bind", "127.0.0.1:0", "--workers", "2", "app:app")
+    address = server.address()
+    server.wait_for(r"worker \d+ ready", count=2)
+    server.send(signal.SIGUSR2)
+    server.wait_for("received SIGUSR2, ignored: to load new code, send SIGHUP")
+    for child in children(server.pid):
+        os.kill(child, signal.SIGUSR2)  # as `systemctl kill` sends it to every process
+        # Then a signal the worker answers: a worker that USR2 ended never does.
+        os.kill(child, signal.SIGUSR1)
+        server.wait_for(rf"worker {child}: reopened 0 log file\(s\)$")
+    with RawClient(address) as client:
+        assert client.request(get()).status == 200
+    assert server.stop() == 0
+    assert not any("exited unexpectedly" in line for line in server.lines)
+    assert not any("Traceback" in line for line in server.lines)

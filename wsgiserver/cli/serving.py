@@ -270,16 +270,20 @@ def run(server: Server) -> int:
         # handlers' locks may be held by the code this handler interrupted.
         reopen_log_files_soon("received SIGUSR1")
 
-    def no_reload(_signum: int, _frame: object) -> None:
-        # One process cannot reload its app in place; dying (SIGHUP's default) would drop
-        # in-flight requests and leave the pid file behind, e.g. under ExecReload=kill -HUP.
-        log.warning("received SIGHUP, ignored: reloading needs the supervisor (--workers N)")
+    def no_reload(signum: int, _frame: object) -> None:
+        # One process cannot reload its app in place, nor add or remove workers; the
+        # default actions would end it (HUP, USR2), dropping in-flight requests and leaving
+        # the pid file behind (ExecReload=kill -HUP), or stop it until a SIGCONT (TTIN,
+        # TTOU), every request hanging meanwhile.
+        name = signal.Signals(signum).name
+        log.warning("received %s, ignored: it needs the supervisor (--workers N)", name)
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        if hasattr(signal, "SIGHUP"):
-            signal.signal(signal.SIGHUP, no_reload)
+        for name in ("SIGHUP", "SIGTTIN", "SIGTTOU", "SIGUSR2"):
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), no_reload)
         if hasattr(signal, "SIGUSR1"):
             signal.signal(signal.SIGUSR1, reopen_logs)
     try:

@@ -81,6 +81,7 @@ SIGNALS = (
     signal.SIGTTIN,
     signal.SIGTTOU,
     signal.SIGUSR1,
+    signal.SIGUSR2,
     signal.SIGCHLD,
 )
 ABORT_GRACE = 1.0  # seconds between SIGABRT (stacks logged) and SIGKILL for a stuck worker
@@ -307,6 +308,8 @@ class Supervisor:
         elif signum == signal.SIGTTOU:
             self.target = max(1, self.target - 1)
             log.info("received SIGTTOU: %d workers", self.target)
+        elif signum == signal.SIGUSR2:  # gunicorn's binary upgrade; its default ends us
+            log.warning("received SIGUSR2, ignored: to load new code, send SIGHUP")
 
     def _stop(self, signum: int, grace: float) -> None:
         systemd.notify("STOPPING=1")

@@ -55,7 +55,7 @@ def reset_signals() -> None:
     enqueue, so a stop sent now must take its default action (the server installs its own)."""
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGCHLD):
         signal.signal(signum, signal.SIG_DFL)  # until the server runs: stop means exit
-    for signum in (signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU):
+    for signum in (signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU, signal.SIGUSR2):
         signal.signal(signum, signal.SIG_IGN)
     # Log rotation, passed on by the supervisor: from the start, or a worker still loading
     # the app would keep writing to the renamed files.
