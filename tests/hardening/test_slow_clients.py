@@ -120,6 +120,24 @@ def test_timeouts_must_be_finite_in_the_api_too(name: str, value: float) -> None
         Config(**{name: value})  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    "name", ["keepalive_timeout", "graceful_timeout", "send_timeout", "request_timeout"]
+)
+def test_durations_have_a_ceiling(name: str) -> None:
+    # The poller and thread waits take milliseconds as a C int: 1e10 s was accepted, then
+    # crashed the start or the stop with an OverflowError traceback.
+    assert getattr(Config.from_options({name: 1_000_000.0}), name) == 1_000_000.0
+    with pytest.raises(ConfigError, match=f"{name} must be at most 1000000 seconds"):
+        Config.from_options({name: 1e10})
+
+
+def test_the_backlog_has_a_ceiling() -> None:
+    # listen() takes a C int: 2**31 passed --check-config, then the start died.
+    assert Config(backlog=2**31 - 1).backlog == 2**31 - 1
+    with pytest.raises(ConfigError, match="backlog must be at most 2147483647"):
+        Config(backlog=2**31)
+
+
 # -- slow readers -------------------------------------------------------------------------
 
 

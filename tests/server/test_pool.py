@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.server.helpers import Environ, RawClient, StartResponse, get
+from tests.server.helpers import Environ, RawClient, StartResponse, echo_app, get
 from wsgiserver.server.pool import (
     BUSY_CPU_SHARE,
     GROWTH_CPU_SHARE,
@@ -391,3 +391,29 @@ def test_blocked_threads_below_max_threads_are_not_reported(
         for client in clients:
             client.join(BOUND)
     assert not [r for r in caplog.records if "--max-threads" in r.getMessage()]
+
+
+def test_a_thread_the_system_refuses_leaves_the_server_serving_with_the_others(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # --threads 200000 was a RuntimeError traceback ("can't start new thread") at start.
+    started: list[threading.Thread] = []
+    real_start = threading.Thread.start
+
+    def limited_start(thread: threading.Thread) -> None:
+        if thread.name == "wsgiserver-worker":
+            if len(started) >= 2:
+                raise RuntimeError("can't start new thread")
+            started.append(thread)
+        real_start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", limited_start)
+    with (
+        serving(echo_app, threads=5, max_threads=5) as srv,
+        RawClient((srv.host, srv.port)) as client,
+    ):
+        assert client.request(get("/x")).status == 200
+        assert len(srv.server.worker_threads()) == 2
+    log = srv.log_text()
+    assert log.count("cannot start another worker thread") == 1  # not once per thread
+    assert "can't start new thread" in log

@@ -295,7 +295,7 @@ def run(server: Server) -> int:
                 describe(server.addresses, tls=server.config.certfile is not None),
             )
             server.serve_forever()
-    except OSError as exc:  # the pid file
+    except OSError as exc:  # the pid file, or no thread could start
         server.shutdown()
         return fail(exc, EXIT_CONFIG)
     log.info("stopped")

@@ -56,6 +56,8 @@ H2C_PEERS = ("trusted", "all", "none")
 # of the CPU count: validation does no I/O, and a config checked on one machine (CI) must
 # mean the same on another. (gunicorn and uvicorn accept any positive count.)
 MAX_WORKERS = 256
+MAX_SECONDS = 1_000_000  # the longest duration any option takes (see Config.__post_init__)
+MAX_BACKLOG = 2**31 - 1  # listen() takes a C int (the kernel caps it lower: somaxconn)
 
 
 # The topics options are grouped by, in order, with a sentence on what each is about: the
@@ -564,6 +566,16 @@ class Config:
 
     def __post_init__(self) -> None:
         _check_types(self)
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            # Every float option is a duration: the poller and the thread waits take it in
+            # milliseconds as a C int, so a larger one crashed the start or the stop.
+            if type(value) is float and value > MAX_SECONDS:
+                raise ConfigError(
+                    f"{f.name} must be at most {MAX_SECONDS} seconds (11 days), got {value:g}"
+                )
+        if self.backlog > MAX_BACKLOG:
+            raise ConfigError(f"backlog must be at most {MAX_BACKLOG}, got {self.backlog}")
         if not self.bind:
             raise ConfigError("bind: at least one address is needed")
         for address in self.bind:

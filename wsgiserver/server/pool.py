@@ -94,12 +94,20 @@ class ThreadPool:
 
     # -- threads ----------------------------------------------------------------------------
 
-    def start(self, target: Callable[[], None], name: str = "wsgiserver-worker") -> None:
-        """Start a pool thread running `target` (which calls `finished()` at its end)."""
+    def start(self, target: Callable[[], None], name: str = "wsgiserver-worker") -> str | None:
+        """Start a pool thread running `target` (which calls `finished()` at its end). None
+        once started; why not if the system refused a thread (a memory or process limit):
+        the pool goes on with the threads it has."""
         thread = threading.Thread(target=target, name=name, daemon=True)
         with self._lock:
             self.threads.add(thread)
-        thread.start()
+        try:
+            thread.start()
+        except RuntimeError as exc:  # "can't start new thread"
+            with self._lock:
+                self.threads.discard(thread)
+            return str(exc)
+        return None
 
     def start_extra(self, target: Callable[[], None], name: str) -> None:
         """Start a thread that is waited for on stopping but takes no turn (a drain thread)."""
@@ -186,7 +194,7 @@ class ThreadPool:
         """Under the lock: a thread that found no work for `idle_seconds` may exit."""
         return len(self.threads) > self.minimum
 
-    def add_poller(self, start_thread: Callable[[], None]) -> None:
+    def add_poller(self, start_thread: Callable[[], object]) -> None:
         """One more thread to take work: wake a spare, or call `start_thread` (outside the
         lock), unless the pool is at its maximum."""
         with self._lock:

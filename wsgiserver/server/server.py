@@ -261,6 +261,7 @@ class Server:
         self._track_queue = metrics is not None or bool(config.queue_timeout)
         self._saturated_since = 0.0
         self._exhausted_warned = -EXHAUSTED_WARNING_INTERVAL  # when it was last said
+        self._thread_refused_warned = -EXHAUSTED_WARNING_INTERVAL  # the same, for threads
         self._tick = role.tick
         self._tick_interval = role.tick_interval
         self._drain = role.drain
@@ -348,12 +349,12 @@ class Server:
                 self._poller.arm(fd)
             # One thread is enough to answer the first request; the rest of the minimum
             # starts right after, so embedding (start, one request, stop) stays fast.
-            self._start_thread()
+            if not self._start_thread():  # said in the log; the command line says it too
+                raise OSError("cannot start a worker thread: the system refused it")
             self._serving.set()
             for _ in range(self.config.threads - 1):
-                if self._stopping.is_set():
+                if self._stopping.is_set() or not self._start_thread():
                     break
-                self._start_thread()
             self._housekeep()
         finally:
             self._stop_everything()
@@ -739,8 +740,21 @@ class Server:
 
     # -- worker threads -------------------------------------------------------------------
 
-    def _start_thread(self) -> None:
-        self._pool.start(self._work)
+    def _start_thread(self) -> bool:
+        """One more pool thread; False (said once a minute) if the system refused it."""
+        refused = self._pool.start(self._work)
+        if refused is None:
+            return True
+        now = time.monotonic()
+        if now >= self._thread_refused_warned + EXHAUSTED_WARNING_INTERVAL:
+            self._thread_refused_warned = now
+            log.warning(
+                "cannot start another worker thread (%d running): %s; serving with those "
+                "(lower --threads and --max-threads, or raise the process's limits)",
+                len(self._pool.threads),
+                refused,
+            )
+        return False
 
     def _work(self) -> None:
         poller = self._poller
