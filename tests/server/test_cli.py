@@ -542,3 +542,18 @@ def test_a_broken_log_config_fails_the_check_as_it_fails_the_start(
     code, stderr = run_failing(*mode, "--log-config", str(broken), "sample_apps.hello:app")
     assert code == 2
     assert_one_line(stderr, "log_config:", "log.json")
+
+
+def test_options_cannot_be_abbreviated() -> None:
+    # argparse takes `--thread 3` for `--threads 3` by default: an option added later with
+    # the same prefix would change what an existing command line means.
+    code, stderr = run_failing("--thread", "3", "--bind", "127.0.0.1:0", "sample_apps.hello:app")
+    assert code == 2
+    assert_one_line(stderr, "unrecognized arguments: --thread")
+
+
+def test_an_address_given_twice_is_an_option_error() -> None:
+    # It used to fail at the second bind, as "address already in use" by the server itself.
+    code, stderr = run_failing("--bind", "127.0.0.1:18765", "--bind", "127.0.0.1:18765", "x:app")
+    assert code == 2
+    assert_one_line(stderr, "bind: '127.0.0.1:18765' is given twice")

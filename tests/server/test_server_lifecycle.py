@@ -6,7 +6,9 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -17,6 +19,7 @@ from typing import Any
 import pytest
 
 from tests.server.helpers import Environ, RawClient, StartResponse, get, path_app
+from tests.supervisor.helpers import Proc
 from wsgiserver.config.bind import BindAddress
 from wsgiserver.errors import BindError, NotAWSGIApp
 from wsgiserver.server import listeners
@@ -543,3 +546,43 @@ def test_accepted_tcp_connections_have_nagle_disabled() -> None:
         assert transports
         for transport in transports:
             assert transport.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+
+
+SERVE_SCRIPT = """
+import logging, sys
+import wsgiserver
+
+logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+
+def app(environ, start_response):
+    sys.stderr.write("app entered\\n"); sys.stderr.flush()
+    body = environ["wsgi.input"].read()
+    start_response("200 OK", [])
+    return [b"%d" % len(body)]
+
+wsgiserver.serve(app, bind="127.0.0.1:0")
+sys.stderr.write("serve returned\\n")
+"""
+
+
+def test_serve_stops_gracefully_on_sigterm(tmp_path: Path) -> None:
+    # `docker stop` sends SIGTERM: its default action ended a script calling serve() at
+    # once, cutting the request in flight.
+    script = tmp_path / "serve_it.py"
+    script.write_text(SERVE_SCRIPT)
+    process = Proc([sys.executable, str(script)], tmp_path)
+    try:
+        host, port = process.wait_for(r"serving on (\S+):(\d+)").groups()
+        with RawClient((host, int(port))) as client:
+            # Over the 64 KiB a body may be received in before the app runs: the app is in.
+            client.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 70000\r\n\r\n")
+            process.wait_for("app entered")
+            process.send(signal.SIGTERM)
+            client.send(b"x" * 70000)
+            response = client.read_response()
+            assert response.status == 200
+            assert response.body == b"70000"
+        assert process.wait() == 0
+        process.wait_for("serve returned")
+    finally:
+        process.kill()

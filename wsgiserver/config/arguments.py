@@ -39,6 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
         usage="%(prog)s [options] APP\n       %(prog)s [options] --paste FILE.ini",
         description="Serve a WSGI application over HTTP/1.1 (and HTTP/2 with --http2).",
         epilog="Example: python -m wsgiserver --bind 127.0.0.1:8080 myproject.wsgi:application",
+        # `--thread 3` must not mean `--threads 3`: an option added later with the same
+        # prefix would silently change what an existing command line does.
+        allow_abbrev=False,
     )
     parser.add_argument("--version", action="version", version=f"wsgiserver {__version__}")
     _add_config_arguments(parser)

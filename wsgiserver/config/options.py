@@ -578,11 +578,18 @@ class Config:
             raise ConfigError(f"backlog must be at most {MAX_BACKLOG}, got {self.backlog}")
         if not self.bind:
             raise ConfigError("bind: at least one address is needed")
+        seen = set()
         for address in self.bind:
             try:
-                parse_bind(address)
+                parsed = parse_bind(address)
             except ValueError as exc:
                 raise ConfigError(f"bind: {exc}") from None
+            # The second bind would fail as "address already in use", by the server itself.
+            # Port 0 twice is two ports the system picks.
+            ephemeral = parsed.path is None and parsed.fd is None and parsed.port == 0
+            if parsed in seen and not ephemeral:
+                raise ConfigError(f"bind: {address!r} is given twice")
+            seen.add(parsed)
         _positive("threads", self.threads)
         _positive("max_threads", self.max_threads)
         if self.max_threads < self.threads:

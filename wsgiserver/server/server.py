@@ -38,6 +38,7 @@ import logging
 import os
 import select
 import selectors
+import signal
 import socket
 import sys
 import threading
@@ -1173,14 +1174,23 @@ def _unlink_quietly(path: str) -> None:
 
 
 def serve(app: WSGIApp, **options: Any) -> None:
-    """Serve `app` until interrupted: `serve(app, bind="127.0.0.1:8080", threads=8)`."""
+    """Serve `app` until interrupted: `serve(app, bind="127.0.0.1:8080", threads=8)`.
+
+    Ctrl-C, and SIGTERM when called from the main thread (what `docker stop`, systemd and
+    Kubernetes send; its default action would end the process mid-request), stop it
+    gracefully."""
     server = Server(app, **options)
     log.info("serving on %s", ", ".join(str(a) for a in server.addresses))
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, lambda _signum, _frame: server.shutdown())
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
         server.shutdown()
 
 
