@@ -38,6 +38,22 @@ def test_generated_ids_are_unique_and_logged() -> None:
     assert echoed is None  # not echoed by default
 
 
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GET / HTTP/1.1\r\nHost: x\r\nBad : y\r\n\r\n",  # 400, a head refused
+        b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999\r\n\r\n",  # 413
+    ],
+    ids=["400", "413"],
+)
+def test_a_request_the_server_refuses_has_an_id_too(request_bytes: bytes) -> None:
+    # docs/observability.rst: every request gets an id. Refused ones had "" in the log.
+    with serving(request_id_app) as srv, RawClient(srv.address) as client:
+        assert client.request(request_bytes).status in (400, 413)
+        (record,) = srv.wait_for_requests(1)
+    assert GENERATED.fullmatch(record.request_id)
+
+
 def test_trusted_proxy_id_is_used_and_echoed() -> None:
     with serving(request_id_app, echo_request_id=True) as srv:
         body, echoed = ask(srv.address, b"X-Request-ID: from-proxy-42\r\n")

@@ -117,11 +117,18 @@ class Records:
         self._sink(record)
 
     def error(
-        self, request: Request | None, status: int, body_bytes: int, line: bytes = b""
+        self,
+        request: Request | None,
+        status: int,
+        body_bytes: int,
+        line: bytes = b"",
+        *,
+        request_id: str = "",
     ) -> None:
         """One record for a request the server answered with an error itself (or, with
         status 0, one whose client left before it could be answered). Without a parsed
-        `request`, `line` is the request line of a head that was refused, if it had one."""
+        `request`, `line` is the request line of a head that was refused, if it had one.
+        `request_id` is its id when the app never gave it one (every request has an id)."""
         opened, self._open = self._open, None
         if opened is not None:
             record, outcome = opened
@@ -133,6 +140,8 @@ class Records:
                 record = RequestRecord(remote=remote[0] if remote else "-", started=time.time())
                 _fill_from_line(record, line)
             outcome = Outcome()
+        if not outcome.request_id:
+            outcome.request_id = request_id
         self.end(record, outcome, status, body_bytes)
 
 

@@ -719,8 +719,19 @@ class Transport:
             finally:
                 if self._records is not None:
                     line = conn.refused_request_line
-                    self._records.error(conn.request, exc.status, content_size(answer), line)
+                    self._records.error(
+                        conn.request,
+                        exc.status,
+                        content_size(answer),
+                        line,
+                        request_id=self._new_request_id(),
+                    )
         return self._start_linger()
+
+    def _new_request_id(self) -> str:
+        """An id for a request the server answers itself, before the gateway gives one."""
+        ids = self._gateway.request_ids
+        return ids({}, self.remote) if ids is not None else ""
 
     def _finish(self) -> int:
         """After the last response: close, lingering if the client may still be sending; a
@@ -791,7 +802,9 @@ class Transport:
             self._channel.send_quietly(answer)
             if self._pending is not None and self._records is not None:
                 # A complete head was answered: one access record, as for any other error.
-                self._records.error(self._pending, 408, content_size(answer))
+                self._records.error(
+                    self._pending, 408, content_size(answer), request_id=self._new_request_id()
+                )
         elif self._metrics is not None and self._linger_until is None:
             self._metrics.here().timeout("keepalive")
         return self.close()
