@@ -3,6 +3,7 @@ systemd helpers, the pid file, and the Server hooks the workers use."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -179,6 +180,30 @@ def test_max_requests_asks_to_be_recycled_at_once_and_once() -> None:
         assert os.read(read_end, 16) == RETIRE
         heart.tick(0.0)  # the tick sees it is already retiring: no second request
         assert os.read(read_end, 16) == BEAT
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
+def test_a_worker_over_max_worker_memory_before_any_request_is_not_recycled(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A limit below a fresh worker's memory recycled workers in a tight loop (96 forks in
+    # 5 s): a new one would be no smaller. It is said once, and recycling waits for a
+    # request, after which the memory may have grown because of it.
+    read_end, write_end = os.pipe()
+    try:
+        heart = Heart(Config(max_worker_memory=1), write_end, os.getppid())  # any RSS is over
+        os.set_blocking(read_end, False)
+        with caplog.at_level(logging.WARNING, "wsgiserver.error"):
+            heart.tick(0.0)
+            heart.tick(0.0)
+        assert os.read(read_end, 16) == BEAT + BEAT  # no RETIRE
+        warned = [r.getMessage() for r in caplog.records if "before any request" in r.getMessage()]
+        assert len(warned) == 1
+        heart.count(RequestRecord(remote="-"))
+        heart.tick(0.0)
+        assert os.read(read_end, 16) == RETIRE + BEAT
     finally:
         os.close(read_end)
         os.close(write_end)
