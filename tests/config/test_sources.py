@@ -251,6 +251,11 @@ def test_missing_config_file_is_an_error(tmp_path: Path) -> None:
             {"WSGISERVER_THRADS": "1"},
             "WSGISERVER_THRADS (environment): unknown option; did you mean WSGISERVER_THREADS?",
         ),
+        (
+            # The hint is found without regard to case (it was WSGISERVER_PID).
+            {"WSGISERVER_threads": "8"},
+            "WSGISERVER_threads (environment): unknown option; did you mean WSGISERVER_THREADS?",
+        ),
         ({"WSGISERVER_": "1"}, "WSGISERVER_ (environment): unknown option"),
     ],
 )

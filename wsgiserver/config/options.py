@@ -127,8 +127,11 @@ HIDDEN = "<hidden>"
 def did_you_mean(word: str, known: Iterable[str]) -> str:
     """`; did you mean NAME?` with the known name closest to a mistyped `word`, or "" when
     none is close: the hint of every "unknown option" error, whatever its source."""
-    close = difflib.get_close_matches(word, list(known), n=1)
-    return f"; did you mean {close[0]}?" if close else ""
+    # Without regard to case: WSGISERVER_threads is closest to WSGISERVER_THREADS, not to
+    # the name that happens to share most of its upper-case letters.
+    by_folded = {name.casefold(): name for name in known}
+    close = difflib.get_close_matches(word.casefold(), list(by_folded), n=1)
+    return f"; did you mean {by_folded[close[0]]}?" if close else ""
 
 
 def shown(name: str, value: Any, render: Callable[[Any], str] = repr) -> str:
