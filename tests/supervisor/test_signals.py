@@ -36,6 +36,8 @@ def test_term_finishes_in_flight_and_backlog_then_exits_0(start: Start) -> None:
         queued.send(get("/queued"))
         server.send(signal.SIGTERM)
         server.wait_for(r"worker \d+: stopping gracefully")
+        server.send(signal.SIGHUP)  # no reload in the middle of a stop, and it says so
+        server.wait_for(r"received SIGHUP while stopping: ignored \(SIGINT stops now\)")
         in_flight.send(b"x" * 70000)
         response = in_flight.read_response()
         assert response.status == 200

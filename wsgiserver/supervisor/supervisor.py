@@ -285,9 +285,12 @@ class Supervisor:
             for worker in self.workers.values():
                 _kill(worker.pid, signal.SIGUSR1)
             return
-        if signum == signal.SIGCHLD or (self.stopping is not None and signum != signal.SIGINT):
+        if signum == signal.SIGCHLD:
             return
         name = signal.Signals(signum).name
+        if self.stopping is not None and signum != signal.SIGINT:
+            log.info("received %s while stopping: ignored (SIGINT stops now)", name)
+            return
         if signum == signal.SIGTERM:
             log.info("received %s, stopping gracefully", name)
             self._stop(signal.SIGTERM, self.config.graceful_timeout + 1.0)
