@@ -251,6 +251,24 @@ def test_file_wrapper_over_tls(certs: Certs, tmp_path: Path, path: str) -> None:
     assert hashlib.sha256(body).digest() == hashlib.sha256(data).digest()
 
 
+def test_a_large_body_in_one_piece_arrives_whole_over_tls(certs: Certs) -> None:
+    # The rest of a write that could not finish goes out in slices; an SSL write must be
+    # retried with at least the bytes it was given, so the first attempt takes one slice
+    # only: given the whole 8 MB, its retry failed with "bad length" and cut the body.
+    data = os.urandom(8_000_000)
+
+    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Length", str(len(data)))])
+        return [data]
+
+    with serving(app, **tls_options(certs)) as srv:
+        status, body = https_get(srv, certs.client_context(), "/")
+        (record,) = srv.wait_for_requests(1)
+    assert status == 200
+    assert hashlib.sha256(body).digest() == hashlib.sha256(data).digest()
+    assert record.body_bytes == len(data)
+
+
 def test_encrypted_key_with_password(certs: Certs) -> None:
     options: dict[str, Any] = {"certfile": certs.cert, "keyfile": certs.encrypted_key}
     with serving(environ_app, keyfile_password=KEY_PASSWORD, **options) as srv:

@@ -221,8 +221,14 @@ class SocketChannel:
         if self._metrics is not None:
             self._metrics.here().add(m.BYTES_OUT, len(data))
         sock = self.sock
+        first: bytes | memoryview = data
+        if self.tls and len(data) > SEND_SLICE:
+            # An SSL write that could not finish must be retried with the same bytes, at
+            # least as many (OpenSSL: "bad length" otherwise): the loop below retries with
+            # one slice, so the first attempt takes no more than that.
+            first = memoryview(data)[:SEND_SLICE]
         try:
-            sent = sock.send(data)
+            sent = sock.send(first)
         except _WOULD_BLOCK:
             sent = 0
         except OSError as exc:
