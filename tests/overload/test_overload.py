@@ -91,6 +91,31 @@ def test_an_app_blocked_in_sleep_sees_the_exception_when_sleep_returns() -> None
 
 
 @pytest.mark.interrupts_threads
+def test_an_app_woken_by_the_timeout_records_the_504_it_got() -> None:
+    # The app waits for a body that never comes: the socket's shutdown wakes it, often
+    # before the housekeeper had noted the 504's size, and the record then said 0.
+    def reader(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        environ["wsgi.input"].read()
+        start_response("200 OK", [("Content-Length", "2")])
+        return [b"ok"]
+
+    bodies = []
+    with serving(reader, request_timeout=0.2) as running:
+        for _ in range(10):
+            with socket.create_connection((running.host, running.port), timeout=BOUND) as sock:
+                sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
+                data = b""
+                while chunk := sock.recv(65536):
+                    data += chunk
+            assert data.startswith(b"HTTP/1.1 504 ")
+            bodies.append(data.partition(b"\r\n\r\n")[2])
+        running.stop()
+        records = running.access_records
+        running.take_app_errors()
+    assert [(r.status, r.body_bytes) for r in records] == [(504, len(b)) for b in bodies]
+
+
+@pytest.mark.interrupts_threads
 def test_a_504_answering_head_has_no_content() -> None:
     # RFC 9110 section 9.3.2: the housekeeper's 504 follows the HEAD rule too.
     released = threading.Event()

@@ -55,6 +55,7 @@ class SocketChannel:
         "body_received",
         "body_started",
         "interrupted",
+        "last_word",
         "sock",
         "tls",
         "unsent",
@@ -85,6 +86,7 @@ class SocketChannel:
         self.body_started: float | None = None  # when we first waited for this body's bytes
         self.body_received = 0
         self.interrupted = False  # the request deadline fired: nothing more may be sent
+        self.last_word: bytes | None = None  # what `interrupt` sent (a 504), once it has
         # Bytes handed to a send or sendfile that failed and did not go out (the access
         # record's body size subtracts them).
         self.unsent = 0
@@ -286,11 +288,12 @@ class SocketChannel:
             raise
         return handed
 
-    def interrupt(self, last_word: bytes | None, *, reset: bool = False) -> bool:
+    def interrupt(self, last_word: bytes | None, *, reset: bool = False) -> None:
         """From another thread (the request deadline): send `last_word` if nothing is being
-        sent and it is safe (True if it went out), then shut the socket down, never close it
-        (its owner thread still holds it and closes the descriptor itself; its later writes
-        fail quietly).
+        sent and it is safe (then kept in `self.last_word`, set before `interrupted`, so the
+        owner thread that sees the one sees the other), then shut the socket down, never
+        close it (its owner thread still holds it and closes the descriptor itself; its later
+        writes fail quietly).
         `reset`: the response under way is close-delimited, so the connection must end in a
         reset (`abort`), which the owner sends when it closes: only the receiving side is
         shut down here (a FIN now would make the cut body look whole), and a send the owner
@@ -301,12 +304,12 @@ class SocketChannel:
         """
         lock = self._send_lock
         got = lock.acquire(blocking=False) if lock is not None else False
-        said = False
         try:
-            self.interrupted = True
             if got and last_word is not None and not self.tls:
                 with contextlib.suppress(OSError):
-                    said = self.sock.send(last_word) == len(last_word)
+                    if self.sock.send(last_word) == len(last_word):
+                        self.last_word = last_word
+            self.interrupted = True  # under the lock: no send of the owner's comes after
         finally:
             if got and lock is not None:
                 lock.release()
@@ -314,7 +317,6 @@ class SocketChannel:
             self._reset_on_close()
         with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_RD if reset else socket.SHUT_RDWR)
-        return said
 
     # -- ending ---------------------------------------------------------------------------
 

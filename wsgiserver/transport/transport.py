@@ -124,7 +124,6 @@ class Transport:
         "_setup",
         "_sniff",
         "_spool",
-        "_timeout_answer",
         "_timeouts",
         "conn",
         "deadline",
@@ -181,8 +180,6 @@ class Transport:
         # `header` seconds of accept, each later head within `header` of its first byte.
         self._head_deadline: float | None = time.monotonic() + timeouts.header
         self._linger_until: float | None = None
-        # The request deadline's 504, for the access record: its content bytes, once sent.
-        self._timeout_answer: int | None = None
         self._pending: Request | None = None  # a request whose body arrives before the app
         self._chunked = chunked
         # The chunked body of `_pending`, received before the app runs (gateway/spool.py).
@@ -567,9 +564,7 @@ class Transport:
                 extra=self._gateway.date(),
                 head_request=conn.answers_head,
             )
-        said = self._channel.interrupt(last_word, reset=self._cut_unframed())
-        if said and last_word is not None:
-            self._timeout_answer = content_size(last_word)  # read after `interrupted` is seen
+        self._channel.interrupt(last_word, reset=self._cut_unframed())
 
     def _cut_unframed(self) -> bool:
         """The response under way is close-delimited: if it ends early, only a reset tells
@@ -645,9 +640,11 @@ class Transport:
                 log_close_error(outcome)
             if record is not None and records is not None:
                 channel = self._channel
-                timeout_answer = self._timeout_answer if channel.interrupted else None
-                if timeout_answer is not None:
-                    records.end(record, outcome, 504, timeout_answer)
+                said = channel.last_word if channel.interrupted else None
+                if said is not None:  # the request deadline's 504 (`_abort_for_timeout`)
+                    records.end(record, outcome, 504, content_size(said))
+                elif channel.interrupted and not outcome.status:
+                    records.end(record, outcome, 504, 0)  # TLS: it could not be sent
                 elif channel.unsent:  # cut: what the failed sends did not get out is not sent
                     records.end(
                         record, outcome, status, max(0, outcome.body_bytes - channel.unsent)
