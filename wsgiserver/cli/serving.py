@@ -271,19 +271,24 @@ def run(server: Server) -> int:
         reopen_log_files_soon("received SIGUSR1")
 
     def no_reload(signum: int, _frame: object) -> None:
-        # One process cannot reload its app in place, nor add or remove workers; the
-        # default actions would end it (HUP, USR2), dropping in-flight requests and leaving
-        # the pid file behind (ExecReload=kill -HUP), or stop it until a SIGCONT (TTIN,
-        # TTOU), every request hanging meanwhile.
+        # One process cannot reload its app in place; the default actions would end it,
+        # dropping in-flight requests and leaving the pid file behind (ExecReload=kill -HUP).
         name = signal.Signals(signum).name
         log.warning("received %s, ignored: it needs the supervisor (--workers N)", name)
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        for name in ("SIGHUP", "SIGTTIN", "SIGTTOU", "SIGUSR2"):
+        for name in ("SIGHUP", "SIGUSR2"):
             if hasattr(signal, name):
                 signal.signal(getattr(signal, name), no_reload)
+        # TTIN and TTOU add and remove workers under the supervisor; here their default
+        # action would stop the process until a SIGCONT, every request hanging. Ignored
+        # without a word: the terminal sends TTOU to a background process that writes to
+        # it (stty tostop), and a handler that logs there would be called again, forever.
+        for name in ("SIGTTIN", "SIGTTOU"):
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), signal.SIG_IGN)
         if hasattr(signal, "SIGUSR1"):
             signal.signal(signal.SIGUSR1, reopen_logs)
     try:
