@@ -30,7 +30,7 @@ from wsgiserver.observability.hooks import load_hooks
 from wsgiserver.observability.logconfig import (
     check_log_config,
     configure_logging,
-    reopen_log_files_soon,
+    reopen_logs_on_sigusr1,
 )
 from wsgiserver.server.connections import preflight
 from wsgiserver.server.server import ProcessRole, Server
@@ -265,11 +265,6 @@ def run(server: Server) -> int:
         )
         systemd.notify("STOPPING=1")
 
-    def reopen_logs(_signum: int, _frame: object) -> None:
-        # Log rotation (SIGUSR1's default action would end the process). Not here: the
-        # handlers' locks may be held by the code this handler interrupted.
-        reopen_log_files_soon("received SIGUSR1")
-
     def no_reload(signum: int, _frame: object) -> None:
         # One process cannot reload its app in place; the default actions would end it,
         # dropping in-flight requests and leaving the pid file behind (ExecReload=kill -HUP).
@@ -290,7 +285,7 @@ def run(server: Server) -> int:
             if hasattr(signal, name):
                 signal.signal(getattr(signal, name), signal.SIG_IGN)
         if hasattr(signal, "SIGUSR1"):
-            signal.signal(signal.SIGUSR1, reopen_logs)
+            reopen_logs_on_sigusr1("received SIGUSR1")  # its default action ends us
     try:
         with pidfile(server.config.pid):
             systemd.notify("READY=1")  # the sockets listen: connections queue from now on

@@ -12,9 +12,11 @@ Takes plain arguments (the values of --log-config, --log-level and --access-log)
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging.config
 import os
+import signal
 import sys
 import threading
 import tomllib
@@ -153,6 +155,22 @@ def reopen_log_files(who: str) -> int:
     return reopened
 
 
-def reopen_log_files_soon(who: str) -> None:
-    """From a signal handler: `reopen_log_files(who)` on a thread of its own."""
-    threading.Thread(target=reopen_log_files, args=(who,), name="wsgiserver-reopen-logs").start()
+def reopen_logs_on_sigusr1(who: str) -> None:
+    """Make SIGUSR1 reopen this process's log files (`reopen_log_files(who)`), from the main
+    thread. The handler only writes a byte to a pipe: starting a thread or taking a lock
+    there could deadlock on one the interrupted code holds. A daemon thread waits on the
+    pipe and does the work; signals that come together are served once."""
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+
+    def reopen() -> None:
+        while os.read(wake_r, 64):
+            reopen_log_files(who)
+
+    threading.Thread(target=reopen, name="wsgiserver-reopen-logs", daemon=True).start()
+
+    def handler(_signum: int, _frame: object) -> None:
+        with contextlib.suppress(BlockingIOError):  # full: a reopen is already due
+            os.write(wake_w, b"!")
+
+    signal.signal(signal.SIGUSR1, handler)

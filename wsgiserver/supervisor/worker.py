@@ -36,7 +36,7 @@ from collections.abc import Callable
 from wsgiserver.config.options import Config
 from wsgiserver.errors import EXIT_APP, WSGIServerError
 from wsgiserver.observability.accesslog import RequestRecord
-from wsgiserver.observability.logconfig import reopen_log_files_soon
+from wsgiserver.observability.logconfig import reopen_logs_on_sigusr1
 from wsgiserver.observability.metrics import ProcessMetrics
 from wsgiserver.server.server import ProcessRole, Server
 from wsgiserver.types import WSGIApp
@@ -59,11 +59,7 @@ def reset_signals() -> None:
         signal.signal(signum, signal.SIG_IGN)
     # Log rotation, passed on by the supervisor: from the start, or a worker still loading
     # the app would keep writing to the renamed files.
-    signal.signal(signal.SIGUSR1, _reopen_logs)
-
-
-def _reopen_logs(_signum: int, _frame: object) -> None:
-    reopen_log_files_soon(f"worker {os.getpid()}")  # not in the handler: it takes locks
+    reopen_logs_on_sigusr1(f"worker {os.getpid()}")
 
 
 def run_worker(
