@@ -152,7 +152,20 @@ class Heart:
         if config.max_requests:
             self.request_limit = config.max_requests + random.randint(0, config.max_requests_jitter)
         self.retiring = False
-        self.memory_warned = False  # over max_worker_memory from the start (said once)
+        # The app is loaded: what a fresh worker costs. Over max_worker_memory already, a
+        # new worker would be no smaller, and recycling would fork in a loop under traffic.
+        self.memory_exempt = False
+        if config.max_worker_memory:
+            rss = resident_mib()
+            if rss is not None and rss > config.max_worker_memory:
+                self.memory_exempt = True
+                log.warning(
+                    "worker %d: resident memory %.0f MiB once the app is loaded, over "
+                    "max_worker_memory (%d MiB): not recycled for memory; raise the limit",
+                    os.getpid(),
+                    rss,
+                    config.max_worker_memory,
+                )
         self._retire_lock = threading.Lock()
         self.stopping = False
 
@@ -200,22 +213,10 @@ class Heart:
         age = time.monotonic() - self.started
         if config.max_worker_lifetime and age >= config.max_worker_lifetime:
             return f"alive {age:.0f}s (max_worker_lifetime)"
-        if config.max_worker_memory:
+        if config.max_worker_memory and not self.memory_exempt:
             rss = resident_mib()
             if rss is not None and rss > config.max_worker_memory:
-                if self.requests:
-                    return f"resident memory {rss:.0f} MiB (max_worker_memory)"
-                # Over the limit before any request: a new worker would be no smaller, and
-                # recycling it would fork in a tight loop. Said once.
-                if not self.memory_warned:
-                    self.memory_warned = True
-                    log.warning(
-                        "worker %d: resident memory %.0f MiB before any request, over "
-                        "max_worker_memory (%d MiB): not recycled for it; raise the limit",
-                        os.getpid(),
-                        rss,
-                        config.max_worker_memory,
-                    )
+                return f"resident memory {rss:.0f} MiB (max_worker_memory)"
         if self.server is not None and self.server.stuck_threads:
             return "a thread ignored RequestTimeout past interrupt_timeout"
         return None
