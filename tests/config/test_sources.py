@@ -414,6 +414,14 @@ def test_a_paste_server_section_without_use_is_an_error_not_ignored(tmp_path: Pa
     ini.write_text("[app:main]\nuse = call:x:y\n\n[server:main]\nport = 18499\nthreads = 7\n")
     with pytest.raises(ConfigError, match=r"\[server:main\] has no 'use' line"):
         paste_server_options(str(ini))
+    ini.write_text("[app:main]\nuse = call:x:y\n\n[server: main]\nport = 18499\n")
+    with pytest.raises(ConfigError, match=r"\[server:main\] has no 'use' line"):
+        paste_server_options(str(ini))  # spaced as PasteDeploy allows, found all the same
+    ini.write_text(
+        "[app:main]\nuse = call:x:y\n\n[server:main]\nuse = egg:strict-wsgiserver#nosuch\n"
+    )
+    with pytest.raises(ConfigError, match="Entry point 'nosuch' not found"):
+        paste_server_options(str(ini))  # not "no 'use' line": PasteDeploy's own reason
     ini.write_text("[app:main]\nuse = call:x:y\n")  # no server section at all: no options
     assert paste_server_options(str(ini)) == {}
     ini.write_text(

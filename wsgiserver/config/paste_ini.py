@@ -84,13 +84,19 @@ def _convert(name: str, value: Any, annotation: str) -> Any:
         raise ConfigError(f"paste ini: {name} = {shown(name, value)}: {exc}") from None
 
 
-def _has_section(path: str, section: str) -> bool:
-    parser = configparser.RawConfigParser(strict=False)
+def _server_keys(path: str, name: str) -> set[str] | None:
+    """The keys of the `[server:NAME]` section (spaces around the parts allowed, as
+    PasteDeploy does), or None if there is none."""
+    parser = configparser.RawConfigParser(strict=False, default_section="\0")
     try:
         parser.read(path, encoding="utf-8")
     except (configparser.Error, OSError, UnicodeDecodeError):
-        return False  # PasteDeploy has said what is wrong with the file, if anything
-    return parser.has_section(section)
+        return None  # PasteDeploy has said what is wrong with the file, if anything
+    for section in parser.sections():
+        kind, _, section_name = section.partition(":")
+        if kind.strip() == "server" and section_name.strip() == name:
+            return set(parser.options(section))
+    return None
 
 
 def paste_server_options(path: str, name: str = "main") -> dict[str, Any]:
@@ -104,15 +110,18 @@ def paste_server_options(path: str, name: str = "main") -> dict[str, Any]:
     uri = paste_uri(path)
     try:
         context = loadwsgi.loadcontext(loadwsgi.SERVER, uri, name=name)
-    except LookupError:
-        if not _has_section(path, f"server:{name}"):
+    except LookupError as exc:
+        keys = _server_keys(path, name)
+        if keys is None:
             return {}
-        # PasteDeploy reads no options from a section that names no server: they would be
-        # ignored without a word (the app still served, on the defaults).
-        raise ConfigError(
-            f"[server:{name}] has no 'use' line, so its options cannot be read: "
-            "add 'use = egg:strict-wsgiserver'"
-        ) from None
+        if not keys & {"use", "paste.server_factory", "paste.server_runner"}:
+            # PasteDeploy reads no options from a section that names no server: they would
+            # be ignored without a word (the app still served, on the defaults).
+            raise ConfigError(
+                f"[server:{name}] has no 'use' line, so its options cannot be read: "
+                "add 'use = egg:strict-wsgiserver'"
+            ) from None
+        raise ConfigError(f"reading [server:{name}] failed: {describe_failure(exc)}") from exc
     except Exception as exc:
         raise ConfigError(f"reading [server:{name}] failed: {describe_failure(exc)}") from exc
     return options_from_ini(context.local_conf)
