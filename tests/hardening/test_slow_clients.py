@@ -14,6 +14,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterable
+from pathlib import Path
 
 import pytest
 
@@ -27,9 +28,10 @@ from tests.server.helpers import (
     path_app,
 )
 from wsgiserver.config.options import Config
-from wsgiserver.errors import ConfigError
+from wsgiserver.errors import ConfigError, ConnectionLost
 from wsgiserver.server.connections import refuse
 from wsgiserver.testing import serving
+from wsgiserver.transport.channel import SocketChannel
 
 UPPER_BOUND = 10.0  # seconds: "does not hang", on a loaded machine
 
@@ -191,8 +193,8 @@ def test_the_access_record_of_a_cut_response_counts_what_went_out() -> None:
             with socket.create_connection((srv.host, srv.port), timeout=UPPER_BOUND) as client:
                 client.sendall(get(path))
                 got = 0
-                while got < 1 << 20:
-                    got += len(client.recv(65536))
+                while got < 1 << 20 and (chunk := client.recv(65536)):
+                    got += len(chunk)
                 # Unread data waiting: the close is a reset, and the server's send fails.
             taken.append(got)
         records = srv.wait_for_requests(2)
@@ -372,3 +374,21 @@ def test_connection_limit_fits_the_file_descriptor_limit(monkeypatch: pytest.Mon
     monkeypatch.setattr(resource, "getrlimit", lambda _: (1024, 4096))
     assert connections.connection_limit(10_000) == 1024 - connections.FD_RESERVE
     assert connections.connection_limit(500) == 500
+
+
+def test_a_file_sent_to_a_client_gone_counts_none_of_it_as_sent(tmp_path: Path) -> None:
+    # socket.sendfile fell back to reading a block and sending it when its first call
+    # failed, and left the file's position 8 KiB on: the record said 8 KiB went out.
+    blob = tmp_path / "blob.bin"
+    blob.write_bytes(b"f" * 100_000)
+    ours, theirs = socket.socketpair()
+    theirs.close()
+    channel = SocketChannel(
+        ours, body_timeout=1.0, send_timeout=1.0, min_body_rate=0, body_rate_grace=0.0
+    )
+    try:
+        with blob.open("rb") as file, pytest.raises(ConnectionLost):
+            channel.sendfile(file, 0, 100_000)
+        assert channel.unsent == 100_000
+    finally:
+        channel.close()

@@ -413,6 +413,7 @@ def test_a_thread_the_system_refuses_leaves_the_server_serving_with_the_others(
     handler.emit = lambda record: seen.append(record.getMessage())  # type: ignore[method-assign]
     logger = logging.getLogger("wsgiserver.error")  # said by the serving thread itself
     logger.addHandler(handler)
+    level, logger.level = logger.level, logging.WARNING  # whatever an earlier test left
     try:
         with (
             serving(echo_app, threads=5, max_threads=5) as srv,
@@ -422,6 +423,7 @@ def test_a_thread_the_system_refuses_leaves_the_server_serving_with_the_others(
             assert len(srv.server.worker_threads()) == 2
     finally:
         logger.removeHandler(handler)
+        logger.level = level
     refused = [message for message in seen if "cannot start another worker thread" in message]
     assert len(refused) == 1  # not once per thread it could not start
     assert "can't start new thread" in refused[0]

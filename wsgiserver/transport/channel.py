@@ -260,17 +260,34 @@ class SocketChannel:
         """Send `count` bytes of `file` from `offset` with os.sendfile where possible."""
         if self.tls:
             return self._send_file_blocks(file, offset, count)
-        sock = self.sock
-        # socket.sendfile's timeout bounds each wait for the client, as SEND_SLICE does.
-        sock.settimeout(self._send_timeout)
+        # os.sendfile in a loop of our own rather than socket.sendfile: that one falls back
+        # to reading and sending blocks when its first call fails, and its count of what
+        # went out is then lost (the access record needs it).
+        out, source = self.sock.fileno(), file.fileno()
+        sent = 0
+        writable: select.poll | None = None
         try:
-            sent = sock.sendfile(file, offset, count)
+            while sent < count:
+                try:
+                    done = os.sendfile(out, source, offset + sent, min(count - sent, 1 << 30))
+                except BlockingIOError:
+                    if writable is None:
+                        writable = select.poll()
+                        writable.register(out, select.POLLOUT)
+                    # The send timeout bounds each wait for the client, as in `send`.
+                    if not writable.poll(self._send_timeout * 1000):
+                        raise TimeoutError("timed out") from None
+                    continue
+                if not done:
+                    break  # the file is shorter than it was
+                sent += done
         except OSError as exc:
-            # It leaves the file's position after the last byte sent, also on an error.
-            self.unsent += count - max(0, min(file.tell() - offset, count))
+            self.unsent += count - sent
+            if isinstance(exc, TimeoutError) and self._metrics is not None:
+                self._metrics.here().timeout("send")
             raise ConnectionLost(str(exc)) from exc
         finally:
-            sock.setblocking(False)
+            file.seek(offset + sent)  # after the last byte sent, as socket.sendfile leaves it
         if sent < count:
             self.unsent += count - sent
             raise ConnectionLost("file ended before the promised length was sent")
