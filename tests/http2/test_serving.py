@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from h2.settings import SettingCodes
 
+from tests.http2.client import Reply
 from tests.http2.helpers import (
     BOUND,
     Environ,
@@ -28,6 +30,7 @@ from tests.http2.helpers import (
     h2c_server,
 )
 from wsgiserver.http2.connection import INTERNAL_ERROR
+from wsgiserver.transport.channel import SEND_FILE_BLOCK
 
 MIB = 1 << 20
 
@@ -536,3 +539,28 @@ def test_metrics_count_each_stream() -> None:
                 break
     assert counted == 3
     assert value(families, "wsgiserver_request_duration_seconds_count") == 3
+
+
+def test_a_file_cut_by_a_reset_is_recorded_with_what_went_out(tmp_path: Path) -> None:
+    # The response counts a file's bytes as it hands them over; those the stream never
+    # took (the client reset it while the server waited for its window) are subtracted.
+    blob = tmp_path / "blob.bin"
+    blob.write_bytes(b"f" * MIB)
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Length", str(MIB))])
+        wrapper: Iterable[bytes] = environ["wsgi.file_wrapper"](blob.open("rb"))
+        return wrapper
+
+    window = 200_000  # three blocks of the file and part of a fourth
+    settings = {SettingCodes.INITIAL_WINDOW_SIZE: window}
+    with h2c_server(app) as srv, client(srv, auto_ack=False, settings=settings) as c:
+        c.conn.increment_flow_control_window(MIB)  # the connection's window is not the limit
+        stream_id = c.request("/file")
+        reply = c.replies.setdefault(stream_id, Reply())
+        c.read_until(lambda: len(reply.body) >= window or reply.done)  # the window is spent
+        c.reset(stream_id)
+        (record,) = srv.wait_for_requests(1)
+    assert len(reply.body) == window
+    # Counted by whole blocks: the one the reset cut is not (it was: all of the file).
+    assert record.body_bytes == 3 * SEND_FILE_BLOCK

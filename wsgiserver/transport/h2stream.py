@@ -176,11 +176,12 @@ class StreamCall:
     """The pool task of one stream: one WSGI call. Also the gateway's `Framing` and
     `Channel` for the stream's response (HEADERS and DATA frames, through the session)."""
 
-    __slots__ = ("session", "stream")
+    __slots__ = ("session", "stream", "unsent")
 
     def __init__(self, session: H2Session, stream: Stream) -> None:
         self.session = session
         self.stream = stream
+        self.unsent = 0  # file bytes the response counted but a failed write never took
 
     # -- the task ---------------------------------------------------------------------------
 
@@ -297,6 +298,8 @@ class StreamCall:
             if outcome.close_error is not None:
                 log_close_error(outcome)
             if record is not None and records is not None:
+                if sent is None and self.unsent:
+                    sent = max(0, outcome.body_bytes - self.unsent)
                 records.end(record, outcome, status, sent)
         if status is not None:
             return status
@@ -336,9 +339,13 @@ class StreamCall:
         sent = 0
         writer = self.stream.writer
         complete = writer is not None and writer.complete
-        for block in file_blocks(file, offset, count):
-            sent += len(block)
-            self.session.write(self.stream, block, last=complete and sent == count)
+        try:
+            for block in file_blocks(file, offset, count):
+                self.session.write(self.stream, block, last=complete and sent + len(block) == count)
+                sent += len(block)
+        except (ConnectionLost, OSError):
+            self.unsent += count - sent  # the response counted all of it (`Response`)
+            raise
         return sent
 
     def client_disconnected(self) -> bool:
