@@ -64,7 +64,7 @@ def check_log_config(path: str) -> None:
                 continue
             try:
                 resolver.resolve(target)
-            except (ValueError, ImportError) as exc:
+            except Exception as exc:  # what importing the module raised, whatever it is
                 message = " ".join(str(exc.__cause__ or exc).split())
                 raise ConfigError(
                     f"log_config: {path}: {kind} {name!r}: cannot import {target!r}: {message}"

@@ -1178,19 +1178,22 @@ def serve(app: WSGIApp, **options: Any) -> None:
 
     Ctrl-C, and SIGTERM when called from the main thread (what `docker stop`, systemd and
     Kubernetes send; its default action would end the process mid-request), stop it
-    gracefully."""
+    gracefully. A SIGTERM handler the program installed itself is left alone."""
     server = Server(app, **options)
     log.info("serving on %s", ", ".join(str(a) for a in server.addresses))
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, lambda _signum, _frame: server.shutdown())
+    handled = (
+        threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    )
+    if handled:
+        signal.signal(signal.SIGTERM, lambda _signum, _frame: server.shutdown())
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        if handled:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
         server.shutdown()
 
 
