@@ -57,14 +57,16 @@ def test_captures_wsgi_errors_and_access_records() -> None:
         assert get(srv.host, srv.port, "/one") == (200, b"ok")
         assert get(srv.host, srv.port, "/two?q=1") == (200, b"ok")
         records = srv.wait_for_requests(2)
-        assert [(r.method, r.target, r.status) for r in records] == [
+        # Each record is written just after its response went out: the client may already
+        # have asked for /two (on another connection, served by another thread) by then.
+        assert sorted((r.method, r.target, r.status) for r in records) == [
             ("GET", "/one", 200),
             ("GET", "/two?q=1", 200),
         ]
         assert srv.errors_text() == "noisy /one\nnoisy /two\n"
         lines = srv.access_lines("common")
-        assert '"GET /one HTTP/1.1" 200 2' in lines[0]
-        assert srv.access_lines()[1].startswith("127.0.0.1 - - [")
+        assert any('"GET /one HTTP/1.1" 200 2' in line for line in lines)
+        assert all(line.startswith("127.0.0.1 - - [") for line in srv.access_lines())
         with pytest.raises(ValueError, match="fmt"):
             srv.access_lines("{no_such_field}")
     assert len(srv.access_records) == 2

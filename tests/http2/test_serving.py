@@ -157,7 +157,8 @@ def test_a_body_over_max_body_size_is_413(declared: bool) -> None:
         reply = c.reply(stream)
         assert reply.status == 413
         assert c.get("/after").status == 200  # the connection carries on
-    assert [r.status for r in srv.access_records] == [413, 200]
+    # The 413's record is written just after its answer: /after may be recorded first.
+    assert sorted(r.status for r in srv.access_records) == [200, 413]
 
 
 def test_a_slow_app_reading_its_body_does_not_stall_other_streams() -> None:
