@@ -399,11 +399,13 @@ def test_a_thread_the_system_refuses_leaves_the_server_serving_with_the_others(
 ) -> None:
     # --threads 200000 was a RuntimeError traceback ("can't start new thread") at start.
     started: list[threading.Thread] = []
+    refused_one = threading.Event()
     real_start = threading.Thread.start
 
     def limited_start(thread: threading.Thread) -> None:
         if thread.name == "wsgiserver-worker":
             if len(started) >= 2:
+                refused_one.set()
                 raise RuntimeError("can't start new thread")
             started.append(thread)
         real_start(thread)
@@ -424,6 +426,9 @@ def test_a_thread_the_system_refuses_leaves_the_server_serving_with_the_others(
         RawClient((srv.host, srv.port)) as client,
     ):
         assert client.request(get("/x")).status == 200
+        # The serving thread starts the minimum after the first thread serves: the third
+        # start may come after this request (the stop then joins it, warning said).
+        assert refused_one.wait(BOUND)
         assert len(srv.server.worker_threads()) == 2
     refused = [message for message in seen if "cannot start another worker thread" in message]
     assert len(refused) == 1  # not once per thread it could not start
