@@ -13,6 +13,7 @@ import pytest
 from wsgiserver.config.arguments import build_parser
 from wsgiserver.config.conversions import (
     FieldType,
+    canonical_choice,
     field_type,
     from_text,
     from_toml,
@@ -291,6 +292,29 @@ def test_booleans_given_as_text_convert_the_same_way(
 ) -> None:
     # On the command line a boolean is a flag (--reload / --no-reload), never text.
     assert source("reload", text) == expected
+
+
+@pytest.mark.parametrize("text", ["DEBUG", "Debug", "debug"])
+@pytest.mark.parametrize("source", list(TEXT_SOURCES))
+def test_a_choice_matches_in_any_case_from_every_text_source(source: str, text: str) -> None:
+    # `WSGISERVER_LOG_LEVEL=DEBUG` was refused while `--reload`'s booleans took any case;
+    # logging and other servers take a level in any case. Config stores one spelling.
+    value = TEXT_SOURCES[source]("log_level", text)
+    assert value != REJECTED
+    assert Config(log_level=value).log_level == "debug"
+
+
+def test_a_choice_that_matches_none_is_still_refused() -> None:
+    with pytest.raises(ConfigError, match="log_level: 'WARN' is not one of"):
+        Config(log_level="WARN")
+    with pytest.raises(ConfigError, match="h2c: 'trusted ' is not one of"):
+        Config(http2=True, h2c="trusted ")
+    assert via_command_line("log_level", "WARN") == REJECTED
+
+
+def test_canonical_choice() -> None:
+    assert canonical_choice("Required", ("none", "optional", "required")) == "required"
+    assert canonical_choice("requir", ("none", "optional", "required")) == "requir"
 
 
 # --- Python callers: Config checks (and normalises) every field the same way ---------------

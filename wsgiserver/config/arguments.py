@@ -15,7 +15,7 @@ import argparse
 import dataclasses
 from typing import Any, NoReturn
 
-from wsgiserver.config.conversions import argument_from_text, field_type
+from wsgiserver.config.conversions import argument_from_text, canonical_choice, field_type
 from wsgiserver.config.options import SECTIONS, fields_by_section, shown
 from wsgiserver.config.sources import CONFIG_ENV, ENV_FALLBACKS, PRECEDENCE_TEXT, cli_flag, env_var
 from wsgiserver.errors import EXIT_CONFIG
@@ -88,9 +88,12 @@ def argument_type(f: dataclasses.Field[Any]) -> Any:
     """argparse's `type=` for a field: the conversion every text source uses, its ValueError
     turned into the error argparse reports as `argument --X: ...`."""
     convert = argument_from_text(field_type(f.type))
+    choices = f.metadata["choices"]
 
     def parse(text: str) -> Any:
         try:
+            if choices:  # before argparse checks its `choices=`, as Config would match them
+                return canonical_choice(convert(text), choices)
             return convert(text)
         except ValueError as exc:
             raise argparse.ArgumentTypeError(f"{shown(f.name, text)}: {exc}") from None

@@ -11,6 +11,8 @@ an option value, so that a value is accepted or rejected the same way whichever 
   `float_from_value`, `str_from_value`, combined by `from_value`, and `from_toml` for TOML's
   conventions (a single string is a one-item array, an empty string leaves an optional
   option unset);
+- an option with a fixed set of choices (`--log-level`) matches them without regard to case,
+  whatever the source: `canonical_choice`;
 - the inverse for `--print-config` and the settings reference: `to_toml`.
 
 Each conversion raises `ValueError(reason)`; the caller names the option and its source.
@@ -124,6 +126,17 @@ def argument_from_text(ftype: FieldType) -> Callable[[str], Any]:
     if ftype.sequence:
         return _FROM_TEXT[ftype.base]
     return functools.partial(from_text, ftype)
+
+
+def canonical_choice(value: str, choices: tuple[str, ...]) -> str:
+    """The spelling in `choices` of `value`, compared without regard to case: `DEBUG` is
+    `debug`, as `logging` and other servers take a level. A value that matches none comes
+    back unchanged, for the caller to reject with the list of choices."""
+    folded = value.casefold()
+    for choice in choices:
+        if choice.casefold() == folded:
+            return choice
+    return value
 
 
 # --- values with a type: TOML, and Python callers --------------------------------------

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wsgiserver.config.bind import parse_bind
-from wsgiserver.config.conversions import field_type, from_value
+from wsgiserver.config.conversions import canonical_choice, field_type, from_value
 from wsgiserver.errors import ConfigError
 from wsgiserver.gateway.forwarded import DEFAULT_ALLOW, parse_allow_ips
 from wsgiserver.http2.limits import MAX_WINDOW, H2Limits
@@ -746,6 +746,8 @@ def _check_types(config: Config) -> None:
             converted = from_value(field_type(f.type), value)
         except ValueError as exc:
             raise ConfigError(f"{f.name}: {exc}, got {shown(f.name, value)}") from None
+        if f.metadata["choices"]:
+            converted = canonical_choice(converted, f.metadata["choices"])
         if converted is not value:
             object.__setattr__(config, f.name, converted)  # frozen: only while it is built
 

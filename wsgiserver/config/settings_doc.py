@@ -99,7 +99,8 @@ def render() -> str:
                 f":Default: {_literal(f.default)}",
             ]
             if meta.get("choices"):
-                out.append(":Choices: " + ", ".join(f"``{c}``" for c in meta["choices"]))
+                choices = ", ".join(f"``{c}``" for c in meta["choices"])
+                out.append(f":Choices: {choices} (in any case)")
             if meta["secret"]:
                 out.append(
                     ":Secret: never shown (``--print-config``, error messages, logs, ``repr``);"
