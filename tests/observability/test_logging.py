@@ -186,6 +186,24 @@ def test_app_error_traceback_carries_the_request_id() -> None:
     assert log_record.request_id == "req-77"  # type: ignore[attr-defined]
 
 
+def test_reopen_log_files_appends_to_a_file_first_opened_for_writing(tmp_path: Path) -> None:
+    # A --log-config handler with mode "w" truncates when the server starts; a USR1 when
+    # nothing renamed the file must not throw the log so far away.
+    handler = logging.FileHandler(tmp_path / "w.log", mode="w", encoding="utf-8")
+    logger = logging.getLogger("tests.reopen.w")
+    logger.propagate = False
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.INFO)
+    try:
+        logger.info("before")
+        reopen_log_files("test")
+        logger.info("after")
+    finally:
+        logger.handlers[:] = []
+        handler.close()
+    assert (tmp_path / "w.log").read_text() == "before\nafter\n"
+
+
 def test_reopen_log_files_follows_a_rename_and_keeps_a_file_it_cannot_reopen(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

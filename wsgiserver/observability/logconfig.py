@@ -140,9 +140,14 @@ def reopen_log_files(who: str) -> int:
     for handler in handlers.values():
         if handler.stream is None:  # opened on first use (delay=True): nothing to reopen
             continue
+        if handler.mode.startswith("w"):
+            # "w" truncates the file once, when the server starts. Reopening is not a
+            # start: when nothing renamed the file (USR1 sent by hand, or a logrotate
+            # with copytruncate), truncating would throw away the log so far.
+            handler.mode = "a" + handler.mode[1:]
         try:
             # FileHandler's own opener (WatchedFileHandler reopens with it too): the same
-            # mode, encoding and error handling as the first open.
+            # encoding and error handling as the first open.
             stream = handler._open()
         except OSError as exc:
             log.warning("%s: cannot reopen %r: %s", who, handler.baseFilename, exc.strerror)
