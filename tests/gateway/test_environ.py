@@ -139,6 +139,15 @@ def test_asterisk_form_has_an_empty_path_info() -> None:
     assert environ["REQUEST_METHOD"] == "OPTIONS"
 
 
+def test_server_wide_options_in_absolute_form_is_the_asterisk_form() -> None:
+    # RFC 9112 section 3.2.4: "OPTIONS http://host:port" (empty path, no query) is what the
+    # last proxy would forward as "OPTIONS *": the same environ, with the target's host.
+    environ = environ_for(b"OPTIONS http://x:8001 HTTP/1.1\r\nHost: other\r\n\r\n")
+    assert environ["PATH_INFO"] == ""
+    assert environ["REQUEST_URI"] == "http://x:8001"
+    assert environ["HTTP_HOST"] == "x:8001"
+
+
 def test_http10_without_host() -> None:
     environ = environ_for(b"GET / HTTP/1.0\r\n\r\n")
     assert environ["SERVER_PROTOCOL"] == "HTTP/1.0"

@@ -197,5 +197,9 @@ def _parse_target(method: bytes, target: bytes) -> tuple[str | None, bytes | Non
         raise BadRequest("userinfo in request target")
     if not authority or grammar.HOST.fullmatch(authority) is None:
         raise BadRequest("invalid authority in request target")
+    if not rest and method == b"OPTIONS":
+        # RFC 9112 section 3.2.4: OPTIONS with an absolute-form target that has neither
+        # path nor query is the server-wide request a proxy would forward as "OPTIONS *".
+        return scheme.decode("ascii"), authority, b"*", b""
     path, _, query = rest.partition(b"?")
     return scheme.decode("ascii"), authority, path or b"/", query
