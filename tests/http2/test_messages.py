@@ -70,7 +70,6 @@ def replaced(name: bytes, value: bytes | None) -> list[Header]:
         (with_field(b"host", b"other.example"), 400),
         ([*GET, (b"host", b"example.com"), (b"host", b"example.com")], 400),
         (with_field(b"content-length", b"abc"), 400),
-        (with_field(b"content-length", b"5000"), 413),
         (with_field(b"expect", b"something"), 417),
     ],
 )
@@ -97,6 +96,13 @@ def test_a_good_block_becomes_a_request() -> None:
     assert request.content_length == 12
     assert request.expect_continue
     assert (b"cookie", b"a=1; b=2") in request.headers
+
+
+def test_a_length_over_the_limit_is_still_a_request() -> None:
+    # The connection refuses it with 413 (tests/http2/test_serving.py) and keeps the request
+    # for the record of the refusal (its client and id).
+    request = request_from_headers(with_field(b"content-length", b"5000"), LIMITS, 4096)
+    assert request.content_length == 5000
 
 
 def test_options_asterisk_and_a_host_field_without_authority() -> None:

@@ -161,6 +161,19 @@ def test_a_body_over_max_body_size_is_413(declared: bool) -> None:
     assert sorted(r.status for r in srv.access_records) == [200, 413]
 
 
+def test_a_refused_stream_from_a_trusted_proxy_keeps_its_id_and_client() -> None:
+    headers = [
+        ("content-length", "70000"),
+        ("x-request-id", "from-proxy-8"),
+        ("x-forwarded-for", "203.0.113.9"),
+    ]
+    with h2c_server(echo, max_body_size=65536) as srv, client(srv) as c:
+        assert c.reply(c.request("/", method="POST", headers=headers, end=False)).status == 413
+        (record,) = srv.wait_for_requests(1)
+    assert record.request_id == "from-proxy-8"
+    assert record.client == "203.0.113.9"
+
+
 def test_a_slow_app_reading_its_body_does_not_stall_other_streams() -> None:
     """The upload of a stream whose app does not read is held by that stream's window only:
     another stream's upload and response go through meanwhile."""

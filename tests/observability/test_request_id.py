@@ -54,6 +54,44 @@ def test_a_request_the_server_refuses_has_an_id_too(request_bytes: bytes) -> Non
     assert GENERATED.fullmatch(record.request_id)
 
 
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"Content-Length: 99999999999\r\n\r\n",  # 413 for the announced length
+        b"Content-Length: 5\r\n\r\nab",  # 408: the body stops coming
+    ],
+    ids=["413", "408"],
+)
+def test_a_refused_request_from_a_trusted_proxy_keeps_its_id_and_client(
+    request_bytes: bytes,
+) -> None:
+    # The app never runs, but the access record is still the proxy's request: its id and
+    # the client it names, not a fresh id and the proxy's own address.
+    head = b"POST / HTTP/1.1\r\nHost: x\r\nX-Request-ID: from-proxy-7\r\n"
+    head += b"X-Forwarded-For: 203.0.113.9\r\n"
+    with (
+        serving(request_id_app, body_timeout=0.5) as srv,
+        RawClient(srv.address) as client,
+    ):
+        assert client.request(head + request_bytes).status in (408, 413)
+        (record,) = srv.wait_for_requests(1)
+    assert record.request_id == "from-proxy-7"
+    assert record.client == "203.0.113.9"
+
+
+def test_a_refused_request_from_an_untrusted_peer_gets_a_new_id() -> None:
+    request_bytes = b"POST / HTTP/1.1\r\nHost: x\r\nX-Request-ID: spoofed\r\n"
+    request_bytes += b"X-Forwarded-For: 203.0.113.9\r\nContent-Length: 99999999999\r\n\r\n"
+    with (
+        serving(request_id_app, forwarded_allow_ips="10.0.0.0/8") as srv,
+        RawClient(srv.address) as client,
+    ):
+        assert client.request(request_bytes).status == 413
+        (record,) = srv.wait_for_requests(1)
+    assert GENERATED.fullmatch(record.request_id)
+    assert record.client in ("", "127.0.0.1")
+
+
 def test_trusted_proxy_id_is_used_and_echoed() -> None:
     with serving(request_id_app, echo_request_id=True) as srv:
         body, echoed = ask(srv.address, b"X-Request-ID: from-proxy-42\r\n")

@@ -112,6 +112,25 @@ class Gateway:
         """The environ variables shared by every request on one connection."""
         return self.environs.for_connection(channel.client_disconnected, remote, extra)
 
+    def identify_refused(
+        self,
+        request: Request | None,
+        connection: dict[str, Any],
+        remote: tuple[str, int] | None,
+    ) -> tuple[str | None, str]:
+        """Who sent a request that the server answered itself, without the app (a body too
+        large, `--queue-timeout`, a 408), for its access record: the client's address as the
+        app would have seen it (REMOTE_ADDR, after a trusted proxy's fields) and the
+        request's id (a trusted proxy's, else a new one). A head that did not parse has no
+        fields to trust: (None, a new id)."""
+        environ: dict[str, Any] = {}
+        client = None
+        if request is not None:
+            environ = self.environs.for_request(request, io.BytesIO(), connection, remote)
+            client = environ.get("REMOTE_ADDR")
+        ids = self.request_ids
+        return client, ids(environ, remote) if ids is not None else ""
+
     def handle(
         self,
         conn: Framing,

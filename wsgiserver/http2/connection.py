@@ -65,7 +65,7 @@ from h2.stream import H2Stream
 from hpack import Decoder, HPACKError, OversizedHeaderListError
 from hyperframe.frame import Frame, GoAwayFrame
 
-from wsgiserver.errors import BadRequest, HTTPError
+from wsgiserver.errors import BadRequest, ContentTooLarge, HTTPError
 from wsgiserver.http2.limits import HPACK_BOUND, H2Limits
 from wsgiserver.http2.messages import Header, check_trailers, request_from_headers
 from wsgiserver.protocol.events import Request
@@ -85,7 +85,8 @@ _UNLIMITED_STREAMS = 2**31 - 1  # what h2 itself allows (see the module docstrin
 @dataclass(slots=True)
 class StreamOpened:
     """A stream's request arrived: `request`, or the `error` to answer it with (malformed,
-    too large...). `ended`: it has no body (END_STREAM came with the headers)."""
+    too large...). A request refused only for its announced length comes with both.
+    `ended`: it has no body (END_STREAM came with the headers)."""
 
     stream_id: int
     request: Request | None
@@ -452,12 +453,18 @@ class H2Protocol:
         headers: list[Header] = list(event.headers or [])  # bytes: no header_encoding
         try:
             request = request_from_headers(headers, self._fields, self._limits.max_header_list_size)
-            error = None
+            error: HTTPError | None = None
             announced = request.content_length
             if announced is None and any(name == b"content-length" for name, _ in headers):
                 announced = 0  # `Request` has None for a length of 0
             if ended and announced:
                 raise BadRequest("no body but a content-length")  # section 8.1.1
+            if announced is not None and announced > self._fields.max_body_size:
+                # RFC 9110 section 15.5.14: refused on the announced length. The request
+                # itself is valid and stays known: its record names its client and id.
+                limit = self._fields.max_body_size
+                error = ContentTooLarge(f"request body larger than {limit} bytes")
+                announced = None  # its body is not taken, as for any stream refused here
         except HTTPError as exc:
             request, error, announced = None, exc, None
         busy.add(stream_id)

@@ -14,7 +14,6 @@ import re
 
 from wsgiserver.errors import (
     BadRequest,
-    ContentTooLarge,
     HeaderFieldsTooLarge,
     NotSupported,
     URITooLong,
@@ -99,8 +98,6 @@ def request_from_headers(headers: list[Header], limits: Limits, list_limit: int)
     host = _authority(pseudo.get(b":authority"), [v for n, v in fields if n == b"host"])
     lengths = [v for n, v in fields if n == b"content-length"]
     content_length = parse_content_length(lengths) if lengths else None
-    if content_length is not None and content_length > limits.max_body_size:
-        raise ContentTooLarge(f"request body larger than {limits.max_body_size} bytes")
     expect = [v for n, v in fields if n == b"expect"]
     path, _, query = target.partition(b"?")
     return Request(

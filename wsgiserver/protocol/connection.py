@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from wsgiserver.errors import (
     BadRequest,
+    ContentTooLarge,
     HeaderFieldsTooLarge,
     ProtocolError,
     URITooLong,
@@ -225,6 +226,11 @@ class ServerConnection:
             self._refused_line = head[: head.find(b"\r\n")]
             raise
         self.request = request
+        if request.content_length is not None and request.content_length > limits.max_body_size:
+            # RFC 9110 section 15.5.14: refused on the announced length, before any of the
+            # body is read. The head itself is valid, so it stays `request`: the refusal's
+            # access record names its client and id, and the answer to a HEAD has no content.
+            raise ContentTooLarge(f"request body larger than {limits.max_body_size} bytes")
         self._state = _BODY
         if request.chunked:
             self._reader = ChunkedReader(limits, len(request.headers))

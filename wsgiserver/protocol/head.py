@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from wsgiserver.errors import (
     BadRequest,
-    ContentTooLarge,
     HTTPVersionNotSupported,
     URITooLong,
 )
@@ -73,8 +72,6 @@ def parse_request_head(head: bytes, limits: Limits) -> Request:
         chunked = is_chunked(transfer_encoding)
     elif b"content-length" in special:
         content_length = parse_content_length(special[b"content-length"])
-        if content_length > limits.max_body_size:
-            raise ContentTooLarge(f"request body larger than {limits.max_body_size} bytes")
         if content_length == 0:
             content_length = None
 

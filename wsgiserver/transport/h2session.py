@@ -39,6 +39,7 @@ import contextlib
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from wsgiserver.errors import (
@@ -68,6 +69,8 @@ from wsgiserver.http2.connection import (
     WindowOpened,
 )
 from wsgiserver.http2.messages import Header, response_headers
+from wsgiserver.observability.accesslog import RequestRecord
+from wsgiserver.protocol import Request
 from wsgiserver.protocol.writers import error_body, prepare_fields
 from wsgiserver.transport.channel import SocketChannel
 from wsgiserver.transport.h2stream import (
@@ -213,12 +216,16 @@ class H2Session:
         self, opened: StreamOpened, now: float, since: float, calls: list[StreamCall]
     ) -> None:
         request = opened.request
-        if request is None:
+        if request is None or opened.error is not None:
             error = opened.error or HTTPError("bad request")
-            self._answer_locked(opened.stream_id, error, head_request=False)
+            head_request = request is not None and request.method == "HEAD"
+            sent = self._answer_locked(opened.stream_id, error, head_request=head_request)
             self.proto.release(opened.stream_id)
             if self.serving.access is not None:
-                Records(self.serving.access, self.remote).error(None, error.status, 0)
+                records = self.records(self.serving.access)
+                if request is not None:
+                    records.head_at = now
+                records.error(request, error.status, sent)
             if self.serving.metrics is not None:
                 self.serving.metrics.here().parse_error(error.status)
             return
@@ -300,7 +307,7 @@ class H2Session:
         """Under `_state`: a body received before the app runs cannot be taken: answer."""
         sent = self._answer_locked(stream.id, error, head_request=stream.request.method == "HEAD")
         if self.serving.access is not None:
-            records = Records(self.serving.access, self.remote)
+            records = self.records(self.serving.access)
             records.head_at = stream.head_at
             records.error(stream.request, error.status, sent)
         self._drop(stream)
@@ -609,6 +616,13 @@ class H2Session:
         return data
 
     # -- streams starting and ending -------------------------------------------------
+
+    def records(self, sink: Callable[[RequestRecord], None]) -> Records:
+        """The access records of one stream (or of a stream refused at its head)."""
+        return Records(sink, self.remote, self._identify_refused)
+
+    def _identify_refused(self, request: Request | None) -> tuple[str | None, str]:
+        return self.serving.gateway.identify_refused(request, self._environ, self.remote)
 
     def stream_environ(self, stream: Stream) -> dict[str, Any]:
         environ = self._environ.copy()

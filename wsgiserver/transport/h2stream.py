@@ -89,6 +89,8 @@ class H2Session(Protocol):
 
     def release(self, stream: Stream) -> None: ...
 
+    def records(self, sink: Callable[[RequestRecord], None]) -> Records: ...
+
 
 class Stream:
     """The state of one stream. Fields are read and written under the session's state lock
@@ -236,7 +238,7 @@ class StreamCall:
             session.release(stream)
 
     def _records(self, sink: Callable[[RequestRecord], None]) -> Records:
-        records = Records(sink, self.session.remote)
+        records = self.session.records(sink)
         records.head_at = self.stream.head_at
         self.stream.records = records
         return records

@@ -23,13 +23,28 @@ log = logging.getLogger("wsgiserver.error")
 class Records:
     """The access records of one connection, for a sink (access log, hooks, embedding)."""
 
-    __slots__ = ("_abandoned", "_current", "_lock", "_open", "_sink", "head_at", "remote")
+    __slots__ = (
+        "_abandoned",
+        "_current",
+        "_identify",
+        "_lock",
+        "_open",
+        "_sink",
+        "head_at",
+        "remote",
+    )
 
     def __init__(
-        self, sink: Callable[[RequestRecord], None], remote: tuple[str, int] | None
+        self,
+        sink: Callable[[RequestRecord], None],
+        remote: tuple[str, int] | None,
+        identify: Callable[[Request | None], tuple[str | None, str]],
     ) -> None:
         self._sink = sink
         self.remote = remote  # the client (after a PROXY header: the proxied client)
+        # For a request the server answers itself: its client address and id, as the
+        # gateway would have given them (Gateway.identify_refused).
+        self._identify = identify
         self.head_at = 0.0  # monotonic: when the current head was complete
         # The record of a request whose app failed before a head was sent: completed with
         # the error response the transport sends for it.
@@ -122,13 +137,12 @@ class Records:
         status: int,
         body_bytes: int,
         line: bytes = b"",
-        *,
-        request_id: str = "",
     ) -> None:
         """One record for a request the server answered with an error itself (or, with
         status 0, one whose client left before it could be answered). Without a parsed
         `request`, `line` is the request line of a head that was refused, if it had one.
-        `request_id` is its id when the app never gave it one (every request has an id)."""
+        Every request has an id: one the app never got is given here, with the client's
+        address after a trusted proxy's fields."""
         opened, self._open = self._open, None
         if opened is not None:
             record, outcome = opened
@@ -141,7 +155,9 @@ class Records:
                 _fill_from_line(record, line)
             outcome = Outcome()
         if not outcome.request_id:
-            outcome.request_id = request_id
+            client, outcome.request_id = self._identify(request)
+            if client is not None:
+                record.client = client
         self.end(record, outcome, status, body_bytes)
 
 

@@ -175,7 +175,9 @@ class Transport:
         self.conn = ServerConnection(limits)
         self._gateway = gateway
         self._timeouts = timeouts
-        self._records = Records(access, remote) if access is not None else None
+        self._records = (
+            Records(access, remote, self._identify_refused) if access is not None else None
+        )
         # RFC 9112 section 9.5 leaves timeouts to us: the first head must arrive within
         # `header` seconds of accept, each later head within `header` of its first byte.
         self._head_deadline: float | None = time.monotonic() + timeouts.header
@@ -580,11 +582,7 @@ class Transport:
         self._outcome = outcome
         status: int | None = None  # for the record, when no response head carried one
         try:
-            environ = self._environ
-            if environ is None:
-                environ = self._environ = self._gateway.connection_environ(
-                    self, self.remote, self._extra
-                )
+            environ = self._connection_environ()
             body: RequestBody
             if self._spool is not None:
                 body = self._spool
@@ -716,19 +714,19 @@ class Transport:
             finally:
                 if self._records is not None:
                     line = conn.refused_request_line
-                    self._records.error(
-                        conn.request,
-                        exc.status,
-                        content_size(answer),
-                        line,
-                        request_id=self._new_request_id(),
-                    )
+                    self._records.error(conn.request, exc.status, content_size(answer), line)
         return self._start_linger()
 
-    def _new_request_id(self) -> str:
-        """An id for a request the server answers itself, before the gateway gives one."""
-        ids = self._gateway.request_ids
-        return ids({}, self.remote) if ids is not None else ""
+    def _connection_environ(self) -> dict[str, object]:
+        environ = self._environ
+        if environ is None:
+            environ = self._environ = self._gateway.connection_environ(
+                self, self.remote, self._extra
+            )
+        return environ
+
+    def _identify_refused(self, request: Request | None) -> tuple[str | None, str]:
+        return self._gateway.identify_refused(request, self._connection_environ(), self.remote)
 
     def _finish(self) -> int:
         """After the last response: close, lingering if the client may still be sending; a
@@ -799,9 +797,7 @@ class Transport:
             self._channel.send_quietly(answer)
             if self._pending is not None and self._records is not None:
                 # A complete head was answered: one access record, as for any other error.
-                self._records.error(
-                    self._pending, 408, content_size(answer), request_id=self._new_request_id()
-                )
+                self._records.error(self._pending, 408, content_size(answer))
         elif self._metrics is not None and self._linger_until is None:
             self._metrics.here().timeout("keepalive")
         return self.close()
