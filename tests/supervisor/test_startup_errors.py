@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.supervisor.helpers import ROOT, write_app
+from tests.supervisor.helpers import ROOT, Proc, server_argv, write_app
 from wsgiserver.config.options import MAX_WORKERS
 
 
@@ -57,3 +57,54 @@ def test_an_absurd_worker_count_is_a_configuration_error(
     line = one_error_line(tmp_path, "--check-config", *args, "app:app", env=env)
     assert f"workers must be at most {MAX_WORKERS}, got 100000" in line
     assert source in line
+
+
+# An app whose process refuses every pool thread, as a memory or process limit would.
+NO_THREADS_APP = """
+import threading
+
+_start = threading.Thread.start
+
+
+def _refusing_start(self):
+    if self.name == "wsgiserver-worker":
+        raise RuntimeError("can't start new thread")
+    return _start(self)
+
+
+threading.Thread.start = _refusing_start
+
+
+def app(environ, start_response):
+    start_response("200 OK", [])
+    return [b""]
+"""
+
+
+def test_no_thread_at_all_is_one_line_exit_2(tmp_path: Path) -> None:
+    write_app(tmp_path, source=NO_THREADS_APP)
+    proc = Proc(server_argv("--bind", "127.0.0.1:0", "app:app"), tmp_path)
+    try:
+        assert proc.wait() == 2
+    finally:
+        proc.kill()
+    # After the line saying where it was about to serve: the sockets were bound.
+    assert proc.lines[-1] == (
+        "wsgiserver: error: cannot start a worker thread: can't start new thread"
+    )
+    assert not [line for line in proc.lines if "Traceback" in line]
+
+
+def test_a_worker_without_threads_says_so_in_one_line_and_is_replaced(tmp_path: Path) -> None:
+    # It was a traceback after READY, and exit 1 with no word of the cause.
+    write_app(tmp_path, source=NO_THREADS_APP)
+    proc = Proc(server_argv("--workers", "2", "--bind", "127.0.0.1:0", "app:app"), tmp_path)
+    try:
+        failed = r"worker (\d+): cannot start a worker thread: can't start new thread$"
+        first = proc.wait_for(failed).group(1)
+        proc.wait_for(rf"worker {first} exited unexpectedly \(exited with status 1\); replacing")
+        proc.wait_for(failed, count=3)  # one more than there are workers: a replacement
+        assert proc.stop() == 0
+    finally:
+        proc.kill()
+    assert not [line for line in proc.lines if "Traceback" in line]

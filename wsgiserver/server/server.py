@@ -350,8 +350,9 @@ class Server:
                 self._poller.arm(fd)
             # One thread is enough to answer the first request; the rest of the minimum
             # starts right after, so embedding (start, one request, stop) stays fast.
-            if not self._start_thread():  # said in the log; the command line says it too
-                raise OSError("cannot start a worker thread: the system refused it")
+            refused = self._pool.start(self._work)
+            if refused is not None:  # the caller says it: one line (cli, supervisor worker)
+                raise OSError(f"cannot start a worker thread: {refused}")
             self._serving.set()
             for _ in range(self.config.threads - 1):
                 if self._stopping.is_set() or not self._start_thread():

@@ -49,6 +49,9 @@ RETIRE = b"X"
 CLOSED = b"C"
 ERROR = b"E"
 
+# The exit status of a worker that failed after READY; the supervisor replaces it.
+EXIT_WORKER_FAILED = 1
+
 
 def reset_signals() -> None:
     """In a freshly forked child, before it unblocks signals: the supervisor's handlers only
@@ -123,7 +126,11 @@ def run_worker(
     # cannot boot, and stop the whole server.
     if not _send(pipe, READY):
         return 0  # the supervisor is gone
-    server.serve_forever()
+    try:
+        server.serve_forever()
+    except OSError as exc:  # not even one thread could start (a memory or process limit)
+        log.error("worker %d: %s", os.getpid(), exc)
+        return EXIT_WORKER_FAILED
     return 0
 
 
