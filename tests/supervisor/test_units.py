@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -142,24 +143,52 @@ def test_pidfile(tmp_path: Path) -> None:
     with pidfile(str(path)):
         assert path.read_text() == f"{os.getpid()}\n"
     assert not path.exists()
-    write_pidfile(str(path), pid=1)
+    os.close(write_pidfile(str(path), pid=1))
     remove_pidfile(str(path))  # another process's pid: left alone
     assert path.read_text() == "1\n"
     with pidfile(None):
         pass
 
 
-def test_a_pidfile_naming_a_running_process_is_not_taken_over(tmp_path: Path) -> None:
+def test_a_pidfile_a_running_server_holds_is_not_taken_over(tmp_path: Path) -> None:
     # A second server started with the same --pid took the file, then removed it when it
     # stopped: the first one, still running, had none.
     path = tmp_path / "x.pid"
-    path.write_text(f"{os.getppid()}\n")  # pytest's parent: running
-    with pytest.raises(OSError, match=rf"x.pid' names process {os.getppid()}, which is running"):
-        write_pidfile(str(path))
-    assert path.read_text() == f"{os.getppid()}\n"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_PIDFILE, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline() == "holding\n"
+        with pytest.raises(OSError, match=rf"x.pid' names process {holder.pid}, which is running"):
+            write_pidfile(str(path))
+        assert path.read_text() == f"{holder.pid}\n"
+    finally:
+        holder.communicate("", timeout=60)  # it lets go of the file and removes it
+    assert holder.returncode == 0
+    assert not path.exists()
+
+
+HOLD_PIDFILE = """
+import sys
+from wsgiserver.supervisor.pidfile import pidfile
+with pidfile(sys.argv[1]):
+    print("holding", flush=True)
+    sys.stdin.read()
+"""
+
+
+def test_a_pidfile_no_server_holds_is_stale_whatever_its_pid_names(tmp_path: Path) -> None:
+    # A pid file outlives its server (SIGKILL, a container's volume); by the next start its
+    # pid may be another process's (containers reuse small pids every run). It used to be
+    # taken for a running server, and the start refused.
+    path = tmp_path / "x.pid"
     child = subprocess.Popen(["true"])
     assert child.wait() == 0  # reaped: its pid names no process now
-    for stale in (f"{child.pid}\n", "garbage\n", ""):
+    for stale in (f"{os.getppid()}\n", f"{child.pid}\n", "garbage\n", ""):
         path.write_text(stale)
         with pidfile(str(path)):
             assert path.read_text() == f"{os.getpid()}\n"

@@ -1,4 +1,10 @@
-"""The `--pid FILE`: written atomically once listening, removed on exit if still ours.
+"""The `--pid FILE`: written atomically once listening, locked while the server runs, removed
+on exit if still ours.
+
+The server holds an exclusive `flock` on the file it wrote for as long as it runs (forked
+workers share it). That lock, not the pid in the file, says whether a server still uses
+the file: a pid can belong to an unrelated process by the next start (containers reuse
+small pids at every run, and a pid file on a volume outlives them).
 
 Owns: nothing else. Must not: decide when the process starts or stops.
 """
@@ -6,36 +12,59 @@ Owns: nothing else. Must not: decide when the process starts or stops.
 from __future__ import annotations
 
 import contextlib
+import errno
+import fcntl
 import os
 import tempfile
 from collections.abc import Iterator
 
 
 def running_pid(path: str) -> int | None:
-    """The pid in `path` when it names a running process other than this one, else None
-    (no file, not a pid, or a stale one: such a file is simply replaced)."""
+    """The pid in `path` when a running server holds the file, else None (no file, not a
+    pid, this process's own, or a file nobody holds: a stale one, which is simply
+    replaced). Where the file system has no locks, a pid naming a running process counts."""
     try:
-        with open(path, encoding="ascii") as file:
-            pid = int(file.read().strip())
-    except (OSError, ValueError):
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
         return None
-    if pid <= 0 or pid == os.getpid():
-        return None
+    try:
+        try:
+            pid = int(os.read(fd, 64).decode("ascii").strip())
+        except (OSError, ValueError):
+            return None
+        if pid <= 0 or pid == os.getpid():
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return pid  # the server that wrote it holds it
+        except OSError as exc:
+            if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
+                raise
+            return pid if _exists(pid) else None  # no locks here (some network file systems)
+        return None  # nobody holds it: stale, whatever process has that pid now
+    finally:
+        os.close(fd)
+
+
+def _exists(pid: int) -> bool:
     try:
         os.kill(pid, 0)  # no signal: only asks whether the process exists
     except ProcessLookupError:
-        return None
+        return False
     except PermissionError:
-        return pid  # it exists, as another user's
-    return pid
+        return True  # it exists, as another user's
+    return True
 
 
-def write_pidfile(path: str, pid: int | None = None) -> None:
-    """Write the pid to a temporary file next to `path`, then rename it into place.
+def write_pidfile(path: str, pid: int | None = None) -> int:
+    """Write the pid to a temporary file next to `path`, lock it, then rename it into place.
+    Returns the descriptor that holds the lock: keep it open while serving, close it after
+    `remove_pidfile`.
 
-    OSError if the file names another running process: a second server started with the
-    same --pid by mistake would take the file over, and remove it when it stops, leaving
-    the first one with none (signals sent with $(cat FILE) then miss it)."""
+    OSError if a running server holds the file: a second server started with the same
+    --pid by mistake would take the file over, and remove it when it stops, leaving the
+    first one with none (signals sent with $(cat FILE) then miss it)."""
     other = running_pid(path)
     if other is not None:
         raise OSError(
@@ -46,11 +75,13 @@ def write_pidfile(path: str, pid: int | None = None) -> None:
     try:
         fd, temporary = tempfile.mkstemp(prefix=".wsgiserver-pid-", dir=directory)
         try:
-            with os.fdopen(fd, "w", encoding="ascii") as file:
-                file.write(f"{os.getpid() if pid is None else pid}\n")
-            os.chmod(temporary, 0o644)
+            with contextlib.suppress(OSError):  # no locks here: the pid alone must do
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a new file: nobody has it
+            os.write(fd, f"{os.getpid() if pid is None else pid}\n".encode("ascii"))
+            os.fchmod(fd, 0o644)
             os.replace(temporary, path)
         except BaseException:
+            os.close(fd)
             with contextlib.suppress(OSError):
                 os.unlink(temporary)
             raise
@@ -58,6 +89,7 @@ def write_pidfile(path: str, pid: int | None = None) -> None:
         # One line like every start-up error: the pid file's name (not the temporary file
         # next to it) and the reason, without the "[Errno N]" of the OSError's str().
         raise OSError(f"pid: cannot write {path!r}: {exc.strerror or exc}") from None
+    return fd
 
 
 def remove_pidfile(path: str, pid: int | None = None) -> None:
@@ -78,8 +110,9 @@ def pidfile(path: str | None) -> Iterator[None]:
     if path is None:
         yield
         return
-    write_pidfile(path)
+    lock = write_pidfile(path)
     try:
         yield
     finally:
         remove_pidfile(path)
+        os.close(lock)
