@@ -295,6 +295,42 @@ def test_file_wrapper_respects_declared_length(tmp_path: Path) -> None:
     exchange = run(app)
     assert exchange.response()[1] == b"0123"
     assert exchange.channel.sendfile_calls == [(0, 4)]
+    # PEP 3333: a file goes out "until the end is reached, or until Content-Length bytes
+    # have been written": serving a byte range this way is no app error, and the
+    # connection stays open. It was logged as a surplus and the connection closed.
+    writer = exchange.conn.current_writer
+    assert writer is not None
+    assert (writer.surplus, writer.keep_alive) == (0, True)
+
+
+@pytest.mark.parametrize("block_size", [3, 4, 100])
+def test_file_wrapper_without_fileno_stops_at_the_declared_length(block_size: int) -> None:
+    import io
+
+    def app(environ: Environ, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        start_response("206 Partial Content", [("Content-Length", "4")])
+        file = io.BytesIO(b"0123456789")
+        file.seek(2)
+        wrapper: Iterable[bytes] = environ["wsgi.file_wrapper"](file, block_size)
+        return wrapper
+
+    exchange = run(app)
+    assert exchange.error is None
+    assert exchange.response()[1] == b"2345"
+    writer = exchange.conn.current_writer
+    assert writer is not None
+    assert (writer.surplus, writer.keep_alive) == (0, True)
+
+
+def test_a_file_shorter_than_its_content_length_is_still_an_error() -> None:
+    import io
+
+    def app(environ: Environ, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Length", "20")])
+        wrapper: Iterable[bytes] = environ["wsgi.file_wrapper"](io.BytesIO(b"0123456789"))
+        return wrapper
+
+    assert run(app).error is not None
 
 
 def test_file_wrapper_without_fileno_is_iterated() -> None:

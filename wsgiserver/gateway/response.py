@@ -335,7 +335,9 @@ class Response:
         if type(result) is list and not self.head_sent:
             self._send_list(result)
             return
-        if type(result) is FileWrapper and self._send_file(result):
+        if type(result) is FileWrapper:
+            if not self._send_file(result):
+                self._send_blocks(result)
             return
         write = self.write
         for data in result:
@@ -381,6 +383,11 @@ class Response:
             declared = self._current().fields.declared is not None
             self._channel.send(self._head(None if declared else size)[0])
         writer = self._started()
+        room = writer.room
+        if room is not None:
+            # PEP 3333: a file goes out from its current position "until the end is reached,
+            # or until Content-Length bytes have been written" (how a byte range is served).
+            size = min(size, room)
         count = writer.account(size)
         if count:
             prefix = writer.chunk_prefix(count)
@@ -395,6 +402,24 @@ class Response:
                 self._channel.send(suffix)
         self._finish()
         return True
+
+    def _send_blocks(self, wrapper: FileWrapper) -> None:
+        """A `wsgi.file_wrapper` of a file that cannot be sent with sendfile (a BytesIO, a
+        pipe): its blocks, up to the declared Content-Length as for `_send_file`."""
+        write = self.write
+        for block in wrapper:
+            if type(block) is not bytes:
+                raise ApplicationError(f"the file must read bytes, got {type(block).__name__}")
+            if not self.head_sent:
+                # The head first, once the file has given a block (a read that fails is
+                # still a clean 500): its writer knows whether a Content-Length caps the file.
+                write(b"")
+            room = self._started().room
+            if room is not None and len(block) >= room:
+                write(block[:room])
+                break
+            write(block)
+        self._finish()
 
     def _finish(self) -> None:
         writer = self._writer

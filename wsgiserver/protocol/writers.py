@@ -132,6 +132,11 @@ class ResponseWriter:
         return self._framing != _NONE
 
     @property
+    def room(self) -> int | None:
+        """How many more body bytes the declared Content-Length admits; None without one."""
+        return self._remaining if self._framing == _LENGTH else None
+
+    @property
     def complete(self) -> bool:
         """True once a Content-Length body has all its bytes (more would be cut)."""
         return self._framing == _LENGTH and self._remaining == 0
