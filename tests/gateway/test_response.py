@@ -110,6 +110,42 @@ def test_head_keeps_length_and_sends_no_body() -> None:
     assert exchange.raw.endswith(b"\r\n\r\n")
 
 
+class EndlessEvents:
+    """A server-sent event stream that never ends by itself (it counts what is taken)."""
+
+    def __init__(self) -> None:
+        self.taken = 0
+        self.closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        self.taken += 1
+        if self.taken > 1000:
+            raise AssertionError("the server kept taking a body it does not send")
+        return b"data: tick\n\n"
+
+    def close(self) -> None:
+        self.closed = True
+
+
+@pytest.mark.parametrize(
+    ("request_head", "status"),
+    [(HEAD, "200 OK"), (GET, "204 No Content"), (GET, "304 Not Modified")],
+    ids=["HEAD", "204", "304"],
+)
+def test_a_body_that_is_not_sent_is_not_consumed_either(request_head: bytes, status: str) -> None:
+    # An endless stream answering HEAD was iterated, to be thrown away, forever: a thread
+    # (or a core) held for good, close() never called, the connection never closed.
+    events = EndlessEvents()
+    exchange = run(simple(events, status, [("Content-Type", "text/event-stream")]), request_head)
+    assert exchange.error is None
+    assert exchange.raw.endswith(b"\r\n\r\n")
+    assert events.taken == 1  # the first event sends the head; nothing more is taken
+    assert events.closed
+
+
 def test_declared_length_short_body_aborts() -> None:
     exchange = run(simple([b"abc"], headers=[("Content-Length", "10")]))
     assert isinstance(exchange.error, ResponseFramingError)

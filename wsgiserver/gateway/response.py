@@ -346,7 +346,11 @@ class Response:
             if data:
                 write(data)
                 writer = self._writer
-                if writer is not None and writer.surplus:
+                if writer is not None and (writer.surplus or not writer.has_body):
+                    # Cut at the declared length; or no body goes out at all (HEAD, 204,
+                    # 304), so there is nothing to wait for: an endless stream (events)
+                    # answering a HEAD held its thread for good. PEP 3333 has close()
+                    # called on a body not consumed to its end.
                     break
         self._finish()
 
@@ -414,7 +418,10 @@ class Response:
                 # The head first, once the file has given a block (a read that fails is
                 # still a clean 500): its writer knows whether a Content-Length caps the file.
                 write(b"")
-            room = self._started().room
+            writer = self._started()
+            if not writer.has_body:
+                break  # a HEAD: the head says all there is to say
+            room = writer.room
             if room is not None and len(block) >= room:
                 write(block[:room])
                 break
