@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import select
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.server.helpers import Environ, RawClient, StartResponse, echo_app, get
+from wsgiserver.config.options import Config
 from wsgiserver.server import server as server_module
 from wsgiserver.server.pool import (
     BUSY_CPU_SHARE,
@@ -23,7 +25,7 @@ from wsgiserver.server.pool import (
     SETTLE_SECONDS,
     ThreadPool,
 )
-from wsgiserver.server.server import Timing
+from wsgiserver.server.server import Server, Timing
 from wsgiserver.testing import serving
 
 BOUND = 10.0  # seconds a wait may take on a loaded machine before the test fails
@@ -217,6 +219,33 @@ def test_a_burst_of_new_connections_is_accepted_at_once_by_a_busy_thread() -> No
     last = max(i for i, path in enumerate(order) if path.startswith("/burst"))
     between = order[first : last + 1].count("/ka")
     assert between <= 60, between  # a few rounds of the ten at most
+
+
+def test_connections_taken_from_the_queue_as_serving_ends_are_served_not_refused() -> None:
+    """A worker stopping for a reload or a recycle could be taking a batch off the listen
+    queue just then: those connections got "503 too many connections" (a black-box probe
+    saw one in ten reloads under load). Each is served to its end instead, and the rest of
+    the queue is left to the other workers."""
+    server = Server(echo_app, Config(bind=("127.0.0.1:0",), threads=1))
+    address = server.address
+    assert isinstance(address, tuple)
+    ((listener_fd, listener),) = server._listeners.items()
+    with RawClient(address) as first, RawClient(address) as second:
+        first.send(get("/first"))
+        second.send(get("/second"))
+        with server._lock:
+            server._closed = True  # serving ended, as _stop_everything says it
+        try:
+            server._accept_queued(listener_fd)
+            response = first.read_response()
+            assert response.status == 200
+            assert response.header("Connection") == "close"
+            # The batch stopped there: `second` waits in the queue for another worker.
+            assert select.select([listener], [], [], 0)[0] == [listener]
+        finally:
+            with server._lock:
+                server._closed = False
+            server.shutdown()
 
 
 # -- tasks: work that is not a ready socket (an HTTP/2 stream's app call) -----------------

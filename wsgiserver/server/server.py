@@ -973,15 +973,21 @@ class Server:
                 sock.close()
                 continue
             with self._lock:
-                take = not self._closed and (
-                    len(self._parked) + len(self._active) < self._max_connections
-                )
-                if take:
+                closed = self._closed
+                full = len(self._parked) + len(self._active) >= self._max_connections
+                if not (full or closed):
                     if self._stop_asked:
                         transport.request_close()
                     self._queue_serve(transport)
-            if not take:
+            if full:
                 refuse(sock)
+            elif closed:
+                # Serving ended while this batch was taken (a reload or a recycle stops this
+                # worker): the client's request is on its way. It was answered "503 too many
+                # connections"; it is served by a thread of its own, as when draining the
+                # listen queue, and the rest of the queue is left to the other workers.
+                self._start_last(transport)
+                return
 
     def _accept_one(self, listener_fd: int) -> tuple[socket.socket | None, Any]:
         """accept() once and re-arm the listener; (None, None) if nothing was accepted."""
