@@ -165,7 +165,10 @@ def test_a_crashed_worker_is_replaced(start: Start) -> None:
     with RawClient(address) as client:
         client.send(get("/crash"))
         assert client.read_until_close() == b""
-    server.wait_for(r"worker \d+ exited unexpectedly \(exited with status 7\); replacing it")
+    server.wait_for(
+        r"worker \d+ exited unexpectedly \(exited with status 7\) before it answered a request; "
+        r"replacing it$"
+    )
     server.wait_for(r"worker \d+ ready", count=3)
     with RawClient(address) as client:
         assert client.request(get()).status == 200
@@ -192,6 +195,33 @@ def test_crashes_outnumbering_the_workers_are_spaced_out(start: Start) -> None:
     assert forks[0] == [], server.lines
     assert forks[1] != [], server.lines
     server.wait_for(r"worker \d+ ready", count=3)
+    assert server.stop() == 0
+
+
+def test_workers_dying_of_requests_they_serve_are_replaced_without_backing_off(
+    start: Start,
+) -> None:
+    # A worker that answered requests and then died of one (a segfault in an extension, the
+    # OOM killer) is no crash loop: backing off left no worker at all for up to 10 s when
+    # one request a second crashed a worker. Here four crashes in a row with one worker:
+    # each replacement is forked in the pass that reaps the dead one, as the first is.
+    server = start(argv=probe_argv("--bind", "127.0.0.1:0", "--max-requests", "1000", "app:app"))
+    address = server.address()
+    for crash in range(4):
+        server.wait_for(r"worker \d+ ready", count=crash + 1)
+        mark = server.mark()
+        with RawClient(address) as client:
+            assert client.request(get()).status == 200  # served: the worker says so
+            client.send(get("/crash"))
+            assert client.read_until_close() == b""
+        crashed = server.wait_for(
+            r"worker \d+ exited unexpectedly \(exited with status 7\); replacing it$", after=mark
+        )
+        forked = server.wait_for(r"probe: forked", after=mark)
+        lines = server.lines[mark:]
+        between = lines[lines.index(crashed.string) : lines.index(forked.string)]
+        assert not [line for line in between if line.startswith("probe: select")], lines
+    server.wait_for(r"worker \d+ ready", count=5)
     assert server.stop() == 0
 
 
@@ -254,7 +284,10 @@ def test_a_worker_crashing_on_its_very_first_request_is_replaced(start: Start) -
     with queued:
         queued.settimeout(10)
         assert queued.recv(65536) == b""  # the worker died mid-request: a bare close
-    server.wait_for(r"worker \d+ exited unexpectedly \(exited with status 7\); replacing it")
+    server.wait_for(
+        r"worker \d+ exited unexpectedly \(exited with status 7\) before it answered a request; "
+        r"replacing it$"
+    )
     server.wait_for(r"worker \d+ ready", count=2)
     with RawClient(address) as client:
         assert client.request(get()).status == 200

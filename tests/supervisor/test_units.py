@@ -26,7 +26,7 @@ from wsgiserver.supervisor import worker as worker_module
 from wsgiserver.supervisor.pidfile import pidfile, remove_pidfile, write_pidfile
 from wsgiserver.supervisor.reloader import FileWatcher
 from wsgiserver.supervisor.supervisor import Supervisor, Worker
-from wsgiserver.supervisor.worker import BEAT, ERROR, RETIRE, Heart, resident_mib
+from wsgiserver.supervisor.worker import BEAT, ERROR, RETIRE, SERVED, Heart, resident_mib
 
 
 @pytest.mark.parametrize(
@@ -203,6 +203,7 @@ def test_max_requests_asks_to_be_recycled_at_once_and_once() -> None:
         record = RequestRecord(remote="-")
         for _ in range(2):
             heart.count(record)
+        assert os.read(read_end, 16) == SERVED  # once, at the first request
         with pytest.raises(BlockingIOError):
             os.read(read_end, 16)
         for _ in range(5):
@@ -231,7 +232,7 @@ def test_max_worker_memory_spares_a_worker_that_starts_over_it(
         os.set_blocking(read_end, False)
         heart.count(RequestRecord(remote="-"))
         heart.tick(0.0)
-        assert os.read(read_end, 16) == (BEAT if exempt else RETIRE + BEAT)
+        assert os.read(read_end, 16) == SERVED + (BEAT if exempt else RETIRE + BEAT)
     finally:
         os.close(read_end)
         os.close(write_end)

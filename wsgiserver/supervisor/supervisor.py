@@ -26,8 +26,9 @@ no worker is serving, or during the first start (until every worker of the first
 ready at once: then, and not before, the "serving on" line is logged and systemd told
 READY=1), ends the supervisor with the worker's one-line error and exit status 3, instead of
 fork-looping. Crashes are
-replaced at once; only when they outnumber the workers within `CRASH_WINDOW` seconds are the
-replacements spaced out (0.1 s doubling up to 10 s).
+replaced at once; only when crashes of workers that never answered a request (`SERVED`)
+outnumber the workers within `CRASH_WINDOW` seconds are the replacements spaced out (0.1 s
+doubling up to 10 s). A worker dying of a request it serves is never a loop of its own.
 
 Forking: the signals above are blocked around `fork()`. The child inherits the wakeup fd, and
 a signal reaching it (a rollback's SIGQUIT, a stop's SIGTERM) before it reset its handlers
@@ -65,6 +66,7 @@ from wsgiserver.supervisor.worker import (
     ERROR,
     READY,
     RETIRE,
+    SERVED,
     reset_signals,
     run_worker,
 )
@@ -99,6 +101,7 @@ class Worker:
     started: float
     last_beat: float
     ready: bool = False
+    served: bool = False  # it answered a request (SERVED)
     retiring: bool = False
     accepting: bool = True  # until it says its listeners are closed (or exits)
     stop_sent: float | None = None
@@ -419,6 +422,8 @@ class Supervisor:
                 self._on_ready(worker)
             elif kind == BEAT:
                 worker.last_beat = time.monotonic()
+            elif kind == SERVED:
+                worker.served = True
             elif kind == RETIRE:
                 worker.retiring = True
             elif kind == CLOSED:
@@ -489,15 +494,29 @@ class Supervisor:
                 self._roll_back(max(older))
                 return
             log.error("worker %d failed to boot: %s", worker.pid, message)
-        else:
+        elif worker.served:
+            # It died of a request (a segfault in an extension, the OOM killer): replaced
+            # in this very pass, whatever the crashes before. Backing off here left no
+            # worker at all for seconds when one request in a second crashed a worker.
             log.warning("worker %d exited unexpectedly (%s); replacing it", worker.pid, how)
+            return
         # Replaced in this very pass (`_balance` runs next), unless crashes repeat: more of
-        # them than there are workers, each within CRASH_WINDOW of the previous one.
+        # them than there are workers, each within CRASH_WINDOW of the previous one, by
+        # workers that died before they answered any request (a crash loop of their own).
         self.failures = self.failures + 1 if now - self.last_failure < CRASH_WINDOW else 1
         self.last_failure = now
         repeated = self.failures - self.target
-        if repeated > 0:
-            self.next_spawn = now + min(0.1 * 2 ** (repeated - 1), 10.0)
+        delay = min(0.1 * 2 ** (repeated - 1), 10.0) if repeated > 0 else 0.0
+        self.next_spawn = max(self.next_spawn, now + delay)
+        if worker.ready:
+            log.warning(
+                "worker %d exited unexpectedly (%s) before it answered a request; %s",
+                worker.pid,
+                how,
+                f"replacing it in {delay:.1f}s (crashes repeat: backing off)"
+                if delay
+                else "replacing it",
+            )
 
     def _roll_back(self, generation: int) -> None:
         failed = self.generation

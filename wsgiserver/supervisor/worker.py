@@ -5,10 +5,11 @@ reporting readiness, heartbeats and recycle requests through a pipe, and noticin
 supervisor died. Must not: fork, or speak HTTP (the `Server` does).
 
 Messages on the pipe, one byte each: `R` ready (the app is loaded and the server built on
-the inherited sockets: nothing that can fail at boot is left), `.` heartbeat, `X` "recycle
-me" (max-requests, lifetime or memory reached), `C` "stopping, and my listeners are closed:
-I accept nothing more" (a reload is complete only once every old worker said it), and
-`E<one line>\\n` when the app cannot be loaded.
+the inherited sockets: nothing that can fail at boot is left), `.` heartbeat, `S` "I served
+a request" (once: a worker that dies after that died of a request, not in a loop of its
+own), `X` "recycle me" (max-requests, lifetime or memory reached), `C` "stopping, and my
+listeners are closed: I accept nothing more" (a reload is complete only once every old
+worker said it), and `E<one line>\\n` when the app cannot be loaded.
 
 Stopping: SIGTERM drains (`ProcessRole(drain=True)`: nothing that reached this worker is lost,
 docs/operations.rst); SIGINT and SIGQUIT exit at once.
@@ -45,6 +46,7 @@ log = logging.getLogger("wsgiserver.error")
 
 READY = b"R"
 BEAT = b"."
+SERVED = b"S"
 RETIRE = b"X"
 CLOSED = b"C"
 ERROR = b"E"
@@ -178,6 +180,8 @@ class Heart:
 
     def count(self, _record: RequestRecord) -> None:
         self.requests += 1  # a lost increment under a thread race only delays recycling
+        if self.requests == 1:
+            _send(self.pipe, SERVED)  # a crash from now on is no crash loop (supervisor)
         if self.requests == self.request_limit:
             # Ask now, from the request's thread: at the next tick (up to a second later) a
             # busy worker would have served many times its limit.
