@@ -1,7 +1,8 @@
 """Observability: what is recorded and exported about requests and processes.
 
 Owns: access records and their formats (`accesslog`), the metrics counters shared across
-workers (`metrics`), the instrumentation hooks (`hooks`) and logging set-up (`logconfig`).
+workers (`metrics`), the instrumentation hooks (`hooks`), logging set-up (`logconfig`) and
+how often a lasting condition is warned about (`throttle`).
 Must not: decide anything about a request; the layers that serve requests call into it.
 """
 

@@ -53,6 +53,7 @@ from wsgiserver.config.options import Config
 from wsgiserver.observability import metrics as m
 from wsgiserver.observability.accesslog import RequestRecord
 from wsgiserver.observability.hooks import Hooks, load_hooks
+from wsgiserver.observability.throttle import Throttle
 from wsgiserver.server.admin import AdminServer, respond
 from wsgiserver.server.connections import Connections, bind_listener, connection_limit, refuse
 from wsgiserver.server.listeners import (
@@ -261,8 +262,11 @@ class Server:
         # Queue wait (see _work): when the pool was first seen saturated with work pending.
         self._track_queue = metrics is not None or bool(config.queue_timeout)
         self._saturated_since = 0.0
-        self._exhausted_warned = -EXHAUSTED_WARNING_INTERVAL  # when it was last said
-        self._thread_refused_warned = -EXHAUSTED_WARNING_INTERVAL  # the same, for threads
+        # Conditions that can last, each said at most once a minute (a line per look or per
+        # try would flood the log): the pool exhausted, a thread refused, accept() failing.
+        self._exhausted_warning = Throttle(EXHAUSTED_WARNING_INTERVAL)
+        self._thread_refused_warning = Throttle(EXHAUSTED_WARNING_INTERVAL)
+        self._accept_failed_warning = Throttle(EXHAUSTED_WARNING_INTERVAL)
         self._tick = role.tick
         self._tick_interval = role.tick_interval
         self._drain = role.drain
@@ -664,9 +668,8 @@ class Server:
     def _warn_exhausted(self, now: float) -> None:
         """Under the lock: work waits, the threads are blocked, and the pool is at
         --max-threads. Said at most once a minute: a log line per look would flood."""
-        if now < self._exhausted_warned + EXHAUSTED_WARNING_INTERVAL:
+        if self._exhausted_warning.due(now) is None:
             return
-        self._exhausted_warned = now
         log.warning(
             "all %d worker threads are blocked (--max-threads) and work is waiting: requests "
             "queue until a thread is free (the app may be waiting on something slow, or "
@@ -747,9 +750,7 @@ class Server:
         refused = self._pool.start(self._work)
         if refused is None:
             return True
-        now = time.monotonic()
-        if now >= self._thread_refused_warned + EXHAUSTED_WARNING_INTERVAL:
-            self._thread_refused_warned = now
+        if self._thread_refused_warning.due(time.monotonic()) is not None:
             log.warning(
                 "cannot start another worker thread (%d running): %s; serving with those "
                 "(lower --threads and --max-threads, or raise the process's limits)",
@@ -1004,7 +1005,15 @@ class Server:
             if exc.errno not in _TRANSIENT_ACCEPT:
                 # EMFILE, ENFILE, ENOBUFS, ENOMEM: rest instead of spinning on a listener
                 # that stays readable; the housekeeper re-arms it.
-                log.warning("accept() failed: %s; pausing %.1fs", exc.strerror, ACCEPT_PAUSE)
+                held = self._accept_failed_warning.due(time.monotonic())
+                if held is not None:
+                    log.warning(
+                        "accept() failed: %s; pausing %.1fs between tries%s (said at most "
+                        "once a minute while it lasts)",
+                        exc.strerror,
+                        ACCEPT_PAUSE,
+                        f", {held} more failures since the last warning" if held else "",
+                    )
                 with self._cond:
                     self._resume_accept.append((time.monotonic() + ACCEPT_PAUSE, listener_fd))
                     self._cond.notify()
