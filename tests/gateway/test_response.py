@@ -18,6 +18,7 @@ App = Callable[[Environ, Callable[..., Any]], Iterable[bytes]]
 GET = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
 HEAD = b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n"
 GET10 = b"GET / HTTP/1.0\r\n\r\n"
+PROC_STATUS = Path("/proc/self/status")  # a file whose size (0) says nothing of its content
 
 
 def simple(
@@ -380,6 +381,35 @@ def test_file_wrapper_without_fileno_is_iterated() -> None:
     exchange = run(app)
     assert exchange.response()[1] == b"in memory"
     assert exchange.channel.sendfile_calls == []
+
+
+@pytest.mark.skipif(not PROC_STATUS.exists(), reason="needs Linux's /proc")
+def test_file_wrapper_of_a_file_whose_size_says_nothing_is_read_to_its_end() -> None:
+    # /proc and /sys files have a size of 0 and content: sent as a complete, empty 200.
+    def app(environ: Environ, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        start_response("200 OK", [])
+        wrapper: Iterable[bytes] = environ["wsgi.file_wrapper"](PROC_STATUS.open("rb"))
+        return wrapper
+
+    exchange = run(app)
+    assert exchange.error is None
+    assert exchange.response()[1].startswith(b"Name:")
+    assert exchange.channel.sendfile_calls == []
+
+
+def test_file_wrapper_of_an_empty_file_is_an_empty_body(tmp_path: Path) -> None:
+    path = tmp_path / "empty"
+    path.write_bytes(b"")
+
+    def app(environ: Environ, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        start_response("200 OK", [])
+        wrapper: Iterable[bytes] = environ["wsgi.file_wrapper"](path.open("rb"))
+        return wrapper
+
+    exchange = run(app)
+    head, body = exchange.response()
+    assert body == b""
+    assert (b"content-length", b"0") in head.headers
 
 
 def test_file_wrapper_head_request_sends_no_body(tmp_path: Path) -> None:

@@ -380,9 +380,11 @@ class Response:
             offset = file.tell()
         except (AttributeError, OSError, io.UnsupportedOperation):
             return False
-        if not stat.S_ISREG(info.st_mode):
+        if not stat.S_ISREG(info.st_mode) or info.st_size <= offset:
+            # Nothing left by its size: read it all the same. A /proc or /sys file says 0
+            # and has content; an empty file costs one read() to find out.
             return False
-        size = max(info.st_size - offset, 0)
+        size = info.st_size - offset
         if not self.head_sent:
             declared = self._current().fields.declared is not None
             self._channel.send(self._head(None if declared else size)[0])
