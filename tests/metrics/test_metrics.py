@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import sys
 import threading
@@ -62,6 +63,28 @@ def test_metrics_parse_strictly_and_count_what_was_sent() -> None:
         assert f"wsgiserver_{name}" in families
     samples = families["wsgiserver_timeouts_total"].samples
     assert {k for _, labels, _ in samples for k in labels} == {"kind"}
+
+
+def test_connections_refused_over_the_limit_are_counted_and_said_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # They were answered 503 with no trace: no metric moved and nothing was logged.
+    with (
+        caplog.at_level(logging.WARNING, "wsgiserver.error"),
+        serving(hello, admin_bind="127.0.0.1:0", max_connections=1) as running,
+        socket.create_connection((running.host, running.port), timeout=BOUND) as held,
+    ):
+        held.sendall(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+        assert held.recv(65536).startswith(b"HTTP/1.1 200 ")  # the one allowed, kept open
+        for _ in range(3):
+            assert get(running.host, running.port, "/")[0] == 503
+        families = scrape(admin(running))
+    assert value(families, "wsgiserver_refused_connections_total") == 3
+    said = [r.getMessage() for r in caplog.records if "--max-connections" in r.getMessage()]
+    assert said == [
+        "1 connections open (--max-connections): new ones are answered 503 (said at most "
+        "once a minute while it lasts)"
+    ]
 
 
 def test_label_values_are_escaped() -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from tests.metrics.promtext import get, parse, value
 from tests.tls.helpers import KEY_PASSWORD, Certs, environ_app, make_certs
 from wsgiserver.errors import ConfigError
 from wsgiserver.server.server import Server
@@ -221,11 +222,18 @@ def test_idle_and_stalled_handshakes_do_not_hold_the_only_thread(certs: Certs) -
 
 def test_a_stalled_handshake_times_out_without_plaintext(certs: Certs) -> None:
     with (
-        serving(environ_app, header_timeout=0.2, **tls_options(certs)) as srv,
+        serving(
+            environ_app, header_timeout=0.2, admin_bind="127.0.0.1:0", **tls_options(certs)
+        ) as srv,
         socket.create_connection(("127.0.0.1", srv.port), timeout=TIMEOUT) as sock,
     ):
         sock.sendall(b"\x16\x03\x01\x02\x00\x01")
         assert sock.recv(65536) == b""  # closed at the head deadline, no 408 in clear
+        # Counted as the header timeout it is, as on a plain port (it counted as keepalive).
+        address = srv.server.admin_address
+        families = parse(get(address.host, address.port, "/metrics")[2].decode())
+    assert value(families, "wsgiserver_timeouts_total", kind="header") == 1
+    assert value(families, "wsgiserver_timeouts_total", kind="keepalive") == 0
 
 
 def big_file_app(path: Path) -> Callable[[dict[str, Any], StartResponse], Iterable[bytes]]:

@@ -41,7 +41,8 @@ BYTES_IN = QUEUE_WAIT + _NB + 1
 BYTES_OUT = BYTES_IN + 1
 IN_FLIGHT = BYTES_OUT + 1
 SHED = IN_FLIGHT + 1  # answered 503 by --queue-timeout
-PARSE_ERRORS = SHED + 1  # ERROR_STATUSES, then "other"
+REFUSED = SHED + 1  # connections answered 503 over --max-connections
+PARSE_ERRORS = REFUSED + 1  # ERROR_STATUSES, then "other"
 TIMEOUTS = PARSE_ERRORS + len(ERROR_STATUSES) + 1
 ROW = TIMEOUTS + len(TIMEOUT_KINDS)
 
@@ -267,6 +268,10 @@ def render(
     out.sample("sent_bytes_total", total[BYTES_OUT])
     out.family("shed_requests_total", "counter", "requests answered 503 by --queue-timeout")
     out.sample("shed_requests_total", total[SHED])
+    out.family(
+        "refused_connections_total", "counter", "connections answered 503 over --max-connections"
+    )
+    out.sample("refused_connections_total", total[REFUSED])
     out.family("parse_errors_total", "counter", "requests refused by the parser, by status")
     for i, status in enumerate((*ERROR_STATUSES, "other")):
         out.sample("parse_errors_total", total[PARSE_ERRORS + i], (("status", str(status)),))

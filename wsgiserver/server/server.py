@@ -263,10 +263,12 @@ class Server:
         self._track_queue = metrics is not None or bool(config.queue_timeout)
         self._saturated_since = 0.0
         # Conditions that can last, each said at most once a minute (a line per look or per
-        # try would flood the log): the pool exhausted, a thread refused, accept() failing.
+        # try would flood the log): the pool exhausted, a thread refused, accept() failing,
+        # connections refused.
         self._exhausted_warning = Throttle(EXHAUSTED_WARNING_INTERVAL)
         self._thread_refused_warning = Throttle(EXHAUSTED_WARNING_INTERVAL)
         self._accept_failed_warning = Throttle(EXHAUSTED_WARNING_INTERVAL)
+        self._refused_warning = Throttle(EXHAUSTED_WARNING_INTERVAL)  # --max-connections
         self._tick = role.tick
         self._tick_interval = role.tick_interval
         self._drain = role.drain
@@ -945,7 +947,7 @@ class Server:
                 if self._stopping.is_set():
                     transport.request_close()
         if full:
-            refuse(sock)
+            self._refuse(sock)
         elif closed:
             # Accepted just as serving ended: the client has sent (or is sending) its
             # request, so closing it unanswered would lose it. Serve it here, to its end;
@@ -981,7 +983,7 @@ class Server:
                         transport.request_close()
                     self._queue_serve(transport)
             if full:
-                refuse(sock)
+                self._refuse(sock)
             elif closed:
                 # Serving ended while this batch was taken (a reload or a recycle stops this
                 # worker): the client's request is on its way. It was answered "503 too many
@@ -989,6 +991,21 @@ class Server:
                 # listen queue, and the rest of the queue is left to the other workers.
                 self._start_last(transport)
                 return
+
+    def _refuse(self, sock: socket.socket) -> None:
+        """Over --max-connections: the 503, counted (before the client can see it), and said
+        once a minute while it lasts."""
+        if self._metrics is not None:
+            self._metrics.here().add(m.REFUSED)
+        held = self._refused_warning.due(time.monotonic())
+        if held is not None:
+            log.warning(
+                "%d connections open (--max-connections): new ones are answered 503%s (said "
+                "at most once a minute while it lasts)",
+                self._max_connections,
+                f", {held} more since the last warning" if held else "",
+            )
+        refuse(sock)
 
     def _accept_one(self, listener_fd: int) -> tuple[socket.socket | None, Any]:
         """accept() once and re-arm the listener; (None, None) if nothing was accepted."""

@@ -799,7 +799,9 @@ class Transport:
                 # A complete head was answered: one access record, as for any other error.
                 self._records.error(self._pending, 408, content_size(answer))
         elif self._metrics is not None and self._linger_until is None:
-            self._metrics.here().timeout("keepalive")
+            # A PROXY header or a TLS handshake still under way is part of the first head's
+            # wait (--header-timeout), though nothing may be answered on it.
+            self._metrics.here().timeout("header" if self._setup is not None else "keepalive")
         return self.close()
 
     def abandon(self) -> None:
