@@ -625,6 +625,30 @@ def test_a_file_longer_than_content_length_is_a_range_not_an_error(
         assert srv.take_app_errors() == []
 
 
+def test_a_close_that_raises_is_logged_with_its_request() -> None:
+    """Like every other per-request error line: the request id first, the request last (it
+    had neither, so nothing tied it to an access record)."""
+
+    class FailingClose:
+        def __iter__(self) -> Iterator[bytes]:
+            yield b"ok"
+
+        def close(self) -> None:
+            raise OSError("cannot release")
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Length", "2")])
+        return FailingClose()
+
+    with serving(app) as srv, RawClient((srv.host, srv.port)) as client:
+        assert client.request(get("/closing")).body == b"ok"
+        (record,) = srv.wait_for_requests(1)
+        said = [r.getMessage() for r in srv.log_records if r.levelname == "ERROR"]
+        raised = srv.take_app_errors()
+    assert said == [f"[{record.request_id}] the response iterable's close() failed (GET /closing)"]
+    assert [str(error) for error in raised] == ["cannot release"]
+
+
 # -- logs -------------------------------------------------------------------------------------
 
 _CONTROL = {chr(c) for c in [*range(0x20), *range(0x7F, 0xA0)]}

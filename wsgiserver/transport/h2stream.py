@@ -298,7 +298,7 @@ class StreamCall:
                 with contextlib.suppress(OSError):
                     spool.close()
             if outcome.close_error is not None:
-                log_close_error(outcome)
+                log_close_error(request, outcome)
             if record is not None and records is not None:
                 if sent is None and self.unsent:
                     sent = max(0, outcome.body_bytes - self.unsent)

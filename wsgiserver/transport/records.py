@@ -186,10 +186,11 @@ def log_failure(
     )
 
 
-def log_close_error(outcome: Outcome) -> None:
+def log_close_error(request: Request, outcome: Outcome) -> None:
+    """The error log line of a response iterable whose close() raised, said once."""
     if outcome.close_error is not None:
-        log.error("the response iterable's close() failed", exc_info=outcome.close_error)
-        outcome.close_error = None
+        error, outcome.close_error = outcome.close_error, None
+        log_failure(request, outcome, "the response iterable's close() failed", error)
 
 
 def printable(target: bytes) -> str:

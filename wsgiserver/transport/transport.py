@@ -635,7 +635,7 @@ class Transport:
                 # once, like a body shorter than its Content-Length.
                 log_failure(request, outcome, writer.overrun() or "", None)
             if outcome.close_error is not None:
-                log_close_error(outcome)
+                log_close_error(request, outcome)
             if record is not None and records is not None:
                 channel = self._channel
                 said = channel.last_word if channel.interrupted else None
