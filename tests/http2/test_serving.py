@@ -161,6 +161,20 @@ def test_a_body_over_max_body_size_is_413(declared: bool) -> None:
     assert sorted(r.status for r in srv.access_records) == [200, 413]
 
 
+def test_a_body_longer_than_its_content_length_is_cut_and_logged_as_over_http11() -> None:
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Length", "5")])
+        return iter([b"12345", b"6789X"])
+
+    with h2c_server(app) as srv, client(srv) as c:
+        assert c.get("/long").body == b"12345"
+        srv.wait_for_requests(1)  # recorded after the line is said
+        said = [r.getMessage() for r in srv.log_records if r.levelname == "ERROR"]
+        assert len(srv.take_app_errors()) == 1
+    assert len(said) == 1
+    assert said[0].endswith("application sent 5 bytes more than its Content-Length (GET /long)")
+
+
 def test_a_refused_stream_from_a_trusted_proxy_keeps_its_id_and_client() -> None:
     headers = [
         ("content-length", "70000"),

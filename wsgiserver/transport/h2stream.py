@@ -297,6 +297,11 @@ class StreamCall:
             if spool is not None:
                 with contextlib.suppress(OSError):
                     spool.close()
+            writer = stream.writer
+            if writer is not None and writer.surplus:
+                # Cut to the declared length (RFC 9113 section 8.1.1 makes more a malformed
+                # message) and said once, as over HTTP/1.1.
+                log_failure(request, outcome, writer.overrun() or "", None)
             if outcome.close_error is not None:
                 log_close_error(request, outcome)
             if record is not None and records is not None:
