@@ -26,8 +26,9 @@ from tests.http2.helpers import (
     tls_server,
 )
 from tests.tls.helpers import Certs
-from wsgiserver.http2.connection import CANCEL, NO_ERROR
+from wsgiserver.http2.connection import CANCEL, NO_ERROR, PROTOCOL_ERROR, ConnectionFailed
 from wsgiserver.server.server import ProcessRole
+from wsgiserver.transport.h2session import H2Session
 
 
 def test_a_graceful_stop_sends_goaway_then_lets_the_open_streams_finish() -> None:
@@ -129,6 +130,45 @@ def test_a_graceful_goaway_from_the_client_lets_its_streams_finish() -> None:
         c.read_until_closed()
     assert c.goaway is not None
     assert c.goaway.error_code == NO_ERROR
+
+
+def test_a_stream_writing_as_the_client_ends_the_connection_is_a_disconnect(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A client's GOAWAY with an error ends the connection; a stream's thread that wrote in
+    the moment before the connection was torn down wrote into h2, closed already, and its
+    ProtocolError was logged as the app's failure, with a traceback of the server's own
+    code (a black-box probe: httpx answering a graceful stop that way). It is the client
+    leaving, as on HTTP/1.1: nothing is logged as the app's error."""
+    go = threading.Event()
+    closed = threading.Event()
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterator[bytes]:
+        start_response("200 OK", [])
+        try:
+            yield b"first"
+            assert go.wait(BOUND)
+            yield b"second"
+        finally:
+            closed.set()
+
+    real_fail = H2Session._fail
+
+    def fail_after_the_stream_wrote(self: H2Session, failure: ConnectionFailed) -> int:
+        go.set()  # the stream writes now, after h2 closed and before the streams stop
+        assert closed.wait(BOUND)
+        return real_fail(self, failure)
+
+    monkeypatch.setattr(H2Session, "_fail", fail_after_the_stream_wrote)
+    with h2c_server(app) as srv, client(srv) as c:
+        stream = c.request("/")
+        reply = c.replies[stream]
+        c.read_until(lambda: len(reply.body) > 0)
+        c.send_frames([GoAwayFrame(0, last_stream_id=0, error_code=PROTOCOL_ERROR)])
+        assert closed.wait(BOUND)
+        (record,) = srv.wait_for_requests(1)  # written after any error line of the stream
+        assert srv.take_app_errors() == []
+    assert record.status == 200  # its head went out, then the client left
 
 
 def test_an_idle_connection_is_closed_with_goaway_and_pings_do_not_keep_it() -> None:

@@ -147,7 +147,14 @@ class H2Session:
                     if not received:
                         return self._end("the client closed the connection")
                 with self._state:
-                    self._receive(received, now, since, calls)
+                    try:
+                        self._receive(received, now, since, calls)
+                    except ConnectionFailed:
+                        # h2 closed the connection: a stream's thread that takes the lock
+                        # before `_fail` ends them must find it dead, not write into h2
+                        # (whose ProtocolError would read as the app's failure).
+                        self.dead = True
+                        raise
                 received = b""
             with self._state:
                 self._check_deadlines(now, calls)
