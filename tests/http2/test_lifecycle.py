@@ -31,7 +31,10 @@ from wsgiserver.server.server import ProcessRole
 from wsgiserver.transport.h2session import H2Session
 
 
-def test_a_graceful_stop_sends_goaway_then_lets_the_open_streams_finish() -> None:
+def test_a_graceful_stop_lets_the_open_streams_finish_then_sends_goaway() -> None:
+    """Some clients (httpx, through h2) fail every stream still open when a GOAWAY comes,
+    though RFC 9113 section 6.8 has them answered: a busy connection is told once its
+    streams are done (or at --keepalive-timeout), an idle one at once."""
     gate = Gate()
     with h2c_server(gate, process=ProcessRole(drain=True), graceful_timeout=BOUND) as srv:
         with client(srv) as busy, client(srv) as idle:
@@ -44,19 +47,41 @@ def test_a_graceful_stop_sends_goaway_then_lets_the_open_streams_finish() -> Non
             idle.read_until_closed()
             assert idle.goaway is not None
             assert (idle.goaway.error_code, idle.goaway.last_stream_id) == (NO_ERROR, 1)
-            # The busy one is told which streams will still be answered...
-            busy.read_until(lambda: busy.goaway is not None)
-            assert busy.goaway is not None
-            assert (busy.goaway.error_code, busy.goaway.last_stream_id) == (NO_ERROR, slow)
-            assert not busy.replies[slow].done
+            # The busy one is served on (its PING answered) without a GOAWAY yet...
+            busy.ping_and_wait()
+            told_early = busy.goaway
+            assert told_early is None
             gate.release.set()
-            # ...and answered, then the connection ends.
+            # ...its stream answered, and then it is told, and the connection ends.
             assert busy.reply(slow).body == b"/slow"
             busy.read_until_closed()
+            assert busy.goaway is not None
+            assert (busy.goaway.error_code, busy.goaway.last_stream_id) == (NO_ERROR, slow)
             assert busy.closed
         stopper.join(BOUND)
         assert not stopper.is_alive()
     assert sorted(r.target for r in srv.access_records) == ["/slow", "/warm"]
+
+
+def test_a_connection_whose_streams_keep_coming_is_told_at_the_keepalive_timeout() -> None:
+    """The wait for a moment without streams is bounded: a client that always has one in
+    flight gets its GOAWAY at --keepalive-timeout after the stop, and its streams up to the
+    one named are answered."""
+    gate = Gate()
+    options: dict[str, Any] = {"graceful_timeout": 3 * BOUND, "keepalive_timeout": 0.5}
+    with h2c_server(gate, process=ProcessRole(drain=True), **options) as srv, client(srv) as c:
+        slow = c.request("/slow")
+        assert gate.entered.wait(BOUND)
+        stopper = threading.Thread(target=srv.server.shutdown)
+        stopper.start()
+        c.read_until(lambda: c.goaway is not None)  # while /slow is still in the app
+        assert c.goaway is not None
+        assert (c.goaway.error_code, c.goaway.last_stream_id) == (NO_ERROR, slow)
+        gate.release.set()
+        assert c.reply(slow).body == b"/slow"
+        c.read_until_closed()
+        stopper.join(2 * BOUND)
+        assert not stopper.is_alive()
 
 
 def test_the_stop_message_counts_streams_in_flight_not_their_connection_as_idle() -> None:
@@ -100,9 +125,10 @@ def test_a_graceful_stop_ends_when_the_last_connection_closes(
         assert gate.entered.wait(BOUND)
         stopper = threading.Thread(target=srv.server.shutdown)
         stopper.start()
-        busy.read_until(lambda: busy.goaway is not None)
+        busy.ping_and_wait()  # the stop has reached the connection
         gate.release.set()
         assert busy.reply(slow).body == b"/slow"
+        busy.read_until(lambda: busy.goaway is not None)  # once its stream is done
         busy.read_until_closed()  # the server's FIN; this socket stays open
         stopper.join(2 * BOUND)  # a bound against a hang only: lingering takes 2 s
         assert not stopper.is_alive()

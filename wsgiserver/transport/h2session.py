@@ -120,6 +120,7 @@ class H2Session:
         self._idle_since: float | None = now
         self._linger_until: float | None = None
         self._closing = False  # the server is stopping: GOAWAY, then drain
+        self._closing_since: float | None = None  # when the server asked (monotonic)
         self.dead = False  # the connection failed or ended: streams stop
         self.deadline = self._preface_until
 
@@ -158,7 +159,7 @@ class H2Session:
                 received = b""
             with self._state:
                 self._check_deadlines(now, calls)
-                if self._closing:
+                if self._closing and self._goaway_due(now):
                     self.proto.announce_shutdown()
                 finished = self.proto.goaway_sent and not self.streams
         except ConnectionFailed as exc:
@@ -387,6 +388,9 @@ class H2Session:
             deadline = _FOREVER
             if self._idle_since is not None and not self.streams:
                 deadline = self._idle_since + timeouts.keepalive
+            since = self._closing_since
+            if since is not None and not self.proto.goaway_sent:
+                deadline = min(deadline, since + timeouts.keepalive)  # `_goaway_due`
             for stream in self.streams.values():
                 if not stream.submitted and stream.mode != PULL:
                     deadline = min(
@@ -704,9 +708,21 @@ class H2Session:
     # -- ending ---------------------------------------------------------------------------
 
     def request_close(self) -> None:
-        """The server is stopping (any thread, under the server's lock: no I/O here): the
-        next `serve` sends GOAWAY; the open streams finish, then the connection closes."""
+        """The server is stopping (any thread, under the server's lock: no I/O here): a
+        `serve` sends GOAWAY (`_goaway_due`); the open streams finish, then the connection
+        closes."""
+        if self._closing_since is None:
+            self._closing_since = time.monotonic()
         self._closing = True
+
+    def _goaway_due(self, now: float) -> bool:
+        """Under `_state`, closing: whether the graceful GOAWAY goes out now. Once no stream
+        is in flight, or --keepalive-timeout after the stop was asked at the latest. RFC 9113
+        section 6.8 has the streams a GOAWAY names answered, but some clients (httpx, through
+        h2) fail every stream still open when one arrives: a response sent after it is lost
+        to them, and a POST cannot be retried. The streams that come meanwhile are served."""
+        since = self._closing_since
+        return not self.streams or since is None or now >= since + self.serving.timeouts.keepalive
 
     @property
     def idle(self) -> bool:
