@@ -9,6 +9,7 @@ synchronisation. Nothing here asserts a duration: outcomes are counted.
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
 import tempfile
 import threading
@@ -374,6 +375,24 @@ def test_connection_limit_fits_the_file_descriptor_limit(monkeypatch: pytest.Mon
     monkeypatch.setattr(resource, "getrlimit", lambda _: (1024, 4096))
     assert connections.connection_limit(10_000) == 1024 - connections.FD_RESERVE
     assert connections.connection_limit(500) == 500
+
+
+def test_a_small_descriptor_limit_keeps_a_quarter_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # `ulimit -n 64` left one connection (64 kept for the rest), and said nothing: 119 of
+    # 120 clients got 503s.
+    import resource
+
+    from wsgiserver.server import connections
+
+    monkeypatch.setattr(resource, "getrlimit", lambda _: (64, 4096))
+    with caplog.at_level(logging.WARNING, "wsgiserver.error"):
+        assert connections.connection_limit(100_000) == 48
+    assert [r.getMessage() for r in caplog.records] == [
+        "max_connections lowered from 100000 to 48 to fit the file descriptor limit (64); "
+        "raise it (ulimit -n, LimitNOFILE=) or more clients get 503s"
+    ]
 
 
 def test_a_file_sent_to_a_client_gone_counts_none_of_it_as_sent(tmp_path: Path) -> None:

@@ -44,6 +44,7 @@ log = logging.getLogger("wsgiserver.error")
 access_log = logging.getLogger("wsgiserver.access")
 
 FD_RESERVE = 64  # descriptors kept for listeners, the poller, logs and the app's own files
+FEW_CONNECTIONS = 64  # a fitted limit below this is said as a warning, whatever asked for it
 
 
 class DateHeader:
@@ -274,17 +275,27 @@ def connection_limit(configured: int) -> int:
         soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     except (ImportError, OSError, ValueError):  # pragma: no cover - not POSIX
         return configured
-    if soft == resource.RLIM_INFINITY or soft - FD_RESERVE >= configured:
+    # A quarter of a small limit is enough for the rest: all 64 of a 64 left one connection.
+    reserve = min(FD_RESERVE, soft // 4)
+    if soft == resource.RLIM_INFINITY or soft - reserve >= configured:
         return configured
-    fitted = max(soft - FD_RESERVE, 1)
-    # The default is meant to be fitted; only an explicit value that cannot be met is news.
+    fitted = max(soft - reserve, 1)
+    # The default is meant to be fitted; only an explicit value that cannot be met is news,
+    # and a limit so low that clients get 503s under any load always is.
     default = next(f.default for f in dataclasses.fields(Config) if f.name == "max_connections")
+    if fitted < FEW_CONNECTIONS:
+        level = logging.WARNING
+    else:
+        level = logging.DEBUG if configured == default else logging.INFO
     log.log(
-        logging.DEBUG if configured == default else logging.INFO,
-        "max_connections lowered from %d to %d to fit the file descriptor limit (%d)",
+        level,
+        "max_connections lowered from %d to %d to fit the file descriptor limit (%d)%s",
         configured,
         fitted,
         soft,
+        "; raise it (ulimit -n, LimitNOFILE=) or more clients get 503s"
+        if fitted < FEW_CONNECTIONS
+        else "",
     )
     return fitted
 
