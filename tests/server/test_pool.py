@@ -141,9 +141,13 @@ def _serve(app: Inside, clock: Callable[[], float], **options: Any) -> Any:
     return serving(app, threads=4, max_threads=8, timing=Timing(cpu_time=clock), **options)
 
 
-def test_a_computing_app_keeps_one_runnable_thread_while_work_waits() -> None:
+def test_a_computing_app_keeps_one_runnable_thread_while_work_waits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """Four threads kept ready, three requests at once, a process that computes all the
-    time: the pool never lets a second request into the app, however often it looks."""
+    time: the pool never lets a second request into the app, however often it looks (while
+    the one inside is no long request: that is the next test)."""
+    monkeypatch.setattr(server_module, "HOG_SECONDS", 1e9)
     app, clock = Inside(), CpuClock(busy=True)
     with _serve(app, clock) as srv:
         clients = _clients((srv.host, srv.port), 3)
@@ -154,6 +158,24 @@ def test_a_computing_app_keeps_one_runnable_thread_while_work_waits() -> None:
         for client in clients:
             client.join(BOUND)
     assert app.most == 1
+
+
+def test_a_long_request_does_not_hold_the_only_turn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same computing process, but the request inside has been there HOG_SECONDS: it no
+    longer counts toward the runnable target, so the next one runs beside it. One long
+    computation made a trivial request wait for as long as it computed (a black-box probe:
+    24.5 s behind a 25 s request, with four threads)."""
+    monkeypatch.setattr(server_module, "HOG_SECONDS", 0.0)  # every request is long
+    app, clock = Inside(), CpuClock(busy=True)
+    with _serve(app, clock) as srv:
+        clients = _clients((srv.host, srv.port), 3)
+        try:
+            app.wait_inside(3)  # each one in turn became long, and let the next one in
+        finally:
+            app.release.set()
+            for client in clients:
+                client.join(BOUND)
+    assert app.most == 3
 
 
 def test_a_blocked_app_gets_a_thread_for_each_waiting_request() -> None:

@@ -18,6 +18,13 @@ thread only takes turns with them). After `SETTLE_SECONDS` without waiting work 
 to one. At most `MAX_POLLERS` threads wait in the poller at once: more waiters would take
 events the GIL does not let them run.
 
+Long requests. A thread that has been on one request for `HOG_SECONDS` or more (`hogs`,
+counted by the housekeeper while work waits) no longer counts toward the target: the rule
+is for the short requests that come after it. Counting it made one long computation hold
+the only turn, and a trivial request waited behind it for as long as it computed (25 s in
+a black-box probe); now that request shares the GIL with it, as it would with plain
+threads, and the long one takes a little longer.
+
 Tasks. `submit()` queues a `Task` (first in, first out). A thread that may take work takes a
 queued task before it waits in the poller, so a task counts toward the runnable target like
 a ready socket, and waiting tasks are "work waiting" for the rule. Whoever submits learns
@@ -37,6 +44,7 @@ MAX_POLLERS = 2  # threads waiting in the poller at once; one more than a busy o
 GROWTH_CPU_SHARE = 0.8  # below it while work waits, the running threads are blocked
 BUSY_CPU_SHARE = 0.9  # at or above it while work waits, they compute
 SETTLE_SECONDS = 1.0  # without waiting work for this long, the target returns to one
+HOG_SECONDS = 0.25  # a thread on one request this long no longer counts toward the target
 POLL = True  # `wait_turn`: wait in the poller
 LEAVE = False  # `wait_turn`: the thread leaves the pool
 
@@ -59,6 +67,7 @@ class ThreadPool:
         "_lock",
         "_spare_wakeup",
         "busy_since",
+        "hogs",
         "idle",
         "idle_seconds",
         "maximum",
@@ -90,6 +99,7 @@ class ThreadPool:
         self.runnable = 1  # how many threads may take work at once
         self.watching = False  # no thread waits in the poller: the housekeeper measures
         self.busy_since = 0.0  # when work last waited for a thread (for SETTLE_SECONDS)
+        self.hogs = 0  # threads on one request for HOG_SECONDS or more (the housekeeper's count)
         self.tasks: deque[Task] = deque()  # first in, first out
 
     # -- threads ----------------------------------------------------------------------------
@@ -137,7 +147,7 @@ class ThreadPool:
                 return LEAVE
             # Threads other than this one that take work or wait in the poller (inline: a
             # call per request is measurable on a hello-world app).
-            others = len(self.threads) - self._extra - self.spares - 1
+            others = len(self.threads) - self._extra - self.spares - self.hogs - 1
             if others < self.runnable:
                 if self.tasks:
                     return self.tasks.popleft()
@@ -178,7 +188,8 @@ class ThreadPool:
         thread waiting in the poller must be nudged instead (none may, and one waits there).
         Otherwise it waits for a running thread to finish, or for the rule to add one."""
         self.tasks.append(task)
-        running = len(self.threads) - self._extra - self.spares  # busy or in the poller
+        # Busy (but not on a long request) or in the poller.
+        running = len(self.threads) - self._extra - self.spares - self.hogs
         if self.spares and running < self.runnable:
             self._spare_wakeup.notify()
             return False
@@ -225,6 +236,14 @@ class ThreadPool:
             if share >= BUSY_CPU_SHARE and self.runnable > 1:
                 self.runnable -= 1  # they compute: one fewer takes turns
         return False
+
+    def count_hogs(self, hogs: int) -> bool:
+        """Under the lock, from the housekeeper while work waits: `hogs` threads have been on
+        one request for HOG_SECONDS or more. True if one more thread should take work now
+        (`add_poller`): a new one no longer holds a turn that short requests wait for."""
+        more = hogs > self.hogs
+        self.hogs = hogs
+        return more and (self.spares > 0 or len(self.threads) - self._extra < self.maximum)
 
     def exhausted(self) -> bool:
         """Under the lock: every thread the pool may have is taking work: none to add."""

@@ -68,6 +68,7 @@ from wsgiserver.server.poller import make_poller
 from wsgiserver.server.pool import (
     BUSY_CPU_SHARE,
     GROWTH_CPU_SHARE,
+    HOG_SECONDS,
     IDLE_THREAD_SECONDS,
     POLL,
     SETTLE_SECONDS,
@@ -600,11 +601,14 @@ class Server:
                     smoothed = share
                     if pool.idle:
                         pool.watching = measuring = False
+                        pool.hogs = 0  # counted again when work waits
                     else:
                         waiting = self._poller.has_pending() or bool(pool.tasks)
                         if waiting and self._track_queue and not self._saturated_since:
                             self._saturated_since = now  # work waits for a thread from now
                         grow = pool.adjust(share, waiting=waiting, now=now)
+                        if waiting and pool.count_hogs(self._hogs(now)):
+                            grow = True  # a thread on a long request holds no turn now
                         # Back off only with one runnable thread: more than one means the
                         # app also blocks, and its target needs every look (a mixed app got
                         # 20 % fewer requests through with the longer interval).
@@ -666,6 +670,11 @@ class Server:
                     # of waiting, while those responses go out without it.
                     continue
                 self._cond.wait(timeout)
+
+    def _hogs(self, now: float) -> int:
+        """Under the lock: threads in the app on one request for HOG_SECONDS or more."""
+        since = now - HOG_SECONDS
+        return sum(1 for t in self._active if 0.0 < t.taken_at <= since)
 
     def _warn_exhausted(self, now: float) -> None:
         """Under the lock: work waits, the threads are blocked, and the pool is at

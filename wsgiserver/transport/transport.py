@@ -133,6 +133,7 @@ class Transport:
         "rerun",
         "send",
         "sendfile",
+        "taken_at",
     )
 
     def __init__(
@@ -204,6 +205,7 @@ class Transport:
         cleartext = edge is None or edge.tls is None
         self._sniff: bytes | None = b"" if self._http2 is not None and cleartext else None
         self.rerun = False  # the server is asked to serve it once more before parking it
+        self.taken_at = 0.0  # monotonic: since when the app runs its request (0.0: it does not)
 
     def fileno(self) -> int:
         return self._channel.fileno()
@@ -590,6 +592,7 @@ class Transport:
                 body = b""  # no body, or one already taken
             else:
                 body = body_for(conn, request, self._channel.receive, self.send)
+            self.taken_at = time.monotonic()  # the server counts long requests (`_hogs`)
             self._gateway.handle(conn, self, request, environ, self.remote, outcome, body)
         except HTTPError as exc:
             if self._channel.interrupted:  # see the BaseException case below
@@ -627,6 +630,7 @@ class Transport:
             log_failure(request, outcome, message, exc)
             outcome.aborted = True
         finally:
+            self.taken_at = 0.0
             if self._spool is not None:
                 self._release_spool()
             writer = conn.current_writer
