@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import re
 import signal
 import socket
 import sys
@@ -284,7 +285,13 @@ def test_graceful_timeout_cuts_off_a_stuck_request(caplog: pytest.LogCaptureFixt
             server.shutdown()
         assert client.read_until_close() == b""
         app.release.set()
-    assert any("graceful_timeout" in r.getMessage() for r in caplog.records)
+    # Which request, with its id, as on every per-request line (it named none).
+    said = [r.getMessage() for r in caplog.records if "graceful_timeout" in r.getMessage()]
+    assert len(said) == 1
+    assert re.fullmatch(
+        r"closing a connection still busy after graceful_timeout: \[[^\]\s]+\] GET /stuck",
+        said[0],
+    ), said
 
 
 def test_shutdown_from_the_serving_thread_while_it_holds_the_lock() -> None:

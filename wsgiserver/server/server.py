@@ -1091,7 +1091,10 @@ class Server:
         self.abandoned_connections = len(stuck)
         for transport in stuck:
             if not self._hurry:
-                log.warning("closing a connection still busy after graceful_timeout")
+                log.warning(
+                    "closing a connection still busy after graceful_timeout: %s",
+                    transport.describe_in_flight(),
+                )
             transport.abandon()
         self._poller.close()
         if self._admin is not None:

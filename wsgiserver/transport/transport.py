@@ -242,6 +242,19 @@ class Transport:
             return len(self._h2.streams)
         return 0 if self.between_requests else 1
 
+    def describe_in_flight(self) -> str:
+        """What this connection is busy with, for a log line: `[id] METHOD target` of the
+        request in the app (as on every per-request line), or its HTTP/2 streams."""
+        if self._h2 is not None:
+            return f"{len(self._h2.streams)} HTTP/2 stream(s)"
+        request = self.conn.request
+        if request is None:
+            return "a request whose head is not complete"
+        outcome = self._outcome
+        in_app = self.taken_at and outcome is not None and outcome.request_id
+        prefix = f"[{outcome.request_id}] " if in_app and outcome is not None else ""
+        return f"{prefix}{request.method} {printable(request.target)}"
+
     def request_close(self) -> None:
         """The server is stopping: the response in progress (or the next) ends this
         connection with `Connection: close` (RFC 9112 section 9.6). HTTP/2: a GOAWAY on the
