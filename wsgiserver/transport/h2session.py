@@ -90,6 +90,10 @@ log = logging.getLogger("wsgiserver.error")
 READS_PER_SERVE = 16  # socket reads per `serve()`: a busy client cannot keep a thread forever
 FLUSH_EVERY = 65536  # body bytes queued by a write before they are sent
 GOAWAY_SEND_WAIT = 1.0  # seconds a failing connection waits for a stream's send to end
+# Seconds a stopping connection waits for a moment without streams before its GOAWAY (or
+# --keepalive-timeout, if shorter): well within any sane --graceful-timeout, so that the
+# streams it names still have the rest of that time to end.
+GOAWAY_QUIET_WAIT = 2.0
 _FOREVER = float("inf")
 
 
@@ -390,7 +394,7 @@ class H2Session:
                 deadline = self._idle_since + timeouts.keepalive
             since = self._closing_since
             if since is not None and not self.proto.goaway_sent:
-                deadline = min(deadline, since + timeouts.keepalive)  # `_goaway_due`
+                deadline = min(deadline, since + self._goaway_wait())  # `_goaway_due`
             for stream in self.streams.values():
                 if not stream.submitted and stream.mode != PULL:
                     deadline = min(
@@ -717,12 +721,15 @@ class H2Session:
 
     def _goaway_due(self, now: float) -> bool:
         """Under `_state`, closing: whether the graceful GOAWAY goes out now. Once no stream
-        is in flight, or --keepalive-timeout after the stop was asked at the latest. RFC 9113
+        is in flight, or `_goaway_wait()` after the stop was asked at the latest. RFC 9113
         section 6.8 has the streams a GOAWAY names answered, but some clients (httpx, through
         h2) fail every stream still open when one arrives: a response sent after it is lost
         to them, and a POST cannot be retried. The streams that come meanwhile are served."""
         since = self._closing_since
-        return not self.streams or since is None or now >= since + self.serving.timeouts.keepalive
+        return not self.streams or since is None or now >= since + self._goaway_wait()
+
+    def _goaway_wait(self) -> float:
+        return min(GOAWAY_QUIET_WAIT, self.serving.timeouts.keepalive)
 
     @property
     def idle(self) -> bool:
