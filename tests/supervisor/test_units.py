@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.server.helpers import RawClient, echo_app, get
+from tests.supervisor.helpers import wait_gone
 from wsgiserver.config.bind import BindAddress, parse_bind
 from wsgiserver.config.options import MAX_WORKERS, Config
 from wsgiserver.errors import EXIT_APP, BindError, ConfigError
@@ -23,7 +24,7 @@ from wsgiserver.server.listeners import create_listener
 from wsgiserver.server.server import ProcessRole, Server
 from wsgiserver.supervisor import systemd
 from wsgiserver.supervisor import worker as worker_module
-from wsgiserver.supervisor.pidfile import pidfile, remove_pidfile, write_pidfile
+from wsgiserver.supervisor.pidfile import pidfile, remove_pidfile, running_pid, write_pidfile
 from wsgiserver.supervisor.reloader import FileWatcher
 from wsgiserver.supervisor.supervisor import Supervisor, Worker
 from wsgiserver.supervisor.worker import BEAT, ERROR, RETIRE, SERVED, Heart, resident_mib
@@ -192,6 +193,69 @@ def test_a_pidfile_no_server_holds_is_stale_whatever_its_pid_names(tmp_path: Pat
         path.write_text(stale)
         with pidfile(str(path)):
             assert path.read_text() == f"{os.getpid()}\n"
+
+
+LEAVE_A_CHILD_HOLDING = """
+import os, sys
+from wsgiserver.supervisor.pidfile import write_pidfile
+write_pidfile(sys.argv[1])  # locked, and the lock goes to the child with the descriptor
+if os.fork() == 0:
+    print("child", os.getpid(), flush=True)
+    sys.stdin.read()  # holds the lock until the test is done
+    os._exit(0)
+os._exit(0)  # the server dies (as by SIGKILL): its pid file stays, naming it
+"""
+
+
+def test_a_pidfile_held_only_by_a_leftover_child_is_stale(tmp_path: Path) -> None:
+    # A fork (a worker, an app's helper) inherits the lock. Once the server the file names
+    # is gone, the file is stale, whoever still holds the lock: the next start was refused
+    # with "names process N, which is running" about a dead N.
+    path = tmp_path / "x.pid"
+    server = subprocess.Popen(
+        [sys.executable, "-c", LEAVE_A_CHILD_HOLDING, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        child = int(server.stdout.readline().split()[1])
+        assert server.wait(60) == 0
+        assert path.read_text() == f"{server.pid}\n"
+        assert running_pid(str(path)) is None
+        with pidfile(str(path)):
+            assert path.read_text() == f"{os.getpid()}\n"
+    finally:
+        server.communicate("", timeout=60)  # closes the child's stdin: it exits
+    assert wait_gone(child)
+
+
+WITHOUT_LOCKS = """
+import os, sys
+sys.modules["fcntl"] = None  # as on Windows
+import wsgiserver.cli.serving  # the command line still imports
+from wsgiserver.supervisor.pidfile import pidfile, running_pid
+path = sys.argv[1]
+with open(path, "w") as file:
+    file.write(f"{os.getppid()}\\n")  # a running process: the pid check alone counts it
+assert running_pid(path) == os.getppid()
+os.unlink(path)
+with pidfile(path):
+    assert open(path).read() == f"{os.getpid()}\\n"
+print("ok")
+"""
+
+
+def test_without_file_locks_the_pid_check_alone_decides(tmp_path: Path) -> None:
+    # Windows has no fcntl: importing it unconditionally stopped the command line there.
+    result = subprocess.run(
+        [sys.executable, "-c", WITHOUT_LOCKS, str(tmp_path / "x.pid")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (result.returncode, result.stdout) == (0, "ok\n"), result.stderr
 
 
 def test_max_requests_asks_to_be_recycled_at_once_and_once() -> None:

@@ -13,16 +13,24 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import os
 import tempfile
 from collections.abc import Iterator
+
+try:
+    import fcntl
+
+    _LOCKS = True
+except ImportError:  # Windows: the single process serves there too, with the pid check only
+    _LOCKS = False
 
 
 def running_pid(path: str) -> int | None:
     """The pid in `path` when a running server holds the file, else None (no file, not a
     pid, this process's own, or a file nobody holds: a stale one, which is simply
-    replaced). Where the file system has no locks, a pid naming a running process counts."""
+    replaced). Where there are no locks, a pid naming a running process counts. A lock
+    held while that pid is gone is a leftover child's (a fork inherits the lock): the
+    server the file names is dead, so the file is stale all the same."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
@@ -34,10 +42,12 @@ def running_pid(path: str) -> int | None:
             return None
         if pid <= 0 or pid == os.getpid():
             return None
+        if not _LOCKS:
+            return pid if _exists(pid) else None
         try:
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         except BlockingIOError:
-            return pid  # the server that wrote it holds it
+            return pid if _exists(pid) else None  # held by the server that wrote it
         except OSError as exc:
             if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
                 raise
@@ -75,10 +85,11 @@ def write_pidfile(path: str, pid: int | None = None) -> int:
     try:
         fd, temporary = tempfile.mkstemp(prefix=".wsgiserver-pid-", dir=directory)
         try:
-            with contextlib.suppress(OSError):  # no locks here: the pid alone must do
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a new file: nobody has it
+            if _LOCKS:
+                with contextlib.suppress(OSError):  # no locks here: the pid alone must do
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a new file: nobody has it
             os.write(fd, f"{os.getpid() if pid is None else pid}\n".encode("ascii"))
-            os.fchmod(fd, 0o644)
+            os.chmod(temporary, 0o644)  # os.fchmod is not on Windows before Python 3.13
             os.replace(temporary, path)
         except BaseException:
             os.close(fd)
