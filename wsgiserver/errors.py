@@ -39,6 +39,11 @@ class NotAWSGIApp(AppLoadError, TypeError):
     """
 
 
+class NoThreadError(WSGIServerError, OSError):
+    """The system refused to start even one worker thread (a memory or process limit):
+    the server cannot serve. An `OSError` too, like the refusals it reports."""
+
+
 class ConnectionLost(WSGIServerError):
     """The peer went away or the socket failed; nothing more can be sent or received."""
 

@@ -50,6 +50,7 @@ from typing import IO, Any
 from wsgiserver.apploader import wsgi_callable
 from wsgiserver.config.bind import BindAddress
 from wsgiserver.config.options import Config
+from wsgiserver.errors import NoThreadError
 from wsgiserver.observability import metrics as m
 from wsgiserver.observability.accesslog import RequestRecord
 from wsgiserver.observability.hooks import Hooks, load_hooks
@@ -359,7 +360,7 @@ class Server:
             # starts right after, so embedding (start, one request, stop) stays fast.
             refused = self._pool.start(self._work)
             if refused is not None:  # the caller says it: one line (cli, supervisor worker)
-                raise OSError(f"cannot start a worker thread: {refused}")
+                raise NoThreadError(f"cannot start a worker thread: {refused}")
             self._serving.set()
             for _ in range(self.config.threads - 1):
                 if self._stopping.is_set() or not self._start_thread():

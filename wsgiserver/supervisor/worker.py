@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable
 
 from wsgiserver.config.options import Config
-from wsgiserver.errors import EXIT_APP, WSGIServerError
+from wsgiserver.errors import EXIT_APP, NoThreadError, WSGIServerError
 from wsgiserver.observability.accesslog import RequestRecord
 from wsgiserver.observability.logconfig import reopen_logs_on_sigusr1
 from wsgiserver.observability.metrics import ProcessMetrics
@@ -130,7 +130,7 @@ def run_worker(
         return 0  # the supervisor is gone
     try:
         server.serve_forever()
-    except OSError as exc:  # not even one thread could start (a memory or process limit)
+    except NoThreadError as exc:  # not even one (a memory or process limit): said in a line
         log.error("worker %d: %s", os.getpid(), exc)
         return EXIT_WORKER_FAILED
     return 0
@@ -157,6 +157,7 @@ class Heart:
         self.server: Server | None = None
         self.started = time.monotonic()
         self.requests = 0
+        self.served = False  # SERVED was sent (a flag: two threads may count the first at once)
         self.request_limit = 0
         if config.max_requests:
             self.request_limit = config.max_requests + random.randint(0, config.max_requests_jitter)
@@ -180,7 +181,8 @@ class Heart:
 
     def count(self, _record: RequestRecord) -> None:
         self.requests += 1  # a lost increment under a thread race only delays recycling
-        if self.requests == 1:
+        if not self.served:
+            self.served = True
             _send(self.pipe, SERVED)  # a crash from now on is no crash loop (supervisor)
         if self.requests == self.request_limit:
             # Ask now, from the request's thread: at the next tick (up to a second later) a
