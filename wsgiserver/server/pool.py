@@ -19,11 +19,12 @@ to one. At most `MAX_POLLERS` threads wait in the poller at once: more waiters w
 events the GIL does not let them run.
 
 Long requests. A thread that has been on one request for `HOG_SECONDS` or more (`hogs`,
-counted by the housekeeper while work waits) no longer counts toward the target: the rule
-is for the short requests that come after it. Counting it made one long computation hold
-the only turn, and a trivial request waited behind it for as long as it computed (25 s in
-a black-box probe); now that request shares the GIL with it, as it would with plain
-threads, and the long one takes a little longer.
+counted by the housekeeper at each look) no longer counts toward the target: the rule is
+for the short requests that come after it, and a spare takes the next one. Counting it
+made one long computation hold the only turn, and a trivial request waited behind it for
+as long as it computed (25 s in a black-box probe); now that request shares the GIL with
+it, as it would with plain threads. No thread is started for this: an app whose requests
+all compute that long runs as many at once as it keeps threads ready (`--threads`).
 
 Tasks. `submit()` queues a `Task` (first in, first out). A thread that may take work takes a
 queued task before it waits in the poller, so a task counts toward the runnable target like
@@ -44,7 +45,10 @@ MAX_POLLERS = 2  # threads waiting in the poller at once; one more than a busy o
 GROWTH_CPU_SHARE = 0.8  # below it while work waits, the running threads are blocked
 BUSY_CPU_SHARE = 0.9  # at or above it while work waits, they compute
 SETTLE_SECONDS = 1.0  # without waiting work for this long, the target returns to one
-HOG_SECONDS = 0.25  # a thread on one request this long no longer counts toward the target
+# A thread whose request has been in the app this long no longer counts toward the target.
+# Below it, requests are ruled for their tail (one at a time while they compute); a longer
+# one is no short request, and one at a time would make the short ones wait for all of it.
+HOG_SECONDS = 0.5
 POLL = True  # `wait_turn`: wait in the poller
 LEAVE = False  # `wait_turn`: the thread leaves the pool
 
@@ -238,12 +242,11 @@ class ThreadPool:
         return False
 
     def count_hogs(self, hogs: int) -> bool:
-        """Under the lock, from the housekeeper while work waits: `hogs` threads have been on
-        one request for HOG_SECONDS or more. True if one more thread should take work now
-        (`add_poller`): a new one no longer holds a turn that short requests wait for."""
-        more = hogs > self.hogs
+        """Under the lock, from the housekeeper at each look: `hogs` threads have been on one
+        request for HOG_SECONDS or more. True if a spare may take waiting work now that
+        they hold no turn (`add_poller` wakes it; no thread is started for this)."""
         self.hogs = hogs
-        return more and (self.spares > 0 or len(self.threads) - self._extra < self.maximum)
+        return hogs > 0 and self.spares > 0
 
     def exhausted(self) -> bool:
         """Under the lock: every thread the pool may have is taking work: none to add."""

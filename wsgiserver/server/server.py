@@ -602,14 +602,17 @@ class Server:
                     smoothed = share
                     if pool.idle:
                         pool.watching = measuring = False
-                        pool.hogs = 0  # counted again when work waits
+                        pool.hogs = 0  # counted again at the next look at a busy pool
                     else:
                         waiting = self._poller.has_pending() or bool(pool.tasks)
                         if waiting and self._track_queue and not self._saturated_since:
                             self._saturated_since = now  # work waits for a thread from now
                         grow = pool.adjust(share, waiting=waiting, now=now)
-                        if waiting and pool.count_hogs(self._hogs(now)):
-                            grow = True  # a thread on a long request holds no turn now
+                        # Counted at every look, so that a long request that ended holds no
+                        # place in the count; while there are long ones, a spare may take
+                        # waiting work (woken: nothing else would wake a spare for it).
+                        if pool.count_hogs(self._hogs(now)) and waiting:
+                            grow = True
                         # Back off only with one runnable thread: more than one means the
                         # app also blocks, and its target needs every look (a mixed app got
                         # 20 % fewer requests through with the longer interval).
