@@ -377,7 +377,7 @@ def test_connection_limit_fits_the_file_descriptor_limit(monkeypatch: pytest.Mon
     assert connections.connection_limit(500) == 500
 
 
-def test_a_small_descriptor_limit_keeps_a_quarter_and_says_so(
+def test_a_small_descriptor_limit_keeps_half_and_says_so(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     # `ulimit -n 64` left one connection (64 kept for the rest), and said nothing: 119 of
@@ -388,9 +388,9 @@ def test_a_small_descriptor_limit_keeps_a_quarter_and_says_so(
 
     monkeypatch.setattr(resource, "getrlimit", lambda _: (64, 4096))
     with caplog.at_level(logging.WARNING, "wsgiserver.error"):
-        assert connections.connection_limit(100_000) == 48
+        assert connections.connection_limit(100_000) == 32
     assert [r.getMessage() for r in caplog.records] == [
-        "max_connections lowered from 100000 to 48 to fit the file descriptor limit (64); "
+        "max_connections lowered from 100000 to 32 to fit the file descriptor limit (64); "
         "raise it (ulimit -n, LimitNOFILE=) or more clients get 503s"
     ]
 

@@ -275,8 +275,9 @@ def connection_limit(configured: int) -> int:
         soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     except (ImportError, OSError, ValueError):  # pragma: no cover - not POSIX
         return configured
-    # A quarter of a small limit is enough for the rest: all 64 of a 64 left one connection.
-    reserve = min(FD_RESERVE, soft // 4)
+    # Half of a small limit for the rest (spool files, the app's files and sockets): all 64
+    # of a 64 left one connection.
+    reserve = min(FD_RESERVE, soft // 2)
     if soft == resource.RLIM_INFINITY or soft - reserve >= configured:
         return configured
     fitted = max(soft - reserve, 1)
