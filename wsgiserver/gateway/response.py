@@ -412,22 +412,25 @@ class Response:
     def _send_blocks(self, wrapper: FileWrapper) -> None:
         """A `wsgi.file_wrapper` of a file that cannot be sent with sendfile (a BytesIO, a
         pipe): its blocks, up to the declared Content-Length as for `_send_file`."""
-        write = self.write
+        send = self._channel.send
         for block in wrapper:
             if type(block) is not bytes:
                 raise ApplicationError(f"the file must read bytes, got {type(block).__name__}")
-            if not self.head_sent:
-                # The head first, once the file has given a block (a read that fails is
-                # still a clean 500): its writer knows whether a Content-Length caps the file.
-                write(b"")
-            writer = self._started()
-            if not writer.has_body:
-                break  # a HEAD: the head says all there is to say
+            head = b""
+            writer = self._writer
+            if writer is None:
+                # The head once the file has given a block (a read that fails is still a
+                # clean 500), and with it: its writer says whether a Content-Length caps it.
+                head, writer = self._head(None)
             room = writer.room
-            if room is not None and len(block) >= room:
-                write(block[:room])
-                break
-            write(block)
+            last = not writer.has_body or (room is not None and len(block) >= room)
+            if room is not None:
+                block = block[:room]
+            data = head + writer.body(block) if block else head
+            if data:
+                send(data)
+            if last:
+                break  # a HEAD, or the declared length is reached
         self._finish()
 
     def _finish(self) -> None:
