@@ -94,6 +94,10 @@ GOAWAY_SEND_WAIT = 1.0  # seconds a failing connection waits for a stream's send
 # --keepalive-timeout, if shorter): well within any sane --graceful-timeout, so that the
 # streams it names still have the rest of that time to end.
 GOAWAY_QUIET_WAIT = 2.0
+# Seconds without a stream before that GOAWAY. httpx (httpcore) looks for "the connection is
+# terminated" before it looks at the events it has queued for a stream: a GOAWAY read with
+# the last response's final frame failed that response all the same.
+GOAWAY_AFTER_LAST = 0.1
 _FOREVER = float("inf")
 
 
@@ -393,8 +397,10 @@ class H2Session:
             if self._idle_since is not None and not self.streams:
                 deadline = self._idle_since + timeouts.keepalive
             since = self._closing_since
-            if since is not None and not self.proto.goaway_sent:
-                deadline = min(deadline, since + self._goaway_wait())  # `_goaway_due`
+            if since is not None and not self.proto.goaway_sent:  # `_goaway_due`
+                deadline = min(deadline, since + self._goaway_wait())
+                if self._idle_since is not None and not self.streams:
+                    deadline = min(deadline, self._idle_since + GOAWAY_AFTER_LAST)
             for stream in self.streams.values():
                 if not stream.submitted and stream.mode != PULL:
                     deadline = min(
@@ -721,12 +727,18 @@ class H2Session:
 
     def _goaway_due(self, now: float) -> bool:
         """Under `_state`, closing: whether the graceful GOAWAY goes out now. Once no stream
-        is in flight, or `_goaway_wait()` after the stop was asked at the latest. RFC 9113
-        section 6.8 has the streams a GOAWAY names answered, but some clients (httpx, through
-        h2) fail every stream still open when one arrives: a response sent after it is lost
-        to them, and a POST cannot be retried. The streams that come meanwhile are served."""
+        has been in flight for GOAWAY_AFTER_LAST, or `_goaway_wait()` after the stop was
+        asked at the latest. RFC 9113 section 6.8 has the streams a GOAWAY names answered,
+        but some clients (httpx, through h2) fail every stream still open when one arrives:
+        a response sent after it is lost to them, and a POST cannot be retried. The streams
+        that come meanwhile are served."""
         since = self._closing_since
-        return not self.streams or since is None or now >= since + self._goaway_wait()
+        if since is None or now >= since + self._goaway_wait():
+            return True
+        if self.streams:
+            return False
+        idle = self._idle_since
+        return idle is None or now >= idle + GOAWAY_AFTER_LAST
 
     def _goaway_wait(self) -> float:
         return min(GOAWAY_QUIET_WAIT, self.serving.timeouts.keepalive)
