@@ -254,15 +254,38 @@ def test_graceful_shutdown_lets_in_flight_request_finish() -> None:
     assert refused(port)
 
 
-def test_open_connections_counts_requests_in_the_app_and_idle_connections() -> None:
+def test_open_connections_counts_requests_in_the_app_and_idle_connections(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # The stop message is built from this count: it said "0 request(s) in flight" while
     # HTTP/1.1 requests were inside the app (their connections counted as idle).
     app = Blocking()
     server = Server(app, bind="127.0.0.1:0", graceful_timeout=UPPER_BOUND)
     address = ("127.0.0.1", server.addresses[0].port)
+    # The client has its response before the server's thread is done with the connection:
+    # it is idle only once parked again (a count read in between said 2 in flight, 0 idle).
+    parks: dict[int, int] = {}  # by the client's port: how often its connection was parked
+    parked = threading.Condition()
+    schedule = server._schedule
+
+    def schedule_and_count(transport: Any) -> None:
+        schedule(transport)
+        with parked:
+            port = transport.remote[1]
+            parks[port] = parks.get(port, 0) + 1
+            parked.notify_all()
+
+    def wait_parked(port: int, times: int) -> None:
+        with parked:
+            assert parked.wait_for(lambda: parks.get(port, 0) >= times, UPPER_BOUND)
+
+    monkeypatch.setattr(server, "_schedule", schedule_and_count)
     with serving_in_thread(server), RawClient(address) as busy, RawClient(address) as idle:
+        port = idle.sock.getsockname()[1]
+        wait_parked(port, 1)  # accepted with nothing to read yet: parked
         app.release.set()
         assert idle.request(get("/")).status == 200
+        wait_parked(port, 2)  # and again after its request
         app.release.clear()
         app.entered.clear()
         busy.send(get("/slow"))
