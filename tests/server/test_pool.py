@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from tests.http2.client import H2Client
 from tests.server.helpers import Environ, RawClient, StartResponse, echo_app, get
 from wsgiserver.config.options import Config
 from wsgiserver.server import server as server_module
@@ -175,6 +176,21 @@ def test_a_long_request_does_not_hold_the_only_turn(monkeypatch: pytest.MonkeyPa
             app.release.set()
             for client in clients:
                 client.join(BOUND)
+    assert app.most == 3
+
+
+def test_a_long_http2_stream_does_not_hold_the_only_turn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same over HTTP/2, where each stream's call is a pool task of its own: three
+    streams on one connection, each long at once, all get into the app."""
+    monkeypatch.setattr(server_module, "HOG_SECONDS", 0.0)  # every call is long
+    app, clock = Inside(), CpuClock(busy=True)
+    with _serve(app, clock, http2=True) as srv, H2Client((srv.host, srv.port)) as c:
+        streams = [c.request(f"/{i}") for i in range(3)]
+        try:
+            app.wait_inside(3)
+        finally:
+            app.release.set()
+        assert [c.reply(stream).status for stream in streams] == [200] * 3
     assert app.most == 3
 
 

@@ -282,6 +282,9 @@ class Server:
         self._cond = threading.Condition(self._lock)
         self._parked: dict[int, Transport] = {}
         self._active: set[Transport] = set()
+        # Pool threads running an HTTP/2 stream's call (a task that is not a connection's
+        # serve), by thread id: since when, for the count of long requests (`_hogs`).
+        self._calls: dict[int, float] = {}
         self._deadlines: Deadlines[Transport] = Deadlines()
         self._resume_accept: list[tuple[float, int]] = []
         self._pool = ThreadPool(
@@ -676,9 +679,11 @@ class Server:
                 self._cond.wait(timeout)
 
     def _hogs(self, now: float) -> int:
-        """Under the lock: threads in the app on one request for HOG_SECONDS or more."""
+        """Under the lock: threads in the app on one request for HOG_SECONDS or more (an
+        HTTP/1.1 request, or an HTTP/2 stream's call)."""
         since = now - HOG_SECONDS
-        return sum(1 for t in self._active if 0.0 < t.taken_at <= since)
+        calls = sum(1 for started in list(self._calls.values()) if started <= since)
+        return calls + sum(1 for t in self._active if 0.0 < t.taken_at <= since)
 
     def _warn_exhausted(self, now: float) -> None:
         """Under the lock: work waits, the threads are blocked, and the pool is at
@@ -823,6 +828,12 @@ class Server:
                 self._cond.notify_all()
 
     def _run_task(self, task: Task) -> None:
+        call = type(task) is not _Serve  # a stream's call: its connection is not `_active`
+        ident = threading.get_ident()
+        if call:
+            # Without the lock (one more acquire per stream otherwise): a store is atomic,
+            # and `_hogs` copies the values in one step.
+            self._calls[ident] = time.monotonic()
         try:
             task.run()
         except BaseException:
@@ -830,6 +841,8 @@ class Server:
             # a bug. It must not take the thread, or the pool, down.
             log.exception("unexpected error in a task of the thread pool")
         with self._lock:
+            if call:
+                del self._calls[ident]
             self._progress = time.monotonic()
             if self._stopping.is_set():
                 self._cond.notify()  # draining: the housekeeper looks whether it is over
