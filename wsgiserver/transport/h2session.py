@@ -98,6 +98,9 @@ GOAWAY_QUIET_WAIT = 2.0
 # terminated" before it looks at the events it has queued for a stream: a GOAWAY read with
 # the last response's final frame failed that response all the same.
 GOAWAY_AFTER_LAST = 0.1
+# Past the wait, the GOAWAY goes out the moment no stream is in flight, or this many
+# seconds later whatever is in flight.
+GOAWAY_LAST_CHANCE = 0.5
 _FOREVER = float("inf")
 
 
@@ -398,9 +401,10 @@ class H2Session:
                 deadline = self._idle_since + timeouts.keepalive
             since = self._closing_since
             if since is not None and not self.proto.goaway_sent:  # `_goaway_due`
-                deadline = min(deadline, since + self._goaway_wait())
+                wait = self._goaway_wait()
+                deadline = min(deadline, since + wait + GOAWAY_LAST_CHANCE)
                 if self._idle_since is not None and not self.streams:
-                    deadline = min(deadline, self._idle_since + GOAWAY_AFTER_LAST)
+                    deadline = min(deadline, self._idle_since + GOAWAY_AFTER_LAST, since + wait)
             for stream in self.streams.values():
                 if not stream.submitted and stream.mode != PULL:
                     deadline = min(
@@ -709,7 +713,11 @@ class H2Session:
                 return
             last = not self.streams
             if last:
-                self._idle_since = time.monotonic()
+                self._idle_since = now = time.monotonic()
+                if self._closing and self._goaway_due(now):
+                    # In the same write as the stream's end, when it can: a client that
+                    # sends its requests back to back reads both before its next one.
+                    self.proto.announce_shutdown()
         with contextlib.suppress(ConnectionLost):
             self.flush(wait=False)
         if last or self.dead:
@@ -727,18 +735,21 @@ class H2Session:
 
     def _goaway_due(self, now: float) -> bool:
         """Under `_state`, closing: whether the graceful GOAWAY goes out now. Once no stream
-        has been in flight for GOAWAY_AFTER_LAST, or `_goaway_wait()` after the stop was
-        asked at the latest. RFC 9113 section 6.8 has the streams a GOAWAY names answered,
-        but some clients (httpx, through h2) fail every stream still open when one arrives:
-        a response sent after it is lost to them, and a POST cannot be retried. The streams
-        that come meanwhile are served."""
+        has been in flight for GOAWAY_AFTER_LAST; after `_goaway_wait()`, as soon as none
+        is; and GOAWAY_LAST_CHANCE later in any case. RFC 9113 section 6.8 has the streams
+        a GOAWAY names answered, but some clients (httpx, through h2) fail every stream
+        still open when one arrives: a response sent after it is lost to them, and a POST
+        cannot be retried. The streams that come meanwhile are served."""
         since = self._closing_since
-        if since is None or now >= since + self._goaway_wait():
+        if since is None:
             return True
+        waited = now - since - self._goaway_wait()
         if self.streams:
-            return False
+            return waited >= GOAWAY_LAST_CHANCE
+        # Past the wait, at once: a client that keeps one stream going (requests back to
+        # back) never leaves a quiet moment, but reads the GOAWAY with its last response.
         idle = self._idle_since
-        return idle is None or now >= idle + GOAWAY_AFTER_LAST
+        return idle is None or waited >= 0 or now >= idle + GOAWAY_AFTER_LAST
 
     def _goaway_wait(self) -> float:
         return min(GOAWAY_QUIET_WAIT, self.serving.timeouts.keepalive)
