@@ -161,6 +161,33 @@ def test_a_graceful_goaway_from_the_client_lets_its_streams_finish() -> None:
     assert c.goaway.error_code == NO_ERROR
 
 
+def test_a_stream_opened_after_the_goaway_is_ignored_not_reset() -> None:
+    """RFC 9113 section 6.8: the sender of a GOAWAY ignores the streams above its last
+    stream id, and the id tells the client to retry them elsewhere. A RST_STREAM said no
+    more, and h2-based clients (httpx) fail every stream of the connection on a frame after
+    a GOAWAY (a black-box probe: errors at each worker recycle)."""
+    gate = Gate()
+    options: dict[str, Any] = {"graceful_timeout": 3 * BOUND, "keepalive_timeout": 0.5}
+    with h2c_server(gate, process=ProcessRole(drain=True), **options) as srv, client(srv) as c:
+        slow = c.request("/slow")
+        assert gate.entered.wait(BOUND)
+        stopper = threading.Thread(target=srv.server.shutdown)
+        stopper.start()
+        c.read_until(lambda: c.goaway is not None)  # /slow still in the app
+        late = c.request("/late")
+        c.ping_and_wait()  # the server has read its HEADERS
+        gate.release.set()
+        assert c.reply(slow).body == b"/slow"
+        c.read_until_closed()
+        assert c.goaway is not None
+        assert c.goaway.last_stream_id == slow < late
+        late_reply = c.replies[late]
+        assert (late_reply.reset, late_reply.status) == (None, 0)  # ignored: no frame at all
+        stopper.join(2 * BOUND)
+        assert not stopper.is_alive()
+    assert [r.target for r in srv.access_records] == ["/slow"]
+
+
 def test_a_stream_writing_as_the_client_ends_the_connection_is_a_disconnect(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -439,9 +439,13 @@ class H2Protocol:
         stream_id = event.stream_id
         ended = event.stream_ended is not None
         if self.goaway_sent:
-            # Section 6.8: after our GOAWAY a new stream is not processed; the client may
-            # retry it on another connection.
-            self._refuse(stream_id, now)
+            # Section 6.8: after our GOAWAY a new stream is not processed, and the sender of
+            # a GOAWAY "will ignore" it: its id, above the GOAWAY's last one, tells the
+            # client to retry it elsewhere. A RST_STREAM said no more, and h2-based clients
+            # (httpx) take any frame after a GOAWAY as a protocol error that fails the
+            # connection's other streams too. Its body, if any, is given back (`_data`).
+            if not self._resets.spend(now):  # a flood of them still ends the connection
+                self._fail(ENHANCE_YOUR_CALM, "too many streams refused or reset")
             return
         busy = self._busy
         if (
