@@ -412,6 +412,25 @@ def test_serve_forever_twice_is_refused() -> None:
         server.serve_forever()
 
 
+def test_a_listener_closed_by_the_stop_under_an_accept_is_not_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A thread that looked the listener up just before the stop closed it gets EBADF from
+    # accept(): it was logged as "accept() failed: Bad file descriptor; pausing", the
+    # warning of a process out of descriptors (a verification probe, at reloads).
+    server = Server(path_app, bind="127.0.0.1:0")
+    ((fd, listener),) = server._listeners.items()
+    try:
+        with server._lock:
+            server._accepting = False  # what _stop_accepting does first
+        listener.close()
+        with caplog.at_level(logging.WARNING):
+            assert server._accept_one(fd) == (None, None)
+        assert [r.getMessage() for r in caplog.records] == []
+    finally:
+        server.shutdown()
+
+
 class FlakyAccept:
     """Patches the server's accept: the listener of `port` fails with EMFILE while `failing`."""
 

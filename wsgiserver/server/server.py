@@ -1045,6 +1045,8 @@ class Server:
         except (BlockingIOError, InterruptedError):
             pass  # another thread took it, or the client gave up
         except OSError as exc:
+            if exc.errno == errno.EBADF and not self._accepting:
+                return None, None  # the stop closed the listener under this thread's look
             if exc.errno not in _TRANSIENT_ACCEPT:
                 # EMFILE, ENFILE, ENOBUFS, ENOMEM: rest instead of spinning on a listener
                 # that stays readable; the housekeeper re-arms it.
