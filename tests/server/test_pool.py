@@ -179,6 +179,27 @@ def test_a_long_request_does_not_hold_the_only_turn(monkeypatch: pytest.MonkeyPa
     assert app.most == 3
 
 
+def test_long_requests_run_at_most_as_many_at_once_as_threads_are_kept_ready(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No thread is started for long requests: a queue of them computing does not become a
+    GIL shared twelve ways (a verification probe saw 12 at once with 4 threads kept ready,
+    every request finishing late)."""
+    monkeypatch.setattr(server_module, "HOG_SECONDS", 0.0)  # every request is long
+    app, clock = Inside(), CpuClock(busy=True)
+    with _serve(app, clock) as srv:  # 4 threads kept ready, up to 8
+        clients = _clients((srv.host, srv.port), 12)
+        try:
+            app.wait_inside(4)
+            clock.wait_readings(clock.readings + 50)  # the housekeeper looked, many times
+            assert app.now == 4
+        finally:
+            app.release.set()
+            for client in clients:
+                client.join(BOUND)
+    assert app.most == 4
+
+
 def test_a_long_http2_stream_does_not_hold_the_only_turn(monkeypatch: pytest.MonkeyPatch) -> None:
     """The same over HTTP/2, where each stream's call is a pool task of its own: three
     streams on one connection, each long at once, all get into the app."""

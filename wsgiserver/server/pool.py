@@ -241,12 +241,15 @@ class ThreadPool:
                 self.runnable -= 1  # they compute: one fewer takes turns
         return False
 
-    def count_hogs(self, hogs: int) -> bool:
+    def count_hogs(self, hogs: int, *, waiting: bool) -> None:
         """Under the lock, from the housekeeper at each look: `hogs` threads have been on one
-        request for HOG_SECONDS or more. True if a spare may take waiting work now that
-        they hold no turn (`add_poller` wakes it; no thread is started for this)."""
+        request for HOG_SECONDS or more. With work `waiting`, a spare is woken to take it,
+        since they hold no turn; no thread is ever started for this (`add_poller` would,
+        once the spares are gone), so long requests run at most as many at once as there
+        are threads."""
         self.hogs = hogs
-        return hogs > 0 and self.spares > 0
+        if hogs and waiting and self.spares:
+            self._spare_wakeup.notify()
 
     def exhausted(self) -> bool:
         """Under the lock: every thread the pool may have is taking work: none to add."""

@@ -612,10 +612,9 @@ class Server:
                             self._saturated_since = now  # work waits for a thread from now
                         grow = pool.adjust(share, waiting=waiting, now=now)
                         # Counted at every look, so that a long request that ended holds no
-                        # place in the count; while there are long ones, a spare may take
-                        # waiting work (woken: nothing else would wake a spare for it).
-                        if pool.count_hogs(self._hogs(now)) and waiting:
-                            grow = True
+                        # place in the count; while there are long ones, a spare is woken
+                        # for waiting work (nothing else would wake one for it).
+                        pool.count_hogs(self._hogs(now), waiting=waiting)
                         # Back off only with one runnable thread: more than one means the
                         # app also blocks, and its target needs every look (a mixed app got
                         # 20 % fewer requests through with the longer interval).
