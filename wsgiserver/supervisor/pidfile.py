@@ -42,17 +42,18 @@ def running_pid(path: str) -> int | None:
             return None
         if pid <= 0 or pid == os.getpid():
             return None
-        if not _LOCKS:
-            return pid if _exists(pid) else None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return pid if _exists(pid) else None  # held by the server that wrote it
-        except OSError as exc:
-            if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
-                raise
-            return pid if _exists(pid) else None  # no locks here (some network file systems)
-        return None  # nobody holds it: stale, whatever process has that pid now
+        if _LOCKS:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                pass  # held: by the server that wrote it, if that pid still runs
+            except OSError as exc:
+                if exc.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.EINVAL):
+                    raise
+                # No locks here (some network file systems): the pid alone decides.
+            else:
+                return None  # nobody holds it: stale, whatever process has that pid now
+        return pid if _exists(pid) else None
     finally:
         os.close(fd)
 

@@ -399,12 +399,8 @@ class H2Session:
             deadline = _FOREVER
             if self._idle_since is not None and not self.streams:
                 deadline = self._idle_since + timeouts.keepalive
-            since = self._closing_since
-            if since is not None and not self.proto.goaway_sent:  # `_goaway_due`
-                wait = self._goaway_wait()
-                deadline = min(deadline, since + wait + GOAWAY_LAST_CHANCE)
-                if self._idle_since is not None and not self.streams:
-                    deadline = min(deadline, self._idle_since + GOAWAY_AFTER_LAST, since + wait)
+            if self._closing_since is not None and not self.proto.goaway_sent:
+                deadline = min(deadline, self._goaway_at())
             for stream in self.streams.values():
                 if not stream.submitted and stream.mode != PULL:
                     deadline = min(
@@ -734,25 +730,27 @@ class H2Session:
         self._closing = True
 
     def _goaway_due(self, now: float) -> bool:
-        """Under `_state`, closing: whether the graceful GOAWAY goes out now. Once no stream
-        has been in flight for GOAWAY_AFTER_LAST; after `_goaway_wait()`, as soon as none
-        is; and GOAWAY_LAST_CHANCE later in any case. RFC 9113 section 6.8 has the streams
-        a GOAWAY names answered, but some clients (httpx, through h2) fail every stream
-        still open when one arrives: a response sent after it is lost to them, and a POST
-        cannot be retried. The streams that come meanwhile are served."""
+        """Under `_state`, closing: whether the graceful GOAWAY goes out now."""
+        return now >= self._goaway_at()
+
+    def _goaway_at(self) -> float:
+        """Under `_state`, closing: when the graceful GOAWAY goes out (monotonic; 0.0: now).
+        Once no stream has been in flight for GOAWAY_AFTER_LAST; after the wait
+        (GOAWAY_QUIET_WAIT, or --keepalive-timeout if shorter), as soon as none is; and
+        GOAWAY_LAST_CHANCE later in any case. RFC 9113 section 6.8 has the streams a GOAWAY
+        names answered, but some clients (httpx, through h2) fail every stream still open
+        when one arrives: a response sent after it is lost to them, and a POST cannot be
+        retried. The streams that come meanwhile are served."""
         since = self._closing_since
         if since is None:
-            return True
-        waited = now - since - self._goaway_wait()
+            return 0.0
+        waited = since + min(GOAWAY_QUIET_WAIT, self.serving.timeouts.keepalive)
         if self.streams:
-            return waited >= GOAWAY_LAST_CHANCE
+            return waited + GOAWAY_LAST_CHANCE
         # Past the wait, at once: a client that keeps one stream going (requests back to
         # back) never leaves a quiet moment, but reads the GOAWAY with its last response.
         idle = self._idle_since
-        return idle is None or waited >= 0 or now >= idle + GOAWAY_AFTER_LAST
-
-    def _goaway_wait(self) -> float:
-        return min(GOAWAY_QUIET_WAIT, self.serving.timeouts.keepalive)
+        return 0.0 if idle is None else min(waited, idle + GOAWAY_AFTER_LAST)
 
     @property
     def idle(self) -> bool:

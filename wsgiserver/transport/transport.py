@@ -250,9 +250,9 @@ class Transport:
         request = self.conn.request
         if request is None:
             return "a request whose head is not complete"
-        outcome = self._outcome
-        in_app = self.taken_at and outcome is not None and outcome.request_id
-        prefix = f"[{outcome.request_id}] " if in_app and outcome is not None else ""
+        outcome = self._outcome  # the current request's only while it is in the app
+        request_id = outcome.request_id if self.taken_at and outcome is not None else ""
+        prefix = f"[{request_id}] " if request_id else ""
         return f"{prefix}{request.method} {printable(request.target)}"
 
     def request_close(self) -> None:
