@@ -1,4 +1,5 @@
-"""Suite-wide hooks: coverage's bar applies to whole runs; thread interrupts skip its tracer.
+"""Suite-wide hooks: coverage's bar applies to whole runs; thread interrupts skip its tracer;
+the processes the tests start keep their bytecode.
 
 `python -m pytest` measures coverage (addopts) and fails under the bar in pyproject.toml; a run
 of part of the suite (paths, -k or -m given) still reports coverage but has no bar to meet.
@@ -23,6 +24,11 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 CHILD_TIMEOUT = 120.0  # seconds; the child has the same per-test timeout as this run
 IN_CHILD = "WSGISERVER_TEST_IN_CHILD"  # set in the child, which must not recurse
+
+# The suite starts some 450 Python processes (servers, CLI runs). Where the environment sets
+# PYTHONDONTWRITEBYTECODE (container images often do), each of them compiled every module of
+# the package from source again: the first child now writes the bytecode, the rest read it.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 
 
 def untraced_env(**extra: str) -> dict[str, str]:
