@@ -560,7 +560,7 @@ def test_body_shorter_than_content_length_closes_after_the_short_body(lazily: bo
 
     def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         start_response("200 OK", [("Content-Length", "10")])
-        return made.add(iter([b"12345"]) if lazily else [b"12345"])
+        return made.add((chunk for chunk in [b"12345"]) if lazily else [b"12345"])
 
     with serving(app) as srv:
         with RawClient((srv.host, srv.port)) as client:
@@ -583,7 +583,7 @@ def test_body_longer_than_content_length_is_cut_closed_and_logged(how: str) -> N
             write(b"1234567")
             write(b"89X")  # all surplus: the count goes on, the log line stays one
             return made.add([])
-        return made.add(iter([b"12345", b"6789X"]) if how == "lazily" else [b"123456789X"])
+        return made.add((c for c in [b"12345", b"6789X"]) if how == "lazily" else [b"123456789X"])
 
     with serving(app) as srv:
         with RawClient((srv.host, srv.port)) as client:

@@ -25,9 +25,11 @@ class FakeChannel:
     sent: bytearray = field(default_factory=bytearray)
     sendfile_calls: list[tuple[int, int]] = field(default_factory=list)
     receives: int = 0
+    sends: int = 0
 
     def send(self, data: bytes) -> None:
         self.sent += data
+        self.sends += 1
 
     def sendfile(self, file: IO[bytes], offset: int, count: int) -> int:
         self.sendfile_calls.append((offset, count))

@@ -31,6 +31,11 @@ def simple(
     return app
 
 
+def streamed(*chunks: bytes) -> Iterator[bytes]:
+    """A body of unknown length: each chunk is made only when asked for."""
+    yield from chunks
+
+
 class Recorder:
     """An iterable body that records close() calls and can fail at a chosen point."""
 
@@ -59,14 +64,61 @@ def test_list_body_gets_exact_content_length() -> None:
 
 
 def test_generator_body_is_chunked_on_http11() -> None:
-    exchange = run(simple(iter([b"a", b"", b"bc"])))
+    exchange = run(simple(streamed(b"a", b"", b"bc")))
     assert b"Transfer-Encoding: chunked" in exchange.raw
     assert exchange.raw.endswith(b"1\r\na\r\n2\r\nbc\r\n0\r\n\r\n")
     assert exchange.response()[1] == b"abc"
 
 
+class ListBacked:
+    """Django's HttpResponse: an object (not a list) whose iterator walks a list of chunks."""
+
+    def __init__(self, *chunks: bytes) -> None:
+        self.chunks = list(chunks)
+        self.closed = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.chunks)
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+@pytest.mark.parametrize("body", [ListBacked(b"Hello, ", b"world!"), iter((b"Hello, ", b"world!"))])
+def test_a_body_iterating_chunks_in_memory_gets_a_content_length_and_one_send(body: Any) -> None:
+    # Its whole length is known without waiting on the app: chunked framing cost a second
+    # send (and a second packet) for the last chunk of every Django page.
+    exchange = run(simple(body))
+    head, received = exchange.response()
+    assert received == b"Hello, world!"
+    assert (b"content-length", b"13") in head.headers
+    assert b"Transfer-Encoding" not in exchange.raw
+    assert exchange.channel.sends == 1
+    assert exchange.conn.keep_alive
+    if isinstance(body, ListBacked):
+        assert body.closed == 1
+
+
+def test_head_of_a_body_iterating_chunks_in_memory_has_the_length_of_get() -> None:
+    exchange = run(simple(ListBacked(b"abc", b"de")), HEAD)
+    assert b"Content-Length: 5\r\n" in exchange.raw
+    assert exchange.raw.endswith(b"\r\n\r\n")
+    assert exchange.conn.keep_alive
+
+
+def test_a_body_in_memory_after_write_is_still_chunked() -> None:
+    # write() sent the head already: the length of the rest cannot be put in it.
+    def app(environ: Environ, start_response: Callable[..., Any]) -> Iterable[bytes]:
+        start_response("200 OK", [])(b"a")
+        return ListBacked(b"bc")
+
+    exchange = run(app)
+    assert b"Transfer-Encoding: chunked" in exchange.raw
+    assert exchange.response()[1] == b"abc"
+
+
 def test_generator_body_is_close_delimited_on_http10() -> None:
-    exchange = run(simple(iter([b"a", b"bc"])), GET10)
+    exchange = run(simple(streamed(b"a", b"bc")), GET10)
     assert b"Transfer-Encoding" not in exchange.raw
     assert b"Connection: close" in exchange.raw
     assert exchange.raw.endswith(b"\r\n\r\nabc")
@@ -155,7 +207,7 @@ def test_declared_length_short_body_aborts() -> None:
 
 
 def test_declared_length_long_body_is_cut_and_closes() -> None:
-    exchange = run(simple(iter([b"abcdef", b"more"]), headers=[("Content-Length", "4")]))
+    exchange = run(simple(streamed(b"abcdef", b"more"), headers=[("Content-Length", "4")]))
     assert exchange.error is None
     assert exchange.raw.endswith(b"\r\n\r\nabcd")
     assert not exchange.conn.keep_alive

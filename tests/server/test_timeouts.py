@@ -172,7 +172,8 @@ def test_idle_parked_connections_hold_no_thread() -> None:
 def test_client_that_never_reads_is_cut_off_after_send_timeout() -> None:
     def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         start_response("200 OK", [])
-        return iter([b"x" * (1 << 20)] * 64)  # far more than the socket buffers hold
+        chunk = b"x" * (1 << 20)
+        return (chunk for _ in range(64))  # far more than the socket buffers hold
 
     with serving(app, send_timeout=SHORT, threads=1, max_threads=1) as srv:
         stuck = socket.create_connection((srv.host, srv.port))

@@ -50,6 +50,9 @@ _SERVER_SUPPLIED = frozenset(("date", "server"))
 # RFC 9110 section 15: status codes are 100..599; WSGI cannot send the interim 1xx ones.
 _STATUS = re.compile(r"[2-5][0-9]{2} [\t\x20-\x7e\x80-\xff]*")
 _FIELD_VALUE = re.compile(r"[\t\x20-\x7e\x80-\xff]*")
+# Iterators over a body that is all in memory already: taking every chunk at once never
+# waits on the app (Django's HttpResponse iterates its list of chunks this way).
+_IN_MEMORY_ITERATORS: tuple[type, ...] = (type(iter([])), type(iter(())))
 MAX_CACHED_HEADS = 256  # distinct (status, headers) pairs remembered per gateway
 
 
@@ -339,8 +342,14 @@ class Response:
             if not self._send_file(result):
                 self._send_blocks(result)
             return
+        chunks = iter(result)
+        if type(chunks) in _IN_MEMORY_ITERATORS and not self.head_sent:
+            # Its length is known without waiting: an exact Content-Length and one send, as
+            # for a list, instead of chunked framing and a second send for its last chunk.
+            self._send_list(list(chunks))
+            return
         write = self.write
-        for data in result:
+        for data in chunks:
             if type(data) is not bytes:  # before write(), whose message would name it
                 raise ApplicationError(f"the body must yield bytes, got {type(data).__name__}")
             if data:
