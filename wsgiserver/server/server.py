@@ -1087,12 +1087,17 @@ class Server:
             # Without `drain`: idle connections, closed at once. Draining: only those still
             # parked at `graceful_timeout` (mid-head, or lingering after an error).
             self._poller.forget(transport.fileno())
-            if transport.receiving_body and not (self._drain or self._hurry):
-                self._start_last(transport)  # an upload in progress is an in-flight request
+            in_flight = transport.receiving_body or (
+                transport.multiplexed and not transport.between_requests
+            )
+            if in_flight and not (self._drain or self._hurry):
+                # An upload in progress, or HTTP/2 streams in the app (their connection is
+                # parked meanwhile): requests in flight, which a graceful stop lets finish.
+                self._start_last(transport)
                 continue
             if transport.receiving_body:
                 transport.abandon()  # draining is over: it gets its access record
-            transport.close()
+            transport.close_idle()
         self._poller.wake()
         if self._hurry:
             deadline = time.monotonic()

@@ -827,6 +827,19 @@ class H2Session:
         self._channel.interrupt(None)
         self._channel.close()
 
+    def close_idle(self) -> int:
+        """A stop that does not drain (embedded), or the end of one: a graceful GOAWAY first
+        (RFC 9113 section 6.8: one before closing), in one non-blocking attempt, then close
+        without lingering, so the stop stays quick."""
+        with self._state:
+            if not self.dead:
+                self.proto.announce_shutdown()
+            data = b"" if self.dead else self.proto.take_output()
+        if data:
+            with self._io:
+                self._channel.send_quietly(data)
+        return self.close()
+
     def close(self) -> int:
         with self._state:
             self._stop_streams()

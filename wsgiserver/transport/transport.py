@@ -836,6 +836,13 @@ class Transport:
         self._channel.interrupt(None)
         self._channel.close()
 
+    def close_idle(self) -> int:
+        """Close at a stop, with nothing of the client's in flight: an HTTP/2 client is told
+        with a GOAWAY first."""
+        if self._h2 is not None:
+            return self._h2.close_idle()
+        return self.close()
+
     def close(self) -> int:
         if self._h2 is not None:
             return self._h2.close()
