@@ -189,9 +189,27 @@ class Proc:
         return self.wait()
 
     def wait(self) -> int:
-        code = self.proc.wait(WAIT)
+        try:
+            code = self.proc.wait(WAIT)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(self._why_still_running()) from None
         self._reader.join(WAIT)
         return code
+
+    def _why_still_running(self) -> str:
+        """The server's lines, and every worker's thread stacks: SIGABRT makes faulthandler
+        (on in workers) write them to stderr. A stop that hangs once in hundreds of CI runs
+        cannot be understood from a bare timeout."""
+        mark = self.mark()
+        workers = children(self.proc.pid)
+        for worker in workers:
+            with contextlib.suppress(OSError):
+                os.kill(worker, signal.SIGABRT)
+        with contextlib.suppress(AssertionError):
+            self.wait_for("Current thread", after=mark, count=len(workers), timeout=5.0)
+        with self._changed:
+            lines = list(self.lines)
+        return f"still running {WAIT} s later; its stderr:\n" + "\n".join(lines)
 
     def kill(self) -> None:
         if self.proc.poll() is None:
