@@ -641,3 +641,25 @@ def test_serve_stops_gracefully_on_sigterm(tmp_path: Path) -> None:
         process.wait_for("serve returned")
     finally:
         process.kill()
+
+
+def test_a_draining_stop_past_its_deadline_lets_every_thread_out_of_the_poller() -> None:
+    """The stop wakes the poller and then closes it. Closed at once (a drain already past
+    its deadline), the wake could vanish under a thread in epoll_wait, which then slept out
+    its idle timeout (30 s), and held the worker process's exit with it: a supervisor
+    test's stop after a reload took over 10 s, once in CI."""
+    for _ in range(20):  # the window is small: each round is one more chance to hit it
+        server = Server(
+            path_app,
+            bind="127.0.0.1:0",
+            threads=2,
+            graceful_timeout=0.0,
+            process=ProcessRole(drain=True),
+        )
+        with serving_in_thread(server):
+            with RawClient(server.address) as client:
+                assert client.request(get()).status == 200
+            threads = server.worker_threads()
+        for thread in threads:
+            thread.join(UPPER_BOUND)
+            assert not thread.is_alive(), "a pool thread is still in the closed poller"

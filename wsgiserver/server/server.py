@@ -112,6 +112,10 @@ EXHAUSTED_WARNING_INTERVAL = 60.0  # seconds between two warnings that the pool 
 # Seconds between looks at an HTTP/2 connection served by a thread of its own while stopping
 # (`_serve_alone`): its streams' threads cannot wake that thread's select.
 ALONE_RECHECK = 0.05
+# The longest the stop waits, after waking the poller, for the threads in it to come out
+# before closing it: a wake that lands as the poller closes is lost to a thread already in
+# epoll_wait, which then waits out its idle timeout (30 s), and the process its exit.
+POLLER_EXIT_WAIT = 5.0
 # accept() errors that concern one connection only (it was reset or refused before we got it).
 _TRANSIENT_ACCEPT = frozenset(
     (
@@ -1110,6 +1114,10 @@ class Server:
         for task in dropped:
             task.drop()  # no thread took it: an HTTP/2 stream is refused, a connection closed
         with self._cond:
+            # Woken (level-triggered), each thread in the poller leaves at once, and says so.
+            out_by = time.monotonic() + POLLER_EXIT_WAIT
+            while self._pool.idle and time.monotonic() < out_by:
+                self._cond.wait(out_by - time.monotonic())
             stuck = list(self._active)
         self.abandoned_connections = len(stuck)
         for transport in stuck:
