@@ -4,6 +4,7 @@ preface timeouts, request and queue timeouts per stream, clients that reset or v
 from __future__ import annotations
 
 import hashlib
+import logging
 import socket
 import threading
 from collections.abc import Iterable, Iterator
@@ -374,3 +375,29 @@ def test_a_client_that_vanishes_mid_stream_leaves_nothing_behind() -> None:
 def test_h2_client_context_offers_h2(certs: Certs) -> None:
     with tls_server(echo, certs) as srv, H2Client((srv.host, srv.port), tls=h2_context(certs)) as c:
         assert c.get("/tls").body.startswith(b"GET /tls 0")
+
+
+@pytest.mark.parametrize("drain", [True, False], ids=["command-line", "embedded"])
+def test_streams_cut_at_the_graceful_timeout_are_said_and_recorded_as_unanswered(
+    drain: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As for an HTTP/1.1 request cut there: a warning naming what was cut, and an access
+    record with no status, not the 200 its thread makes after the stop (the client never
+    got it)."""
+    gate = Gate()
+    with h2c_server(gate, process=ProcessRole(drain=drain), graceful_timeout=0.3) as srv:
+        with client(srv) as c:
+            c.request("/slow")
+            assert gate.entered.wait(BOUND)
+            with caplog.at_level(logging.WARNING):
+                srv.server.shutdown()  # returns at the graceful timeout
+            c.read_until_closed()
+            gate.release.set()
+            for thread in threading.enumerate():  # the app's, which outlived the stop
+                if thread.name.startswith("wsgiserver"):
+                    thread.join(BOUND)
+        said = [r.getMessage() for r in caplog.records if "graceful_timeout" in r.getMessage()]
+        assert said == [
+            "closing a connection still busy after graceful_timeout: 1 HTTP/2 stream(s)"
+        ]
+        assert [(r.target, r.status) for r in srv.access_records] == [("/slow", 0)]

@@ -1087,17 +1087,19 @@ class Server:
         self._stop_accepting()  # draining, already done
         for path in self._owned_paths:
             _unlink_quietly(path)
+        cut: list[Transport] = []  # HTTP/2 connections whose streams the stop cuts
         for transport in parked:
             # Without `drain`: idle connections, closed at once. Draining: only those still
             # parked at `graceful_timeout` (mid-head, or lingering after an error).
             self._poller.forget(transport.fileno())
-            in_flight = transport.receiving_body or (
-                transport.multiplexed and not transport.between_requests
-            )
-            if in_flight and not (self._drain or self._hurry):
+            streaming = transport.multiplexed and not transport.between_requests
+            if (transport.receiving_body or streaming) and not (self._drain or self._hurry):
                 # An upload in progress, or HTTP/2 streams in the app (their connection is
                 # parked meanwhile): requests in flight, which a graceful stop lets finish.
                 self._start_last(transport)
+                continue
+            if streaming:
+                cut.append(transport)  # draining is over: cut, as a busy connection is below
                 continue
             if transport.receiving_body:
                 transport.abandon()  # draining is over: it gets its access record
@@ -1118,7 +1120,7 @@ class Server:
             out_by = time.monotonic() + POLLER_EXIT_WAIT
             while self._pool.idle and time.monotonic() < out_by:
                 self._cond.wait(out_by - time.monotonic())
-            stuck = list(self._active)
+            stuck = [*self._active, *cut]
         self.abandoned_connections = len(stuck)
         for transport in stuck:
             if not self._hurry:

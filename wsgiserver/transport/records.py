@@ -88,28 +88,30 @@ class Records:
         given; body bytes from `outcome` unless `body_bytes` is)."""
         if status is None:
             status = int(outcome.status[:3]) if outcome.status else 0
-        record.status = status
-        record.body_bytes = outcome.body_bytes if body_bytes is None else body_bytes
-        head_at = self.head_at
-        if head_at:
-            record.duration_us = int((time.monotonic() - head_at) * 1e6)
-        else:
-            record.duration_us = int((time.time() - record.started) * 1e6)
-        self.head_at = 0.0
-        environ = outcome.environ
-        if environ is not None:
-            record.environ = environ
-            client = environ.get("REMOTE_ADDR")
-            if client is not None:
-                record.client = client
-        record.request_id = outcome.request_id
-        record.request_bytes = outcome.request_bytes
-        record.response_headers = outcome.headers
         with self._lock:
             if self._abandoned:
-                return  # recorded when the server gave up on it
+                # Recorded when the server gave up on it, and kept as it was sent: the
+                # record is the same object, which a test reads after the stop.
+                return
             if self._current is record:
                 self._current = None
+            record.status = status
+            record.body_bytes = outcome.body_bytes if body_bytes is None else body_bytes
+            head_at = self.head_at
+            if head_at:
+                record.duration_us = int((time.monotonic() - head_at) * 1e6)
+            else:
+                record.duration_us = int((time.time() - record.started) * 1e6)
+            self.head_at = 0.0
+            environ = outcome.environ
+            if environ is not None:
+                record.environ = environ
+                client = environ.get("REMOTE_ADDR")
+                if client is not None:
+                    record.client = client
+            record.request_id = outcome.request_id
+            record.request_bytes = outcome.request_bytes
+            record.response_headers = outcome.headers
         self._sink(record)
 
     def abandon(self, request: Request | None) -> None:
