@@ -136,3 +136,28 @@ def test_command_line_rejects_a_number_exactly_as_the_environment_does(
         f"wsgiserver: error: WSGISERVER_KEEPALIVE_TIMEOUT={text!r} (environment): "
         "expected a number\n"
     )
+
+
+@pytest.mark.parametrize("name", ["http2-max-concurrent-streams", "http2-max-header-list-size"])
+def test_an_http2_setting_beyond_32_bits_is_refused_from_every_source(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # RFC 9113 section 6.5.1: SETTINGS values are 32-bit; one more passed validation, and
+    # then every HTTP/2 connection ended with a traceback serializing the SETTINGS frame.
+    monkeypatch.chdir(tmp_path)
+    for variable in [v for v in os.environ if v.startswith("WSGISERVER_")]:
+        monkeypatch.delenv(variable)
+    assert main(["--print-config", "--http2", f"--{name}", "4294967295", "m:app"]) == 0
+    capsys.readouterr()
+    assert main(["--print-config", "--http2", f"--{name}", "4294967296", "m:app"]) == 2
+    field = name.replace("-", "_")
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"wsgiserver: error: {field} must be ")
+    assert "..4294967295 (RFC 9113 section 6.5.1), got 4294967296" in line
+    monkeypatch.setenv("WSGISERVER_" + field.upper(), "99999999999999999999999")
+    assert main(["--print-config", "--http2", "m:app"]) == 2
+    assert f"environment WSGISERVER_{field.upper()}" in capsys.readouterr().err
+    monkeypatch.delenv("WSGISERVER_" + field.upper())
+    (tmp_path / "pyproject.toml").write_text(f"[tool.wsgiserver]\n{name} = {2**40}\n")
+    assert main(["--print-config", "--http2", "m:app"]) == 2
+    assert "pyproject.toml [tool.wsgiserver]" in capsys.readouterr().err

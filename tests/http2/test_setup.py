@@ -95,6 +95,9 @@ def test_without_the_extra_http2_off_serves_on_the_standard_library(tmp_path: Pa
         ({"http2": True, "http2_max_concurrent_streams": 0}, "http2_max_concurrent_streams"),
         ({"http2": True, "http2_max_header_list_size": 100}, "http2_max_header_list_size"),
         ({"http2": True, "http2_initial_window_size": 2**31}, "http2_initial_window_size"),
+        # SETTINGS values are 32 bits (RFC 9113 section 6.5.1): one more could not be sent.
+        ({"http2": True, "http2_max_concurrent_streams": 2**32}, "http2_max_concurrent_streams"),
+        ({"http2": True, "http2_max_header_list_size": 2**32}, "http2_max_header_list_size"),
     ],
 )
 def test_bad_http2_settings_are_config_errors(options: dict[str, object], fragment: str) -> None:

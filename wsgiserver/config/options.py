@@ -26,7 +26,7 @@ from wsgiserver.config.bind import parse_bind
 from wsgiserver.config.conversions import canonical_choice, field_type, from_value
 from wsgiserver.errors import ConfigError
 from wsgiserver.gateway.forwarded import DEFAULT_ALLOW, parse_allow_ips
-from wsgiserver.http2.limits import MAX_WINDOW, H2Limits
+from wsgiserver.http2.limits import MAX_SETTING, MAX_WINDOW, H2Limits
 from wsgiserver.observability.accesslog import FORMATS as ACCESS_LOG_FORMATS
 from wsgiserver.observability.accesslog import compile_format
 from wsgiserver.protocol.limits import Limits
@@ -500,13 +500,14 @@ class Config:
     http2_max_concurrent_streams: int = option(
         _H2.max_concurrent_streams,
         "most streams a client may have open on one HTTP/2 connection (more are refused "
-        "with REFUSED_STREAM)",
+        f"with REFUSED_STREAM); at most {MAX_SETTING}, a SETTINGS value",
         metavar="N",
         section="HTTP/2",
     )
     http2_max_header_list_size: int = option(
         _H2.max_header_list_size,
-        "largest HTTP/2 request header list in bytes, as RFC 9113 counts it (431)",
+        "largest HTTP/2 request header list in bytes, as RFC 9113 counts it (431); "
+        f"1024..{MAX_SETTING}, a SETTINGS value",
         metavar="BYTES",
         section="HTTP/2",
     )
@@ -696,12 +697,17 @@ class Config:
         _choice("h2c", self.h2c, H2C_PEERS)
         if not self.http2 and self.h2c != "trusted":
             raise ConfigError("h2c needs http2 (HTTP/2 is off without it)")
-        _positive("http2_max_concurrent_streams", self.http2_max_concurrent_streams)
-        if self.http2_max_header_list_size < 1024:
-            raise ConfigError(
-                f"http2_max_header_list_size must be at least 1024, "
-                f"got {self.http2_max_header_list_size!r}"
-            )
+        # Both are sent to the client in the SETTINGS frame, whose values are 32 bits
+        # unsigned (RFC 9113 section 6.5.1): a larger one would end every connection.
+        for name, least in (
+            ("http2_max_concurrent_streams", 1),
+            ("http2_max_header_list_size", 1024),
+        ):
+            value = getattr(self, name)
+            if not least <= value <= MAX_SETTING:
+                raise ConfigError(
+                    f"{name} must be {least}..{MAX_SETTING} (RFC 9113 section 6.5.1), got {value!r}"
+                )
         if not 65535 <= self.http2_initial_window_size <= MAX_WINDOW:
             raise ConfigError(
                 f"http2_initial_window_size must be 65535..{MAX_WINDOW} (RFC 9113 section "

@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 MAX_WINDOW = 2**31 - 1  # RFC 9113 section 6.9.1: the largest flow-control window
+# RFC 9113 section 6.5.1: every SETTINGS value is a 32-bit unsigned field; a larger one
+# cannot be sent at all (the frame fails to serialize for every connection).
+MAX_SETTING = 2**32 - 1
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,6 +49,9 @@ class H2Limits:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ValueError(f"H2Limits.{name} must be a positive int, got {value!r}")
+        for name in ("max_concurrent_streams", "max_header_list_size"):  # sent in SETTINGS
+            if getattr(self, name) > MAX_SETTING:
+                raise ValueError(f"H2Limits.{name} must be at most {MAX_SETTING}")
         if not 1 <= self.initial_window_size <= MAX_WINDOW:
             raise ValueError(f"H2Limits.initial_window_size must be 1..{MAX_WINDOW}")
         if not self.flood_window > 0:
