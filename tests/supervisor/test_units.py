@@ -62,6 +62,16 @@ def test_good_process_options() -> None:
 def test_parse_bind_fd() -> None:
     assert parse_bind("fd://3") == BindAddress(fd=3)
     assert str(parse_bind("fd://3")) == "fd://3"
+    assert parse_bind(f"fd://{2**31 - 1}") == BindAddress(fd=2**31 - 1)
+
+
+@pytest.mark.parametrize("number", [str(2**31), "99999999999999999999"])
+def test_an_fd_beyond_a_c_int_is_a_config_error_from_bind_and_admin_bind(number: str) -> None:
+    # socket.socket(fileno=N) raised a bare ValueError or OverflowError (a traceback at start).
+    with pytest.raises(ConfigError, match=f"^bind: 'fd://{number}': a file descriptor number is"):
+        Config(bind=(f"fd://{number}",))
+    with pytest.raises(ConfigError, match=f"^admin_bind: 'fd://{number}': a file descriptor"):
+        Config(admin_bind=f"fd://{number}")
 
 
 def test_bind_fd_that_is_not_a_socket(tmp_path: Path) -> None:

@@ -35,6 +35,9 @@ def describe(addresses: list[BindAddress], *, tls: bool) -> str:
 
 
 _FORMS = "HOST:PORT, [IPv6]:PORT, unix:PATH or fd://N"
+# A file descriptor is a C int: a larger N is no descriptor at all, and socket.socket(fileno=)
+# raised ValueError or OverflowError for it instead of the "Bad file descriptor" it means.
+MAX_FD = 2**31 - 1
 # A URL's scheme and the port it implies, for the address to suggest instead of the URL.
 _URL_PORTS = {"http": 80, "https": 443}
 
@@ -48,6 +51,8 @@ def parse_bind(text: str) -> BindAddress:
         number = text[5:]
         if not number.isascii() or not number.isdigit():
             raise ValueError(f"{text!r}: expected fd://N with N an open file descriptor number")
+        if int(number) > MAX_FD:
+            raise ValueError(f"{text!r}: a file descriptor number is at most {MAX_FD}")
         return BindAddress(fd=int(number))
     if text.startswith("unix:"):
         path = text[5:]
