@@ -44,6 +44,11 @@ from wsgiserver.supervisor.worker import BEAT, ERROR, RETIRE, SERVED, Heart, res
         {"unix_socket_mode": "08"},
         {"unix_socket_owner": ":staff"},
         {"unix_socket_owner": "a:b:c"},
+        # chown() takes 32-bit ids (all ones: "no change"); beyond, an OverflowError at start.
+        {"unix_socket_owner": "4294967295"},
+        {"unix_socket_owner": "4294967296"},
+        {"unix_socket_owner": "root:4294967296"},
+        {"unix_socket_owner": "99999999999999999999:0"},
         {"bind": ("fd://x",)},
         {"reload": True, "preload": True},
     ],
@@ -56,6 +61,7 @@ def test_bad_process_options(options: dict[str, object]) -> None:
 def test_good_process_options() -> None:
     config = Config(workers=4, unix_socket_mode="0660", unix_socket_owner="www:www", preload=True)
     assert (config.workers, config.unix_socket_mode) == (4, "0660")
+    assert Config(unix_socket_owner="4294967294:0").unix_socket_owner == "4294967294:0"
     assert Config(workers=MAX_WORKERS).workers == MAX_WORKERS
 
 

@@ -58,6 +58,7 @@ H2C_PEERS = ("trusted", "all", "none")
 MAX_WORKERS = 256
 MAX_SECONDS = 1_000_000  # the longest duration any option takes (see Config.__post_init__)
 MAX_BACKLOG = 2**31 - 1  # listen() takes a C int (the kernel caps it lower: somaxconn)
+MAX_OWNER_ID = 2**32 - 2  # uid_t and gid_t are 32 bits; 2**32 - 1 is chown()'s "no change"
 
 
 # The topics options are grouped by, in order, with a sentence on what each is about: the
@@ -667,6 +668,14 @@ class Config:
         owner = self.unix_socket_owner
         if owner is not None and (not owner or owner.startswith(":") or owner.count(":") > 1):
             raise ConfigError(f"unix_socket_owner: {owner!r} is not USER or USER:GROUP")
+        for part in (owner or "").split(":"):
+            # Numeric ids go to chown(), which takes a 32-bit uid_t/gid_t where all ones,
+            # (uid_t)-1, means "leave unchanged": a larger id raised OverflowError at start.
+            if part.isdigit() and int(part) > MAX_OWNER_ID:
+                raise ConfigError(
+                    f"unix_socket_owner: {owner!r}: a numeric user or group id is at most "
+                    f"{MAX_OWNER_ID}"
+                )
 
     def _check_overload(self) -> None:
         if self.admin_bind is not None:
