@@ -20,7 +20,15 @@ class WSGIServerError(Exception):
 
 
 class ConfigError(WSGIServerError):
-    """An option has a bad value. The message names the option and, when known, its source."""
+    """An option has a bad value. The message names the option and, when known, its source.
+
+    `options` are the names of the options the check involved (the option at fault, or the
+    ones that conflict): the command line names where exactly those came from.
+    """
+
+    def __init__(self, message: str, *, options: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.options = options
 
 
 class BindError(WSGIServerError):

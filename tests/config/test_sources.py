@@ -346,6 +346,46 @@ def test_bad_bind_address_names_its_source(tmp_path: Path) -> None:
     assert "bind from environment WSGISERVER_BIND" in error
 
 
+@pytest.mark.parametrize(
+    ("cli", "env", "expected"),
+    [
+        # Option names that are only words of the value, or of the message's example, are
+        # not at fault: they were named because they appeared anywhere in the text.
+        (
+            {"root_path": "/threads/"},
+            {"WSGISERVER_THREADS": "3"},
+            "root_path: '/threads/' must not end with '/' (write '/threads')"
+            " (root_path from command line --root-path)",
+        ),
+        (
+            {"bind": ["unix:"], "app": "m:app"},
+            {},
+            "bind: 'unix:': a unix socket needs a path (unix:/run/app.sock)"
+            " (bind from command line --bind)",
+        ),
+        (
+            {"certfile": "c.pem", "verify_client": "required"},
+            {"WSGISERVER_CA_CERTS": ""},  # unset, by the environment: at fault too
+            "verify_client=required needs ca_certs (verify_client from command line"
+            " --verify-client; ca_certs from environment WSGISERVER_CA_CERTS)",
+        ),
+    ],
+    ids=["word-in-value", "word-in-example", "both-options-of-a-conflict"],
+)
+def test_validation_error_names_only_the_options_at_fault(
+    tmp_path: Path, cli: dict[str, Any], env: dict[str, str], expected: str
+) -> None:
+    [error] = errors_of(tmp_path, cli=cli, env=env)
+    assert error == expected
+
+
+def test_a_root_path_of_slash_is_the_root() -> None:
+    # It was refused with "'/' must start with '/' and not end with '/'".
+    assert Config(root_path="/").root_path == ""
+    with pytest.raises(ConfigError, match=r"^root_path: 'app' must start with '/'$"):
+        Config(root_path="app")
+
+
 def test_validation_error_of_a_default_names_no_source(tmp_path: Path) -> None:
     [error] = errors_of(tmp_path, cli={"max_threads": 2})
     assert error == (

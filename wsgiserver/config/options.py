@@ -211,7 +211,8 @@ class Config:
     )
     root_path: str = option(
         "",
-        "URL prefix the app is mounted under: becomes SCRIPT_NAME",
+        "URL prefix the app is mounted under, like /app (no '/' at the end): becomes "
+        "SCRIPT_NAME; '' or '/' for the root",
         metavar="PATH",
         section="Application",
     )
@@ -577,39 +578,47 @@ class Config:
             # milliseconds as a C int, so a larger one crashed the start or the stop.
             if type(value) is float and value > MAX_SECONDS:
                 raise ConfigError(
-                    f"{f.name} must be at most {MAX_SECONDS} seconds (11 days), got {value:g}"
+                    f"{f.name} must be at most {MAX_SECONDS} seconds (11 days), got {value:g}",
+                    options=(f.name,),
                 )
         if self.backlog > MAX_BACKLOG:
-            raise ConfigError(f"backlog must be at most {MAX_BACKLOG}, got {self.backlog}")
+            raise ConfigError(
+                f"backlog must be at most {MAX_BACKLOG}, got {self.backlog}", options=("backlog",)
+            )
         if not self.bind:
-            raise ConfigError("bind: at least one address is needed")
+            raise ConfigError("bind: at least one address is needed", options=("bind",))
         seen = set()
         for address in self.bind:
             try:
                 parsed = parse_bind(address)
             except ValueError as exc:
-                raise ConfigError(f"bind: {exc}") from None
+                raise ConfigError(f"bind: {exc}", options=("bind",)) from None
             # The second bind would fail as "address already in use", by the server itself.
             # Port 0 twice is two ports the system picks.
             ephemeral = parsed.path is None and parsed.fd is None and parsed.port == 0
             if parsed in seen and not ephemeral:
-                raise ConfigError(f"bind: {address!r} is given twice")
+                raise ConfigError(f"bind: {address!r} is given twice", options=("bind",))
             seen.add(parsed)
         _positive("threads", self.threads)
         _positive("max_threads", self.max_threads)
         if self.max_threads < self.threads:
             raise ConfigError(
-                f"max_threads ({self.max_threads}) must not be below threads ({self.threads})"
+                f"max_threads ({self.max_threads}) must not be below threads ({self.threads})",
+                options=("max_threads", "threads"),
             )
         _positive("backlog", self.backlog)
         for name in ("keepalive_timeout", "header_timeout", "body_timeout", "send_timeout"):
             _positive(name, getattr(self, name))
         if self.graceful_timeout < 0:
-            raise ConfigError("graceful_timeout must not be negative")
+            raise ConfigError(
+                "graceful_timeout must not be negative", options=("graceful_timeout",)
+            )
         if self.min_body_rate < 0:
-            raise ConfigError("min_body_rate must not be negative (0 disables it)")
+            raise ConfigError(
+                "min_body_rate must not be negative (0 disables it)", options=("min_body_rate",)
+            )
         if self.body_rate_grace < 0:
-            raise ConfigError("body_rate_grace must not be negative")
+            raise ConfigError("body_rate_grace must not be negative", options=("body_rate_grace",))
         _positive("max_connections", self.max_connections)
         for name in (
             "max_request_line",
@@ -620,61 +629,98 @@ class Config:
         ):
             _positive(name, getattr(self, name))
         if self.max_body_size < 0:
-            raise ConfigError("max_body_size must not be negative")
+            raise ConfigError("max_body_size must not be negative", options=("max_body_size",))
         if self.spool_threshold < 0:
             raise ConfigError(
-                "spool_threshold must not be negative (0: every chunked body to a file)"
+                "spool_threshold must not be negative (0: every chunked body to a file)",
+                options=("spool_threshold",),
             )
         if self.spool_dir == "":
-            raise ConfigError("spool_dir: give a directory, or leave it out for the system default")
-        if self.root_path and (not self.root_path.startswith("/") or self.root_path.endswith("/")):
             raise ConfigError(
-                f"root_path: {self.root_path!r} must start with '/' and not end with '/'"
+                "spool_dir: give a directory, or leave it out for the system default",
+                options=("spool_dir",),
+            )
+        if self.root_path == "/":
+            # Mounted at the root: SCRIPT_NAME is then empty (PEP 3333), the default.
+            object.__setattr__(self, "root_path", "")  # frozen: only while it is built
+        if self.root_path and not self.root_path.startswith("/"):
+            raise ConfigError(
+                f"root_path: {self.root_path!r} must start with '/'", options=("root_path",)
+            )
+        if self.root_path.endswith("/"):
+            raise ConfigError(
+                f"root_path: {self.root_path!r} must not end with '/' (write "
+                f"{self.root_path.rstrip('/') or '/'!r})",
+                options=("root_path",),
             )
         if self.access_log_format not in ACCESS_LOG_FORMATS:
             try:
                 compile_format(self.access_log_format)
             except ValueError as exc:
-                raise ConfigError(f"access_log_format: {exc}") from None
+                raise ConfigError(
+                    f"access_log_format: {exc}", options=("access_log_format",)
+                ) from None
         header = self.request_id_header
         if header and (not header.isascii() or not _HEADER_NAME.fullmatch(header)):
-            raise ConfigError(f"request_id_header: {header!r} is not a header field name")
+            raise ConfigError(
+                f"request_id_header: {header!r} is not a header field name",
+                options=("request_id_header",),
+            )
         if self.echo_request_id and not header:
-            raise ConfigError("echo_request_id needs a request_id_header")
+            raise ConfigError(
+                "echo_request_id needs a request_id_header",
+                options=("echo_request_id", "request_id_header"),
+            )
         _choice("log_level", self.log_level, LOG_LEVELS)
         self._check_tls()
         self._check_http2()
         try:
             parse_allow_ips(self.forwarded_allow_ips)
         except ValueError as exc:
-            raise ConfigError(f"forwarded_allow_ips: {exc}") from None
+            raise ConfigError(
+                f"forwarded_allow_ips: {exc}", options=("forwarded_allow_ips",)
+            ) from None
         _positive("workers", self.workers)
         if self.workers > MAX_WORKERS:
-            raise ConfigError(f"workers must be at most {MAX_WORKERS}, got {self.workers}")
+            raise ConfigError(
+                f"workers must be at most {MAX_WORKERS}, got {self.workers}", options=("workers",)
+            )
         _positive("worker_timeout", self.worker_timeout)
         for name in ("max_requests", "max_requests_jitter", "max_worker_lifetime"):
             if getattr(self, name) < 0:
-                raise ConfigError(f"{name} must not be negative")
+                raise ConfigError(f"{name} must not be negative", options=(name,))
         if self.max_worker_memory < 0:
-            raise ConfigError("max_worker_memory must not be negative")
+            raise ConfigError(
+                "max_worker_memory must not be negative", options=("max_worker_memory",)
+            )
         mode = self.unix_socket_mode
         if mode is not None and (
             not 3 <= len(mode) <= 4 or not mode.isascii() or not set(mode) <= set("01234567")
         ):
-            raise ConfigError(f"unix_socket_mode: {mode!r} is not an octal mode like 0660")
+            raise ConfigError(
+                f"unix_socket_mode: {mode!r} is not an octal mode like 0660",
+                options=("unix_socket_mode",),
+            )
         if self.reload and self.preload:
-            raise ConfigError("reload and preload exclude each other: preloaded code stays old")
+            raise ConfigError(
+                "reload and preload exclude each other: preloaded code stays old",
+                options=("reload", "preload"),
+            )
         self._check_overload()
         owner = self.unix_socket_owner
         if owner is not None and (not owner or owner.startswith(":") or owner.count(":") > 1):
-            raise ConfigError(f"unix_socket_owner: {owner!r} is not USER or USER:GROUP")
+            raise ConfigError(
+                f"unix_socket_owner: {owner!r} is not USER or USER:GROUP",
+                options=("unix_socket_owner",),
+            )
         for part in (owner or "").split(":"):
             # Numeric ids go to chown(), which takes a 32-bit uid_t/gid_t where all ones,
             # (uid_t)-1, means "leave unchanged": a larger id raised OverflowError at start.
             if part.isdigit() and int(part) > MAX_OWNER_ID:
                 raise ConfigError(
                     f"unix_socket_owner: {owner!r}: a numeric user or group id is at most "
-                    f"{MAX_OWNER_ID}"
+                    f"{MAX_OWNER_ID}",
+                    options=("unix_socket_owner",),
                 )
 
     def _check_overload(self) -> None:
@@ -682,12 +728,14 @@ class Config:
             try:
                 parse_bind(self.admin_bind)
             except ValueError as exc:
-                raise ConfigError(f"admin_bind: {exc}") from None
+                raise ConfigError(f"admin_bind: {exc}", options=("admin_bind",)) from None
             if self.admin_bind in self.bind and not self.admin_bind.endswith(":0"):
-                raise ConfigError("admin_bind must differ from every bind address")
+                raise ConfigError(
+                    "admin_bind must differ from every bind address", options=("admin_bind", "bind")
+                )
         for name in ("queue_timeout", "request_timeout"):
             if getattr(self, name) < 0:
-                raise ConfigError(f"{name} must not be negative (0 disables it)")
+                raise ConfigError(f"{name} must not be negative (0 disables it)", options=(name,))
         _positive("interrupt_timeout", self.interrupt_timeout)
 
     def _check_tls(self) -> None:
@@ -696,16 +744,26 @@ class Config:
         if self.certfile is None:
             for name in ("keyfile", "keyfile_password", "ca_certs"):
                 if getattr(self, name) is not None:
-                    raise ConfigError(f"{name} needs certfile (TLS is off without it)")
+                    raise ConfigError(
+                        f"{name} needs certfile (TLS is off without it)", options=(name, "certfile")
+                    )
             if self.verify_client != "none":
-                raise ConfigError("verify_client needs certfile (TLS is off without it)")
+                raise ConfigError(
+                    "verify_client needs certfile (TLS is off without it)",
+                    options=("verify_client", "certfile"),
+                )
         if self.verify_client != "none" and self.ca_certs is None:
-            raise ConfigError(f"verify_client={self.verify_client} needs ca_certs")
+            raise ConfigError(
+                f"verify_client={self.verify_client} needs ca_certs",
+                options=("verify_client", "ca_certs"),
+            )
 
     def _check_http2(self) -> None:
         _choice("h2c", self.h2c, H2C_PEERS)
         if not self.http2 and self.h2c != "trusted":
-            raise ConfigError("h2c needs http2 (HTTP/2 is off without it)")
+            raise ConfigError(
+                "h2c needs http2 (HTTP/2 is off without it)", options=("h2c", "http2")
+            )
         # Both are sent to the client in the SETTINGS frame, whose values are 32 bits
         # unsigned (RFC 9113 section 6.5.1): a larger one would end every connection.
         for name, least in (
@@ -715,12 +773,15 @@ class Config:
             value = getattr(self, name)
             if not least <= value <= MAX_SETTING:
                 raise ConfigError(
-                    f"{name} must be {least}..{MAX_SETTING} (RFC 9113 section 6.5.1), got {value!r}"
+                    f"{name} must be {least}..{MAX_SETTING} (RFC 9113 section 6.5.1), "
+                    f"got {value!r}",
+                    options=(name,),
                 )
         if not 65535 <= self.http2_initial_window_size <= MAX_WINDOW:
             raise ConfigError(
                 f"http2_initial_window_size must be 65535..{MAX_WINDOW} (RFC 9113 section "
-                f"6.9.2), got {self.http2_initial_window_size!r}"
+                f"6.9.2), got {self.http2_initial_window_size!r}",
+                options=("http2_initial_window_size",),
             )
 
     def replace(self, **changes: Any) -> Config:
@@ -760,7 +821,9 @@ def _check_types(config: Config) -> None:
         try:
             converted = from_value(field_type(f.type), value)
         except ValueError as exc:
-            raise ConfigError(f"{f.name}: {exc}, got {shown(f.name, value)}") from None
+            raise ConfigError(
+                f"{f.name}: {exc}, got {shown(f.name, value)}", options=(f.name,)
+            ) from None
         if f.metadata["choices"]:
             converted = canonical_choice(converted, f.metadata["choices"])
         if converted is not value:
@@ -769,9 +832,9 @@ def _check_types(config: Config) -> None:
 
 def _positive(name: str, value: float) -> None:
     if value <= 0:
-        raise ConfigError(f"{name} must be greater than 0, got {value!r}")
+        raise ConfigError(f"{name} must be greater than 0, got {value!r}", options=(name,))
 
 
 def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
-        raise ConfigError(f"{name}: {value!r} is not one of {', '.join(choices)}")
+        raise ConfigError(f"{name}: {value!r} is not one of {', '.join(choices)}", options=(name,))

@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import enum
 import os
-import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -317,7 +316,7 @@ def load_config(
     try:
         config = Config(**values)
     except ConfigError as exc:
-        raise ConfigSourceError([_name_sources(str(exc), sources)]) from None
+        raise ConfigSourceError([_name_sources(exc, sources)]) from None
     return Loaded(config, sources)
 
 
@@ -330,14 +329,16 @@ def _merge(layers: list[Layer]) -> tuple[dict[str, Any], dict[str, Source]]:
     return values, sources
 
 
-def _name_sources(message: str, sources: Mapping[str, Source]) -> str:
-    """Append where the values a validation message names came from (defaults are not named)."""
+def _name_sources(error: ConfigError, sources: Mapping[str, Source]) -> str:
+    """Append where the values of the options a validation error is about came from, in the
+    error's order (defaults are not named). Only the options the check names in
+    `error.options`: a word in a value or in the message's example is not an option."""
     named = [
-        f"{name} from {source}"
-        for name, source in sources.items()
-        if source.kind is not Kind.DEFAULT and re.search(rf"\b{name}\b", message)
+        f"{name} from {sources[name]}"
+        for name in error.options
+        if name in sources and sources[name].kind is not Kind.DEFAULT
     ]
-    return f"{message} ({'; '.join(named)})" if named else message
+    return f"{error} ({'; '.join(named)})" if named else str(error)
 
 
 def render_config(loaded: Loaded) -> str:
