@@ -17,7 +17,7 @@ import pytest
 from tests.server.helpers import RawClient, echo_app, get
 from tests.supervisor.helpers import wait_gone
 from wsgiserver.config.bind import BindAddress, parse_bind
-from wsgiserver.config.options import MAX_WORKERS, Config
+from wsgiserver.config.options import MAX_WORKERS, MIN_WORKER_TIMEOUT, Config
 from wsgiserver.errors import EXIT_APP, BindError, ConfigError
 from wsgiserver.observability.accesslog import RequestRecord
 from wsgiserver.server.listeners import create_listener
@@ -26,7 +26,7 @@ from wsgiserver.supervisor import systemd
 from wsgiserver.supervisor import worker as worker_module
 from wsgiserver.supervisor.pidfile import pidfile, remove_pidfile, running_pid, write_pidfile
 from wsgiserver.supervisor.reloader import FileWatcher
-from wsgiserver.supervisor.supervisor import Supervisor, Worker
+from wsgiserver.supervisor.supervisor import TICK, Supervisor, Worker
 from wsgiserver.supervisor.worker import BEAT, ERROR, RETIRE, SERVED, Heart, resident_mib
 
 
@@ -36,6 +36,8 @@ from wsgiserver.supervisor.worker import BEAT, ERROR, RETIRE, SERVED, Heart, res
         {"workers": 0},
         {"workers": MAX_WORKERS + 1},
         {"worker_timeout": 0},
+        {"worker_timeout": 0.001},  # idle workers were aborted in a loop
+        {"worker_timeout": 0.999},
         {"max_requests": -1},
         {"max_requests_jitter": -1},
         {"max_worker_lifetime": -1.0},
@@ -56,6 +58,14 @@ from wsgiserver.supervisor.worker import BEAT, ERROR, RETIRE, SERVED, Heart, res
 def test_bad_process_options(options: dict[str, object]) -> None:
     with pytest.raises(ConfigError):
         Config.from_options(options)
+
+
+def test_the_shortest_worker_timeout_spans_several_looks_of_the_supervisor() -> None:
+    # config.options.MIN_WORKER_TIMEOUT is reasoned from the supervisor's loop: keep them so.
+    assert MIN_WORKER_TIMEOUT >= 4 * TICK
+    assert Config(worker_timeout=MIN_WORKER_TIMEOUT).worker_timeout == MIN_WORKER_TIMEOUT
+    with pytest.raises(ConfigError, match=r"^worker_timeout must be at least 1 second"):
+        Config(worker_timeout=0.001)
 
 
 def test_good_process_options() -> None:

@@ -56,6 +56,13 @@ H2C_PEERS = ("trusted", "all", "none")
 # of the CPU count: validation does no I/O, and a config checked on one machine (CI) must
 # mean the same on another. (gunicorn and uvicorn accept any positive count.)
 MAX_WORKERS = 256
+# The shortest --worker-timeout that can work. A worker beats every min(1 s, timeout / 4)
+# (supervisor.worker) from its housekeeper thread, which shares the GIL with the request
+# threads, and the supervisor looks at the beats at least every 0.25 s (supervisor.TICK):
+# at 1 s a timeout spans four beats and four looks. Far below it a beat is late by the
+# scheduling alone, and idle workers were aborted in a loop (0.001 s: dozens of abort/fork
+# cycles a second).
+MIN_WORKER_TIMEOUT = 1.0
 MAX_SECONDS = 1_000_000  # the longest duration any option takes (see Config.__post_init__)
 MAX_BACKLOG = 2**31 - 1  # listen() takes a C int (the kernel caps it lower: somaxconn)
 MAX_OWNER_ID = 2**32 - 2  # uid_t and gid_t are 32 bits; 2**32 - 1 is chown()'s "no change"
@@ -382,7 +389,7 @@ class Config:
     worker_timeout: float = option(
         30.0,
         "seconds a worker may go without a heartbeat (all threads busy, nothing finishing) "
-        "before it is aborted and replaced",
+        f"before it is aborted and replaced; at least {MIN_WORKER_TIMEOUT:g}",
         metavar="SECONDS",
         section="Processes",
     )
@@ -685,7 +692,12 @@ class Config:
             raise ConfigError(
                 f"workers must be at most {MAX_WORKERS}, got {self.workers}", options=("workers",)
             )
-        _positive("worker_timeout", self.worker_timeout)
+        if self.worker_timeout < MIN_WORKER_TIMEOUT:
+            raise ConfigError(
+                f"worker_timeout must be at least {MIN_WORKER_TIMEOUT:g} second (the heartbeat "
+                f"needs that long), got {self.worker_timeout:g}",
+                options=("worker_timeout",),
+            )
         for name in ("max_requests", "max_requests_jitter", "max_worker_lifetime"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must not be negative", options=(name,))
