@@ -309,6 +309,38 @@ def test_reserved_and_foreign_variables_are_not_options(tmp_path: Path) -> None:
     assert load(tmp_path, env=env).config == Config()
 
 
+def test_kubernetes_service_links_of_a_service_named_wsgiserver_are_not_options(
+    tmp_path: Path,
+) -> None:
+    # What a pod gets for `Service wsgiserver` with ports http (8000/TCP) and metrics
+    # (9100/UDP): the server refused to start on these, as seven unknown options.
+    links = {
+        "WSGISERVER_SERVICE_HOST": "10.0.0.11",
+        "WSGISERVER_SERVICE_PORT": "8000",
+        "WSGISERVER_SERVICE_PORT_HTTP": "8000",
+        "WSGISERVER_SERVICE_PORT_METRICS_2": "9100",
+        "WSGISERVER_PORT": "tcp://10.0.0.11:8000",
+        "WSGISERVER_PORT_8000_TCP": "tcp://10.0.0.11:8000",
+        "WSGISERVER_PORT_8000_TCP_PROTO": "tcp",
+        "WSGISERVER_PORT_8000_TCP_PORT": "8000",
+        "WSGISERVER_PORT_8000_TCP_ADDR": "10.0.0.11",
+        "WSGISERVER_PORT_9100_UDP": "udp://10.0.0.11:9100",
+        "WSGISERVER_PORT_9100_SCTP_ADDR": "10.0.0.11",
+    }
+    assert load(tmp_path, env=links).config == Config()
+    # Other shapes, or a port given as if it were an option, are still unknown options.
+    for name, value in [
+        ("WSGISERVER_PORT", "8000"),
+        ("WSGISERVER_PORT_8000_TCP", "8000"),
+        ("WSGISERVER_PORT_8000_HTTP_PORT", "8000"),
+        ("WSGISERVER_PORT_X_TCP_PORT", "8000"),
+        ("WSGISERVER_SERVICE_HOSTS", "10.0.0.11"),
+        ("WSGISERVER_SERVICE", "x"),
+    ]:
+        [error] = errors_of(tmp_path, env={name: value})
+        assert error.startswith(f"{name} (environment): unknown option"), error
+
+
 def test_web_concurrency_sets_workers_below_the_others_and_says_so(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(f"{PYPROJECT}workers = 5\n")
     loaded = load(tmp_path, env={"WEB_CONCURRENCY": "3"})

@@ -1,4 +1,5 @@
-"""The nginx and HAProxy recipes in docs/deployment.rst are valid configurations.
+"""The nginx and HAProxy recipes in docs/deployment.rst are valid configurations, and the
+Docker/Kubernetes recipe sizes its workers as the page says.
 
 Each recipe is cut out of the document between `# recipe: NAME` and `# end recipe`, its
 paths moved into a temporary directory, and checked by the real daemon (`nginx -t`,
@@ -8,14 +9,17 @@ paths moved into a temporary directory, and checked by the real daemon (`nginx -
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from tests.config.helpers import clean_environ
 from tests.docs.recipes import DOCS, recipe
 
 DOC = DOCS / "deployment.rst"
@@ -107,3 +111,36 @@ def test_documents_run_only_real_modules(path: Path) -> None:
     named = set(re.findall(r"python -m (wsgiserver[\w.]*)", path.read_text()))
     missing = sorted(name for name in named if importlib.util.find_spec(name) is None)
     assert not missing, f"{path.name} runs modules that do not exist: {missing}"
+
+
+def test_the_kubernetes_recipe_sizes_the_workers_from_web_concurrency(tmp_path: Path) -> None:
+    # The image's CMD gave --workers, which outranks WEB_CONCURRENCY: the pod's "4" did
+    # nothing, against what the page says. Run the recipe's CMD with the image's ENV and
+    # then with the pod's env on top, and see where the worker count comes from.
+    dockerfile = recipe(DOC.name, "dockerfile")
+    [cmd] = re.findall(r"^CMD (\[.*\])$", dockerfile, re.M)
+    argv = json.loads(cmd)
+    assert argv[0] == "wsgiserver"
+    image_env = dict(re.findall(r"^ENV (\w+)=(\S+)$", dockerfile, re.M))
+    pod_env = dict(re.findall(r"\{name: (\w+), value: \"([^\"]*)\"\}", recipe(DOC.name, "pod")))
+    assert pod_env == {"WEB_CONCURRENCY": "4"}
+
+    def workers(env: dict[str, str]) -> str:
+        result = subprocess.run(
+            [sys.executable, "-m", "wsgiserver", *argv[1:], "--print-config"],
+            cwd=tmp_path,
+            env=clean_environ(**env),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        [line] = [line for line in result.stdout.splitlines() if line.startswith("workers =")]
+        return " ".join(line.split())
+
+    assert workers(image_env) == "workers = 2 # environment WEB_CONCURRENCY"
+    assert workers({**image_env, **pod_env}) == "workers = 4 # environment WEB_CONCURRENCY"
+    # The service links a Service named wsgiserver adds to the pod do not stop it.
+    links = {"WSGISERVER_SERVICE_HOST": "10.0.0.11", "WSGISERVER_PORT": "tcp://10.0.0.11:80"}
+    assert workers({**image_env, **pod_env, **links}).startswith("workers = 4 ")

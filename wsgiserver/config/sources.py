@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -43,6 +44,28 @@ ENV_FALLBACKS = {"workers": WEB_CONCURRENCY}
 # WSGISERVER_* variables that are not options: the config file, and the sample apps' settings.
 RESERVED_ENV = frozenset({CONFIG_ENV})
 RESERVED_ENV_PREFIXES = ("WSGISERVER_SAMPLE_",)
+# The service-link variables Kubernetes gives every pod for a Service named `wsgiserver`
+# (enableServiceLinks, on by default): WSGISERVER_SERVICE_HOST, _SERVICE_PORT and
+# _SERVICE_PORT_<PORT NAME>, and the Docker-link style WSGISERVER_PORT=tcp://IP:PORT and
+# WSGISERVER_PORT_<N>_<TCP|UDP|SCTP>[_PROTO|_PORT|_ADDR]. Ignored only in exactly these
+# shapes, and only where no option has the name; the two URL-valued ones only with a URL,
+# so a mistaken WSGISERVER_PORT=8000 is still reported.
+_SERVICE_LINK = re.compile(
+    r"WSGISERVER_SERVICE_(HOST|PORT(_[A-Z0-9_]+)?)"
+    r"|WSGISERVER_PORT_[0-9]+_(TCP|UDP|SCTP)_(PROTO|PORT|ADDR)"
+)
+_SERVICE_LINK_URL = re.compile(r"WSGISERVER_PORT(_[0-9]+_(TCP|UDP|SCTP))?")
+_LINK_URL_VALUE = re.compile(r"(tcp|udp|sctp)://\S+")
+
+
+def _is_service_link(name: str, value: str) -> bool:
+    """Whether the variable `name=value` is one of Kubernetes' service links for a Service
+    named `wsgiserver`, not a misspelt option."""
+    if _SERVICE_LINK.fullmatch(name):
+        return True
+    return bool(_SERVICE_LINK_URL.fullmatch(name) and _LINK_URL_VALUE.fullmatch(value))
+
+
 PYPROJECT_TABLE = "tool.wsgiserver"
 
 
@@ -163,6 +186,8 @@ def from_environ(environ: Mapping[str, str]) -> Layer:
             continue
         text = environ[name]
         f = by_env.get(name)
+        if f is None and _is_service_link(name, text):
+            continue
         if f is None:
             hint = did_you_mean(name, sorted(by_env))
             layer.errors.append(f"{name} (environment): unknown option{hint}")
