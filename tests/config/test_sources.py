@@ -441,6 +441,24 @@ def test_paste_ini_path_is_relative_to_chdir_and_errors_name_it(tmp_path: Path) 
     assert error.startswith(f"--paste {tmp_path / 'site' / 'dev.ini'} ([server:main]): unknown")
 
 
+def test_app_and_paste_name_one_app_and_the_higher_source_wins(tmp_path: Path) -> None:
+    # docs/configuration.rst's pyproject.toml example sets `app`; `--paste dev.ini` on the
+    # command line was refused with "give either APP or --paste, not both", naming no source.
+    (tmp_path / "pyproject.toml").write_text(f'{PYPROJECT}app = "m:app"\n')
+    loaded = load(tmp_path, {"paste": "dev.ini"}, read_paste=lambda _: {"backlog": 9})
+    assert (loaded.config.app, loaded.config.paste) == (None, "dev.ini")
+    assert loaded.sources["app"].kind is Kind.DEFAULT
+    assert loaded.config.backlog == 9
+    # The other way round, the ini is not even read.
+    loaded = load(tmp_path, {"app": "n:app"}, env={"WSGISERVER_PASTE": "dev.ini"})
+    assert (loaded.config.app, loaded.config.paste) == ("n:app", None)
+    [error] = errors_of(tmp_path, cli={"app": "n:app", "paste": "dev.ini"})
+    assert error == (
+        "give either APP or --paste, not both"
+        " (app from command line APP; paste from command line --paste)"
+    )
+
+
 def test_paste_ini_is_not_read_when_other_sources_have_errors(tmp_path: Path) -> None:
     [error] = errors_of(tmp_path, cli={"paste": "dev.ini"}, env={"WSGISERVER_THREADS": "x"})
     assert "WSGISERVER_THREADS" in error

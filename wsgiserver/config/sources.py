@@ -327,6 +327,7 @@ def load_config(
     layers = [file_layer, from_environ(environ), from_cli(cli_options)]
     errors = [error for layer in layers for error in layer.errors]
     values, sources = _merge(layers)
+    errors += _one_app(values, sources)
     paste = values.get("paste")
     if paste and not errors:
         if read_paste is None:
@@ -336,6 +337,7 @@ def load_config(
         paste_layer = from_paste(paste_path, read_paste)
         errors += paste_layer.errors
         values, sources = _merge([paste_layer, *layers])
+        _one_app(values, sources)
     if errors:
         raise ConfigSourceError(errors)
     try:
@@ -352,6 +354,21 @@ def _merge(layers: list[Layer]) -> tuple[dict[str, Any], dict[str, Source]]:
         values.update(layer.values)
         sources.update(layer.sources)
     return values, sources
+
+
+def _one_app(values: dict[str, Any], sources: dict[str, Source]) -> list[str]:
+    """APP and --paste are two ways to name the one app: like any option, the higher source
+    wins (`--paste` on the command line over `app` in pyproject.toml), and the other is
+    dropped. Both from one kind of source are an error naming both."""
+    if not values.get("app") or not values.get("paste"):
+        return []
+    app, paste = sources["app"], sources["paste"]
+    if app.kind == paste.kind:
+        return [f"give either APP or --paste, not both (app from {app}; paste from {paste})"]
+    lower = "app" if app.kind < paste.kind else "paste"
+    del values[lower]
+    sources[lower] = DEFAULT
+    return []
 
 
 def _name_sources(error: ConfigError, sources: Mapping[str, Source]) -> str:
