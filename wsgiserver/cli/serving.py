@@ -1,13 +1,14 @@
 """Serving from the command line: the one path `APP`, `--paste FILE.ini` and `pserve` share.
 
 Owns: everything from a validated `Config` to a running server and back to an exit status:
-logging set-up, `--chdir`, checking `--hooks` before any fork, finding the app (`APP` or the
-`[app:main]` of `--paste`, unless the caller already has it), `--check-config`, the open-files
-limit, freezing the loaded app's heap (`--gc-freeze`), the decision to run the pre-forking
-supervisor, systemd socket activation, the single-process server's signal handlers and pid
-file, and reporting every failure as one line on stderr with its exit status (`EXIT_CONFIG`,
-`EXIT_APP`). Must not: read option sources or
-arguments (`config.sources`, `config.arguments`), or hold server logic.
+making relative paths absolute (`config.paths`) before `--chdir`, logging set-up, `--chdir`,
+checking `--hooks` before any fork, finding the app (`APP` or the `[app:main]` of `--paste`,
+unless the caller already has it), `--check-config`, the open-files limit, freezing the loaded
+app's heap (`--gc-freeze`), the decision to run the pre-forking supervisor, systemd socket
+activation, the single-process server's signal handlers and pid file, and reporting every
+failure as one line on stderr with its exit status (`EXIT_CONFIG`, `EXIT_APP`). Must not:
+read option sources or arguments (`config.sources`, `config.arguments`), or hold server
+logic.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from collections.abc import Callable
 from wsgiserver.apploader import load_app, load_paste, parse_spec
 from wsgiserver.config.bind import describe
 from wsgiserver.config.options import Config
+from wsgiserver.config.paths import absolute_paths
 from wsgiserver.errors import EXIT_APP, EXIT_CONFIG, AppLoadError, ConfigError, WSGIServerError
 from wsgiserver.observability.hooks import load_hooks
 from wsgiserver.observability.logconfig import (
@@ -55,7 +57,12 @@ def serve(
     one-line error on stderr. With `check`, load the app and report, without logging set-up
     or serving (`--check-config`). `set_up_logging=False` leaves logging as the host
     configured it (pserve with a logging section in its ini).
+
+    Every relative path option is made absolute first, by the one rule of `config.paths`
+    (the starting directory, or `--chdir` for `--paste` and `--app-dir`), so changing to
+    `--chdir` moves no file, and errors name the absolute path.
     """
+    config = absolute_paths(config, os.getcwd())
     try:
         if set_up_logging and not check:  # --check-config creates no log files
             configure_logging(

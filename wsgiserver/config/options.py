@@ -102,17 +102,22 @@ def option(
     env: str | None = None,
     secret: bool = False,
     since: str | None = None,
+    path: str | None = None,
 ) -> Any:
     """A Config field with the metadata the CLI, config files and docs are generated from.
 
     `section` is one of `SECTIONS`: the group of the option in `--help` and in the settings
     reference. `env` overrides the environment variable name (default `WSGISERVER_` + the
     upper-case field name); `secret` keeps the value out of every output (`--print-config`,
-    error messages, `repr(config)`: see `shown`); `since` is the version that added it. See
-    `wsgiserver.config.sources` for how files and the environment are read.
+    error messages, `repr(config)`: see `shown`); `since` is the version that added it.
+    `path` marks a file or directory option: `PATH_FROM_START` or `PATH_FROM_CHDIR`, what a
+    relative value is relative to (`config.paths`). See `wsgiserver.config.sources` for how
+    files and the environment are read.
     """
     if section not in SECTIONS:
         raise TypeError(f"unknown option section {section!r}: add it to SECTIONS")
+    if path not in (None, PATH_FROM_START, PATH_FROM_CHDIR):
+        raise TypeError(f"path must be PATH_FROM_START or PATH_FROM_CHDIR, not {path!r}")
     meta = {
         "help": help,
         "metavar": metavar,
@@ -123,6 +128,7 @@ def option(
         "section": section,
         "secret": secret,
         "since": since,
+        "path": path,
     }
     if isinstance(default, list | dict | set):
         raise TypeError("Config defaults must be immutable")
@@ -130,6 +136,12 @@ def option(
 
 
 HIDDEN = "<hidden>"
+
+# What a relative path in a path option is relative to (`config.paths` applies it): the
+# directory the server was started in, or --chdir (the two options that say where the app
+# is found, so that --chdir alone imports the app from there).
+PATH_FROM_START = "start"
+PATH_FROM_CHDIR = "chdir"
 
 
 def did_you_mean(word: str, known: Iterable[str]) -> str:
@@ -175,6 +187,7 @@ class Config:
         "load the app from [app:main] of a PasteDeploy ini file (and options from [server:main])",
         metavar="FILE.ini",
         section="Application",
+        path=PATH_FROM_CHDIR,
     )
     factory: bool = option(
         False,
@@ -187,9 +200,14 @@ class Config:
         "directory added to sys.path before importing APP",
         metavar="DIR",
         section="Application",
+        path=PATH_FROM_CHDIR,
     )
     chdir: str | None = option(
-        None, "change to this directory before importing APP", metavar="DIR", section="Application"
+        None,
+        "change to this directory before importing APP",
+        metavar="DIR",
+        section="Application",
+        path=PATH_FROM_START,
     )
     bind: tuple[str, ...] = option(
         ("127.0.0.1:8000",),
@@ -198,6 +216,7 @@ class Config:
         metavar="ADDRESS",
         repeat=True,
         section="Binding",
+        path=PATH_FROM_START,
     )
     backlog: int = option(
         2048, "listen backlog of each listening socket", metavar="N", section="Binding"
@@ -330,6 +349,7 @@ class Config:
         "(default: the system's temporary directory)",
         metavar="DIR",
         section="Request bodies",
+        path=PATH_FROM_START,
     )
     log_level: str = option(
         "info",
@@ -343,6 +363,7 @@ class Config:
         "write an access log line per request to FILE, or '-' for stdout",
         metavar="FILE",
         section="Logging",
+        path=PATH_FROM_START,
     )
     access_log_format: str = option(
         "combined",
@@ -358,6 +379,7 @@ class Config:
         "file, instead of the default handlers (loggers: wsgiserver.error, wsgiserver.access)",
         metavar="FILE",
         section="Logging",
+        path=PATH_FROM_START,
     )
     request_id_header: str = option(
         "X-Request-ID",
@@ -441,7 +463,11 @@ class Config:
         section="Binding",
     )
     pid: str | None = option(
-        None, "write the server's process id to FILE", metavar="FILE", section="Processes"
+        None,
+        "write the server's process id to FILE",
+        metavar="FILE",
+        section="Processes",
+        path=PATH_FROM_START,
     )
     unix_socket_mode: str | None = option(
         None,
@@ -460,9 +486,14 @@ class Config:
         "serve HTTPS: the PEM certificate chain file (enables TLS on every listener)",
         metavar="FILE",
         section="TLS",
+        path=PATH_FROM_START,
     )
     keyfile: str | None = option(
-        None, "the PEM private key file (default: in --certfile)", metavar="FILE", section="TLS"
+        None,
+        "the PEM private key file (default: in --certfile)",
+        metavar="FILE",
+        section="TLS",
+        path=PATH_FROM_START,
     )
     keyfile_password: str | None = option(
         None,
@@ -476,6 +507,7 @@ class Config:
         "PEM file of the CA certificates that client certificates are verified against",
         metavar="FILE",
         section="TLS",
+        path=PATH_FROM_START,
     )
     verify_client: str = option(
         "none",
@@ -553,6 +585,7 @@ class Config:
         "(same syntax as --bind; off by default); answered outside the app's thread pool",
         metavar="ADDRESS",
         section="Observability",
+        path=PATH_FROM_START,
     )
     queue_timeout: float = option(
         0.0,

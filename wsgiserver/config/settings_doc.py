@@ -17,7 +17,12 @@ from typing import Any
 
 from wsgiserver.config.arguments import build_parser
 from wsgiserver.config.conversions import field_type, to_toml
-from wsgiserver.config.options import SECTIONS, fields_by_section
+from wsgiserver.config.options import (
+    PATH_FROM_CHDIR,
+    PATH_FROM_START,
+    SECTIONS,
+    fields_by_section,
+)
 from wsgiserver.config.sources import ENV_FALLBACKS, PRECEDENCE_TEXT, env_var, toml_key
 
 COMMAND = "python -m wsgiserver.config.settings_doc"
@@ -40,6 +45,12 @@ def _flags(parser: argparse.ArgumentParser) -> dict[str, str]:
             text += " (repeatable)"
         spelled[action.dest] = text
     return spelled
+
+
+_RELATIVE_TO = {
+    PATH_FROM_START: "relative to the directory the server was started in, whatever ``--chdir`` is",
+    PATH_FROM_CHDIR: "relative to ``--chdir`` (else the directory the server was started in)",
+}
 
 
 def _sentence(text: str) -> str:
@@ -106,6 +117,8 @@ def render() -> str:
                     ":Secret: never shown (``--print-config``, error messages, logs, ``repr``);"
                     " other users may see a command line, so prefer the environment or a file"
                 )
+            if meta["path"] is not None:
+                out.append(f":Relative paths: {_RELATIVE_TO[meta['path']]}")
             if meta.get("since"):
                 out.append(f":Since: {meta['since']}")
             out.append("")
