@@ -88,6 +88,15 @@ def test_help_names_fd_bind_and_web_concurrency_and_no_empty_default() -> None:
     assert text.startswith("usage: wsgiserver [options] APP\n")
 
 
+def test_help_says_which_flags_are_on_by_default() -> None:
+    # --gc-freeze is on by default, and --help said nothing, as for the flags that are off.
+    text = help_text()
+    for f in FIELDS:
+        if f.metadata["flag"]:
+            shown = option_help(text, cli_flag(f.name))
+            assert ("(default: on; --no-" in shown) is (f.default is True), f.name
+
+
 def test_settings_reference_has_the_sections_of_help_in_the_same_order() -> None:
     lines = settings_doc.render().splitlines()
     sections: list[str] = []

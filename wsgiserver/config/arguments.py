@@ -68,7 +68,11 @@ def _add_field(group: argparse._ArgumentGroup, f: dataclasses.Field[Any]) -> Non
             f"; a secret, never shown (other users may see a command line: prefer "
             f"{env_var(f)} or a config file)"
         )
-    default = "" if f.default is None or meta["flag"] else _show(f.default)
+    if meta["flag"]:
+        # Flags are off unless they say so: the one that is on says how to turn it off.
+        default = f"on; --no-{cli_flag(f.name)[2:]} turns it off" if f.default else ""
+    else:
+        default = "" if f.default is None else _show(f.default)
     if default:  # an empty default ("") is no default to show
         help_text += f" (default: {default})"
     kwargs: dict[str, Any] = {"dest": f.name, "help": help_text, "default": argparse.SUPPRESS}
