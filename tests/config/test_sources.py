@@ -155,6 +155,13 @@ def test_pyproject_is_ignored_when_a_config_file_is_given(tmp_path: Path, how: s
     assert str(loaded.sources["threads"]) == f"config file {tmp_path / 'c.toml'}"
 
 
+def test_an_empty_config_flag_is_an_error_that_says_how_to_read_none(tmp_path: Path) -> None:
+    # It was read as the current directory: "cannot read it: Is a directory".
+    assert errors_of(tmp_path, config_file="") == [
+        "--config: give a file (--config /dev/null reads none)"
+    ]
+
+
 def test_config_flag_beats_config_variable(tmp_path: Path) -> None:
     (tmp_path / "a.toml").write_text("threads = 5\n")
     (tmp_path / "b.toml").write_text("threads = 6\n")

@@ -318,7 +318,10 @@ def load_config(
     """
     environ = os.environ if environ is None else environ
     directory = Path.cwd() if cwd is None else Path(cwd)
-    if config_file is not None:
+    if config_file == "":
+        # Path("") is the current directory, read as a file ("Is a directory").
+        file_layer = Layer(errors=["--config: give a file (--config /dev/null reads none)"])
+    elif config_file is not None:
         file_layer = from_config_file(directory / config_file, "--config")
     elif environ.get(CONFIG_ENV):
         file_layer = from_config_file(directory / environ[CONFIG_ENV], CONFIG_ENV)
