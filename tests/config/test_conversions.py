@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import tomllib
 from collections.abc import Callable
 from typing import Any
 
@@ -186,6 +187,13 @@ def test_from_toml_rejects(ftype: FieldType, value: Any, reason: str) -> None:
 )
 def test_to_toml(value: Any, text: str) -> None:
     assert to_toml(value) == text
+
+
+def test_to_toml_of_every_character_loads_back() -> None:
+    # DEL (0x7f) was written raw, which TOML refuses: --print-config output did not load.
+    text = "".join(map(chr, range(0x80))) + "é\u2028"
+    assert tomllib.loads(f"key = {to_toml(text)}") == {"key": text}
+    assert to_toml("\x7f") == '"\\u007f"'
 
 
 def test_to_toml_has_no_form_for_none() -> None:

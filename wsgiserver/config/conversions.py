@@ -216,7 +216,9 @@ def to_toml(value: Any) -> str:
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
+        # A JSON string is a TOML basic string, but for DEL: JSON leaves it raw, and TOML
+        # allows no control character unescaped (TOML 1.0, "String").
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
     if isinstance(value, tuple | list):
         return "[" + ", ".join(to_toml(item) for item in value) + "]"
     raise TypeError(f"no TOML form for {value!r}")
