@@ -104,7 +104,7 @@ def test_log_config_is_applied_instead_of_the_defaults(kind: str, tmp_path: Path
             '{"version": 1, "handlers": {"h": {"class": "no.such.Handler"}}}',
             "Unable to configure handler 'h'",
         ),
-        ("log.json", '{"version": 7}', "Unsupported version"),
+        ("log.json", '{"version": 7}', "'version' must be 1 (the dictConfig schema), got 7"),
     ],
 )
 @pytest.mark.usefixtures("restore_logging")
@@ -123,11 +123,25 @@ def test_bad_log_config_is_a_one_line_error(
     ("content", "message"),
     [
         ("{not json", "log.json: Expecting property name"),
-        ('{"handlers": {"h": {"class": "no.such.Handler"}}}', "handlers 'h': cannot import"),
-        ('{"formatters": {"f": {"()": "no_such_module.make"}}}', "formatters 'f': cannot"),
-        ('{"handlers": []}', "handlers must be a mapping"),
+        (
+            '{"version": 1, "handlers": {"h": {"class": "no.such.Handler"}}}',
+            "handlers 'h': cannot import",
+        ),
+        (
+            '{"version": 1, "formatters": {"f": {"()": "no_such_module.make"}}}',
+            "formatters 'f': cannot",
+        ),
+        ('{"version": 1, "handlers": []}', "handlers must be a mapping"),
+        # dictConfig refuses these at the start: they passed --check-config.
+        ('{"version": 2}', "'version' must be 1 (the dictConfig schema), got 2"),
     ],
-    ids=["not-json", "no-such-class", "no-such-factory", "not-a-mapping"],
+    ids=[
+        "not-json",
+        "no-such-class",
+        "no-such-factory",
+        "not-a-mapping",
+        "version-2",
+    ],
 )
 def test_check_config_checks_the_log_config_without_applying_it(
     content: str, message: str, tmp_path: Path
@@ -142,7 +156,7 @@ def test_check_config_checks_the_log_config_without_applying_it(
     good = tmp_path / "good.json"
     log_file = tmp_path / "never-created.log"
     handlers = {"h": {"class": "logging.FileHandler", "filename": str(log_file)}}
-    good.write_text(json.dumps({"handlers": handlers}))
+    good.write_text(json.dumps({"version": 1, "handlers": handlers}))
     check_log_config(str(good))
     assert not log_file.exists()  # checked, not applied
 

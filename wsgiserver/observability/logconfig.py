@@ -53,6 +53,7 @@ def check_log_config(path: str) -> None:
     """For --check-config: read `path` and import every class and factory it names, without
     applying it (which would open its log files); ConfigError (one line) on a problem."""
     data = read_log_config(path)
+    _check_version(data, path)
     resolver = logging.config.BaseConfigurator({})
     for kind in ("formatters", "filters", "handlers"):
         entries = data.get(kind, {})
@@ -71,9 +72,21 @@ def check_log_config(path: str) -> None:
                 ) from None
 
 
+def _check_version(data: dict[str, Any], path: str) -> None:
+    """dictConfig's first check, for --check-config and the start alike: `version: 1` is
+    the only schema there is (a 2 passed --check-config and then failed the start); it is
+    1 when left out (`read_log_config`)."""
+    version = data.get("version")
+    if version != 1:
+        raise ConfigError(
+            f"log_config: {path}: 'version' must be 1 (the dictConfig schema), got {version!r}"
+        )
+
+
 def apply_log_config(path: str) -> None:
     """Read and apply `path`; ConfigError (one line) if it is unreadable or invalid."""
     data = read_log_config(path)
+    _check_version(data, path)
     try:
         logging.config.dictConfig(data)
     except (ValueError, TypeError, AttributeError, ImportError) as exc:
