@@ -287,6 +287,15 @@ def test_unknown_keyword_options_of_the_python_api_suggest_the_option_too() -> N
     assert str(info.value) == "bindd: unknown option; did you mean bind?; zzz: unknown option"
 
 
+def test_a_paste_server_option_in_both_spellings_is_given_twice() -> None:
+    from wsgiserver.config.paste_ini import options_from_ini
+
+    # As in a TOML file; the last of the two silently won.
+    with pytest.raises(ConfigError) as info:
+        options_from_ini({"max_threads": "4", "max-threads": "5"})
+    assert str(info.value) == "paste ini: max-threads is given twice, also as max_threads"
+
+
 def test_an_unknown_paste_server_option_suggests_the_option_too() -> None:
     from wsgiserver.config.paste_ini import options_from_ini
 

@@ -37,8 +37,12 @@ def options_from_ini(local_conf: Mapping[str, Any]) -> dict[str, Any]:
     binds: list[str] = []
     # configparser has stripped the values already: the text left is converted as the
     # command line and the environment convert theirs (config.conversions), not stripped again.
+    seen: dict[str, str] = {}
     for raw_name, value in local_conf.items():
         name = raw_name.replace("-", "_")
+        if name in seen:  # max-threads and max_threads: the last silently won
+            raise ConfigError(f"paste ini: {raw_name} is given twice, also as {seen[name]}")
+        seen[name] = raw_name
         if name == "host":
             host = str(value)
         elif name == "port":
