@@ -103,6 +103,7 @@ def option(
     secret: bool = False,
     since: str | None = None,
     path: str | None = None,
+    command_line_only: str | None = None,
 ) -> Any:
     """A Config field with the metadata the CLI, config files and docs are generated from.
 
@@ -113,6 +114,10 @@ def option(
     `path` marks a file or directory option: `PATH_FROM_START` or `PATH_FROM_CHDIR`, what a
     relative value is relative to (`config.paths`). See `wsgiserver.config.sources` for how
     files and the environment are read.
+    `command_line_only` marks an option applied around the `Server` by the command line (or
+    its supervisor), never by the `Server` itself: it says what an embedding program does
+    instead, and an embedded `Server` refuses a value other than the default
+    (`wsgiserver.config.scope`).
     """
     if section not in SECTIONS:
         raise TypeError(f"unknown option section {section!r}: add it to SECTIONS")
@@ -129,6 +134,7 @@ def option(
         "secret": secret,
         "since": since,
         "path": path,
+        "command_line_only": command_line_only,
     }
     if isinstance(default, list | dict | set):
         raise TypeError("Config defaults must be immutable")
@@ -180,7 +186,11 @@ class Config:
     """Every wsgiserver option. Build it with keyword arguments; it validates itself."""
 
     app: str | None = option(
-        None, "the WSGI application, as module:attribute", metavar="APP", section="Application"
+        None,
+        "the WSGI application, as module:attribute",
+        metavar="APP",
+        section="Application",
+        command_line_only="pass the app object to Server or serve()",
     )
     paste: str | None = option(
         None,
@@ -188,12 +198,14 @@ class Config:
         metavar="FILE.ini",
         section="Application",
         path=PATH_FROM_CHDIR,
+        command_line_only="load the app with paste.deploy.loadapp() and pass the app object",
     )
     factory: bool = option(
         False,
         "treat APP as a factory: call it with no arguments to get the app",
         flag=True,
         section="Application",
+        command_line_only="call the factory and pass the app it returns",
     )
     app_dir: str = option(
         ".",
@@ -208,6 +220,7 @@ class Config:
         metavar="DIR",
         section="Application",
         path=PATH_FROM_START,
+        command_line_only="call os.chdir() before building the Server",
     )
     bind: tuple[str, ...] = option(
         ("127.0.0.1:8000",),
@@ -357,6 +370,7 @@ class Config:
         choices=LOG_LEVELS,
         metavar="LEVEL",
         section="Logging",
+        command_line_only="set it with logging: logging.getLogger('wsgiserver').setLevel(...)",
     )
     access_log: str | None = option(
         None,
@@ -380,6 +394,7 @@ class Config:
         metavar="FILE",
         section="Logging",
         path=PATH_FROM_START,
+        command_line_only="configure logging with logging.config.dictConfig() yourself",
     )
     request_id_header: str = option(
         "X-Request-ID",
@@ -407,6 +422,7 @@ class Config:
         "POSIX)",
         metavar="N",
         section="Processes",
+        command_line_only="a Server is one process: run the wsgiserver command for workers",
     )
     worker_timeout: float = option(
         30.0,
@@ -416,37 +432,46 @@ class Config:
         section="Processes",
     )
     max_requests: int = option(
-        0, "recycle a worker after this many requests (0: never)", metavar="N", section="Processes"
+        0,
+        "recycle a worker after this many requests (0: never)",
+        metavar="N",
+        section="Processes",
+        command_line_only="run the wsgiserver command to recycle worker processes",
     )
     max_requests_jitter: int = option(
         0,
         "add a random 0..N to --max-requests per worker, so workers recycle apart",
         metavar="N",
         section="Processes",
+        command_line_only="run the wsgiserver command to recycle worker processes",
     )
     max_worker_lifetime: float = option(
         0.0,
         "recycle a worker after this many seconds (0: never)",
         metavar="SECONDS",
         section="Processes",
+        command_line_only="run the wsgiserver command to recycle worker processes",
     )
     max_worker_memory: int = option(
         0,
         "recycle a worker whose resident memory exceeds this many MiB (0: never)",
         metavar="MIB",
         section="Processes",
+        command_line_only="run the wsgiserver command to recycle worker processes",
     )
     reload: bool = option(
         False,
         "restart the workers when a .py file under --app-dir changes (runs the supervisor)",
         flag=True,
         section="Development",
+        command_line_only="run the wsgiserver command (wsgiserver --reload) to reload",
     )
     preload: bool = option(
         False,
         "import the app in the supervisor before forking the workers",
         flag=True,
         section="Processes",
+        command_line_only="leave it out: the app passed to a Server is loaded already",
     )
     gc_freeze: bool = option(
         True,
@@ -455,6 +480,7 @@ class Config:
         "forked workers keep those memory pages shared",
         flag=True,
         section="Processes",
+        command_line_only="call gc.freeze() yourself once the app is loaded",
     )
     reuse_port: bool = option(
         False,
@@ -468,6 +494,7 @@ class Config:
         metavar="FILE",
         section="Processes",
         path=PATH_FROM_START,
+        command_line_only="write os.getpid() to the file yourself",
     )
     unix_socket_mode: str | None = option(
         None,

@@ -50,6 +50,7 @@ from typing import IO, Any
 from wsgiserver.apploader import wsgi_callable
 from wsgiserver.config.bind import BindAddress
 from wsgiserver.config.options import Config
+from wsgiserver.config.scope import refuse_command_line_only
 from wsgiserver.errors import NoThreadError
 from wsgiserver.observability import metrics as m
 from wsgiserver.observability.accesslog import RequestRecord
@@ -173,9 +174,11 @@ class Server:
     """A WSGI server in this process. Binds in the constructor; `serve_forever()` serves.
 
     `Server(app, bind="127.0.0.1:0", threads=8)` accepts every `Config` option as a keyword,
-    or a ready `config=`. `address` is known as soon as the constructor returns. An `app`
-    that is not callable raises `TypeError` (`wsgiserver.errors.NotAWSGIApp`) before
-    anything is bound.
+    or a ready `config=` (keywords given with it override its values). `address` is known as
+    soon as the constructor returns. An `app` that is not callable raises `TypeError`
+    (`wsgiserver.errors.NotAWSGIApp`) before anything is bound. The options only the command
+    line applies (`workers`, `max_requests`, `pid`, `reload`...: docs/api.rst lists them)
+    raise `ConfigError` when set to anything but their default.
     """
 
     def __init__(
@@ -211,6 +214,10 @@ class Server:
             config = Config.from_options(options)
         elif options:
             config = config.replace(**options)
+        if process is None:
+            # Embedded: workers, recycling, the pid file... are applied around a Server, by
+            # the command line and its supervisor; accepting them here would ignore them.
+            refuse_command_line_only(config)
         self.config = config
         self.app = app
         self._max_connections = connection_limit(config.max_connections)
