@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import quote
 
 from wsgiserver.apploader import wsgi_callable
+from wsgiserver.config.options import Config
 from wsgiserver.observability.accesslog import RequestRecord, formatter
 from wsgiserver.server.server import Server
 from wsgiserver.types import StartResponse, WSGIApp
@@ -29,6 +30,18 @@ _error_log = logging.getLogger("wsgiserver.error")
 
 
 TEST_GRACEFUL_TIMEOUT = 5.0  # seconds a request still running at stop() may take to finish
+# What a test server is started with unless the test says otherwise (`RunningServer.start`).
+TEST_DEFAULTS: dict[str, Any] = {
+    # A free port the system picks, at once: no "find a free port" race.
+    "bind": "127.0.0.1:0",
+    # One ready thread: a test rarely sends concurrent requests, and the pool still grows
+    # on demand when the app blocks. Starting fewer threads makes start/stop cheaper.
+    "threads": 1,
+    # A request still running when a test stops the server (a stream its client still
+    # reads) is given this long, not a production server's 30 s.
+    "graceful_timeout": TEST_GRACEFUL_TIMEOUT,
+}
+_CONFIG_DEFAULTS = Config()
 
 
 class AppError(Exception):
@@ -228,14 +241,18 @@ class RunningServer:
     def start(
         cls, app: WSGIApp, *, raise_app_errors: bool = False, **options: Any
     ) -> RunningServer:
-        """Bind (default 127.0.0.1:0) and serve `app` with per-server capture."""
-        options.setdefault("bind", "127.0.0.1:0")
-        # One ready thread: a test rarely sends concurrent requests, and the pool still grows
-        # on demand when the app blocks. Starting fewer threads makes start/stop cheaper.
-        options.setdefault("threads", 1)
-        # A request still running when a test stops the server (a stream its client still
-        # reads) is given this long, not a production server's 30 s.
-        options.setdefault("graceful_timeout", TEST_GRACEFUL_TIMEOUT)
+        """Bind (default 127.0.0.1:0) and serve `app` with per-server capture.
+
+        `options` are `Server`'s, `config=` included: the testing defaults (`TEST_DEFAULTS`)
+        apply to the options set neither by a keyword nor by `config` (an option of `config`
+        left at `Config`'s default counts as not set).
+        """
+        config = options.get("config")
+        for name, value in TEST_DEFAULTS.items():
+            if name not in options and (
+                config is None or getattr(config, name) == getattr(_CONFIG_DEFAULTS, name)
+            ):
+                options[name] = value
         capture = Capture()
         if "errors" not in options:
             options["errors"] = capture.stream

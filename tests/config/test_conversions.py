@@ -344,8 +344,10 @@ def test_config_normalises_a_whole_number_given_for_a_float() -> None:
         ({"keepalive_timeout": math.nan}, "keepalive_timeout: expected a finite number, got nan"),
         ({"factory": 1}, "factory: expected true or false, got 1"),
         ({"access_log": 3}, "access_log: expected a string, got 3"),
-        ({"bind": ["127.0.0.1:1"]}, "bind: expected a tuple of strings, got ['127.0.0.1:1']"),
+        ({"bind": 8000}, "bind: expected a list of strings, got 8000"),
+        ({"bind": {"127.0.0.1:1"}}, "bind: expected a list of strings, got {'127.0.0.1:1'}"),
         ({"bind": ("127.0.0.1:1", 2)}, "bind: expected a string, got ('127.0.0.1:1', 2)"),
+        ({"bind": ["127.0.0.1:1", None]}, "bind: expected a string, got ['127.0.0.1:1', None]"),
     ],
 )
 def test_config_rejects_values_of_the_wrong_type(options: dict[str, Any], message: str) -> None:
@@ -365,9 +367,31 @@ def test_config_rejects_values_of_the_wrong_type(options: dict[str, Any], messag
         (OPT_STR, "", ""),  # unlike TOML, Python has None to say "not set"
         (STRS, (), ()),
         (STRS, ("a:1",), ("a:1",)),
+        (STRS, ["a:1", "b:2"], ("a:1", "b:2")),  # the type the settings reference names
+        (STRS, "a:1", ("a:1",)),  # one item alone, as Server(bind="a:1") takes it
     ],
 )
 def test_from_value_accepts(ftype: FieldType, value: Any, expected: Any) -> None:
     converted = from_value(ftype, value)
     assert converted == expected
     assert type(converted) is type(expected)
+
+
+@pytest.mark.parametrize("bind", [["127.0.0.1:1", "[::1]:2"], ("127.0.0.1:1", "[::1]:2")])
+def test_config_takes_bind_as_a_list_or_a_tuple_and_keeps_a_tuple(bind: Any) -> None:
+    # settings.rst documents bind as a list of strings; Config refused a list (and a string).
+    config = Config(bind=bind)
+    assert config.bind == ("127.0.0.1:1", "[::1]:2")
+    assert config.replace(bind=list(bind)) == config
+    hash(config)  # frozen, and hashable: no list inside
+
+
+def test_config_takes_one_bind_address_alone() -> None:
+    one: Any = "127.0.0.1:1"  # the annotation is the stored type, a tuple
+    assert Config(bind=one).bind == ("127.0.0.1:1",)
+    assert Config().replace(bind="unix:/run/a.sock").bind == ("unix:/run/a.sock",)
+
+
+def test_replace_names_an_unknown_option_as_from_options_does() -> None:
+    with pytest.raises(ConfigError, match=r"^thread: unknown option; did you mean threads\?$"):
+        Config().replace(thread=2)

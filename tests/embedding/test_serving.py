@@ -11,8 +11,9 @@ import pytest
 import requests
 
 from tests.embedding.apps import Environ, UnixHTTPConnection, get, hello, noisy
+from wsgiserver.config.options import Config
 from wsgiserver.server.server import Server
-from wsgiserver.testing import AppError, Capture, RunningServer, serving
+from wsgiserver.testing import TEST_GRACEFUL_TIMEOUT, AppError, Capture, RunningServer, serving
 from wsgiserver.types import StartResponse
 
 
@@ -32,6 +33,23 @@ def test_server_options_pass_through() -> None:
         assert srv.server.config.threads == 1
         assert requests.get(srv.url + "/x", timeout=10).text == "hello /app|/x"
         assert requests.post(srv.url, data=b"too long", timeout=10).status_code == 413
+
+
+def test_a_config_combines_with_keyword_options() -> None:
+    # serving() adds its own bind (a str): with config= that used to fail with an error
+    # about a bind the test never passed, and so did Server(config=..., bind="...").
+    config = Config(threads=2, max_body_size=4)
+    with Server(hello, config=config, bind="127.0.0.1:0") as server:
+        assert (server.config.threads, server.config.bind) == (2, ("127.0.0.1:0",))
+    with serving(hello, config=config) as srv:
+        assert srv.host == "127.0.0.1"
+        assert srv.port > 0  # the testing default, not Config's 8000
+        assert srv.server.config.threads == 2  # config= wins over the testing default
+        assert srv.server.config.graceful_timeout == TEST_GRACEFUL_TIMEOUT
+        assert requests.post(srv.url, data=b"too long", timeout=10).status_code == 413
+    with serving(hello, config=Config(threads=3), threads=1, bind=["127.0.0.1:0"]) as srv:
+        assert srv.server.config.threads == 1  # a keyword wins over config=
+        assert get(srv.host, srv.port, "/k") == (200, b"hello |/k")
 
 
 def test_wildcard_bind_gives_a_loopback_url() -> None:

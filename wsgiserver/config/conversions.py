@@ -8,9 +8,9 @@ an option value, so that a value is accepted or rejected the same way whichever 
   `float_from_text`, `str_from_text`, combined by `from_text` (optional and list values);
 - values that already have a type (TOML files, and Python callers of `Config`, whose
   `__post_init__` checks every field with them): `bool_from_value`, `int_from_value`,
-  `float_from_value`, `str_from_value`, combined by `from_value`, and `from_toml` for TOML's
-  conventions (a single string is a one-item array, an empty string leaves an optional
-  option unset);
+  `float_from_value`, `str_from_value`, combined by `from_value` (a list option takes a list,
+  a tuple or a single item, and is kept as a tuple), and `from_toml` for TOML's conventions
+  (an array or a single string for a list, an empty string leaves an optional option unset);
 - an option with a fixed set of choices (`--log-level`) matches them without regard to case,
   whatever the source: `canonical_choice`;
 - the inverse for `--print-config` and the settings reference: `to_toml`.
@@ -175,10 +175,13 @@ _FROM_VALUE: dict[type, Callable[[object], Any]] = {
 
 
 def from_value(ftype: FieldType, value: object) -> Any:
-    """A value as Python code gives it: a tuple for a list, None for not set."""
+    """A value as Python code gives it: a list or a tuple (or one item alone) for a list,
+    None for not set. A list becomes a tuple: a `Config` stays immutable and hashable."""
     if ftype.sequence:
-        if not isinstance(value, tuple):
-            raise ValueError(f"expected a tuple of {_BASE_TEXT[ftype.base]}s")
+        if isinstance(value, str):
+            value = (value,)  # bind="127.0.0.1:0": one address, as a TOML string is
+        if not isinstance(value, tuple | list):
+            raise ValueError(f"expected a list of {_BASE_TEXT[ftype.base]}s")
         return tuple(map(_FROM_VALUE[ftype.base], value))
     if ftype.optional and value is None:
         return None
@@ -188,11 +191,8 @@ def from_value(ftype: FieldType, value: object) -> Any:
 def from_toml(ftype: FieldType, value: object) -> Any:
     """A value parsed from TOML: an array (or one string) for a list, "" for not set."""
     if ftype.sequence:
-        if isinstance(value, str):
-            value = [value]
-        if not isinstance(value, list):
+        if not isinstance(value, str | list):
             raise ValueError(f"expected an array of {_BASE_TEXT[ftype.base]}s")
-        value = tuple(value)
     elif ftype.optional and value == "":
         return None
     return from_value(ftype, value)

@@ -857,26 +857,27 @@ class Config:
             )
 
     def replace(self, **changes: Any) -> Config:
+        """A copy with `changes` (keyword options, as `from_options` takes them)."""
+        _refuse_unknown(changes)
         return dataclasses.replace(self, **changes)
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> Config:
         """Build from keyword options, naming unknown ones in the error."""
-        names = sorted(f.name for f in dataclasses.fields(cls))
-        unknown = sorted(set(options) - set(names))
-        if unknown:
-            raise ConfigError(
-                "; ".join(f"{name}: unknown option{did_you_mean(name, names)}" for name in unknown)
-            )
-        values = dict(options)
-        if isinstance(values.get("bind"), str):
-            values["bind"] = (values["bind"],)
-        elif isinstance(values.get("bind"), list):
-            values["bind"] = tuple(values["bind"])
+        _refuse_unknown(options)
         try:
-            return cls(**values)
+            return cls(**options)
         except TypeError as exc:
             raise ConfigError(str(exc)) from None
+
+
+def _refuse_unknown(options: Mapping[str, Any]) -> None:
+    names = sorted(f.name for f in dataclasses.fields(Config))
+    unknown = sorted(set(options) - set(names))
+    if unknown:
+        raise ConfigError(
+            "; ".join(f"{name}: unknown option{did_you_mean(name, names)}" for name in unknown)
+        )
 
 
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^`|~0-9A-Za-z]+")  # a token without "_"
