@@ -288,20 +288,24 @@ class RunningServer:
     def url(self) -> str:
         """The base URL, without a trailing slash: http://127.0.0.1:54321.
 
-        IPv6 hosts are bracketed; a wildcard bind (0.0.0.0, ::) gives the loopback address.
-        For a unix socket it is `http+unix://` and the percent-encoded path, the form
+        `https://` when the server speaks TLS (`certfile`). IPv6 hosts are bracketed; a
+        wildcard bind (0.0.0.0, ::) gives the loopback address. For a unix socket it is
+        `http+unix://` (`https+unix://` with TLS) and the percent-encoded path, the form
         `requests-unixsocket` understands, e.g. http+unix://%2Ftmp%2Fapp.sock. (httpx
         takes `httpx.HTTPTransport(uds=path)` and an http://localhost URL instead.)
         """
+        # `certfile` turns TLS on for every listener (config.options), so the first
+        # listener speaks it too: a plain http:// URL would get 400 from it.
+        scheme = "http" if self.server.config.certfile is None else "https"
         address = self.server.addresses[0]
         if address.path is not None:
-            return "http+unix://" + quote(address.path, safe="")
+            return f"{scheme}+unix://" + quote(address.path, safe="")
         host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(
             address.host, address.host
         )
         if ":" in host:
             host = f"[{host}]"
-        return f"http://{host}:{address.port}"
+        return f"{scheme}://{host}:{address.port}"
 
     # -- what happened --------------------------------------------------------------------
 

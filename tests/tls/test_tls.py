@@ -11,9 +11,11 @@ import socket
 import ssl
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -67,6 +69,20 @@ def test_https_request_has_https_environ_and_alpn(certs: Certs) -> None:
     assert environ["SSL_PROTOCOL"] in ("TLSv1.2", "TLSv1.3")
     assert environ["SSL_CLIENT_CERT"] is None
     assert environ["PATH_INFO"] == "/x"
+
+
+def test_the_url_of_a_tls_test_server_says_https(certs: Certs, tmp_path: Path) -> None:
+    # It said http://, and a client following it got "400: this port speaks HTTPS".
+    with serving(environ_app, **tls_options(certs)) as srv:
+        assert srv.url == f"https://127.0.0.1:{srv.port}"
+        context = certs.client_context()  # the certificate names 127.0.0.1 too
+        with urllib.request.urlopen(srv.url + "/u", context=context, timeout=TIMEOUT) as response:
+            assert json.loads(response.read())["wsgi.url_scheme"] == "https"
+    path = str(tmp_path / "tls.sock")
+    with serving(environ_app, bind=f"unix:{path}", **tls_options(certs)) as srv:
+        assert srv.url == "https+unix://" + quote(path, safe="")
+    with serving(environ_app) as srv:
+        assert srv.url == f"http://127.0.0.1:{srv.port}"
 
 
 @pytest.mark.parametrize("cut", [False, True], ids=["whole", "cut-by-the-app"])
