@@ -76,8 +76,9 @@ class Capture:
     """What one server's requests left behind. Thread-safe; one per `RunningServer`.
 
     `stream` is passed to the `Server` as `errors=` (wsgi.errors), `on_request` as
-    `on_request=`, and `wrap(app)` marks the worker threads that run this server's app so
-    that records of the `wsgiserver.error` logger from those threads land here.
+    `on_request=`, `claim_current_thread` as `on_thread_start=` (each thread the server
+    starts is marked as its own) and `wrap(app)` marks the threads that run this server's
+    app, so that records of the `wsgiserver.error` logger from those threads land here.
     """
 
     def __init__(self) -> None:
@@ -256,7 +257,14 @@ class RunningServer:
         capture = Capture()
         if "errors" not in options:
             options["errors"] = capture.stream
-        server = Server(capture.wrap(app), on_request=capture.on_request, **options)
+        server = Server(
+            capture.wrap(app),
+            on_request=capture.on_request,
+            # Each thread is this server's from its start: a request's on_request_start
+            # hook (or anything else) that fails before the app runs is filed here too.
+            on_thread_start=capture.claim_current_thread,
+            **options,
+        )
         return cls(server, capture=capture, raise_app_errors=raise_app_errors)
 
     def _run(self) -> None:

@@ -18,7 +18,7 @@ from wsgiserver.errors import ConfigError
 from wsgiserver.observability.accesslog import RequestRecord
 from wsgiserver.observability.hooks import Hooks, load_hooks
 from wsgiserver.server.server import Server
-from wsgiserver.testing import serving
+from wsgiserver.testing import RunningServer, serving
 
 
 class Recorder:
@@ -78,16 +78,31 @@ def test_a_raising_hook_is_logged_and_the_request_still_succeeds(
         first = client.request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         second = client.request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")  # same connection
         records = srv.wait_for_requests(2)
-        srv.take_app_errors()
+        errors = srv.take_app_errors()
     assert first.status == second.status == 200
     assert first.body == b"hello"
-    # Every failure is logged with its request id. (Read from the logger itself: the
-    # server's own capture files a record by the thread that logged it, and knows a thread
-    # only once it has run the app, which a start hook comes before.)
-    for record in records:
-        assert f"[{record.request_id}] the on_request_start hook failed" in caplog.text
-        assert f"[{record.request_id}] the on_request_end hook failed" in caplog.text
-    assert "ValueError: hook bug" in caplog.text
+    # Every failure is logged with its request id, and the test server's own capture has
+    # them all: the start hook's too, although it runs before the app (it had only the end
+    # hook's, and stop() raised only that one).
+    for text in (caplog.text, srv.log_text()):
+        for record in records:
+            assert f"[{record.request_id}] the on_request_start hook failed" in text
+            assert f"[{record.request_id}] the on_request_end hook failed" in text
+        assert "ValueError: hook bug" in text
+    assert [str(error) for error in errors] == ["hook bug"] * 4
+
+
+@pytest.mark.parametrize("hook", ["on_request_start", "on_request_end"])
+def test_a_failing_request_hook_is_raised_by_stop_when_asked(hook: str) -> None:
+    def explode(*_args: object) -> None:
+        raise ValueError(f"{hook} bug")
+
+    srv = RunningServer.start(hello, hooks=Hooks(**{hook: explode}), raise_app_errors=True)
+    with RawClient(srv.address) as client:
+        assert client.request(get()).status == 200
+    srv.wait_for_requests(1)
+    with pytest.raises(ValueError, match=f"^{hook} bug"):
+        srv.stop()
 
 
 def test_no_hooks_and_no_access_log_means_no_record_callback() -> None:

@@ -191,11 +191,14 @@ class Server:
         hooks: Hooks | object | None = None,
         process: ProcessRole | None = None,
         timing: Timing | None = None,
+        on_thread_start: Callable[[], None] | None = None,
         **options: Any,
     ) -> None:
-        # `errors` (the wsgi.errors stream) and `on_request` (called with each finished
-        # request's record, besides the configured access log) are runtime hooks for
-        # embedding and tests, not config options. `process` is how the program around the
+        # `errors` (the wsgi.errors stream), `on_request` (called with each finished
+        # request's record, besides the configured access log) and `on_thread_start` (called
+        # first in every thread that serves connections, pool or drain: the testing helpers
+        # file log records by thread, and a request's hooks run before its app) are runtime
+        # hooks for embedding and tests, not config options. `process` is how the program around the
         # server runs it (the CLI, a supervisor's worker: `ProcessRole`); `timing` lets a
         # test move the server's clocks (`Timing`). Every other keyword is a `Config` option.
         # An app that is not callable would fail every request with a 500: refuse it here,
@@ -282,6 +285,7 @@ class Server:
         self._thread_refused_warning = Throttle(EXHAUSTED_WARNING_INTERVAL)
         self._accept_failed_warning = Throttle(EXHAUSTED_WARNING_INTERVAL)
         self._refused_warning = Throttle(EXHAUSTED_WARNING_INTERVAL)  # --max-connections
+        self._on_thread_start = on_thread_start
         self._tick = role.tick
         self._tick_interval = role.tick_interval
         self._drain = role.drain
@@ -789,6 +793,14 @@ class Server:
             )
         return False
 
+    def _thread_started(self) -> None:
+        """First in every thread that serves connections: the `on_thread_start` callback."""
+        if self._on_thread_start is not None:
+            try:
+                self._on_thread_start()
+            except Exception:  # it must not take the thread, or the pool's count, down
+                log.exception("the on_thread_start callback failed")
+
     def _work(self) -> None:
         poller = self._poller
         pool = self._pool
@@ -796,6 +808,7 @@ class Server:
         listeners = self._listeners
         parked = self._parked
         try:
+            self._thread_started()
             while True:
                 with lock:
                     turn = pool.wait_turn(self._leaving)
@@ -1182,6 +1195,7 @@ class Server:
     def _serve_last(self, transport: Transport) -> None:
         """A drain thread's target: one connection, then the thread is gone."""
         try:
+            self._thread_started()
             self._serve_alone(transport)
         finally:
             with self._lock:
