@@ -13,8 +13,8 @@ from __future__ import annotations
 import io
 import logging
 import threading
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
+from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
@@ -414,8 +414,25 @@ class RunningServer:
     def __enter__(self) -> RunningServer:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """`stop()`. When the block is leaving by an exception of its own (a failed
+        assertion, Ctrl-C), that exception goes on: what `stop()` raises (an app error) is
+        added to it as a note instead of replacing it, and stays in `log_text()`."""
+        if exc is None:
+            self.stop()
+            return
+        try:
+            self.stop()
+        except BaseException as error:  # an app error, or what escaped the serving thread
+            exc.add_note(
+                f"while the block left by this exception, the wsgiserver test server's "
+                f"stop() raised {type(error).__name__}: {error}"
+            )
 
 
 def _format(record: logging.LogRecord) -> str:
@@ -423,18 +440,17 @@ def _format(record: logging.LogRecord) -> str:
     return text + "\n"
 
 
-@contextmanager
-def serving(
-    app: WSGIApp, *, raise_app_errors: bool = False, **options: Any
-) -> Iterator[RunningServer]:
+def serving(app: WSGIApp, *, raise_app_errors: bool = False, **options: Any) -> RunningServer:
     """Serve `app` for the duration of a `with` block: `with serving(app) as srv: srv.url`.
 
+    The server is bound and serving when this returns; the end of the block stops it.
     `options` are `Server` options (bind, threads, limits, root_path, ...; `bind` defaults to
     127.0.0.1:0). With `raise_app_errors=True` an app error that nobody took with
-    `take_app_errors()` is re-raised when the block ends (the pytest fixtures do that).
+    `take_app_errors()` is re-raised when the block ends (the pytest fixtures do that),
+    unless the block is leaving by an exception of its own: that one propagates, with the
+    app error in a note.
     """
-    running = RunningServer.start(app, raise_app_errors=raise_app_errors, **options)
-    try:
-        yield running
-    finally:
-        running.stop()
+    # A RunningServer is the context manager itself: a generator-based one turned an app's
+    # StopIteration raised at the end of the block into "RuntimeError: generator raised
+    # StopIteration" (PEP 479).
+    return RunningServer.start(app, raise_app_errors=raise_app_errors, **options)

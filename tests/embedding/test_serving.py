@@ -170,6 +170,34 @@ def test_base_exception_from_the_app_is_raised_as_app_error() -> None:
     assert isinstance(caught.value.__cause__, SystemExit)
 
 
+def _fail_after_an_app_error(srv: RunningServer, own: BaseException) -> None:
+    assert get(srv.host, srv.port, "/boom")[0] == 500
+    srv.wait_for_requests(1)
+    raise own
+
+
+@pytest.mark.parametrize("own", [AssertionError("the test's own"), KeyboardInterrupt()])
+def test_the_blocks_own_exception_is_not_replaced_by_an_app_error(own: BaseException) -> None:
+    # It was: Ctrl-C in such a test became an ordinary failure (the run went on), and a
+    # pytest.raises() around the block saw the app's ZeroDivisionError.
+    with pytest.raises(type(own)) as caught, serving(noisy, raise_app_errors=True) as srv:
+        _fail_after_an_app_error(srv, own)
+    assert caught.value is own
+    [note] = caught.value.__notes__
+    assert "stop() raised ZeroDivisionError" in note
+    assert "ZeroDivisionError" in srv.log_text()
+
+
+def test_an_app_raising_stop_iteration_comes_out_of_the_block_as_itself() -> None:
+    # Not as "RuntimeError: generator raised StopIteration" (PEP 479, when serving() was a
+    # generator-based context manager).
+    def app(environ: Environ, start_response: StartResponse) -> list[bytes]:
+        raise StopIteration
+
+    with pytest.raises(StopIteration), serving(app, raise_app_errors=True) as srv:
+        assert get(srv.host, srv.port)[0] == 500
+
+
 def test_error_escaping_the_serving_thread_is_reraised(monkeypatch: pytest.MonkeyPatch) -> None:
     server = Server(hello, bind="127.0.0.1:0")
 
