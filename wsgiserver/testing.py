@@ -148,6 +148,12 @@ class Capture:
         with self._cond:
             return list(self._records)
 
+    def take_records(self) -> list[RequestRecord]:
+        """The records kept so far, which are then let go (each holds its environ)."""
+        with self._cond:
+            taken, self._records = self._records, []
+        return taken
+
     def wait_for_requests(self, count: int, timeout: float | None) -> list[RequestRecord]:
         with self._cond:
             if not self._cond.wait_for(lambda: len(self._records) >= count, timeout):
@@ -323,7 +329,8 @@ class RunningServer:
 
     @property
     def access_records(self) -> list[RequestRecord]:
-        """One record per finished request, in finishing order (a copy).
+        """One record per finished request, in finishing order (a copy), since the last
+        `take_access_records()`.
 
         A record is added just after the response was sent, so a client may see the
         response first: call `wait_for_requests(n)` (or read this after `stop()`).
@@ -340,12 +347,23 @@ class RunningServer:
         return [render(record) for record in self._capture.records()]
 
     def wait_for_requests(self, count: int, timeout: float | None = 10.0) -> list[RequestRecord]:
-        """Block until `count` requests have finished; return their records.
+        """Block until `count` requests have finished (since the last
+        `take_access_records()`); return their records.
 
         Everything those requests logged or wrote to `wsgi.errors` is captured by then.
         Raises TimeoutError (`timeout` is only a safety net against a hung test).
         """
         return self._capture.wait_for_requests(count, timeout)
+
+    def take_access_records(self) -> list[RequestRecord]:
+        """The records kept since the last call, which the server then lets go.
+
+        Records are kept for the server's life (about 3 KiB each, with the environ): a
+        server that serves many tests (one per session) or a long load test should take
+        them now and then. `access_records`, `access_lines()` and `wait_for_requests()`
+        count from the last call, as `take_app_errors()` does for app errors.
+        """
+        return self._capture.take_records()
 
     @property
     def log_records(self) -> list[logging.LogRecord]:

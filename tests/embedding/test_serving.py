@@ -91,6 +91,21 @@ def test_captures_wsgi_errors_and_access_records() -> None:
     assert srv.log_records == []
 
 
+def test_access_records_taken_are_let_go() -> None:
+    # They were kept for the server's life (about 3 KiB each): a session-wide server grew.
+    with serving(hello) as srv:
+        for path in ("/a", "/b"):
+            assert get(srv.host, srv.port, path)[0] == 200
+        srv.wait_for_requests(2)
+        assert sorted(r.target for r in srv.take_access_records()) == ["/a", "/b"]
+        assert srv.access_records == []
+        assert srv.access_lines() == []
+        assert srv.take_access_records() == []
+        assert get(srv.host, srv.port, "/c")[0] == 200
+        assert [r.target for r in srv.wait_for_requests(1)] == ["/c"]  # counted from the take
+    assert [r.target for r in srv.take_access_records()] == ["/c"]
+
+
 def test_user_supplied_errors_stream_is_used(tmp_path: Path) -> None:
     with (tmp_path / "errors.txt").open("w") as stream, serving(noisy, errors=stream) as srv:
         get(srv.host, srv.port, "/f")
