@@ -89,6 +89,7 @@ class Capture:
         self._unraised = 0  # index in _logs of the first error not yet taken or raised
         self._idents: set[int] = set()
         self._attached = False  # counted among the router's users
+        self._finished = False  # the server has stopped: no more records will come
 
     def wrap(self, app: WSGIApp) -> WSGIApp:
         """`app`, noting which threads run it. The result is returned untouched."""
@@ -132,6 +133,8 @@ class Capture:
         """Once: the router counts its users, and a second detach would take it away from
         every other server's capture still running in this process."""
         with self._cond:
+            self._finished = True
+            self._cond.notify_all()  # a wait_for_requests() that can no longer be satisfied
             if not self._attached:
                 return
             self._attached = False
@@ -156,11 +159,19 @@ class Capture:
 
     def wait_for_requests(self, count: int, timeout: float | None) -> list[RequestRecord]:
         with self._cond:
-            if not self._cond.wait_for(lambda: len(self._records) >= count, timeout):
-                raise TimeoutError(
-                    f"{len(self._records)} of {count} requests finished within {timeout}s"
+            enough = self._cond.wait_for(
+                lambda: len(self._records) >= count or self._finished, timeout
+            )
+            if len(self._records) >= count:
+                return list(self._records)
+            if enough:  # woken by the stop
+                raise RuntimeError(
+                    f"{len(self._records)} of {count} requests finished, and the server "
+                    f"has stopped: no more will"
                 )
-            return list(self._records)
+            raise TimeoutError(
+                f"{len(self._records)} of {count} requests finished within {timeout}s"
+            )
 
     def logs(self) -> list[logging.LogRecord]:
         with self._cond:
@@ -351,7 +362,8 @@ class RunningServer:
         `take_access_records()`); return their records.
 
         Everything those requests logged or wrote to `wsgi.errors` is captured by then.
-        Raises TimeoutError (`timeout` is only a safety net against a hung test).
+        Raises TimeoutError (`timeout` is only a safety net against a hung test), or
+        RuntimeError at once when the server has stopped (or stops meanwhile) with fewer.
         """
         return self._capture.wait_for_requests(count, timeout)
 

@@ -106,6 +106,35 @@ def test_access_records_taken_are_let_go() -> None:
     assert [r.target for r in srv.take_access_records()] == ["/c"]
 
 
+def test_waiting_for_requests_a_stopped_server_cannot_serve_fails_at_once() -> None:
+    # It waited out its whole timeout. (The timeout here is far longer than the test's.)
+    with serving(hello) as srv:
+        assert get(srv.host, srv.port)[0] == 200
+        srv.wait_for_requests(1)
+    assert len(srv.wait_for_requests(1, timeout=3600)) == 1
+    with pytest.raises(RuntimeError, match=r"^1 of 2 requests finished, and the server has"):
+        srv.wait_for_requests(2, timeout=3600)
+
+
+def test_a_stop_wakes_a_wait_for_requests_it_makes_hopeless() -> None:
+    running = RunningServer.start(hello)
+    outcome: list[BaseException] = []
+
+    def wait() -> None:
+        try:
+            running.wait_for_requests(1, timeout=3600)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    running.stop()
+    waiter.join(60)
+    assert not waiter.is_alive()
+    [error] = outcome
+    assert isinstance(error, RuntimeError)
+
+
 def test_user_supplied_errors_stream_is_used(tmp_path: Path) -> None:
     with (tmp_path / "errors.txt").open("w") as stream, serving(noisy, errors=stream) as srv:
         get(srv.host, srv.port, "/f")
