@@ -32,7 +32,8 @@ class ConfigError(WSGIServerError):
 
 
 class BindError(WSGIServerError):
-    """A listening address cannot be bound (in use, not permitted, unknown host)."""
+    """A listening address cannot be bound (in use, not permitted, unknown host), or the
+    server cannot start listening on it (no file descriptor left for its poller)."""
 
 
 class AppLoadError(WSGIServerError):

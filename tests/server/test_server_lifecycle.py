@@ -91,6 +91,28 @@ def test_bind_error_removes_unix_socket_already_created(tmp_path: Path) -> None:
     assert not path.exists()
 
 
+def test_no_file_descriptor_left_for_the_poller_is_a_bind_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The poller takes five descriptors after the listeners: with one to five left, the
+    # start failed with a bare OSError (and left a unix socket file behind).
+    def no_fds_left() -> None:
+        raise OSError(errno.EMFILE, os.strerror(errno.EMFILE))
+
+    monkeypatch.setattr(server_module, "make_poller", no_fds_left)
+    path = tmp_path / "app.sock"
+    before = len(os.listdir("/proc/self/fd"))
+    with pytest.raises(BindError) as caught:
+        Server(path_app, bind=[f"unix:{path}", "127.0.0.1:0"])
+    assert re.fullmatch(
+        rf"cannot listen on unix:{re.escape(str(path))}, 127\.0\.0\.1:\d+: cannot create the "
+        r"poller: Too many open files",
+        str(caught.value),
+    )
+    assert not path.exists()
+    assert len(os.listdir("/proc/self/fd")) == before
+
+
 @pytest.mark.parametrize(
     "start",
     [

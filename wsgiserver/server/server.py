@@ -51,7 +51,7 @@ from wsgiserver.apploader import wsgi_callable
 from wsgiserver.config.bind import BindAddress
 from wsgiserver.config.options import Config
 from wsgiserver.config.scope import refuse_command_line_only
-from wsgiserver.errors import NoThreadError
+from wsgiserver.errors import BindError, NoThreadError
 from wsgiserver.observability import metrics as m
 from wsgiserver.observability.accesslog import RequestRecord
 from wsgiserver.observability.hooks import Hooks, load_hooks
@@ -66,7 +66,7 @@ from wsgiserver.server.listeners import (
     queue_is_ours,
 )
 from wsgiserver.server.parking import Deadlines
-from wsgiserver.server.poller import make_poller
+from wsgiserver.server.poller import Poller, make_poller
 from wsgiserver.server.pool import (
     BUSY_CPU_SHARE,
     GROWTH_CPU_SHARE,
@@ -269,6 +269,7 @@ class Server:
                 elif address.fd is None:
                     self._gateable.append(sock)
                 self._add_listener(sock)
+            self._poller = self._make_poller()
         except BaseException:
             for sock in self._listeners.values():
                 sock.close()
@@ -292,7 +293,6 @@ class Server:
         self._on_stop_accepting = role.on_stop_accepting
         self._cpu_time = timing.cpu_time
         self._progress = time.monotonic()  # when a worker thread last finished a connection
-        self._poller = make_poller()
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
         self._parked: dict[int, Transport] = {}
@@ -334,6 +334,19 @@ class Server:
                 self._poller.close()
                 raise
             self.admin_address = self._admin.address
+
+    def _make_poller(self) -> Poller:
+        # The poller takes five file descriptors (epoll and two wake-up socket pairs): with
+        # the listeners bound in the last free ones, it failed with a bare EMFILE OSError
+        # and no word of what could not start. (Raised inside the constructor's clean-up.)
+        try:
+            return make_poller()
+        except OSError as exc:
+            where = ", ".join(map(str, self.addresses)) or "no address"
+            reason = exc.strerror or str(exc)
+            raise BindError(
+                f"cannot listen on {where}: cannot create the poller: {reason}"
+            ) from exc
 
     def _add_listener(self, sock: socket.socket) -> None:
         self._listeners[sock.fileno()] = sock
