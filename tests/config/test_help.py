@@ -19,6 +19,7 @@ from wsgiserver.config.arguments import build_parser
 from wsgiserver.config.bind import parse_bind
 from wsgiserver.config.options import SECTIONS, Config, fields_by_section, option
 from wsgiserver.config.sources import cli_flag
+from wsgiserver.errors import ConfigError
 
 FIELDS = dataclasses.fields(Config)
 ROOT = Path(__file__).resolve().parents[2]
@@ -135,6 +136,20 @@ def test_a_url_given_as_bind_address_says_what_to_write_instead(text: str, sugge
     assert suggestion in message
     if "e.g. " in suggestion:  # the suggestion is itself a valid address
         parse_bind(suggestion.removeprefix("e.g. ").split(" ")[0])
+
+
+@pytest.mark.parametrize("text", [":0", ":8000"])
+def test_an_address_without_a_host_is_refused_not_every_interface(text: str) -> None:
+    # HOST:PORT with no host bound 0.0.0.0: every interface, without saying so.
+    port = text[1:]
+    with pytest.raises(ValueError, match="the host is missing") as info:
+        parse_bind(text)
+    assert str(info.value) == (
+        f"{text!r}: the host is missing: write 127.0.0.1:{port} (this machine only) or "
+        f"0.0.0.0:{port} (every interface)"
+    )
+    with pytest.raises(ConfigError, match="the host is missing"):
+        Config(bind=(text,))
 
 
 def test_an_address_that_is_no_form_lists_every_form_with_fd() -> None:

@@ -72,7 +72,14 @@ def parse_bind(text: str) -> BindAddress:
             raise ValueError(f"{text!r}: put an IPv6 address in brackets, like [::1]:8000")
     if not port_text.isascii() or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
         raise ValueError(f"{text!r}: the port must be a number from 0 to 65535")
-    return BindAddress(host=host or "0.0.0.0", port=int(port_text))
+    if not host:
+        # ":8000" bound every interface (0.0.0.0), which the syntax, HOST:PORT, never said:
+        # exposing a server to the network is written out.
+        raise ValueError(
+            f"{text!r}: the host is missing: write 127.0.0.1:{port_text} (this machine "
+            f"only) or 0.0.0.0:{port_text} (every interface)"
+        )
+    return BindAddress(host=host, port=int(port_text))
 
 
 def _url_given(text: str, scheme: str, rest: str) -> str:
