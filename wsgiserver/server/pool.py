@@ -142,12 +142,17 @@ class ThreadPool:
 
     # -- turns ------------------------------------------------------------------------------
 
-    def wait_turn(self, leaving: Callable[[], bool]) -> Task | bool:
+    def wait_turn(
+        self, leaving: Callable[[], bool], finish_queued: Callable[[], bool] = lambda: False
+    ) -> Task | bool:
         """Under the lock: wait until this thread may take work. A queued task (the caller
         runs it, outside the lock), `POLL` to wait in the poller, or `LEAVE` (the server
-        stops, or this surplus thread was idle for long)."""
+        stops, or this surplus thread was idle for long). Leaving, the tasks queued are
+        taken first while `finish_queued()` says so."""
         while True:
             if leaving():
+                if self.tasks and finish_queued():
+                    return self.tasks.popleft()
                 return LEAVE
             # Threads other than this one that take work or wait in the poller (inline: a
             # call per request is measurable on a hello-world app).

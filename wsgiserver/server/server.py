@@ -317,6 +317,7 @@ class Server:
         self._stop_deadline: float | None = None  # draining: when serving ends regardless
         self._closed = False  # serving is over: threads leave, nothing is parked any more
         self._hurry = False  # shutdown_now(): the graceful stop ends at once
+        self._queue_dropped = False  # the stop gave up on the tasks still queued
         # Connections still busy at graceful_timeout, closed under their requests by the stop.
         self.abandoned_connections = 0
         self._serving = threading.Event()
@@ -496,6 +497,12 @@ class Server:
     def _leaving(self) -> bool:
         """Worker threads stop taking work (draining, only once it is over)."""
         return self._closed or (self._stop_asked and not self._drain)
+
+    def _finish_queued(self) -> bool:
+        """Under the lock, leaving: a thread still takes the tasks queued before the stop
+        (HTTP/2 streams its GOAWAY names as accepted, connections whose request waits for
+        a thread), unless the stop hurries or has dropped them at `graceful_timeout`."""
+        return not (self._hurry or self._queue_dropped)
 
     # -- metrics, health and readiness (docs/observability.rst) --------------------
 
@@ -824,7 +831,7 @@ class Server:
             self._thread_started()
             while True:
                 with lock:
-                    turn = pool.wait_turn(self._leaving)
+                    turn = pool.wait_turn(self._leaving, self._finish_queued)
                     if turn is False:
                         return
                     if turn is not POLL and pool.start_watching():
@@ -837,7 +844,7 @@ class Server:
                     if pool.polled():
                         self._cond.notify()  # the housekeeper measures a pool with no poller
                     if self._leaving():
-                        return
+                        continue  # `wait_turn` says leave, or gives a task queued before
                     if fd is None:
                         if not pool.tasks and pool.surplus():
                             return  # idle for long: shrink the pool
@@ -945,7 +952,7 @@ class Server:
                     # Draining, an idle connection is parked like any other (the module
                     # docstring says why).
                     park = False
-                    uploading = transport.receiving_body
+                    unfinished = transport.unfinished_request
                 else:
                     park = True
                     fd = transport.fd
@@ -954,11 +961,12 @@ class Server:
             break
         if park:
             self._poller.arm(fd)
-        elif uploading and not self._drain:
+        elif unfinished and not (self._drain or self._hurry):
             self._start_last(transport)  # stopping: its request is in flight, let it finish
+        elif unfinished:
+            self._cut(transport)  # draining is over
+            transport.close()
         else:
-            if uploading:
-                transport.abandon()  # draining is over: it gets its access record
             transport.close()
 
     def _transport_for(self, sock: socket.socket, peer: Any, listener_fd: int) -> Transport:
@@ -1120,23 +1128,19 @@ class Server:
         self._stop_accepting()  # draining, already done
         for path in self._owned_paths:
             _unlink_quietly(path)
-        cut: list[Transport] = []  # HTTP/2 connections whose streams the stop cuts
+        cut: list[Transport] = []  # connections whose requests the stop cuts
         for transport in parked:
             # Without `drain`: idle connections, closed at once. Draining: only those still
             # parked at `graceful_timeout` (mid-head, or lingering after an error).
             self._poller.forget(transport.fileno())
-            streaming = transport.multiplexed and not transport.between_requests
-            if (transport.receiving_body or streaming) and not (self._drain or self._hurry):
+            if not transport.unfinished_request:
+                transport.close_idle()
+            elif not (self._drain or self._hurry):
                 # An upload in progress, or HTTP/2 streams in the app (their connection is
                 # parked meanwhile): requests in flight, which a graceful stop lets finish.
                 self._start_last(transport)
-                continue
-            if streaming:
+            else:
                 cut.append(transport)  # draining is over: cut, as a busy connection is below
-                continue
-            if transport.receiving_body:
-                transport.abandon()  # draining is over: it gets its access record
-            transport.close_idle()
         self._poller.wake()
         if self._hurry:
             deadline = time.monotonic()
@@ -1145,6 +1149,7 @@ class Server:
         with self._cond:
             while self._pool.threads and time.monotonic() < deadline:
                 self._cond.wait(deadline - time.monotonic())
+            self._queue_dropped = True
             dropped = self._pool.take_tasks()
         for task in dropped:
             task.drop()  # no thread took it: an HTTP/2 stream is refused, a connection closed
@@ -1156,16 +1161,23 @@ class Server:
             stuck = [*self._active, *cut]
         self.abandoned_connections = len(stuck)
         for transport in stuck:
-            if not self._hurry:
-                log.warning(
-                    "closing a connection still busy after graceful_timeout: %s",
-                    transport.describe_in_flight(),
-                )
-            transport.abandon()
+            self._cut(transport)
+        for transport in cut:
+            transport.close()  # parked: no thread of its own unwinds to release the rest
         self._poller.close()
         if self._admin is not None:
             self._admin.close()  # last: /readyz said 503 while draining
         self._stopped.set()
+
+    def _cut(self, transport: Transport) -> None:
+        """The stop gives up on `transport`'s request in flight: said (unless it hurries),
+        and recorded with no status; the socket is shut, so its thread unwinds."""
+        if not self._hurry:
+            log.warning(
+                "closing a connection still busy after graceful_timeout: %s",
+                transport.describe_in_flight(),
+            )
+        transport.abandon()
 
     def _stop_accepting(self) -> None:
         """Close the listeners (draining: after answering what is queued in them); once."""

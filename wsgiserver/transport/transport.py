@@ -227,6 +227,13 @@ class Transport:
         return self._pending is not None
 
     @property
+    def unfinished_request(self) -> bool:
+        """A request of this connection is in progress when no thread serves it: its body
+        being received before the app runs, or HTTP/2 streams in the app. A graceful stop
+        lets it finish."""
+        return self._pending is not None or (self._h2 is not None and not self._h2.idle)
+
+    @property
     def between_requests(self) -> bool:
         """No request is in progress and no byte of a next one has arrived: closing now
         loses nothing the client has sent (what it sends later, it sees refused)."""
