@@ -35,8 +35,10 @@ def test_every_path_option_follows_its_declared_rule() -> None:
         "/start/site/src",
         "/start/site/dev.ini",
     )
-    assert got.bind == ("unix:/start/run/a.sock", "127.0.0.1:0", "fd://3")
-    assert got.admin_bind == "unix:/start/admin.sock"
+    # Sockets the same, but written from --chdir, where the server runs: an absolute path
+    # can exceed the kernel's 107 bytes where the name given did not.
+    assert got.bind == ("unix:../run/a.sock", "127.0.0.1:0", "fd://3")
+    assert got.admin_bind == "unix:../admin.sock"
     assert (got.access_log, got.log_config, got.pid) == (
         "/start/logs/a.log",
         "/start/logging.json",
@@ -90,3 +92,11 @@ def test_with_chdir_every_file_is_found_in_the_starting_directory(tmp_path: Path
     assert missing.stderr == (
         f"wsgiserver: error: spool_dir: {str(tmp_path / 'only-here')!r} is not a directory\n"
     )
+
+
+def test_a_relative_unix_socket_stays_short_without_chdir() -> None:
+    # The kernel takes at most 107 bytes for a socket's path: `unix:s.sock` in a deep
+    # directory bound before the paths rule, and made absolute it no longer could.
+    deep = "/srv/" + "d" * 120
+    got = absolute_paths(Config(bind=("unix:s.sock",), admin_bind="unix:run/a.sock"), deep)
+    assert (got.bind, got.admin_bind) == (("unix:s.sock",), "unix:run/a.sock")

@@ -6,8 +6,10 @@ before the server changes to `--chdir`. The rule, declared per field with `path=
 directory the command was started in, except `--paste` and `--app-dir`, which say where
 the app is found and are relative to `--chdir` (so `--chdir DIR` alone imports the app from
 DIR). Unix socket addresses (`unix:PATH` in `--bind` and `--admin-bind`) follow their
-option's rule. After this, `--chdir` changes nothing about where a file is, and every error
-about a file names its absolute path.
+option's rule, but stay relative (to `--chdir` then): the kernel takes at most 107 bytes for
+one, which a short relative name in a deep directory would exceed once made absolute.
+After this, `--chdir` changes nothing about where a file is, and every error about a file
+(but a socket's) names its absolute path.
 
 Must not: touch the file system (it joins strings; the caller gives the starting directory).
 """
@@ -39,9 +41,9 @@ def absolute_paths(config: Config, start: str) -> Config:
         base = chdir if kind == PATH_FROM_CHDIR else start
         if f.name in _ADDRESS_OPTIONS:
             resolved: Any = (
-                tuple(_address(a, base) for a in value)
+                tuple(_address(a, base, chdir) for a in value)
                 if isinstance(value, tuple)
-                else _address(value, base)
+                else _address(value, base, chdir)
             )
         elif value == _STDOUT and f.name == "access_log":
             continue
@@ -56,7 +58,9 @@ def _path(value: str, base: str) -> str:
     return os.path.normpath(os.path.join(base, value))  # an absolute value stays as it is
 
 
-def _address(value: str, base: str) -> str:
-    if not value.startswith(_UNIX):
+def _address(value: str, base: str, chdir: str) -> str:
+    """`unix:PATH` relative to `base`, written relative to `chdir` (where the server runs)."""
+    if not value.startswith(_UNIX) or os.path.isabs(value[len(_UNIX) :]):
         return value
-    return _UNIX + _path(value[len(_UNIX) :], base)
+    path = _path(value[len(_UNIX) :], base)
+    return _UNIX + os.path.relpath(path, chdir)
