@@ -129,12 +129,17 @@ class Capture:
             self._attached = True
         _router.attach()
 
-    def close(self) -> None:
-        """Once: the router counts its users, and a second detach would take it away from
-        every other server's capture still running in this process."""
+    def finish(self) -> None:
+        """Serving has ended (however it was stopped): no more records will come."""
         with self._cond:
             self._finished = True
             self._cond.notify_all()  # a wait_for_requests() that can no longer be satisfied
+
+    def close(self) -> None:
+        """Once: the router counts its users, and a second detach would take it away from
+        every other server's capture still running in this process."""
+        self.finish()
+        with self._cond:
             if not self._attached:
                 return
             self._attached = False
@@ -290,6 +295,10 @@ class RunningServer:
             self.server.serve_forever()
         except BaseException as exc:  # re-raised in the test's thread by stop()
             self._error = exc
+        finally:
+            # Also when stopped by `server.shutdown()`, not `stop()`: a wait for requests
+            # that can no longer come fails at once.
+            self._capture.finish()
 
     # -- where it is ----------------------------------------------------------------------
 

@@ -116,6 +116,14 @@ def test_waiting_for_requests_a_stopped_server_cannot_serve_fails_at_once() -> N
         srv.wait_for_requests(2, timeout=3600)
 
 
+def test_waiting_for_requests_after_the_servers_own_shutdown_fails_at_once() -> None:
+    # Stopped by `server.shutdown()` (as tests of the server itself do), not `stop()`.
+    with serving(hello) as srv:
+        srv.server.shutdown()
+        with pytest.raises(RuntimeError, match=r"^0 of 1 requests finished"):
+            srv.wait_for_requests(1, timeout=3600)
+
+
 def test_a_stop_wakes_a_wait_for_requests_it_makes_hopeless() -> None:
     running = RunningServer.start(hello)
     outcome: list[BaseException] = []

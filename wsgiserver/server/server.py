@@ -179,6 +179,10 @@ class Server:
     (`wsgiserver.errors.NotAWSGIApp`) before anything is bound. The options only the command
     line applies (`workers`, `max_requests`, `pid`, `reload`...: docs/api.rst lists them)
     raise `ConfigError` when set to anything but their default.
+
+    Runtime hooks, not options: `errors` (the `wsgi.errors` stream), `on_request` (called
+    with each finished request's `RequestRecord`, besides the access log) and
+    `on_thread_start` (called first in every thread that serves connections).
     """
 
     def __init__(
