@@ -275,10 +275,7 @@ class Server:
                 self._add_listener(sock)
             self._poller = self._make_poller()
         except BaseException:
-            for sock in self._listeners.values():
-                sock.close()
-            for path in self._owned_paths:  # unix socket files this constructor created
-                _unlink_quietly(path)
+            self._unbind()
             raise
         # Queue wait (see _work): when the pool was first seen saturated with work pending.
         self._track_queue = metrics is not None or bool(config.queue_timeout)
@@ -332,13 +329,18 @@ class Server:
             try:
                 self._admin = AdminServer(config.admin_bind, self._admin_answer)
             except BaseException:
-                for sock in self._listeners.values():
-                    sock.close()
-                for path in self._owned_paths:
-                    _unlink_quietly(path)
+                self._unbind()
                 self._poller.close()
                 raise
             self.admin_address = self._admin.address
+
+    def _unbind(self) -> None:
+        """The constructor failed: close the listeners it has, and remove the unix socket
+        files it created."""
+        for sock in self._listeners.values():
+            sock.close()
+        for path in self._owned_paths:
+            _unlink_quietly(path)
 
     def _make_poller(self) -> Poller:
         # The poller takes five file descriptors (epoll and two wake-up socket pairs): with
