@@ -507,8 +507,9 @@ class Server:
     def _finish_queued(self) -> bool:
         """Under the lock, leaving: a thread still takes the tasks queued before the stop
         (HTTP/2 streams its GOAWAY names as accepted, connections whose request waits for
-        a thread), unless the stop hurries or has dropped them at `graceful_timeout`."""
-        return not (self._hurry or self._queue_dropped)
+        a thread), unless the stop hurries or has dropped them at `graceful_timeout`.
+        Draining, the threads took them while the drain lasted: once it is over, no more."""
+        return not (self._hurry or self._queue_dropped or self._drain)
 
     # -- metrics, health and readiness (docs/observability.rst) --------------------
 
