@@ -7,14 +7,14 @@ import hashlib
 import logging
 import socket
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import pytest
 from hyperframe.frame import GoAwayFrame
 
 import wsgiserver
-from tests.http2.client import H2Client
+from tests.http2.client import H2Client, Reply
 from tests.http2.helpers import (
     BOUND,
     Environ,
@@ -30,6 +30,48 @@ from tests.tls.helpers import Certs
 from wsgiserver.http2.connection import CANCEL, NO_ERROR, PROTOCOL_ERROR, ConnectionFailed
 from wsgiserver.server.server import ProcessRole
 from wsgiserver.transport.h2session import H2Session
+
+
+def keep_streams_coming(c: H2Client, bound: int = 10_000) -> None:
+    """Quick streams one after another beside one held in the app, until the GOAWAY: new
+    streams keep one in flight, so past the wait the server says it all the same."""
+    for _ in range(bound):
+        if c.goaway is not None:
+            return
+        c.read_until(told_or_done(c, c.replies[c.request("/quick")]))
+
+
+def told_or_done(c: H2Client, reply: Reply) -> Callable[[], bool]:
+    return lambda: c.goaway is not None or reply.done
+
+
+@pytest.mark.parametrize("drain", [True, False], ids=["command-line", "embedded"])
+def test_a_lone_stream_in_flight_at_a_stop_is_answered_before_the_goaway(drain: bool) -> None:
+    """httpx fails every stream open when a GOAWAY arrives: one long request (an upload,
+    a slow page) was lost at each stop, half a second past the wait. With no new stream
+    coming, the moment for the GOAWAY is its end, however late."""
+    gate = Gate()
+    options: dict[str, Any] = {"graceful_timeout": 3 * BOUND, "keepalive_timeout": 0.2}
+    with h2c_server(gate, process=ProcessRole(drain=drain), **options) as srv, client(srv) as c:
+        slow = c.request("/slow")
+        assert gate.entered.wait(BOUND)
+        stopper = threading.Thread(target=srv.server.shutdown)
+        stopper.start()
+        # Well past the wait and its last chance (0.2 + 0.5 s), no GOAWAY comes.
+        timeout = c.sock.gettimeout()
+        c.sock.settimeout(1.5)
+        with pytest.raises(TimeoutError):
+            c.read_until(lambda: c.goaway is not None)
+        c.sock.settimeout(timeout)
+        told_early = c.goaway
+        gate.release.set()
+        assert c.reply(slow).body == b"/slow"
+        c.read_until_closed()
+        assert told_early is None
+        assert c.goaway is not None
+        assert c.goaway.last_stream_id == slow
+        stopper.join(2 * BOUND)
+        assert not stopper.is_alive()
 
 
 @pytest.mark.parametrize("drain", [True, False], ids=["command-line", "embedded"])
@@ -80,9 +122,10 @@ def test_a_connection_whose_streams_keep_coming_is_told_all_the_same(keepalive: 
         assert gate.entered.wait(BOUND)
         stopper = threading.Thread(target=srv.server.shutdown)
         stopper.start()
-        c.read_until(lambda: c.goaway is not None)  # while /slow is still in the app
+        keep_streams_coming(c)  # while /slow is still in the app
         assert c.goaway is not None
-        assert (c.goaway.error_code, c.goaway.last_stream_id) == (NO_ERROR, slow)
+        assert c.goaway.error_code == NO_ERROR
+        assert (c.goaway.last_stream_id or 0) >= slow
         gate.release.set()
         assert c.reply(slow).body == b"/slow"
         c.read_until_closed()
@@ -176,19 +219,19 @@ def test_a_stream_opened_after_the_goaway_is_ignored_not_reset() -> None:
         assert gate.entered.wait(BOUND)
         stopper = threading.Thread(target=srv.server.shutdown)
         stopper.start()
-        c.read_until(lambda: c.goaway is not None)  # /slow still in the app
+        keep_streams_coming(c)  # /slow still in the app
         late = c.request("/late")
         c.ping_and_wait()  # the server has read its HEADERS
         gate.release.set()
         assert c.reply(slow).body == b"/slow"
         c.read_until_closed()
         assert c.goaway is not None
-        assert c.goaway.last_stream_id == slow < late
+        assert slow < (c.goaway.last_stream_id or 0) < late
         late_reply = c.replies[late]
         assert (late_reply.reset, late_reply.status) == (None, 0)  # ignored: no frame at all
         stopper.join(2 * BOUND)
         assert not stopper.is_alive()
-    assert [r.target for r in srv.access_records] == ["/slow"]
+    assert "/late" not in [r.target for r in srv.access_records]
 
 
 def test_a_stream_writing_as_the_client_ends_the_connection_is_a_disconnect(

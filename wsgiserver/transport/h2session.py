@@ -98,8 +98,9 @@ GOAWAY_QUIET_WAIT = 2.0
 # terminated" before it looks at the events it has queued for a stream: a GOAWAY read with
 # the last response's final frame failed that response all the same.
 GOAWAY_AFTER_LAST = 0.1
-# Past the wait, the GOAWAY goes out the moment no stream is in flight, or this many
-# seconds later whatever is in flight.
+# Past the wait, the GOAWAY goes out the moment no stream is in flight, or, when streams
+# opened beside others since the wait keep one in flight, this many seconds later whatever
+# is in flight.
 GOAWAY_LAST_CHANCE = 0.5
 _FOREVER = float("inf")
 
@@ -129,6 +130,7 @@ class H2Session:
         timeouts = serving.timeouts
         self._preface_until: float | None = now + timeouts.header  # the client's SETTINGS
         self._idle_since: float | None = now
+        self._overlapped_at = 0.0  # when a stream last opened beside another (monotonic)
         self._linger_until: float | None = None
         self._closing = False  # the server is stopping: GOAWAY, then drain
         self._closing_since: float | None = None  # when the server asked (monotonic)
@@ -249,6 +251,8 @@ class H2Session:
                 self.serving.metrics.here().parse_error(error.status)
             return
         stream = Stream(opened.stream_id, request, self._state, now)
+        if self.streams:
+            self._overlapped_at = now
         self.streams[stream.id] = stream
         self._idle_since = None
         if opened.ended:
@@ -737,16 +741,24 @@ class H2Session:
         """Under `_state`, closing: when the graceful GOAWAY goes out (monotonic; 0.0: now).
         Once no stream has been in flight for GOAWAY_AFTER_LAST; after the wait
         (GOAWAY_QUIET_WAIT, or --keepalive-timeout if shorter), as soon as none is; and
-        GOAWAY_LAST_CHANCE later in any case. RFC 9113 section 6.8 has the streams a GOAWAY
-        names answered, but some clients (httpx, through h2) fail every stream still open
-        when one arrives: a response sent after it is lost to them, and a POST cannot be
-        retried. The streams that come meanwhile are served."""
+        GOAWAY_LAST_CHANCE later if streams opened beside others since the wait. RFC
+        9113 section 6.8 has the streams a GOAWAY names answered, but some clients (httpx,
+        through h2) fail every stream still open when one arrives: a response sent after it
+        is lost to them, and a POST cannot be retried. The streams that come meanwhile are
+        served."""
         since = self._closing_since
         if since is None:
             return 0.0
         waited = since + min(GOAWAY_QUIET_WAIT, self.serving.timeouts.keepalive)
         if self.streams:
-            return waited + GOAWAY_LAST_CHANCE
+            if self._overlapped_at > waited:
+                # Since the wait, new streams open beside those in flight: no quiet moment
+                # may ever come.
+                return waited + GOAWAY_LAST_CHANCE
+            # Streams one at a time, or only streams from before the wait: the end of those
+            # in flight is the moment, however late (a long upload was cut for httpx half a
+            # second past the wait; past --graceful-timeout the stop cuts it anyway).
+            return _FOREVER
         # Past the wait, at once: a client that keeps one stream going (requests back to
         # back) never leaves a quiet moment, but reads the GOAWAY with its last response.
         idle = self._idle_since
