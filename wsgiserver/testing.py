@@ -10,6 +10,7 @@ Must not: install signal handlers (it may run outside the main thread).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import threading
@@ -24,7 +25,7 @@ from wsgiserver.observability.accesslog import RequestRecord, formatter
 from wsgiserver.server.server import Server
 from wsgiserver.types import StartResponse, WSGIApp
 
-__all__ = ["AppError", "Capture", "RunningServer", "serving"]
+__all__ = ["AppError", "Capture", "RunningServer", "Serving", "serving"]
 
 _error_log = logging.getLogger("wsgiserver.error")
 
@@ -469,7 +470,7 @@ class RunningServer:
             self.stop()
         except BaseException as error:  # an app error, or what escaped the serving thread
             exc.add_note(
-                f"while the block left by this exception, the wsgiserver test server's "
+                f"as the block was left by this exception, the wsgiserver test server's "
                 f"stop() raised {type(error).__name__}: {error}"
             )
 
@@ -479,17 +480,42 @@ def _format(record: logging.LogRecord) -> str:
     return text + "\n"
 
 
-def serving(app: WSGIApp, *, raise_app_errors: bool = False, **options: Any) -> RunningServer:
+class Serving(contextlib.ContextDecorator):
+    """What `serving()` returns: starts the server on entering (so one never entered starts
+    nothing), stops it on leaving; also a decorator. Not a generator-based context manager:
+    that turned an app's StopIteration leaving the block into "RuntimeError: generator
+    raised StopIteration" (PEP 479)."""
+
+    def __init__(self, app: WSGIApp, raise_app_errors: bool, options: dict[str, Any]) -> None:
+        self._app = app
+        self._raise_app_errors = raise_app_errors
+        self._options = options
+        self._running: list[RunningServer] = []  # a stack: a decorated function may recurse
+
+    def __enter__(self) -> RunningServer:
+        running = RunningServer.start(
+            self._app, raise_app_errors=self._raise_app_errors, **self._options
+        )
+        self._running.append(running)
+        return running
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._running.pop().__exit__(exc_type, exc, traceback)
+
+
+def serving(app: WSGIApp, *, raise_app_errors: bool = False, **options: Any) -> Serving:
     """Serve `app` for the duration of a `with` block: `with serving(app) as srv: srv.url`.
 
-    The server is bound and serving when this returns; the end of the block stops it.
-    `options` are `Server` options (bind, threads, limits, root_path, ...; `bind` defaults to
-    127.0.0.1:0). With `raise_app_errors=True` an app error that nobody took with
-    `take_app_errors()` is re-raised when the block ends (the pytest fixtures do that),
+    The server is bound and serving once the block is entered; the end of the block stops
+    it. `options` are `Server` options (bind, threads, limits, root_path, ...; `bind`
+    defaults to 127.0.0.1:0). With `raise_app_errors=True` an app error that nobody took
+    with `take_app_errors()` is re-raised when the block ends (the pytest fixtures do that),
     unless the block is leaving by an exception of its own: that one propagates, with the
-    app error in a note.
+    app error in a note. Also a decorator (a server for each call of the function).
     """
-    # A RunningServer is the context manager itself: a generator-based one turned an app's
-    # StopIteration raised at the end of the block into "RuntimeError: generator raised
-    # StopIteration" (PEP 479).
-    return RunningServer.start(app, raise_app_errors=raise_app_errors, **options)
+    return Serving(app, raise_app_errors, options)

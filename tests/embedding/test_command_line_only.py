@@ -41,7 +41,6 @@ SET: dict[str, Any] = {
     "max_worker_memory": 512,
     "reload": True,
     "preload": True,
-    "gc_freeze": False,
     "pid": "/run/app.pid",
 }
 

@@ -362,3 +362,21 @@ def test_a_request_cut_off_at_stop_is_reported_when_asked() -> None:
                     running.stop()
             else:
                 running.stop()  # said in the log only
+
+
+def test_serving_starts_only_when_entered_and_serves_a_decorated_function() -> None:
+    # Returned started, a serving(app) never entered left a server and its threads running,
+    # and a decorator (what a contextmanager-based helper is too) raised TypeError.
+    before = {t for t in threading.enumerate() if t.name.startswith("wsgiserver")}
+    context = serving(hello)
+    assert {t for t in threading.enumerate() if t.name.startswith("wsgiserver")} == before
+    seen: list[int] = []
+
+    @serving(hello)
+    def use_it() -> None:
+        seen.append(1)
+
+    use_it()
+    assert seen == [1]
+    with context as srv:
+        assert get(srv.host, srv.port)[0] == 200

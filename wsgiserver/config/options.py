@@ -480,7 +480,6 @@ class Config:
         "forked workers keep those memory pages shared",
         flag=True,
         section="Processes",
-        command_line_only="call gc.freeze() yourself once the app is loaded",
     )
     reuse_port: bool = option(
         False,
