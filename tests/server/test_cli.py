@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import untraced_env
 from tests.server.helpers import RawClient, get
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -569,3 +570,51 @@ def test_an_address_given_twice_is_an_option_error() -> None:
     code, stderr = run_failing("--bind", "127.0.0.1:18765", "--bind", "127.0.0.1:18765", "x:app")
     assert code == 2
     assert_one_line(stderr, "bind: '127.0.0.1:18765' is given twice")
+
+
+def test_descriptors_used_up_at_the_start_is_one_line_and_no_socket_left(tmp_path: Path) -> None:
+    """With the listeners bound in the last free descriptors, what the start takes next (the
+    poller, the SIGUSR1 pipe) failed with an OSError traceback, exit 1, and the unix socket
+    file left behind. Each limit in turn runs out at a later step; untraced, as coverage
+    needs descriptors of its own."""
+    import resource
+
+    outcomes = []
+    for limit in range(8, 25):
+        sock = tmp_path / f"{limit}.sock"
+
+        def lower(limit: int = limit) -> None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+
+        args = ["--bind", f"unix:{sock}", "--bind", "127.0.0.1:0", "sample_apps.hello:app"]
+        process = subprocess.Popen(
+            [sys.executable, "-m", "wsgiserver", *args],
+            cwd=ROOT,
+            env=untraced_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=lower,
+        )
+        said = []
+        try:
+            assert process.stderr is not None
+            for line in process.stderr:
+                said.append(line)
+                if "serving on" in line:  # enough descriptors: a clean stop
+                    process.send_signal(signal.SIGTERM)
+            code = process.wait(WAIT)
+        finally:
+            process.kill()
+            process.wait()
+            if process.stderr is not None:
+                process.stderr.close()
+        assert not any("Traceback" in line for line in said), said
+        assert not sock.exists(), said
+        if code:
+            assert code == 2, said
+            assert said[-1].startswith("wsgiserver: error: "), said
+        outcomes.append(code)
+    # Both sides of the edge were reached: starts that failed, and starts that served.
+    assert 2 in outcomes, outcomes
+    assert 0 in outcomes, outcomes

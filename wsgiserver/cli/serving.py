@@ -291,9 +291,11 @@ def run(server: Server) -> int:
         for name in ("SIGTTIN", "SIGTTOU"):
             if hasattr(signal, name):
                 signal.signal(getattr(signal, name), signal.SIG_IGN)
-        if hasattr(signal, "SIGUSR1"):
-            reopen_logs_on_sigusr1("received SIGUSR1")  # its default action ends us
     try:
+        if hasattr(signal, "SIGUSR1") and threading.current_thread() is threading.main_thread():
+            # Its default action ends us. It takes a pipe: with the descriptors used up by
+            # the listeners, a one-line error (and the socket files removed), not a traceback.
+            reopen_logs_on_sigusr1("received SIGUSR1")
         with pidfile(server.config.pid):
             systemd.notify("READY=1")  # the sockets listen: connections queue from now on
             log.info(
@@ -302,7 +304,7 @@ def run(server: Server) -> int:
                 describe(server.addresses, tls=server.config.certfile is not None),
             )
             server.serve_forever()
-    except OSError as exc:  # the pid file, or no thread could start
+    except OSError as exc:  # the pid file, no descriptor left, or no thread could start
         server.shutdown()
         return fail(exc, EXIT_CONFIG)
     log.info("stopped")
