@@ -572,6 +572,15 @@ def test_an_address_given_twice_is_an_option_error() -> None:
     assert_one_line(stderr, "bind: '127.0.0.1:18765' is given twice")
 
 
+@pytest.mark.parametrize("owner", ["no-such-user-here", "root:no-such-group-here"])
+def test_check_config_knows_the_socket_owner(owner: str) -> None:
+    # "configuration OK", then the start failed on the unknown name.
+    args = ["--check-config", "--bind", "unix:/tmp/x.sock", "--unix-socket-owner", owner]
+    code, stderr = run_failing(*args, "sample_apps.hello:app")
+    assert code == 2
+    assert_one_line(stderr, "unix_socket_owner: unknown", "no-such-")
+
+
 def test_descriptors_used_up_at_the_start_is_one_line_and_no_socket_left(tmp_path: Path) -> None:
     """With the listeners bound in the last free descriptors, what the start takes next (the
     poller, the SIGUSR1 pipe) failed with an OSError traceback, exit 1, and the unix socket

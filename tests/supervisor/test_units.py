@@ -102,6 +102,18 @@ def test_unknown_unix_socket_owner(tmp_path: Path) -> None:
     assert not path.exists()
 
 
+FULLWIDTH_ZERO = "\uff10"
+
+
+@pytest.mark.parametrize("owner", [FULLWIDTH_ZERO, f"root:{FULLWIDTH_ZERO}"], ids=["user", "group"])
+def test_a_non_ascii_digit_owner_is_a_name_not_an_id(tmp_path: Path, owner: str) -> None:
+    # int() takes a full-width zero (U+FF10): the socket went to root (uid or gid 0).
+    path = tmp_path / "s.sock"
+    with pytest.raises(BindError, match=rf"unknown (user|group) '{FULLWIDTH_ZERO}'"):
+        create_listener(BindAddress(path=str(path)), backlog=16, unix_owner=owner)
+    assert not path.exists()
+
+
 def test_file_watcher(tmp_path: Path) -> None:
     (tmp_path / "pkg").mkdir()
     (tmp_path / ".hidden").mkdir()

@@ -787,7 +787,7 @@ class Config:
         for part in (owner or "").split(":"):
             # Numeric ids go to chown(), which takes a 32-bit uid_t/gid_t where all ones,
             # (uid_t)-1, means "leave unchanged": a larger id raised OverflowError at start.
-            if part.isdigit() and int(part) > MAX_OWNER_ID:
+            if part.isascii() and part.isdigit() and int(part) > MAX_OWNER_ID:
                 raise ConfigError(
                     f"unix_socket_owner: {owner!r}: a numeric user or group id is at most "
                     f"{MAX_OWNER_ID}",

@@ -32,7 +32,7 @@ from wsgiserver.observability import metrics as m
 from wsgiserver.observability.accesslog import RequestRecord, formatter
 from wsgiserver.observability.hooks import Hooks
 from wsgiserver.protocol import Limits
-from wsgiserver.server.listeners import create_listener
+from wsgiserver.server.listeners import create_listener, resolve_owner
 from wsgiserver.transport.negotiation import Http2
 from wsgiserver.transport.overload import Overload
 from wsgiserver.transport.setup import Edge
@@ -227,6 +227,12 @@ def preflight(config: Config) -> None:
     _spool_dir(config.spool_dir)
     if config.http2:
         require_http2()
+    owner = config.unix_socket_owner
+    if owner is not None and os.name == "posix":
+        try:
+            resolve_owner(owner)  # a user or group this machine does not know
+        except OSError as exc:
+            raise ConfigError(f"unix_socket_owner: {exc.strerror or exc}") from None
 
 
 def _spool_dir(directory: str | None) -> str | None:

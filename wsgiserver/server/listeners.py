@@ -81,25 +81,31 @@ def _set_unix_permissions(path: str, mode: str | None, owner: str | None) -> Non
     if mode is not None:
         os.chmod(path, int(mode, 8))
     if owner is not None:
-        uid, gid = _resolve_owner(owner)
+        uid, gid = resolve_owner(owner)
         os.chown(path, uid, gid)
 
 
-def _resolve_owner(owner: str) -> tuple[int, int]:
-    """`user[:group]` (names or numeric ids) -> (uid, gid); -1 leaves the group unchanged."""
+def resolve_owner(owner: str) -> tuple[int, int]:
+    """`user[:group]` (names or numeric ids) -> (uid, gid); -1 leaves the group unchanged.
+    OSError for a name this machine does not know. Ids are ASCII digits only: `int()` took
+    a full-width zero (U+FF10) for root."""
     import grp
     import pwd
 
     user, _, group = owner.partition(":")
     try:
-        uid = int(user) if user.isdigit() else pwd.getpwnam(user).pw_uid
+        uid = int(user) if _numeric(user) else pwd.getpwnam(user).pw_uid
     except KeyError:
         raise OSError(errno.EINVAL, f"unknown user {user!r}") from None
     try:
-        gid = -1 if not group else int(group) if group.isdigit() else grp.getgrnam(group).gr_gid
+        gid = -1 if not group else int(group) if _numeric(group) else grp.getgrnam(group).gr_gid
     except KeyError:
         raise OSError(errno.EINVAL, f"unknown group {group!r}") from None
     return uid, gid
+
+
+def _numeric(part: str) -> bool:
+    return part.isascii() and part.isdigit()
 
 
 def _tcp_listener(host: str, port: int, reuse_port: bool = False) -> socket.socket:
