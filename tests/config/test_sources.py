@@ -342,6 +342,11 @@ def test_kubernetes_service_links_of_a_service_named_wsgiserver_are_not_options(
         "WSGISERVER_PORT_8000_TCP_ADDR": "10.0.0.11",
         "WSGISERVER_PORT_9100_UDP": "udp://10.0.0.11:9100",
         "WSGISERVER_PORT_9100_SCTP_ADDR": "10.0.0.11",
+        # and for `Service wsgiserver-admin` beside it
+        "WSGISERVER_ADMIN_SERVICE_HOST": "10.0.0.12",
+        "WSGISERVER_ADMIN_SERVICE_PORT": "9000",
+        "WSGISERVER_ADMIN_PORT": "tcp://10.0.0.12:9000",
+        "WSGISERVER_ADMIN_PORT_9000_TCP_ADDR": "10.0.0.12",
     }
     assert load(tmp_path, env=links).config == Config()
     # Other shapes, or a port given as if it were an option, are still unknown options.
@@ -352,6 +357,8 @@ def test_kubernetes_service_links_of_a_service_named_wsgiserver_are_not_options(
         ("WSGISERVER_PORT_X_TCP_PORT", "8000"),
         ("WSGISERVER_SERVICE_HOSTS", "10.0.0.11"),
         ("WSGISERVER_SERVICE", "x"),
+        ("WSGISERVER_ADMIN_PORT", "9000"),
+        ("WSGISERVER_ADMIN_SERVICE", "x"),
     ]:
         [error] = errors_of(tmp_path, env={name: value})
         assert error.startswith(f"{name} (environment): unknown option"), error

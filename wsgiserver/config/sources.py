@@ -44,17 +44,19 @@ ENV_FALLBACKS = {"workers": WEB_CONCURRENCY}
 # WSGISERVER_* variables that are not options: the config file, and the sample apps' settings.
 RESERVED_ENV = frozenset({CONFIG_ENV})
 RESERVED_ENV_PREFIXES = ("WSGISERVER_SAMPLE_",)
-# The service-link variables Kubernetes gives every pod for a Service named `wsgiserver`
-# (enableServiceLinks, on by default): WSGISERVER_SERVICE_HOST, _SERVICE_PORT and
-# _SERVICE_PORT_<PORT NAME>, and the Docker-link style WSGISERVER_PORT=tcp://IP:PORT and
-# WSGISERVER_PORT_<N>_<TCP|UDP|SCTP>[_PROTO|_PORT|_ADDR]. Ignored only in exactly these
-# shapes, and only where no option has the name; the two URL-valued ones only with a URL,
-# so a mistaken WSGISERVER_PORT=8000 is still reported.
+# The service-link variables Kubernetes gives every pod for a Service named `wsgiserver`, or
+# `wsgiserver-<anything>` (enableServiceLinks, on by default): <NAME>_SERVICE_HOST,
+# _SERVICE_PORT and _SERVICE_PORT_<PORT NAME>, and the Docker-link style <NAME>_PORT=
+# tcp://IP:PORT and <NAME>_PORT_<N>_<TCP|UDP|SCTP>[_PROTO|_PORT|_ADDR], where <NAME> is the
+# Service's name in capitals with `_` for `-` (WSGISERVER, WSGISERVER_ADMIN...). Ignored
+# only in exactly these shapes, and only where no option has the name; the URL-valued ones
+# only with a URL, so a mistaken WSGISERVER_PORT=8000 is still reported.
+_SERVICE = r"WSGISERVER(_[A-Z0-9_]+)?"
 _SERVICE_LINK = re.compile(
-    r"WSGISERVER_SERVICE_(HOST|PORT(_[A-Z0-9_]+)?)"
-    r"|WSGISERVER_PORT_[0-9]+_(TCP|UDP|SCTP)_(PROTO|PORT|ADDR)"
+    rf"{_SERVICE}_SERVICE_(HOST|PORT(_[A-Z0-9_]+)?)"
+    rf"|{_SERVICE}_PORT_[0-9]+_(TCP|UDP|SCTP)_(PROTO|PORT|ADDR)"
 )
-_SERVICE_LINK_URL = re.compile(r"WSGISERVER_PORT(_[0-9]+_(TCP|UDP|SCTP))?")
+_SERVICE_LINK_URL = re.compile(rf"{_SERVICE}_PORT(_[0-9]+_(TCP|UDP|SCTP))?")
 _LINK_URL_VALUE = re.compile(r"(tcp|udp|sctp)://\S+")
 
 
