@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import quote
 
 from wsgiserver.apploader import wsgi_callable
-from wsgiserver.config.options import Config
+from wsgiserver.config.options import DEFAULTS
 from wsgiserver.observability.accesslog import RequestRecord, formatter
 from wsgiserver.server.server import Server
 from wsgiserver.types import StartResponse, WSGIApp
@@ -42,7 +42,6 @@ TEST_DEFAULTS: dict[str, Any] = {
     # reads) is given this long, not a production server's 30 s.
     "graceful_timeout": TEST_GRACEFUL_TIMEOUT,
 }
-_CONFIG_DEFAULTS = Config()
 
 
 class AppError(Exception):
@@ -274,7 +273,7 @@ class RunningServer:
         config = options.get("config")
         for name, value in TEST_DEFAULTS.items():
             if name not in options and (
-                config is None or getattr(config, name) == getattr(_CONFIG_DEFAULTS, name)
+                config is None or getattr(config, name) == getattr(DEFAULTS, name)
             ):
                 options[name] = value
         capture = Capture()

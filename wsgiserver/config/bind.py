@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from wsgiserver.config.conversions import is_whole_number
+
 
 @dataclass(frozen=True, slots=True)
 class BindAddress:
@@ -49,7 +51,7 @@ def parse_bind(text: str) -> BindAddress:
         raise ValueError(_url_given(text, scheme, rest))
     if text.startswith("fd://"):
         number = text[5:]
-        if not number.isascii() or not number.isdigit():
+        if not is_whole_number(number):
             raise ValueError(f"{text!r}: expected fd://N with N an open file descriptor number")
         if int(number) > MAX_FD:
             raise ValueError(f"{text!r}: a file descriptor number is at most {MAX_FD}")
@@ -70,7 +72,7 @@ def parse_bind(text: str) -> BindAddress:
             raise ValueError(f"{text!r}: expected {_FORMS}")
         if ":" in host:
             raise ValueError(f"{text!r}: put an IPv6 address in brackets, like [::1]:8000")
-    if not port_text.isascii() or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+    if not is_whole_number(port_text) or not 0 <= int(port_text) <= 65535:
         raise ValueError(f"{text!r}: the port must be a number from 0 to 65535")
     if not host:
         # ":8000" bound every interface (0.0.0.0), which the syntax, HOST:PORT, never said:

@@ -81,8 +81,13 @@ def bool_from_text(text: str) -> bool:
     raise ValueError("expected a boolean: 1/0, true/false, yes/no or on/off")
 
 
+def is_whole_number(text: str) -> bool:
+    """ASCII digits only: `int()` also takes other scripts' digits (a full-width "\uff10")."""
+    return text.isascii() and text.isdigit()
+
+
 def int_from_text(text: str) -> int:
-    if not text.isascii() or not text.isdigit():
+    if not is_whole_number(text):
         raise ValueError("expected a whole number")
     return int(text)
 

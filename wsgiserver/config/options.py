@@ -23,7 +23,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wsgiserver.config.bind import parse_bind
-from wsgiserver.config.conversions import canonical_choice, field_type, from_value
+from wsgiserver.config.conversions import (
+    canonical_choice,
+    field_type,
+    from_value,
+    is_whole_number,
+)
 from wsgiserver.errors import ConfigError
 from wsgiserver.gateway.forwarded import DEFAULT_ALLOW, parse_allow_ips
 from wsgiserver.http2.limits import MAX_SETTING, MAX_WINDOW, H2Limits
@@ -787,7 +792,7 @@ class Config:
         for part in (owner or "").split(":"):
             # Numeric ids go to chown(), which takes a 32-bit uid_t/gid_t where all ones,
             # (uid_t)-1, means "leave unchanged": a larger id raised OverflowError at start.
-            if part.isascii() and part.isdigit() and int(part) > MAX_OWNER_ID:
+            if is_whole_number(part) and int(part) > MAX_OWNER_ID:
                 raise ConfigError(
                     f"unix_socket_owner: {owner!r}: a numeric user or group id is at most "
                     f"{MAX_OWNER_ID}",
@@ -910,3 +915,7 @@ def _positive(name: str, value: float) -> None:
 def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise ConfigError(f"{name}: {value!r} is not one of {', '.join(choices)}", options=(name,))
+
+
+# Every option at its default: what "left at the default" is compared with.
+DEFAULTS = Config()

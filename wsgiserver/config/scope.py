@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 
-from wsgiserver.config.options import Config, shown
+from wsgiserver.config.options import DEFAULTS, Config, shown
 from wsgiserver.errors import ConfigError
 
 
@@ -31,9 +31,8 @@ def command_line_only() -> dict[str, str]:
 
 def refuse_command_line_only(config: Config) -> None:
     """Raise `ConfigError` if `config` sets a command-line-only option (not its default)."""
-    defaults = {f.name: f.default for f in dataclasses.fields(Config)}
     advice = command_line_only()
-    given = [name for name in advice if getattr(config, name) != defaults[name]]
+    given = [name for name in advice if getattr(config, name) != getattr(DEFAULTS, name)]
     if not given:
         return
     values = ", ".join(f"{name}={shown(name, getattr(config, name))}" for name in given)

@@ -342,7 +342,7 @@ def load_config(
         paste_layer = from_paste(paste_path, read_paste)
         errors += paste_layer.errors
         values, sources = _merge([paste_layer, *layers])
-        _one_app(values, sources)
+        _one_app(values, sources)  # the merge brought back the one dropped; no new conflict
     if errors:
         raise ConfigSourceError(errors)
     try:

@@ -21,7 +21,7 @@ from email.utils import formatdate
 from typing import IO
 
 from wsgiserver.config.bind import BindAddress, parse_bind
-from wsgiserver.config.options import Config
+from wsgiserver.config.options import DEFAULTS, Config
 from wsgiserver.errors import ConfigError
 from wsgiserver.gateway.forwarded import ProxyTrust
 from wsgiserver.gateway.gateway import Gateway, ServerInfo
@@ -289,20 +289,18 @@ def connection_limit(configured: int) -> int:
     fitted = max(soft - reserve, 1)
     # The default is meant to be fitted; only an explicit value that cannot be met is news,
     # and a limit so low that clients get 503s under any load always is.
-    default = next(f.default for f in dataclasses.fields(Config) if f.name == "max_connections")
-    if fitted < FEW_CONNECTIONS:
+    few = fitted < FEW_CONNECTIONS
+    if few:
         level = logging.WARNING
     else:
-        level = logging.DEBUG if configured == default else logging.INFO
+        level = logging.DEBUG if configured == DEFAULTS.max_connections else logging.INFO
     log.log(
         level,
         "max_connections lowered from %d to %d to fit the file descriptor limit (%d)%s",
         configured,
         fitted,
         soft,
-        "; raise it (ulimit -n, LimitNOFILE=) or more clients get 503s"
-        if fitted < FEW_CONNECTIONS
-        else "",
+        "; raise it (ulimit -n, LimitNOFILE=) or more clients get 503s" if few else "",
     )
     return fitted
 

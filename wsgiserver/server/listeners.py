@@ -26,6 +26,7 @@ import sys
 from typing import Any
 
 from wsgiserver.config.bind import BindAddress
+from wsgiserver.config.conversions import is_whole_number
 
 
 def create_listener(
@@ -87,25 +88,24 @@ def _set_unix_permissions(path: str, mode: str | None, owner: str | None) -> Non
 
 def resolve_owner(owner: str) -> tuple[int, int]:
     """`user[:group]` (names or numeric ids) -> (uid, gid); -1 leaves the group unchanged.
-    OSError for a name this machine does not know. Ids are ASCII digits only: `int()` took
-    a full-width zero (U+FF10) for root."""
+    OSError for a name this machine does not know. Ids are ASCII digits only
+    (`is_whole_number`): `int()` took a full-width zero for root."""
     import grp
     import pwd
 
     user, _, group = owner.partition(":")
     try:
-        uid = int(user) if _numeric(user) else pwd.getpwnam(user).pw_uid
+        uid = int(user) if is_whole_number(user) else pwd.getpwnam(user).pw_uid
     except KeyError:
         raise OSError(errno.EINVAL, f"unknown user {user!r}") from None
     try:
-        gid = -1 if not group else int(group) if _numeric(group) else grp.getgrnam(group).gr_gid
+        if not group:
+            gid = -1
+        else:
+            gid = int(group) if is_whole_number(group) else grp.getgrnam(group).gr_gid
     except KeyError:
         raise OSError(errno.EINVAL, f"unknown group {group!r}") from None
     return uid, gid
-
-
-def _numeric(part: str) -> bool:
-    return part.isascii() and part.isdigit()
 
 
 def _tcp_listener(host: str, port: int, reuse_port: bool = False) -> socket.socket:

@@ -318,7 +318,6 @@ class Server:
         self._stop_deadline: float | None = None  # draining: when serving ends regardless
         self._closed = False  # serving is over: threads leave, nothing is parked any more
         self._hurry = False  # shutdown_now(): the graceful stop ends at once
-        self._queue_dropped = False  # the stop gave up on the tasks still queued
         # Connections still busy at graceful_timeout, closed under their requests by the stop.
         self.abandoned_connections = 0
         self._serving = threading.Event()
@@ -507,9 +506,10 @@ class Server:
     def _finish_queued(self) -> bool:
         """Under the lock, leaving: a thread still takes the tasks queued before the stop
         (HTTP/2 streams its GOAWAY names as accepted, connections whose request waits for
-        a thread), unless the stop hurries or has dropped them at `graceful_timeout`.
-        Draining, the threads took them while the drain lasted: once it is over, no more."""
-        return not (self._hurry or self._queue_dropped or self._drain)
+        a thread), unless the stop hurries. Draining, the threads took them while the drain
+        lasted: once it is over, no more. (None is queued once the stop has taken what was
+        left at `graceful_timeout`: nothing is submitted once serving has ended.)"""
+        return not (self._hurry or self._drain)
 
     # -- metrics, health and readiness (docs/observability.rst) --------------------
 
@@ -1156,7 +1156,6 @@ class Server:
         with self._cond:
             while self._pool.threads and time.monotonic() < deadline:
                 self._cond.wait(deadline - time.monotonic())
-            self._queue_dropped = True
             dropped = self._pool.take_tasks()
         for task in dropped:
             task.drop()  # no thread took it: an HTTP/2 stream is refused, a connection closed
