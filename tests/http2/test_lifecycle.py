@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import pytest
-from hyperframe.frame import GoAwayFrame
+from hyperframe.frame import GoAwayFrame, PingFrame
 
 import wsgiserver
 from tests.http2.client import H2Client, Reply
@@ -28,8 +28,10 @@ from tests.http2.helpers import (
 )
 from tests.tls.helpers import Certs
 from wsgiserver.http2.connection import CANCEL, NO_ERROR, PROTOCOL_ERROR, ConnectionFailed
+from wsgiserver.server import server as server_module
 from wsgiserver.server.server import ProcessRole
 from wsgiserver.transport.h2session import H2Session
+from wsgiserver.transport.transport import Transport
 
 
 def keep_streams_coming(c: H2Client, bound: int = 10_000) -> None:
@@ -106,6 +108,45 @@ def test_a_graceful_stop_lets_the_open_streams_finish_then_sends_goaway(drain: b
         stopper.join(BOUND)
         assert not stopper.is_alive()
     assert sorted(r.target for r in srv.access_records) == ["/slow", "/warm"]
+
+
+def test_an_idle_connection_in_a_thread_at_an_embedded_stop_gets_its_goaway(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An embedded stop closes idle connections at once, each after a GOAWAY (RFC 9113
+    section 6.8). One that a thread was serving at that moment (woken by its last stream's
+    end, or a frame of the client's), whose last stream had ended less than
+    GOAWAY_AFTER_LAST before, was closed with no GOAWAY: its GOAWAY was not due yet. (A
+    full suite run: the idle client of the test above read a bare close, once.)"""
+    # The moment stretched over the whole test: the connection's last stream never ended
+    # long enough ago for the graceful GOAWAY's own timing.
+    monkeypatch.setattr("wsgiserver.transport.h2session.GOAWAY_AFTER_LAST", 60.0)
+    real_serve_once = server_module._serve_once
+    hold = threading.Event()
+    held = threading.Event()
+    stopping: list[threading.Event] = []
+
+    def serve_once_until_the_stop(transport: Transport) -> int:
+        action = real_serve_once(transport)
+        if hold.is_set() and not held.is_set():
+            held.set()  # the connection is a thread's, not parked, when the stop comes
+            assert stopping[0].wait(BOUND)
+        return action
+
+    monkeypatch.setattr(server_module, "_serve_once", serve_once_until_the_stop)
+    with h2c_server(echo, process=ProcessRole(drain=False)) as srv, client(srv) as c:
+        stopping.append(srv.server._stopping)
+        assert c.get("/warm").status == 200
+        hold.set()
+        c.send_frames([PingFrame(0, opaque_data=b"wake-up!")])  # a thread serves it now
+        assert held.wait(BOUND)
+        stopper = threading.Thread(target=srv.server.shutdown)
+        stopper.start()
+        c.read_until_closed()
+        assert c.goaway is not None
+        assert (c.goaway.error_code, c.goaway.last_stream_id) == (NO_ERROR, 1)
+        stopper.join(BOUND)
+        assert not stopper.is_alive()
 
 
 @pytest.mark.parametrize("keepalive", [0.5, 60.0])

@@ -974,7 +974,9 @@ class Server:
             self._cut(transport)  # draining is over
             transport.close()
         else:
-            transport.close()
+            # Idle: an HTTP/2 client is told first, whether or not its GOAWAY's own moment
+            # (a quiet spell after its last stream) has come.
+            transport.close_idle()
 
     def _transport_for(self, sock: socket.socket, peer: Any, listener_fd: int) -> Transport:
         """A Transport for a socket just accepted on `listener_fd`."""
