@@ -521,3 +521,23 @@ def test_a_thread_the_system_refuses_leaves_the_server_serving_with_the_others(
     refused = [message for message in seen if "cannot start another worker thread" in message]
     assert len(refused) == 1  # not once per thread it could not start
     assert "can't start new thread" in refused[0]
+
+
+def test_a_task_no_thread_may_take_starts_the_watch() -> None:
+    # A request in the app (grown long, but the housekeeper, not watching, counts no long
+    # ones), two threads waiting in the poller, one runnable: a task submitted from outside
+    # the pool (the housekeeper expiring an HTTP/2 connection) fetches one of them, which
+    # may not run it. Nothing watched: the task waited for as long as the request ran (a
+    # full suite run, an HTTP/2 connection unserved for 9 s at a graceful stop).
+    lock = threading.Lock()
+    watch = threading.Condition(lock)
+    p = ThreadPool(lock, minimum=1, maximum=8, idle_seconds=0.01, watch=watch)
+    p.threads = {threading.current_thread(), threading.Thread(), threading.Thread()}
+    with watch:
+        p.idle = 2  # both other threads wait in the poller; the third is in the app
+        job = Job("a", [])
+        assert p.submit(job) is True  # fetch a thread from the poller
+        assert not p.polled()  # the one fetched (the other still waits there)
+        assert p.wait_turn(lambda: False) is False  # no turn: a spare, then leaves
+        assert p.watching  # the housekeeper was told to look: its rule gives the turn
+        assert list(p.tasks) == [job]

@@ -70,6 +70,7 @@ class ThreadPool:
         "_extra",
         "_lock",
         "_spare_wakeup",
+        "_watch",
         "busy_since",
         "hogs",
         "idle",
@@ -90,9 +91,11 @@ class ThreadPool:
         minimum: int,
         maximum: int,
         idle_seconds: float = IDLE_THREAD_SECONDS,
+        watch: threading.Condition | None = None,
     ) -> None:
         self._lock = lock
         self._spare_wakeup = threading.Condition(lock)
+        self._watch = watch  # on `lock`: notified when the housekeeper must start to watch
         self.minimum = minimum
         self.maximum = maximum
         self.idle_seconds = idle_seconds  # how long a surplus thread waits before it exits
@@ -169,6 +172,14 @@ class ThreadPool:
                 # timed out: `submit` fetches one of them for it, and that one, finding the
                 # others still there, became a spare instead.)
                 return self.tasks.popleft()
+            if self.tasks and not self.watching and self._watch is not None:
+                # A task waits for a turn that this thread may not take. Only the rule
+                # gives one (a turn held by a request grown long since the last look, or by
+                # a blocked one), so the housekeeper must look now: a thread left waiting in
+                # the poller made it think the pool had room, and a stream's call waited in
+                # the queue for as long as the request holding the turn ran.
+                self.watching = True
+                self._watch.notify()
             self.spares += 1
             woken = self._spare_wakeup.wait(self.idle_seconds)
             self.spares -= 1

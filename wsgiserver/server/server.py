@@ -308,6 +308,7 @@ class Server:
             minimum=config.threads,
             maximum=config.max_threads,
             idle_seconds=timing.idle_thread_seconds,
+            watch=self._cond,  # the housekeeper's: it applies the pool's rule
         )
         self._stopping = threading.Event()
         # `_stopping` as a plain bool for the per-request paths (Event.is_set is a Python call);
@@ -626,10 +627,11 @@ class Server:
                 self._resume_accept = [(w, fd) for w, fd in self._resume_accept if w > now]
                 grow = False
                 pool = self._pool
-                if not pool.watching and not pool.idle:
-                    # No thread waits in the poller and none said so (a safety net: every
-                    # path that leaves the poller should have): watch, or ready work could
-                    # wait with every thread blocked until a timeout.
+                if not pool.watching and (not pool.idle or pool.tasks):
+                    # No thread waits in the poller, or tasks wait, and none said so (a
+                    # safety net: every path that leaves the poller or queues a task should
+                    # have): watch, or ready work could wait with every thread blocked until
+                    # a timeout.
                     pool.watching = True
                 if pool.watching and not measuring:
                     # The first look at a busy pool only starts the clock: the CPU used
@@ -645,7 +647,9 @@ class Server:
                     if smoothed is not None:
                         share = smoothed + SHARE_SMOOTHING * (share - smoothed)
                     smoothed = share
-                    if pool.idle:
+                    if pool.idle and not pool.tasks:
+                        # A thread waits in the poller for what comes. (Not with tasks
+                        # queued: it takes one only with a turn, which the rule gives.)
                         pool.watching = measuring = False
                         pool.hogs = 0  # counted again at the next look at a busy pool
                     else:
