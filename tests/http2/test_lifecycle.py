@@ -378,9 +378,12 @@ def test_a_request_timeout_answers_504_on_its_stream_only() -> None:
             assert c.get("/other").body == b"fine"  # the connection carries on
         finally:
             released.set()
-        srv.take_app_errors()
+        (error,) = srv.take_app_errors()
     statuses = sorted(r.status for r in srv.access_records)
     assert statuses == [200, 504]
+    # The timeout's log line names the stream's request id, as its access record does.
+    [timed_out] = [r.request_id for r in srv.access_records if r.status == 504]
+    assert str(error).startswith(f"[{timed_out}] request timed out after 0.3s (GET /stuck)")
 
 
 def test_a_stream_that_waited_past_queue_timeout_is_shed_with_503() -> None:

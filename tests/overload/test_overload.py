@@ -61,7 +61,10 @@ def assert_one_record_of_the_504(running: RunningServer, body: bytes) -> None:
     assert record.request_id
     # Logged once, as a timeout (the unwinding used to log an app failure as well).
     (error,) = running.take_app_errors()
-    assert str(error).startswith("request timed out after 0.2s (GET /)")
+    # With the request's id, as every per-request line (docs/observability.rst): it had none.
+    assert str(error).startswith(f"[{record.request_id}] request timed out after 0.2s (GET /)")
+    (line,) = [r for r in running.log_records if "request timed out" in r.getMessage()]
+    assert getattr(line, "request_id", None) == record.request_id
 
 
 @pytest.mark.interrupts_threads

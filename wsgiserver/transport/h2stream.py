@@ -178,14 +178,20 @@ class StreamCall:
     """The pool task of one stream: one WSGI call. Also the gateway's `Framing` and
     `Channel` for the stream's response (HEADERS and DATA frames, through the session)."""
 
-    __slots__ = ("session", "stream", "unsent")
+    __slots__ = ("outcome", "session", "stream", "unsent")
 
     def __init__(self, session: H2Session, stream: Stream) -> None:
         self.session = session
         self.stream = stream
         self.unsent = 0  # file bytes the response counted but a failed write never took
+        self.outcome: Outcome | None = None  # the call's, once it reaches the gateway
 
     # -- the task ---------------------------------------------------------------------------
+
+    def _request_id_now(self) -> str:
+        """The call's request id (its deadline's log lines name it)."""
+        outcome = self.outcome
+        return outcome.request_id if outcome is not None else ""
 
     def drop(self) -> None:
         """The server stopped before a thread took the call: refuse the stream."""
@@ -221,7 +227,9 @@ class StreamCall:
                 return
             if deadlines is not None:
                 label = f"{request.method} {printable(request.target)}"
-                entry = deadlines.start(now, lambda: session.interrupt(stream), label)
+                entry = deadlines.start(
+                    now, lambda: session.interrupt(stream), label, self._request_id_now
+                )
             if counters is not None:
                 counters.add(m.IN_FLIGHT)
                 in_flight = True
@@ -251,7 +259,7 @@ class StreamCall:
         request = stream.request
         records = self._records(serving.access) if serving.access is not None else None
         record = records.start(request) if records is not None else None
-        outcome = Outcome()
+        outcome = self.outcome = Outcome()
         status: int | None = None  # for the record, when no response head carried one
         sent: int | None = None  # body bytes of an error answer (the record's)
         try:

@@ -37,16 +37,25 @@ def _set_async_exc(ident: int, exc: type[BaseException] | None) -> int:
 
 
 class Entry:
-    __slots__ = ("abort", "deadline", "fired", "ident", "key", "label")
+    __slots__ = ("abort", "deadline", "fired", "ident", "key", "label", "request_id")
 
     def __init__(
-        self, key: int, deadline: float, ident: int, abort: Callable[[], None], label: str
+        self,
+        key: int,
+        deadline: float,
+        ident: int,
+        abort: Callable[[], None],
+        label: str,
+        request_id: Callable[[], str],
     ) -> None:
         self.key = key
         self.deadline = deadline
         self.ident = ident
         self.abort = abort
         self.label = label
+        # Read when a line is logged: the id is given once the request reaches the gateway,
+        # after its deadline has started.
+        self.request_id = request_id
         self.fired: float | None = None  # when the exception was raised in the thread
 
 
@@ -63,8 +72,15 @@ class RequestDeadlines:
         self._reported: set[int] = set()
         self.on_timeout: Callable[[], None] | None = None  # counts a timeout (metrics)
 
-    def start(self, now: float, abort: Callable[[], None], label: str) -> Entry:
-        entry = Entry(next(self._keys), now + self.timeout, threading.get_ident(), abort, label)
+    def start(
+        self,
+        now: float,
+        abort: Callable[[], None],
+        label: str,
+        request_id: Callable[[], str] = str,
+    ) -> Entry:
+        ident = threading.get_ident()
+        entry = Entry(next(self._keys), now + self.timeout, ident, abort, label, request_id)
         with self._lock:
             self._entries[entry.key] = entry
         return entry
@@ -108,11 +124,14 @@ class RequestDeadlines:
                 ):
                     self._reported.add(entry.key)
                     self.stuck += 1
+                    request_id = entry.request_id()
                     log.error(
-                        "a thread ignored RequestTimeout for %.1fs (%s); the worker is no "
+                        "%sa thread ignored RequestTimeout for %.1fs (%s); the worker is no "
                         "longer ready",
+                        _prefix(request_id),
                         now - entry.fired,
                         entry.label,
+                        extra={"request_id": request_id},
                     )
         for entry in fire:
             self._fire(entry, now)
@@ -120,11 +139,14 @@ class RequestDeadlines:
     def _fire(self, entry: Entry, now: float) -> None:
         frame = sys._current_frames().get(entry.ident)
         stack = "".join(traceback.format_stack(frame)) if frame is not None else "(gone)\n"
+        request_id = entry.request_id()
         log.error(
-            "request timed out after %.1fs (%s); interrupting its thread, which was at:\n%s",
+            "%srequest timed out after %.1fs (%s); interrupting its thread, which was at:\n%s",
+            _prefix(request_id),
             self.timeout,
             entry.label,
             stack.rstrip("\n"),
+            extra={"request_id": request_id},
         )
         try:
             entry.abort()  # 504 (or abort), socket shut down
@@ -145,3 +167,8 @@ class Overload:
 
     queue_timeout: float = 0.0  # 0: never shed
     deadlines: RequestDeadlines | None = None  # --request-timeout
+
+
+def _prefix(request_id: str) -> str:
+    """`[id] ` before a per-request line, as on every other (docs/observability.rst)."""
+    return f"[{request_id}] " if request_id else ""

@@ -249,6 +249,11 @@ class Transport:
             return len(self._h2.streams)
         return 0 if self.between_requests else 1
 
+    def _request_id_now(self) -> str:
+        """The id of the request in the app (its deadline's log lines name it)."""
+        outcome = self._outcome
+        return outcome.request_id if outcome is not None else ""
+
     def describe_in_flight(self) -> str:
         """What this connection is busy with, for a log line: `[id] METHOD target` of the
         request in the app (as on every per-request line), or its HTTP/2 streams."""
@@ -552,7 +557,7 @@ class Transport:
         deadlines = overload.deadlines if overload is not None else None
         if deadlines is not None:
             label = f"{request.method} {printable(request.target)}"
-            entry = deadlines.start(now, self._abort_for_timeout, label)
+            entry = deadlines.start(now, self._abort_for_timeout, label, self._request_id_now)
         if counters is not None:
             counters.add(m.IN_FLIGHT)
         status = 500
