@@ -349,6 +349,10 @@ def test_kubernetes_service_links_of_a_service_named_wsgiserver_are_not_options(
         "WSGISERVER_ADMIN_PORT_9000_TCP_ADDR": "10.0.0.12",
     }
     assert load(tmp_path, env=links).config == Config()
+    # `Service wsgiserver-reuse`: its link is named as --reuse-port's variable, but is a URL.
+    reuse = {"WSGISERVER_REUSE_PORT": "tcp://10.0.0.13:8000"}
+    assert load(tmp_path, env=reuse).config == Config()
+    assert load(tmp_path, env={"WSGISERVER_REUSE_PORT": "true"}).config.reuse_port
     # Other shapes, or a port given as if it were an option, are still unknown options.
     for name, value in [
         ("WSGISERVER_PORT", "8000"),

@@ -50,7 +50,9 @@ RESERVED_ENV_PREFIXES = ("WSGISERVER_SAMPLE_",)
 # tcp://IP:PORT and <NAME>_PORT_<N>_<TCP|UDP|SCTP>[_PROTO|_PORT|_ADDR], where <NAME> is the
 # Service's name in capitals with `_` for `-` (WSGISERVER, WSGISERVER_ADMIN...). Ignored
 # only in exactly these shapes, and only where no option has the name; the URL-valued ones
-# only with a URL, so a mistaken WSGISERVER_PORT=8000 is still reported.
+# only with a URL, so a mistaken WSGISERVER_PORT=8000 is still reported, and then even where
+# an option has the name (`Service wsgiserver-reuse` gives WSGISERVER_REUSE_PORT=tcp://...,
+# the name of --reuse-port, which no URL can be a value of).
 _SERVICE = r"WSGISERVER(_[A-Z0-9_]+)?"
 _SERVICE_LINK = re.compile(
     rf"{_SERVICE}_SERVICE_(HOST|PORT(_[A-Z0-9_]+)?)"
@@ -188,7 +190,7 @@ def from_environ(environ: Mapping[str, str]) -> Layer:
             continue
         text = environ[name]
         f = by_env.get(name)
-        if f is None and _is_service_link(name, text):
+        if (f is None or _LINK_URL_VALUE.fullmatch(text)) and _is_service_link(name, text):
             continue
         if f is None:
             hint = did_you_mean(name, sorted(by_env))
