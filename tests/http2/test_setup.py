@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from tests.http2.helpers import BOUND, client, echo, h2c_server
 from tests.server.helpers import RawClient, get
 from wsgiserver import Server
 from wsgiserver.errors import ConfigError
-from wsgiserver.http2 import require
+from wsgiserver.http2 import INSTALL, require
 
 ROOT = Path(__file__).resolve().parents[2]
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
@@ -51,7 +52,8 @@ def test_without_the_extra_http2_is_a_one_line_error_naming_it(tmp_path: Path) -
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert "the h2 library is not installed" in lines[0]
-    assert "strict-wsgiserver[http2]" in lines[0]
+    # A command that works from anywhere: the distribution is not on the package index.
+    assert "pip install 'h2>=4.1,<5'" in lines[0]
 
 
 def test_an_h2_without_the_methods_this_server_adapts_is_a_one_line_error(
@@ -137,3 +139,10 @@ def test_a_peer_that_may_not_use_h2c_is_told_http_1_1_is_required(h2c: str, allo
 def test_h2c_all_serves_any_peer() -> None:
     with h2c_server(echo, h2c="all", forwarded_allow_ips="192.0.2.1") as srv, client(srv) as c:
         assert c.get("/any").status == 200
+
+
+def test_the_install_command_in_the_messages_is_the_extras_requirement() -> None:
+    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    extras = tomllib.loads(pyproject.read_text())["project"]["optional-dependencies"]
+    (requirement,) = extras["http2"]
+    assert f"pip install '{requirement}'" == INSTALL

@@ -87,7 +87,7 @@ SECTIONS: dict[str, str] = {
     "Request bodies": "How chunked request bodies reach the app.",
     "TLS": "HTTPS, and client certificates.",
     "HTTP/2": "HTTP/2 over TLS (ALPN) and cleartext h2c; needs the http2 extra "
-    "(pip install 'strict-wsgiserver[http2]').",
+    "(pip install '.[http2]' in a checkout, or pip install 'h2>=4.1,<5').",
     "Proxies": "The real client behind a reverse proxy or load balancer.",
     "Logging": "The error log, the access log and request ids.",
     "Observability": "Metrics, health checks and instrumentation hooks.",

@@ -7,14 +7,17 @@ flow-control bookkeeping, and the floods and resets that end a connection (`conn
 Must not: touch sockets, threads, clocks (the caller passes `now`) or logging; and neither
 this package nor `limits` and `messages` import `h2`: only `connection` does, and the
 transport imports it only once HTTP/2 is configured, so the default install runs on the
-standard library alone (`pip install 'strict-wsgiserver[http2]'` brings `h2`).
+standard library alone (the `http2` extra brings `h2`).
 """
 
 from __future__ import annotations
 
 from wsgiserver.errors import ConfigError
 
-EXTRA = "strict-wsgiserver[http2]"
+# What the messages tell to run: the extra's one requirement, which pip finds on the package
+# index wherever this server was installed from (a checkout, a wheel); the extra by the
+# distribution's name would need the distribution on the index too.
+INSTALL = "pip install 'h2>=4.1,<5'"
 MINIMUM_H2 = (4, 1)  # the `h2` API this package is written against (RFC 9113 validation)
 
 
@@ -23,14 +26,12 @@ def require() -> None:
     try:
         import h2
     except ImportError:
-        raise ConfigError(
-            f"http2: the h2 library is not installed: pip install '{EXTRA}'"
-        ) from None
+        raise ConfigError(f"http2: the h2 library is not installed: {INSTALL}") from None
     version = tuple(int(part) for part in h2.__version__.split(".")[:2] if part.isdigit())
     if version < MINIMUM_H2:
         raise ConfigError(
             f"http2: h2 {h2.__version__} is too old (need {MINIMUM_H2[0]}.{MINIMUM_H2[1]} "
-            f"or later): pip install '{EXTRA}'"
+            f"or later): {INSTALL}"
         )
     # `connection` replaces these h2 methods (its docstring says why): in an h2 without one
     # of them the replacement would silently never run.
@@ -53,5 +54,5 @@ def require() -> None:
     if missing:
         raise ConfigError(
             f"http2: h2 {h2.__version__} lacks {', '.join(missing)}, which this server "
-            f"adapts: pip install '{EXTRA}'"
+            f"adapts: {INSTALL}"
         )
