@@ -129,7 +129,10 @@ def test_admin_listener_parses_with_the_protocol_layer(request_bytes: bytes, sta
         while chunk := sock.recv(65536):
             data += chunk
     assert data.startswith(b"HTTP/1.1 %d " % status), data[:100]
-    assert b"\r\nConnection: close\r\n" in data.partition(b"\r\n\r\n")[0] + b"\r\n"
+    head = data.partition(b"\r\n\r\n")[0] + b"\r\n"
+    assert b"\r\nConnection: close\r\n" in head
+    # RFC 9110 section 15.5.6: a 405 lists the methods the resource takes.
+    assert (b"\r\nAllow: GET, HEAD\r\n" in head) is (status == 405)
 
 
 def test_idle_connections_cannot_lock_the_probes_out() -> None:

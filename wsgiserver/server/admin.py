@@ -192,6 +192,8 @@ class AdminServer:
                 log.exception("admin endpoint %s failed", path)
                 status, kind, body = 503, "text/plain", b"error\n"
         headers = [("Content-Type", kind), ("Cache-Control", "no-store")]
+        if status == 405:
+            headers.append(("Allow", "GET, HEAD"))  # RFC 9110 section 15.5.6: a 405 says which
         reason = _REASONS.get(status, "Service Unavailable")
         head = conn.send_response(f"{status} {reason}", headers, length_hint=len(body), close=True)
         return head + conn.send_data(body) + conn.send_end()
