@@ -231,3 +231,18 @@ def test_head_records_no_body_bytes() -> None:
         (rec,) = srv.wait_for_requests(1)
     assert rec.status == 200
     assert rec.body_bytes == 0
+
+
+def test_a_user_agent_or_referer_sent_twice_is_logged_whole() -> None:
+    # RFC 9110 section 5.3: the values combine, as the app's HTTP_USER_AGENT has them; the
+    # record kept the last one only (an operations probe).
+    with serving(hello) as srv, RawClient(srv.address) as client:
+        response = client.request(
+            b"GET / HTTP/1.1\r\nHost: x\r\nUser-Agent: a\r\nReferer: http://r/1\r\n"
+            b"User-Agent: b\r\nReferer: http://r/2\r\n\r\n"
+        )
+        assert response.status == 200
+        (rec,) = srv.wait_for_requests(1)
+        (line,) = srv.access_lines("combined")
+    assert (rec.user_agent, rec.referer) == ("a, b", "http://r/1, http://r/2")
+    assert line.endswith('"http://r/1, http://r/2" "a, b"')

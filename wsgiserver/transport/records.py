@@ -56,7 +56,14 @@ class Records:
         self._lock = threading.Lock()
 
     def start(self, request: Request) -> RequestRecord:
-        headers = dict(request.headers)
+        # A field sent twice is both values, joined as RFC 9110 section 5.3 combines them
+        # (the app's HTTP_USER_AGENT has both): the last one alone misreported the request.
+        referer = user_agent = b""
+        for name, value in request.headers:
+            if name == b"user-agent":
+                user_agent = value if not user_agent else user_agent + b", " + value
+            elif name == b"referer":
+                referer = value if not referer else referer + b", " + value
         now = time.monotonic()
         head_at = self.head_at or now
         remote = self.remote
@@ -65,8 +72,8 @@ class Records:
             method=request.method,
             target=request.target.decode("latin-1"),
             version=request.http_version,
-            referer=headers.get(b"referer", b"").decode("latin-1"),
-            user_agent=headers.get(b"user-agent", b"").decode("latin-1"),
+            referer=referer.decode("latin-1"),
+            user_agent=user_agent.decode("latin-1"),
             started=time.time(),
             queue_us=int((now - head_at) * 1e6),
             request_headers=request.headers,
