@@ -276,7 +276,16 @@ def run(server: Server) -> int:
         # One process cannot reload its app in place; the default actions would end it,
         # dropping in-flight requests and leaving the pid file behind (ExecReload=kill -HUP).
         name = signal.Signals(signum).name
-        log.warning("received %s, ignored: it needs the supervisor (--workers N)", name)
+        if signum == signal.SIGHUP:
+            log.warning("received SIGHUP, ignored: reloading needs the supervisor (--workers N)")
+        else:
+            # gunicorn's binary upgrade, which the supervisor does not do either: it reloads
+            # on SIGHUP instead.
+            log.warning(
+                "received %s, ignored: to load new code, restart the server, or run it with "
+                "--workers N and send SIGHUP",
+                name,
+            )
 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, stop)
