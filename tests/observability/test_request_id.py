@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any
 
 import pytest
@@ -150,3 +151,36 @@ def test_empty_header_name_always_generates() -> None:
 def test_bad_request_id_options(options: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         Config(**options)  # type: ignore[arg-type]
+
+
+def test_the_servers_own_answers_to_a_request_echo_its_id() -> None:
+    # --echo-request-id had no exception in the docs, but the 500 for an app that raised
+    # (and the 504 below) went out without the id its log lines and record have.
+    def failing(environ: dict[str, object], start_response: object) -> list[bytes]:
+        raise RuntimeError("boom")
+
+    with serving(failing, echo_request_id=True) as srv, RawClient(srv.address) as client:
+        response = client.request(b"GET / HTTP/1.1\r\nHost: x\r\nX-Request-ID: rid-500\r\n\r\n")
+        assert response.status == 500
+        srv.take_app_errors()
+    assert response.header("X-Request-ID") == "rid-500"
+
+
+@pytest.mark.interrupts_threads
+def test_the_504_of_a_request_timeout_echoes_its_id() -> None:
+    released = threading.Event()
+
+    def spinning(environ: dict[str, object], start_response: object) -> list[bytes]:
+        while not released.is_set():
+            sum(range(100))  # Python code: the timeout's exception lands here
+        return [b""]
+
+    options: dict[str, Any] = {"echo_request_id": True, "request_timeout": 0.2}
+    with serving(spinning, **options) as srv, RawClient(srv.address) as client:
+        try:
+            response = client.request(b"GET / HTTP/1.1\r\nHost: x\r\nX-Request-ID: rid-504\r\n\r\n")
+        finally:
+            released.set()
+        assert response.status == 504
+        srv.take_app_errors()
+    assert response.header("X-Request-ID") == "rid-504"

@@ -107,6 +107,7 @@ class Transport:
         "_channel",
         "_chunked",
         "_environ",
+        "_error_id",
         "_extra",
         "_gateway",
         "_h2",
@@ -194,6 +195,9 @@ class Transport:
         self._overload = overload
         self._observed = metrics is not None or overload is not None  # `_respond_observed`
         self._outcome: Outcome | None = None
+        # The id of the request whose HTTPError `_fail` answers (the app's 500...), for the
+        # echo header: its answer is the request's response, and says its id as any other.
+        self._error_id = ""
         self.ready_since = 0.0  # when this connection's work became ready (the server sets it)
         # HTTP/2 (docs/http2.rst): how, if at all; the session once negotiated; and the
         # first bytes of a cleartext connection while they may still be the h2c preface.
@@ -590,10 +594,16 @@ class Transport:
                 504,
                 "Gateway Timeout",
                 "the application did not answer in time",
-                extra=self._gateway.date(),
+                extra=self._gateway.date() + self._echo_line(self._request_id_now()),
                 head_request=conn.answers_head,
             )
         self._channel.interrupt(last_word, reset=self._cut_unframed())
+
+    def _echo_line(self, request_id: str) -> str:
+        """The request id's response field (--echo-request-id) for an answer of the server's
+        own, as a header line; "" without the option or an id."""
+        header = self._gateway.echo_header
+        return f"{header}: {request_id}\r\n" if header and request_id else ""
 
     def _cut_unframed(self) -> bool:
         """The response under way is close-delimited: if it ends early, only a reset tells
@@ -624,6 +634,7 @@ class Transport:
                 outcome.aborted = True
                 return False
             status = exc.status
+            self._error_id = outcome.request_id
             if isinstance(exc, ApplicationError):
                 log_failure(request, outcome, exc.detail, exc.__cause__ or exc)
             if record is not None and records is not None and not conn.response_started:
@@ -725,8 +736,9 @@ class Transport:
             log.error("%s", exc.log_detail)  # the client's answer says nothing of our files
         if self._metrics is not None and isinstance(exc, ProtocolError):
             self._metrics.here().parse_error(exc.status)
+        error_id, self._error_id = self._error_id, ""
         if not conn.response_started:
-            extra = self._gateway.date()
+            extra = self._gateway.date() + self._echo_line(error_id)
             if exc.status == 503:
                 extra += "Retry-After: 1\r\n"  # RFC 9110 section 10.2.3
             answer = error_response(
