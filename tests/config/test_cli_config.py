@@ -161,3 +161,15 @@ def test_an_http2_setting_beyond_32_bits_is_refused_from_every_source(
     (tmp_path / "pyproject.toml").write_text(f"[tool.wsgiserver]\n{name} = {2**40}\n")
     assert main(["--print-config", "--http2", "m:app"]) == 2
     assert "pyproject.toml [tool.wsgiserver]" in capsys.readouterr().err
+
+
+def test_print_config_with_check_config_also_checks(tmp_path: Path) -> None:
+    # With both flags the check was skipped: exit 0 for an app that cannot be imported, where
+    # --check-config alone exits 3 (an operations probe: a deploy gate that passes anything).
+    result = run(tmp_path, "--print-config", "--check-config", "nosuch:app")
+    assert result.returncode == 3, result.stderr
+    assert "threads = " in result.stdout  # printed, then checked
+    (tmp_path / "good.py").write_text(APP)
+    result = run(tmp_path, "--print-config", "--check-config", "good:app")
+    assert result.returncode == 0, result.stderr
+    assert "threads = " in result.stdout

@@ -30,5 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail(exc, EXIT_APP)
     if print_config:
         sys.stdout.write(render_config(loaded))
-        return 0
+        if not check:
+            return 0
+        sys.stdout.flush()  # before the check's own lines, on the same terminal
     return serve(loaded.config, check=check)
