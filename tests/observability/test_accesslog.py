@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 import pytest
 
@@ -17,7 +18,10 @@ from wsgiserver.observability.accesslog import (
     format_record,
     formatter,
 )
+from wsgiserver.protocol.head import parse_request_head
+from wsgiserver.protocol.limits import Limits
 from wsgiserver.testing import serving
+from wsgiserver.transport.records import Records
 
 HOSTILE_TARGETS = [
     b'/q?a="quoted"&b=\\back\\slash',
@@ -246,3 +250,19 @@ def test_a_user_agent_or_referer_sent_twice_is_logged_whole() -> None:
         (line,) = srv.access_lines("combined")
     assert (rec.user_agent, rec.referer) == ("a, b", "http://r/1, http://r/2")
     assert line.endswith('"http://r/1, http://r/2" "a, b"')
+
+
+def test_queue_us_counts_from_the_wait_for_a_thread_when_the_server_knows_it() -> None:
+    # The queue_wait_seconds metric counts from the moment the connection was (estimated)
+    # ready with every thread busy; the record's queue_us only from the complete head, read
+    # once a thread had it: 5 µs in the log for a request the metric saw wait 1.7 s (an
+    # operations probe). Both now count from the same moment; the record's is the later.
+    records: list[RequestRecord] = []
+    keeper = Records(records.append, ("127.0.0.1", 1), lambda request: (None, "id"))
+    request = parse_request_head(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", Limits())
+    now = time.monotonic()
+    keeper.head_at = now
+    keeper.ready_since = now - 5.0  # the transport's estimate, as given to the metric
+    assert keeper.start(request).queue_us >= 5_000_000
+    keeper.head_at = time.monotonic()  # the next request: no wait for a thread known
+    assert keeper.start(request).queue_us < 5_000_000

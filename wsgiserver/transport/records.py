@@ -31,6 +31,7 @@ class Records:
         "_open",
         "_sink",
         "head_at",
+        "ready_since",
         "remote",
     )
 
@@ -46,6 +47,10 @@ class Records:
         # gateway would have given them (Gateway.identify_refused).
         self._identify = identify
         self.head_at = 0.0  # monotonic: when the current head was complete
+        # Monotonic, 0.0 if unknown: since when the connection was ready and waited for a
+        # thread (the server's estimate, as for the queue_wait_seconds metric); the queue
+        # wait of the record counts from it.
+        self.ready_since = 0.0
         # The record of a request whose app failed before a head was sent: completed with
         # the error response the transport sends for it.
         self._open: tuple[RequestRecord, Outcome] | None = None
@@ -66,6 +71,8 @@ class Records:
                 referer = value if not referer else referer + b", " + value
         now = time.monotonic()
         head_at = self.head_at or now
+        ready_since, self.ready_since = self.ready_since, 0.0
+        queued_from = ready_since if 0.0 < ready_since < head_at else head_at
         remote = self.remote
         self._current = record = RequestRecord(
             remote=remote[0] if remote else "-",
@@ -75,7 +82,7 @@ class Records:
             referer=referer.decode("latin-1"),
             user_agent=user_agent.decode("latin-1"),
             started=time.time(),
-            queue_us=int((now - head_at) * 1e6),
+            queue_us=int((now - queued_from) * 1e6),
             request_headers=request.headers,
         )
         return record

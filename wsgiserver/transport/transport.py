@@ -549,6 +549,8 @@ class Transport:
         since = self.ready_since
         self.ready_since = 0.0  # pipelined requests after this one did not wait in a queue
         wait = now - since if 0.0 < since < now else 0.0
+        if wait and self._records is not None:
+            self._records.ready_since = since  # its queue_us, as the metric, counts from it
         counters = self._metrics.here() if self._metrics is not None else None
         overload = self._overload
         if overload is not None and overload.queue_timeout and wait > overload.queue_timeout:
