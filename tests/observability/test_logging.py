@@ -271,3 +271,23 @@ def handlers_of_files() -> list[logging.FileHandler]:
         for handler in getattr(logger, "handlers", ())
         if isinstance(handler, logging.FileHandler)
     ]
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_an_access_log_the_log_config_overrides_is_said_to_be_unused(tmp_path: Path) -> None:
+    # Silently ignored before (an operations probe): --print-config showed it set, and no
+    # file was ever created.
+    out = tmp_path / "out.log"
+    config = dict_config(out)
+    config["loggers"] = {
+        "wsgiserver": {"handlers": ["file"], "level": "INFO", "propagate": False},
+        "wsgiserver.access": {"handlers": ["file"], "level": "INFO", "propagate": False},
+    }
+    config_file = tmp_path / "logging.json"
+    config_file.write_text(json.dumps(config))
+    unused = tmp_path / "unused.log"
+    configure_logging(log_config=str(config_file), log_level="info", access_log=str(unused))
+    for handler in logging.getLogger("wsgiserver").handlers:
+        handler.flush()
+    assert f"access_log {str(unused)!r} is not used: --log-config gives" in out.read_text()
+    assert not unused.exists()

@@ -110,6 +110,14 @@ def configure_logging(*, log_config: str | None, log_level: str, access_log: str
             access.handlers[:] = [_access_handler(access_log)]
             access.setLevel(logging.INFO)
             access.propagate = False
+        elif access_log is not None:
+            # Both set the access log's destination: the file's wins, as documented, but an
+            # option that does nothing must say so (the access log was not where expected).
+            log.warning(
+                "access_log %r is not used: --log-config gives wsgiserver.access handlers "
+                "of its own",
+                access_log,
+            )
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("[%(asctime)s] %(levelname)s %(name)s: %(message)s"))
