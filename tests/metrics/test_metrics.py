@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 import sys
 import threading
@@ -304,5 +305,13 @@ def test_totals_survive_a_worker_crash_and_count_the_restart(tmp_path: Path) -> 
         families = scrape(address)
         assert value(families, "wsgiserver_requests_total", method="GET", status="2xx") == 2 * sent
         assert value(families, "wsgiserver_worker_restarts_total") == 1
+        # One worker fewer (TTOU) is no restart: it exits and none replaces it (an
+        # operations probe saw each TTOU counted as one).
+        mark = proc.mark()
+        proc.send(signal.SIGTTOU)
+        proc.wait_for(r"worker \d+ stopped", after=mark)
+        families = scrape(address)
+        assert value(families, "wsgiserver_worker_restarts_total") == 1
+        assert len(families["wsgiserver_worker_requests_total"].samples) == 1
     finally:
         proc.kill()

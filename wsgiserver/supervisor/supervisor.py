@@ -103,6 +103,7 @@ class Worker:
     ready: bool = False
     served: bool = False  # it answered a request (SERVED)
     retiring: bool = False
+    surplus: bool = False  # asked to stop with no replacement (TTOU): not a restart
     accepting: bool = True  # until it says its listeners are closed (or exits)
     stop_sent: float | None = None
     abort_sent: float | None = None
@@ -570,6 +571,7 @@ class Supervisor:
                     return
         surplus = len(good) - self.target
         for worker in sorted(good, key=lambda w: (w.ready, w.started))[: max(surplus, 0)]:
+            worker.surplus = True
             self._ask_to_stop(worker, now)
         old = sorted((w for w in live if w not in good), key=lambda w: w.started)
         keep = max(0, self.target - len(ready))
@@ -606,7 +608,7 @@ class Supervisor:
 
     def _retire_slot(self, worker: Worker) -> None:
         """A worker exited: keep its counts in the totals, free its slot."""
-        if self.stopping is None:
+        if self.stopping is None and not worker.surplus:
             self.restarts += 1
         if self.store is None or worker.slot < 0:
             return
