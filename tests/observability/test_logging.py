@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -291,3 +294,30 @@ def test_an_access_log_the_log_config_overrides_is_said_to_be_unused(tmp_path: P
         handler.flush()
     assert f"access_log {str(unused)!r} is not used: --log-config gives" in out.read_text()
     assert not unused.exists()
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_an_access_log_pipe_with_no_reader_is_one_error_line_not_a_traceback_each(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # `--access-log -` into a pipe whose reader died: logging's own report was a traceback of
+    # some 30 lines on stderr for every request (an operations probe).
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    stdout = os.fdopen(write_end, "w", buffering=1)
+    monkeypatch.setattr(sys, "stdout", stdout)
+    errors = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", errors)
+    try:
+        configure_logging(log_config=None, log_level="info", access_log="-")
+        access = logging.getLogger("wsgiserver.access")
+        for i in range(3):
+            access.info("line %d", i)
+    finally:
+        with contextlib.suppress(OSError):
+            stdout.close()
+    lines = errors.getvalue().splitlines()
+    assert len(lines) == 1, lines  # the error log (stderr): one line, no traceback
+    assert lines[0].endswith(
+        "access log: cannot write to stdout: Broken pipe (said at most once a minute)"
+    )

@@ -19,10 +19,12 @@ import os
 import signal
 import sys
 import threading
+import time
 import tomllib
 from typing import Any
 
 from wsgiserver.errors import ConfigError
+from wsgiserver.observability.throttle import Throttle
 
 log = logging.getLogger("wsgiserver.error")
 
@@ -131,13 +133,64 @@ def configure_logging(*, log_config: str | None, log_level: str, access_log: str
         access.setLevel(logging.INFO)
 
 
+WRITE_FAILURE_INTERVAL = 60.0  # seconds between two reports that the access log fails
+
+
+class _AccessStream(logging.StreamHandler):  # type: ignore[type-arg]
+    """The access log on stdout: a write that fails is said on the error log, once a
+    minute. logging's own report is a traceback of some 30 lines on stderr for every
+    record: a reader gone from a pipe (`| head`, a log shipper that died) made one per
+    request."""
+
+    def __init__(self, stream: Any, destination: str) -> None:
+        super().__init__(stream)
+        self.failures = _WriteFailures(destination)
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
+        self.failures.report()
+
+
+class _AccessFile(logging.FileHandler):
+    """The access log in a file, its write failures reported as `_AccessStream`'s."""
+
+    def __init__(self, filename: str, destination: str) -> None:
+        super().__init__(filename, encoding="utf-8")
+        self.failures = _WriteFailures(destination)
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
+        self.failures.report()
+
+
+class _WriteFailures:
+    """Within a handler's `handleError`: one error-log line per WRITE_FAILURE_INTERVAL, with
+    the records lost since the last one."""
+
+    def __init__(self, destination: str) -> None:
+        self.destination = "stdout" if destination == "-" else repr(destination)
+        self._throttle = Throttle(WRITE_FAILURE_INTERVAL)
+
+    def report(self) -> None:
+        error = sys.exc_info()[1]
+        held = self._throttle.due(time.monotonic())
+        if held is None:
+            return
+        reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
+        since = f"; {held} more line(s) lost since the last report" if held else ""
+        log.error(
+            "access log: cannot write to %s: %s (said at most once a minute%s)",
+            self.destination,
+            reason,
+            since,
+        )
+
+
 def _access_handler(destination: str) -> logging.Handler:
     target: logging.Handler
     if destination == "-":
-        target = logging.StreamHandler(sys.stdout)
+        target = _AccessStream(sys.stdout, destination)
     else:
         try:
-            target = logging.FileHandler(destination, encoding="utf-8")
+            target = _AccessFile(destination, destination)
         except OSError as exc:
             raise ConfigError(f"access_log: cannot open {destination!r}: {exc.strerror}") from None
     target.setFormatter(logging.Formatter("%(message)s"))
