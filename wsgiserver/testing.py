@@ -515,6 +515,8 @@ def serving(app: WSGIApp, *, raise_app_errors: bool = False, **options: Any) -> 
     defaults to 127.0.0.1:0). With `raise_app_errors=True` an app error that nobody took
     with `take_app_errors()` is re-raised when the block ends (the pytest fixtures do that),
     unless the block is leaving by an exception of its own: that one propagates, with the
-    app error in a note. Also a decorator (a server for each call of the function).
+    app error in a note. Also a decorator (a server for each call of the function, which
+    is called with its own arguments only: bind a known address, such as
+    `bind="127.0.0.1:8765"` or a unix socket, for it to reach the server).
     """
     return Serving(app, raise_app_errors, options)

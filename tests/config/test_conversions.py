@@ -102,7 +102,7 @@ def test_from_text_accepts(ftype: FieldType, text: str, expected: Any) -> None:
         (BOOL, " true", "expected a boolean"),
         (INT, "x", "expected a whole number"),
         (INT, "", "expected a whole number"),
-        (INT, "-1", "expected a whole number, 0 or more"),  # a number, said to be none
+        (INT, "-1", "expected a whole number, not a negative one"),  # said to be no number
         (INT, "+1", "expected a whole number"),
         (INT, "1_000", "expected a whole number"),
         (INT, " 1", "expected a whole number"),

@@ -90,7 +90,7 @@ def int_from_text(text: str) -> int:
     if not is_whole_number(text):
         if text.startswith("-") and is_whole_number(text[1:]):
             # "-1" is a number, and "expected a whole number" read as if it were not one.
-            raise ValueError("expected a whole number, 0 or more")
+            raise ValueError("expected a whole number, not a negative one")
         raise ValueError("expected a whole number")
     return int(text)
 
