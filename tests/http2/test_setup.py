@@ -118,11 +118,18 @@ def preface_answer(port: int) -> bytes:
 
 
 @pytest.mark.parametrize(
-    ("h2c", "allow"),
-    [("none", "127.0.0.1"), ("trusted", "192.0.2.1")],
+    ("h2c", "allow", "why"),
+    [
+        # Under `none` nobody may: "trusted peers only" sent a trusted one looking for a
+        # fault of its own (a docs-as-written probe).
+        ("none", "127.0.0.1", b"h2c is not accepted (--h2c none)"),
+        ("trusted", "192.0.2.1", b"h2c is accepted from trusted peers only"),
+    ],
     ids=["h2c-none", "untrusted-peer"],
 )
-def test_a_peer_that_may_not_use_h2c_is_told_http_1_1_is_required(h2c: str, allow: str) -> None:
+def test_a_peer_that_may_not_use_h2c_is_told_http_1_1_is_required(
+    h2c: str, allow: str, why: bytes
+) -> None:
     with h2c_server(echo, h2c=h2c, forwarded_allow_ips=allow) as srv:
         answer = preface_answer(srv.port)
         # RFC 9113 section 3.4: our preface is a SETTINGS frame; then GOAWAY (type 7) with
@@ -131,6 +138,8 @@ def test_a_peer_that_may_not_use_h2c_is_told_http_1_1_is_required(h2c: str, allo
         goaway_at = 9 + int.from_bytes(answer[:3], "big")
         assert answer[goaway_at + 3] == 0x7
         assert int.from_bytes(answer[goaway_at + 13 : goaway_at + 17], "big") == 0xD
+        goaway_end = goaway_at + 9 + int.from_bytes(answer[goaway_at : goaway_at + 3], "big")
+        assert answer[goaway_at + 17 : goaway_end] == why  # its debug data says why
         # HTTP/1.1 is still served to that peer.
         with RawClient((srv.host, srv.port)) as raw:
             assert raw.request(get("/")).status == 200

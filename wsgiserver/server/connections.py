@@ -201,7 +201,8 @@ def http2_for(config: Config, proxies: ProxyTrust) -> Http2 | None:
     if config.h2c == "all":
         h2c = _everyone
     elif config.h2c == "none":
-        h2c = _no_one
+        # Said so: "trusted peers only" sent a trusted peer looking for a fault of its own.
+        return Http2(limits=limits, h2c=_no_one, h2c_refusal=b"h2c is not accepted (--h2c none)")
     else:
         h2c = proxies.trusts  # the trusted hop (RFC 9113 section 3.3: prior knowledge)
     return Http2(limits=limits, h2c=h2c)

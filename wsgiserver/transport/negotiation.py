@@ -23,16 +23,21 @@ _HTTP_1_1_REQUIRED = 0xD
 _GOAWAY, _SETTINGS = 0x7, 0x4
 
 
+H2C_TRUSTED_ONLY = b"h2c is accepted from trusted peers only"  # the refused's GOAWAY says
+
+
 @dataclass(frozen=True, slots=True)
 class Http2:
     """How a server serves HTTP/2 (`None` in its place: HTTP/1.1 only).
 
     `h2c(peer)`: may this socket peer open a cleartext connection with the HTTP/2 preface?
     (The peer is the proxy's address under PROXY protocol: h2c is for the trusted hop.)
+    `h2c_refusal`: what the refused are told (the reason a GOAWAY carries).
     """
 
     limits: H2Limits
     h2c: Callable[[str | None], bool]
+    h2c_refusal: bytes = H2C_TRUSTED_ONLY
 
 
 def preface_state(data: bytes) -> int:

@@ -55,6 +55,7 @@ from wsgiserver.transport import setup as setup
 from wsgiserver.transport.channel import SocketChannel
 from wsgiserver.transport.negotiation import (
     ALPN_H2,
+    H2C_TRUSTED_ONLY,
     MATCH,
     PARTIAL,
     Http2,
@@ -438,8 +439,9 @@ class Transport:
         if http2 is not None and http2.h2c(self._peer[0] if self._peer else None):
             self._start_h2(sniffed)
             return None
-        log.info("cleartext HTTP/2 refused from %s: not a trusted peer (--h2c)", self._peer)
-        self._channel.send_quietly(h1_required(b"h2c is accepted from trusted peers only"))
+        refusal = http2.h2c_refusal if http2 is not None else H2C_TRUSTED_ONLY
+        log.info("cleartext HTTP/2 refused from %s: %s", self._peer, refusal.decode())
+        self._channel.send_quietly(h1_required(refusal))
         raise _H2cRefused
 
     def _start_h2(self, received: bytes) -> None:
