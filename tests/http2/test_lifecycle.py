@@ -26,6 +26,7 @@ from tests.http2.helpers import (
     h2c_server,
     tls_server,
 )
+from tests.metrics.promtext import parse, value
 from tests.tls.helpers import Certs
 from wsgiserver.http2.connection import CANCEL, NO_ERROR, PROTOCOL_ERROR, ConnectionFailed
 from wsgiserver.server import server as server_module
@@ -488,3 +489,29 @@ def test_streams_cut_at_the_graceful_timeout_are_said_and_recorded_as_unanswered
             "closing a connection still busy after graceful_timeout: 1 HTTP/2 stream(s)"
         ]
         assert [(r.target, r.status) for r in srv.access_records] == [("/slow", 0)]
+
+
+@pytest.mark.interrupts_threads
+def test_a_streams_504_is_in_the_metrics_when_it_is_sent_and_counted_once() -> None:
+    # As over HTTP/1.1 (tests/overload): counted when the 504 goes out, not when (if ever)
+    # the app's thread comes back, and once.
+    release = threading.Event()
+
+    def blocked(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        release.wait(BOUND)  # C code: the RequestTimeout lands only once it returns
+        start_response("200 OK", [])
+        return [b"late"]
+
+    options: dict[str, Any] = {"request_timeout": 0.3, "admin_bind": "127.0.0.1:0"}
+    with h2c_server(blocked, **options) as srv, client(srv) as c:
+        try:
+            assert c.reply(c.request("/")).status == 504
+            during = parse(srv.server.metrics_text())  # the app's thread still waits
+        finally:
+            release.set()
+        srv.stop()
+        after = parse(srv.server.metrics_text())
+        srv.take_app_errors()
+    for families in (during, after):
+        assert value(families, "wsgiserver_requests_total", method="GET", status="5xx") == 1
+        assert value(families, "wsgiserver_requests_total", method="GET", status="2xx") == 0

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import wsgiserver
-from tests.metrics.promtext import get
+from tests.metrics.promtext import get, parse, value
 from wsgiserver import errors
 from wsgiserver.testing import RunningServer, serving
 from wsgiserver.types import StartResponse
@@ -277,3 +277,31 @@ def test_a_stray_poller_event_does_not_leave_the_queue_marked_as_waiting() -> No
             os.close(read_end)
             os.close(write_end)
         assert get(running.host, running.port, "/")[0] == 200
+
+
+@pytest.mark.interrupts_threads
+def test_a_504_is_in_the_metrics_when_it_is_sent_and_counted_once() -> None:
+    # The 504 reached requests_total only when the app's thread came back, never while it
+    # hung, and sent_bytes_total never had its bytes (an operations probe).
+    release = threading.Event()
+
+    def blocked(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        release.wait(BOUND)  # C code: the RequestTimeout lands only once it returns
+        start_response("200 OK", [])
+        return [b"late"]
+
+    with serving(blocked, request_timeout=0.2, admin_bind="127.0.0.1:0") as running:
+        try:
+            status, head, body = get(running.host, running.port, "/")
+            assert status == 504
+            during = parse(running.server.metrics_text())  # the app's thread still waits
+        finally:
+            release.set()
+        running.stop()
+        after = parse(running.server.metrics_text())
+        running.take_app_errors()
+    for families in (during, after):
+        assert value(families, "wsgiserver_requests_total", method="GET", status="5xx") == 1
+        assert value(families, "wsgiserver_requests_total", method="GET", status="2xx") == 0
+        assert value(families, "wsgiserver_request_duration_seconds_count") == 1
+    assert value(during, "wsgiserver_sent_bytes_total") == len(head + b"\r\n\r\n" + body)

@@ -323,9 +323,18 @@ class SocketChannel:
         got = lock.acquire(blocking=False) if lock is not None else False
         try:
             if got and last_word is not None and not self.tls:
+                counters = self._metrics.here() if self._metrics is not None else None
+                if counters is not None:
+                    # Before the send, which the client may read and then scrape; what did
+                    # not go out is taken back after.
+                    counters.add(m.BYTES_OUT, len(last_word))
+                sent = 0
                 with contextlib.suppress(OSError):
-                    if self.sock.send(last_word) == len(last_word):
-                        self.last_word = last_word
+                    sent = self.sock.send(last_word)
+                if sent == len(last_word):
+                    self.last_word = last_word
+                elif counters is not None:
+                    counters.add(m.BYTES_OUT, sent - len(last_word))
             self.interrupted = True  # under the lock: no send of the owner's comes after
         finally:
             if got and lock is not None:

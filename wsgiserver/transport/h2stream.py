@@ -227,22 +227,31 @@ class StreamCall:
                 return
             if deadlines is not None:
                 label = f"{request.method} {printable(request.target)}"
-                entry = deadlines.start(
-                    now, lambda: session.interrupt(stream), label, self._request_id_now
-                )
+                method = request.method
+
+                def answer_504() -> None:
+                    metrics = serving.metrics
+                    if metrics is not None:  # now, as on HTTP/1.1 (`_abort_for_timeout`)
+                        metrics.here().request(method, 504, time.monotonic() - now, wait)
+                    session.interrupt(stream)
+
+                entry = deadlines.start(now, answer_504, label, self._request_id_now)
             if counters is not None:
                 counters.add(m.IN_FLIGHT)
                 in_flight = True
             status = self._call()
         finally:
+            claimed = False
             if entry is not None and deadlines is not None:
                 deadlines.end(entry)
+                claimed = entry.claimed  # the 504 was counted when it was sent
             if counters is not None:
                 if in_flight:
                     counters.add(m.IN_FLIGHT, -1)
                 if stream.interrupted:
                     status = 504
-                counters.request(request.method, status, time.monotonic() - now, wait)
+                if not claimed:
+                    counters.request(request.method, status, time.monotonic() - now, wait)
             session.release(stream)
 
     def _records(self, sink: Callable[[RequestRecord], None]) -> Records:

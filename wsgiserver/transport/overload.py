@@ -37,7 +37,7 @@ def _set_async_exc(ident: int, exc: type[BaseException] | None) -> int:
 
 
 class Entry:
-    __slots__ = ("abort", "deadline", "fired", "ident", "key", "label", "request_id")
+    __slots__ = ("abort", "claimed", "deadline", "fired", "ident", "key", "label", "request_id")
 
     def __init__(
         self,
@@ -57,6 +57,10 @@ class Entry:
         # after its deadline has started.
         self.request_id = request_id
         self.fired: float | None = None  # when the exception was raised in the thread
+        # The deadline answers the request (its 504, and its count in the metrics): set
+        # under the lock before `abort`, never once `end` has run, so the request's own
+        # thread, past `end`, knows whether the count is its to make.
+        self.claimed = False
 
 
 class RequestDeadlines:
@@ -137,6 +141,10 @@ class RequestDeadlines:
             self._fire(entry, now)
 
     def _fire(self, entry: Entry, now: float) -> None:
+        with self._lock:
+            if entry.key not in self._entries:
+                return  # finished meanwhile: its response is out, nothing to interrupt
+            entry.claimed = True
         frame = sys._current_frames().get(entry.ident)
         stack = "".join(traceback.format_stack(frame)) if frame is not None else "(gone)\n"
         request_id = entry.request_id()

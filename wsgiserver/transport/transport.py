@@ -126,6 +126,7 @@ class Transport:
         "_setup",
         "_sniff",
         "_spool",
+        "_timed",
         "_timeouts",
         "conn",
         "deadline",
@@ -199,6 +200,9 @@ class Transport:
         # The id of the request whose HTTPError `_fail` answers (the app's 500...), for the
         # echo header: its answer is the request's response, and says its id as any other.
         self._error_id = ""
+        # The request under a deadline: (method, when it started, its queue wait), for the
+        # metrics the deadline counts when it answers 504 (`_abort_for_timeout`).
+        self._timed: tuple[str, float, float] | None = None
         self.ready_since = 0.0  # when this connection's work became ready (the server sets it)
         # HTTP/2 (docs/http2.rst): how, if at all; the session once negotiated; and the
         # first bytes of a cleartext connection while they may still be the h2c preface.
@@ -565,6 +569,7 @@ class Transport:
         deadlines = overload.deadlines if overload is not None else None
         if deadlines is not None:
             label = f"{request.method} {printable(request.target)}"
+            self._timed = (request.method, now, wait)
             entry = deadlines.start(now, self._abort_for_timeout, label, self._request_id_now)
         if counters is not None:
             counters.add(m.IN_FLIGHT)
@@ -580,13 +585,16 @@ class Transport:
             status = exc.status
             raise
         finally:
+            claimed = False
             if entry is not None and deadlines is not None:
                 deadlines.end(entry)
+                claimed = entry.claimed  # the 504 was counted when it was sent
             if counters is not None:
                 counters.add(m.IN_FLIGHT, -1)
                 if timed_out or self._channel.interrupted:
                     status = 504
-                counters.request(request.method, status, time.monotonic() - now, wait)
+                if not claimed:
+                    counters.request(request.method, status, time.monotonic() - now, wait)
 
     def _abort_for_timeout(self) -> None:
         """Another thread (the housekeeper): the request deadline passed. 504 if no head was
@@ -601,6 +609,13 @@ class Transport:
                 extra=self._gateway.date() + self._echo_line(self._request_id_now()),
                 head_request=conn.answers_head,
             )
+        timed = self._timed
+        if self._metrics is not None and timed is not None:
+            # Counted now, before the client can read the answer and scrape: a thread that
+            # never comes back from the app would never count it, and the duration is the
+            # client's, which ends here.
+            method, started, wait = timed
+            self._metrics.here().request(method, 504, time.monotonic() - started, wait)
         self._channel.interrupt(last_word, reset=self._cut_unframed())
 
     def _echo_line(self, request_id: str) -> str:
