@@ -305,3 +305,18 @@ def test_a_504_is_in_the_metrics_when_it_is_sent_and_counted_once() -> None:
         assert value(families, "wsgiserver_requests_total", method="GET", status="2xx") == 0
         assert value(families, "wsgiserver_request_duration_seconds_count") == 1
     assert value(during, "wsgiserver_sent_bytes_total") == len(head + b"\r\n\r\n" + body)
+
+
+def test_a_connect_refused_with_501_is_a_parse_error_not_a_5xx_request() -> None:
+    # CONNECT's 501 was counted twice: as a parse error, and in requests_total as a server
+    # error, where scanners' CONNECTs inflated the 5xx rate alerts watch (an operations
+    # probe). Every other request the server refuses itself is a parse error only.
+    with serving(lambda environ, start_response: [], admin_bind="127.0.0.1:0") as running:
+        with socket.create_connection((running.host, running.port), timeout=BOUND) as sock:
+            sock.sendall(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")
+            answer = sock.recv(65536)
+        assert answer.startswith(b"HTTP/1.1 501 ")
+        running.stop()
+        families = parse(running.server.metrics_text())
+    assert value(families, "wsgiserver_requests_total") == 0
+    assert value(families, "wsgiserver_parse_errors_total", status="501") == 1

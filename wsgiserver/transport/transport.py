@@ -575,6 +575,7 @@ class Transport:
             counters.add(m.IN_FLIGHT)
         status = 500
         timed_out = False
+        refused = False
         try:
             keep = self._respond_app(request)
             outcome = self._outcome
@@ -583,17 +584,22 @@ class Transport:
             return keep and not timed_out
         except HTTPError as exc:
             status = exc.status
+            # Refused before an environ was built (CONNECT's 501): `_fail` counts it as a
+            # parse error, as every request the server refuses itself; not a request too.
+            outcome = self._outcome
+            refused = isinstance(exc, ProtocolError) and (outcome is None or not outcome.environ)
             raise
         finally:
-            claimed = False
+            counted_elsewhere = refused
             if entry is not None and deadlines is not None:
                 deadlines.end(entry)
-                claimed = entry.claimed  # the 504 was counted when it was sent
+                if entry.claimed:
+                    counted_elsewhere = True  # the 504, when it was sent
             if counters is not None:
                 counters.add(m.IN_FLIGHT, -1)
                 if timed_out or self._channel.interrupted:
                     status = 504
-                if not claimed:
+                if not counted_elsewhere:
                     counters.request(request.method, status, time.monotonic() - now, wait)
 
     def _abort_for_timeout(self) -> None:
