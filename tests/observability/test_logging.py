@@ -296,12 +296,11 @@ def test_an_access_log_the_log_config_overrides_is_said_to_be_unused(tmp_path: P
     assert not unused.exists()
 
 
-@pytest.mark.usefixtures("restore_logging")
-def test_an_access_log_pipe_with_no_reader_is_one_error_line_not_a_traceback_each(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # `--access-log -` into a pipe whose reader died: logging's own report was a traceback of
-    # some 30 lines on stderr for every request (an operations probe).
+@contextlib.contextmanager
+def access_log_to_dead_stdout(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
+    """`--access-log -` with stdout a pipe whose reader has died; the error log (stderr) is
+    the StringIO given. (In the test's own call: pytest's capture resets sys.stdout and
+    sys.stderr between a fixture's set-up and the call.)"""
     read_end, write_end = os.pipe()
     os.close(read_end)
     stdout = os.fdopen(write_end, "w", buffering=1)
@@ -310,14 +309,44 @@ def test_an_access_log_pipe_with_no_reader_is_one_error_line_not_a_traceback_eac
     monkeypatch.setattr(sys, "stderr", errors)
     try:
         configure_logging(log_config=None, log_level="info", access_log="-")
-        access = logging.getLogger("wsgiserver.access")
-        for i in range(3):
-            access.info("line %d", i)
+        yield errors
     finally:
         with contextlib.suppress(OSError):
             stdout.close()
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_an_access_log_pipe_with_no_reader_is_one_error_line_not_a_traceback_each(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # `--access-log -` into a pipe whose reader died: logging's own report was a traceback of
+    # some 30 lines on stderr for every request (an operations probe).
+    with access_log_to_dead_stdout(monkeypatch) as errors:
+        access = logging.getLogger("wsgiserver.access")
+        for i in range(3):
+            access.info("line %d", i)
     lines = errors.getvalue().splitlines()
     assert len(lines) == 1, lines  # the error log (stderr): one line, no traceback
     assert lines[0].endswith(
         "access log: cannot write to stdout: Broken pipe (said at most once a minute)"
+    )
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_access_lines_lost_since_the_last_report_are_counted_when_the_log_closes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The report is once a minute: the lines lost after it went uncounted when the process
+    # ended before the next one.
+    with access_log_to_dead_stdout(monkeypatch) as errors:
+        access = logging.getLogger("wsgiserver.access")
+        for i in range(4):
+            access.info("line %d", i)
+        for handler in access.handlers:
+            handler.close()
+            handler.close()  # logging.shutdown may close it again: said once
+    lines = errors.getvalue().splitlines()
+    assert len(lines) == 2, lines
+    assert lines[1].endswith(
+        "access log: 3 more line(s) lost writing to stdout since the last report"
     )

@@ -136,29 +136,36 @@ def configure_logging(*, log_config: str | None, log_level: str, access_log: str
 WRITE_FAILURE_INTERVAL = 60.0  # seconds between two reports that the access log fails
 
 
-class _AccessStream(logging.StreamHandler):  # type: ignore[type-arg]
-    """The access log on stdout: a write that fails is said on the error log, once a
-    minute. logging's own report is a traceback of some 30 lines on stderr for every
-    record: a reader gone from a pipe (`| head`, a log shipper that died) made one per
-    request."""
+class _ReportsWriteFailures(logging.Handler):
+    """An access-log handler whose failed writes are said on the error log, once a minute,
+    and the lines lost since the last report once more when it closes. logging's own report
+    is a traceback of some 30 lines on stderr for every record: a reader gone from a pipe
+    (`| head`, a log shipper that died) made one per request."""
+
+    failures: _WriteFailures
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
+        self.failures.report()
+
+    def close(self) -> None:
+        super().close()
+        self.failures.report_held()
+
+
+class _AccessStream(_ReportsWriteFailures, logging.StreamHandler):  # type: ignore[type-arg]
+    """The access log on stdout."""
 
     def __init__(self, stream: Any, destination: str) -> None:
-        super().__init__(stream)
+        logging.StreamHandler.__init__(self, stream)
         self.failures = _WriteFailures(destination)
 
-    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
-        self.failures.report()
 
-
-class _AccessFile(logging.FileHandler):
-    """The access log in a file, its write failures reported as `_AccessStream`'s."""
+class _AccessFile(_ReportsWriteFailures, logging.FileHandler):
+    """The access log in a file."""
 
     def __init__(self, filename: str, destination: str) -> None:
-        super().__init__(filename, encoding="utf-8")
+        logging.FileHandler.__init__(self, filename, encoding="utf-8")
         self.failures = _WriteFailures(destination)
-
-    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
-        self.failures.report()
 
 
 class _WriteFailures:
@@ -182,6 +189,17 @@ class _WriteFailures:
             reason,
             since,
         )
+
+    def report_held(self) -> None:
+        """At close (the process ends): the lines lost since the last report, which the
+        next one would have counted, are said now rather than never."""
+        held = self._throttle.take_held()
+        if held:
+            log.error(
+                "access log: %d more line(s) lost writing to %s since the last report",
+                held,
+                self.destination,
+            )
 
 
 def _access_handler(destination: str) -> logging.Handler:

@@ -26,3 +26,9 @@ class Throttle:
             return None
         held, self._held, self._last = self._held, 0, now
         return held
+
+    def take_held(self) -> int:
+        """The occurrences held back since the last time it was due, counted as said: for a
+        last word (at shutdown) about what the interval kept quiet."""
+        held, self._held = self._held, 0
+        return held
