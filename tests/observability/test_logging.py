@@ -350,3 +350,26 @@ def test_access_lines_lost_since_the_last_report_are_counted_when_the_log_closes
     assert lines[1].endswith(
         "access log: 3 more line(s) lost writing to stdout since the last report"
     )
+
+
+def test_check_config_warns_of_an_access_log_the_log_config_makes_unused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The start warns; --check-config, which does not apply the file, said nothing.
+    from wsgiserver.cli.main import main
+
+    config = dict_config(tmp_path / "out.log")
+    config["loggers"] = {"wsgiserver.access": {"handlers": ["file"], "level": "INFO"}}
+    config_file = tmp_path / "logging.json"
+    config_file.write_text(json.dumps(config))
+    unused = tmp_path / "unused.log"
+    args = ["--log-config", str(config_file), "--check-config", "tests.observability.helpers:hello"]
+    assert main([*args, "--access-log", str(unused)]) == 0
+    err = capsys.readouterr().err
+    assert err == (
+        f"wsgiserver: warning: access_log {str(unused)!r} is not used: --log-config gives "
+        "wsgiserver.access handlers of its own\n"
+    )
+    assert main(args) == 0  # no access log asked for: nothing to warn of
+    assert capsys.readouterr().err == ""
+    assert not unused.exists()

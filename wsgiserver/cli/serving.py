@@ -71,7 +71,9 @@ def serve(
                 access_log=config.access_log,
             )
         elif check and config.log_config is not None:
-            check_log_config(config.log_config)  # what can be checked without applying it
+            # What can be checked without applying it (which would open its log files).
+            for warning in check_log_config(config.log_config, config.access_log):
+                sys.stderr.write(f"wsgiserver: warning: {warning}\n")
         if config.chdir is not None:
             _change_directory(config.chdir)
         if config.hooks is not None:  # a bad --hooks is a startup error, before any fork

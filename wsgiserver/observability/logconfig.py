@@ -27,6 +27,7 @@ from wsgiserver.errors import ConfigError
 from wsgiserver.observability.throttle import Throttle
 
 log = logging.getLogger("wsgiserver.error")
+ACCESS_LOGGER = "wsgiserver.access"  # the logger of the access log's lines
 
 
 def read_log_config(path: str) -> dict[str, Any]:
@@ -51,11 +52,17 @@ def read_log_config(path: str) -> dict[str, Any]:
     return data
 
 
-def check_log_config(path: str) -> None:
+def check_log_config(path: str, access_log: str | None = None) -> list[str]:
     """For --check-config: read `path` and import every class and factory it names, without
-    applying it (which would open its log files); ConfigError (one line) on a problem."""
+    applying it (which would open its log files); ConfigError (one line) on a problem.
+    Returns the warnings the start would log (an `access_log` the file makes unused)."""
     data = read_log_config(path)
     _check_version(data, path)
+    warnings = []
+    loggers = data.get("loggers")
+    access = loggers.get(ACCESS_LOGGER) if isinstance(loggers, dict) else None
+    if access_log is not None and isinstance(access, dict) and access.get("handlers"):
+        warnings.append(_unused_access_log(access_log))
     resolver = logging.config.BaseConfigurator({})
     for kind in ("formatters", "filters", "handlers"):
         entries = data.get(kind, {})
@@ -72,6 +79,7 @@ def check_log_config(path: str) -> None:
                 raise ConfigError(
                     f"log_config: {path}: {kind} {name!r}: cannot import {target!r}: {message}"
                 ) from None
+    return warnings
 
 
 def _check_version(data: dict[str, Any], path: str) -> None:
@@ -97,6 +105,13 @@ def apply_log_config(path: str) -> None:
         raise ConfigError(f"log_config: {path}: {message}") from None
 
 
+def _unused_access_log(access_log: str) -> str:
+    return (
+        f"access_log {access_log!r} is not used: --log-config gives {ACCESS_LOGGER} "
+        "handlers of its own"
+    )
+
+
 def configure_logging(*, log_config: str | None, log_level: str, access_log: str | None) -> None:
     """Default handlers on `wsgiserver` (errors, stderr) and `wsgiserver.access`; or, with
     `log_config`, the user's dictConfig instead (ConfigError, one line, if it is invalid).
@@ -105,7 +120,7 @@ def configure_logging(*, log_config: str | None, log_level: str, access_log: str
     With `log_config` and `access_log` both given, the access log handler is still added
     when the dictConfig gave `wsgiserver.access` no handler of its own.
     """
-    access = logging.getLogger("wsgiserver.access")
+    access = logging.getLogger(ACCESS_LOGGER)
     if log_config is not None:
         apply_log_config(log_config)
         if access_log is not None and not access.handlers:
@@ -115,11 +130,7 @@ def configure_logging(*, log_config: str | None, log_level: str, access_log: str
         elif access_log is not None:
             # Both set the access log's destination: the file's wins, as documented, but an
             # option that does nothing must say so (the access log was not where expected).
-            log.warning(
-                "access_log %r is not used: --log-config gives wsgiserver.access handlers "
-                "of its own",
-                access_log,
-            )
+            log.warning("%s", _unused_access_log(access_log))
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("[%(asctime)s] %(levelname)s %(name)s: %(message)s"))
