@@ -370,11 +370,13 @@ def test_a_request_timeout_answers_504_on_its_stream_only() -> None:
         start_response("200 OK", [])
         return [b"fine"]
 
-    with h2c_server(app, request_timeout=0.3) as srv, client(srv) as c:
+    options: dict[str, Any] = {"request_timeout": 0.3, "echo_request_id": True}
+    with h2c_server(app, **options) as srv, client(srv) as c:
         try:
-            stuck = c.reply(c.request("/stuck"))
+            stuck = c.reply(c.request("/stuck", headers=[("x-request-id", "rid-504")]))
             assert stuck.status == 504
             assert stuck.body.startswith(b"504 Gateway Timeout")
+            assert stuck.header(b"x-request-id") == b"rid-504"  # as over HTTP/1.1
             assert interrupted.wait(BOUND)
             assert c.get("/other").body == b"fine"  # the connection carries on
         finally:
@@ -384,7 +386,8 @@ def test_a_request_timeout_answers_504_on_its_stream_only() -> None:
     assert statuses == [200, 504]
     # The timeout's log line names the stream's request id, as its access record does.
     [timed_out] = [r.request_id for r in srv.access_records if r.status == 504]
-    assert str(error).startswith(f"[{timed_out}] request timed out after 0.3s (GET /stuck)")
+    assert timed_out == "rid-504"
+    assert str(error).startswith("[rid-504] request timed out after 0.3s (GET /stuck)")
 
 
 def test_a_stream_that_waited_past_queue_timeout_is_shed_with_503() -> None:

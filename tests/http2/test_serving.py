@@ -94,6 +94,18 @@ def test_forwarded_fields_request_ids_and_https_from_a_trusted_proxy() -> None:
         assert reply.header(b"x-request-id") == b"abc-123"
 
 
+def test_the_servers_own_500_echoes_the_request_id() -> None:
+    # Over HTTP/1.1 it did; the stream's answer went out without it.
+    def failing(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        raise RuntimeError("boom")
+
+    with h2c_server(failing, echo_request_id=True) as srv, client(srv) as c:
+        reply = c.get("/", headers=[("x-request-id", "rid-500")])
+        srv.take_app_errors()
+    assert reply.status == 500
+    assert reply.header(b"x-request-id") == b"rid-500"
+
+
 def test_the_same_from_an_untrusted_peer_is_ignored() -> None:
     with h2c_server(environ_app, h2c="all", forwarded_allow_ips="192.0.2.1") as srv:
         with client(srv) as c:

@@ -557,20 +557,26 @@ class H2Session:
         with contextlib.suppress(ConnectionLost):
             self.flush(wait=False)
 
-    def answer(self, stream: Stream, error: HTTPError) -> int:
-        """Answer the stream with `error` (no head sent yet); the body bytes sent."""
+    def answer(self, stream: Stream, error: HTTPError, request_id: str = "") -> int:
+        """Answer the stream with `error` (no head sent yet); the body bytes sent.
+        `request_id`: the request's id, sent back under --echo-request-id."""
         with self._state:
             if stream.finished or stream.cancelled or self.dead:
                 return 0
             sent = self._answer_locked(
-                stream.id, error, head_request=stream.request.method == "HEAD"
+                stream.id,
+                error,
+                head_request=stream.request.method == "HEAD",
+                request_id=request_id,
             )
             stream.finished = True
         with contextlib.suppress(ConnectionLost):
             self.flush()
         return sent
 
-    def _answer_locked(self, stream_id: int, error: HTTPError, *, head_request: bool) -> int:
+    def _answer_locked(
+        self, stream_id: int, error: HTTPError, *, head_request: bool, request_id: str = ""
+    ) -> int:
         """Under `_state`: an error response with a short text body, like HTTP/1.1's
         `error_response`; a body the client's window cannot take at once is left out.
 
@@ -582,6 +588,9 @@ class H2Session:
         headers = [("Content-Type", "text/plain; charset=utf-8")]
         if error.status == 503:
             headers.append(("Retry-After", "1"))  # RFC 9110 section 10.2.3
+        echo = self.serving.gateway.echo_header
+        if echo and request_id:
+            headers.append((echo, request_id))  # as on HTTP/1.1 (`Transport._echo_line`)
         fields = prepare_fields(f"{error.status} {error.reason}", headers)
         proto = self.proto
         if body and proto.sendable(stream_id) < len(body):
@@ -685,10 +694,11 @@ class H2Session:
                 self.proto.reset(stream.id, REFUSED_STREAM)
             self._forget(stream)
 
-    def interrupt(self, stream: Stream) -> None:
+    def interrupt(self, stream: Stream, request_id: str = "") -> None:
         """Another thread (the housekeeper): the stream's --request-timeout passed. 504 if
-        no head was sent, else RST_STREAM; nothing more goes out on it. The connection is
-        served again to send it (no socket call here)."""
+        no head was sent (with `request_id` under --echo-request-id), else RST_STREAM;
+        nothing more goes out on it. The connection is served again to send it (no socket
+        call here)."""
         with self._state:
             if stream.finished or self.dead:
                 return
@@ -698,6 +708,7 @@ class H2Session:
                     stream.id,
                     GatewayTimeout("the application did not answer in time"),
                     head_request=stream.request.method == "HEAD",
+                    request_id=request_id,
                 )
             else:
                 self.proto.reset(stream.id, CANCEL)

@@ -79,11 +79,11 @@ class H2Session(Protocol):
 
     def end(self, stream: Stream) -> None: ...
 
-    def answer(self, stream: Stream, error: HTTPError) -> int: ...
+    def answer(self, stream: Stream, error: HTTPError, request_id: str = "") -> int: ...
 
     def cancel(self, stream: Stream) -> None: ...
 
-    def interrupt(self, stream: Stream) -> None: ...
+    def interrupt(self, stream: Stream, request_id: str = "") -> None: ...
 
     def refuse(self, stream: Stream) -> None: ...
 
@@ -233,7 +233,7 @@ class StreamCall:
                     metrics = serving.metrics
                     if metrics is not None:  # now, as on HTTP/1.1 (`_abort_for_timeout`)
                         metrics.here().request(method, 504, time.monotonic() - now, wait)
-                    session.interrupt(stream)
+                    session.interrupt(stream, self._request_id_now())
 
                 entry = deadlines.start(now, answer_504, label, self._request_id_now)
             if counters is not None:
@@ -283,7 +283,7 @@ class StreamCall:
             if isinstance(exc, ApplicationError):
                 log_failure(request, outcome, exc.detail, exc.__cause__ or exc)
             if stream.writer is None:
-                sent = session.answer(stream, exc)
+                sent = session.answer(stream, exc, outcome.request_id)
             else:  # pragma: no cover - the gateway raises HTTPError only before the head
                 session.cancel(stream)
         except ResponseFramingError as exc:
@@ -302,7 +302,9 @@ class StreamCall:
                 status = 500
                 log_failure(request, outcome, f"the application raised {type(exc).__name__}", exc)
                 sent = session.answer(
-                    stream, ApplicationError("the application raised an exception")
+                    stream,
+                    ApplicationError("the application raised an exception"),
+                    outcome.request_id,
                 )
             else:
                 message = "the application failed after the response head was sent"
