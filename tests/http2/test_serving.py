@@ -29,7 +29,7 @@ from tests.http2.helpers import (
     environ_app,
     h2c_server,
 )
-from wsgiserver.http2.connection import INTERNAL_ERROR
+from wsgiserver.http2.connection import INTERNAL_ERROR, PROTOCOL_ERROR
 from wsgiserver.transport.channel import SEND_FILE_BLOCK
 
 MIB = 1 << 20
@@ -604,3 +604,44 @@ def test_a_file_cut_by_a_reset_is_recorded_with_what_went_out(tmp_path: Path) ->
     assert len(reply.body) == window
     # Counted by whole blocks: the one the reset cut is not (it was: all of the file).
     assert record.body_bytes == 3 * SEND_FILE_BLOCK
+
+
+def read_content_length(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+    """Reads exactly CONTENT_LENGTH bytes, as Django's `request.body` does, never to EOF."""
+    data = environ["wsgi.input"].read(int(environ["CONTENT_LENGTH"]))
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [hashlib.sha256(data).hexdigest().encode()]
+
+
+def test_a_stream_whose_body_all_arrived_is_not_reset_while_its_end_stream_is_awaited() -> None:
+    # httpx sends END_STREAM in a frame of its own, late on a busy connection: the
+    # RST_STREAM (NO_ERROR) sent after the response made it drop a 200 the app had
+    # handled (a probe: 26 of 100 concurrent uploads failed). A body this long reaches
+    # the app as it arrives (a short one is taken whole first, END_STREAM included).
+    data = bytes(range(256)) * 800
+    with h2c_server(read_content_length) as srv, client(srv) as c:
+        stream = c.request(
+            "/", method="POST", headers=[("content-length", str(len(data)))], body=data, end=False
+        )
+        reply = c.reply(stream)
+        assert (reply.status, reply.ended) == (200, True)
+        assert reply.body == hashlib.sha256(data).hexdigest().encode()
+        c.ping_and_wait()
+        assert reply.reset is None
+        c.conn.end_stream(stream)
+        c.ping_and_wait()
+        assert reply.reset is None
+        short = c.get("/", method="POST", headers=[("content-length", "2")], body=b"ok")
+        assert short.status == 200
+        # More body than its content-length, after the response: malformed (RFC 9113
+        # section 8.1.1), a stream error.
+        stream = c.request(
+            "/", method="POST", headers=[("content-length", str(len(data)))], body=data, end=False
+        )
+        reply = c.reply(stream)
+        assert (reply.status, reply.reset) == (200, None)
+        c.send_body(stream, b"d", end=False)
+        c.ping_and_wait()
+        assert reply.reset == PROTOCOL_ERROR
+        short = c.get("/", method="POST", headers=[("content-length", "1")], body=b"x")
+        assert short.status == 200  # the connection goes on

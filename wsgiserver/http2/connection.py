@@ -580,9 +580,16 @@ class H2Protocol:
 
     def release(self, stream_id: int) -> None:
         """The server is done with the stream. A client still sending a body nobody will
-        read is asked to stop (RST_STREAM NO_ERROR after a complete response, section 8.1)."""
+        read is asked to stop (RST_STREAM NO_ERROR after a complete response, section 8.1).
+
+        Not one whose body has all arrived but for the END_STREAM: it has nothing left to
+        send, and clients that send the flag in a frame of its own (httpx, over a busy
+        connection) took that reset as an error and dropped the response, though the app
+        had handled the request. Its END_STREAM is awaited as for a stream in the app (what
+        comes then is ignored, more body is a malformed request, section 8.1.1); meanwhile
+        it counts toward the client's concurrent streams, half-closed (section 5.1.2)."""
         self._busy.discard(stream_id)
-        if stream_id in self._remote_open:
+        if stream_id in self._remote_open and self._remote_open[stream_id] != 0:
             self.reset(stream_id, NO_ERROR)
 
     def remote_open(self, stream_id: int) -> bool:
