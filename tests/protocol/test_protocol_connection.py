@@ -373,6 +373,33 @@ def test_what_cannot_start_a_request_line_says_why(raw: bytes, detail: str, mode
     assert (run.error.status, run.error.detail) == (400, detail)
 
 
+@pytest.mark.parametrize(
+    ("line", "status", "detail"),
+    [
+        (b"GET /", 400, "invalid request line"),  # HTTP/0.9
+        (b"GET / H", 400, "invalid request line"),
+        (b"GET / HTTP/1.10", 400, "invalid request line"),
+        (b"GET / HTTP/2.0", 505, "HTTP/2.x is not supported"),
+    ],
+    ids=["http-0.9", "version-cut", "two-digit-minor", "version-2"],
+)
+def test_a_request_line_is_judged_once_its_crlf_arrives(
+    line: bytes, status: int, detail: str
+) -> None:
+    """A client that sent a whole bad request line waits for the answer: it was left to
+    the header timeout (408) until the head's end, which such a client never sends. Each
+    answer is the one the complete head gets."""
+    for raw in (line + b"\r\n", line + b"\r\n\r\n", line + b"\r\nHost: a\r\n"):
+        for mode in SPLITTERS:
+            run = feed(SPLITTERS[mode](raw))
+            assert run.error is not None, (raw, mode)
+            assert (run.error.status, run.error.detail) == (status, detail)
+    # Not before the CR: `GET / H` may still become a version, and empty lines before a
+    # request line are allowed (RFC 9112 section 2.2).
+    assert feed([line]).error is None
+    assert feed([b"\r\n\r", b"\n" + line]).error is None
+
+
 def test_error_is_permanent() -> None:
     """RFC 9112 11.2: after a framing error later bytes never become events."""
     conn = ServerConnection()

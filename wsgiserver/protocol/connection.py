@@ -25,7 +25,7 @@ from wsgiserver.protocol.events import (
     Request,
     Sentinel,
 )
-from wsgiserver.protocol.head import invalid_request_line, parse_request_head
+from wsgiserver.protocol.head import invalid_request_line, parse_request_head, parse_request_line
 from wsgiserver.protocol.limits import Limits
 from wsgiserver.protocol.readers import ChunkedReader, ContentLengthReader
 from wsgiserver.protocol.writers import (
@@ -281,16 +281,19 @@ class ServerConnection:
         if bare is not None and (best is None or bare < best[0]):
             best = (bare, BadRequest("bare CR or LF in request head"))
         no_line = self._request_line_end(buf, min(size, max_line + 1))
-        if no_line is not None and (best is None or no_line < best[0]):
-            best = (no_line, invalid_request_line(buf))
+        if no_line is not None and (best is None or no_line[0] < best[0]):
+            best = no_line
         return None if best is None else best[1]
 
-    def _request_line_end(self, buf: bytearray, size: int) -> int | None:
+    def _request_line_end(self, buf: bytearray, size: int) -> tuple[int, ProtocolError] | None:
         """The prefix length at which `buf[:size]` can no longer start a request line
-        (RFC 9112 section 3: method SP request-target SP HTTP-version), or None.
+        (RFC 9112 section 3: method SP request-target SP HTTP-version), with its error; or
+        None.
 
         Resumes where the last call stopped. Bytes past the request-line limit need no look:
-        the 414 comes first there.
+        the 414 comes first there. A line ended by its CR is judged whole at once, as the
+        complete head would be: a client that sent `GET /` (HTTP/0.9) or a bad version
+        waits for its answer, and was left to the header timeout's 408.
         """
         checked = self._line_checked
         if checked < 0 or checked >= size:
@@ -310,10 +313,15 @@ class ServerConnection:
         if end == size:
             self._line_checked = end
             return None
-        if buf[end] in b"\r\n":  # the line ends here; parse_request_head judges the whole
+        if buf[end] in b"\r\n":  # the line ends here (a bare LF: the bare-LF check's)
             self._line_checked = -1
+            if buf[end] == 0x0D and end:  # at 0: an empty line before it (section 2.2)
+                try:
+                    parse_request_line(bytes(buf[:end]))
+                except ProtocolError as exc:
+                    return end + 1, exc
             return None
-        return end + 1
+        return end + 1, invalid_request_line(buf)
 
     def _fail(self, exc: ProtocolError) -> None:
         self._state = _FAILED

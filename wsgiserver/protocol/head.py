@@ -140,12 +140,14 @@ def _parse_any(head: bytes, limits: Limits) -> _Parsed:
     request_line = lines[0]
     if len(request_line) > limits.max_request_line:
         raise URITooLong(f"request line longer than {limits.max_request_line} bytes")
-    method, target, version = _parse_request_line(request_line)
+    method, target, version = parse_request_line(request_line)
     fields = parse_field_lines(lines[1:], limits)
     return method, target, version, fields, _parse_target(method, target)
 
 
-def _parse_request_line(line: bytes) -> tuple[bytes, bytes, str]:
+def parse_request_line(line: bytes) -> tuple[bytes, bytes, str]:
+    """RFC 9112 section 3: (method, target, "1.0" or "1.1") of a line without its CRLF, or
+    the error that refuses it (400, or 505 for another major version)."""
     match = grammar.REQUEST_LINE.fullmatch(line)
     if match is None:
         other = grammar.ANY_VERSION_LINE.fullmatch(line)
