@@ -439,6 +439,36 @@ def test_a_malformed_header_block_is_answered_then_reset(block: list[tuple[bytes
         assert raw.status(3) == 200
 
 
+def answer_without_reading(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+    start_response("401 Unauthorized", [("Content-Length", "0")])
+    return []
+
+
+@pytest.mark.parametrize(
+    ("app", "length", "code"),
+    [(echo, b"+5", PROTOCOL_ERROR), (answer_without_reading, b"100000", NO_ERROR)],
+    ids=["malformed", "answered-before-the-body"],
+)
+def test_frames_on_a_stream_the_server_reset_are_ignored(
+    app: Callable[..., Iterable[bytes]], length: bytes, code: int
+) -> None:
+    # RFC 9113 section 5.1: they MUST be ignored (the client sent them before it saw the
+    # reset). h2 answered each with one more RST_STREAM (STREAM_CLOSED), a probe found.
+    with h2c_server(app) as srv, RawH2(srv) as raw:
+        encoder = Encoder()
+        block = [(b":method", b"POST"), *GET_BLOCK[1:], (b"content-length", length)]
+        raw.send(frame(HEADERS, 0x4, 1, encoder.encode(block)))
+        got = raw.read_until(lambda f: f.stream_id == 1 and f.kind in (RST_STREAM, GOAWAY))
+        assert got is not None
+        assert (got.kind, got.error_code) == (RST_STREAM, code)
+        raw.send(b"".join(frame(DATA, 0, 1, bytes(1000)) for _ in range(5)))
+        raw.send(request_frame(3, encoder))
+        assert raw.read_until(lambda f: f.stream_id == 3 and f.flags & END_STREAM != 0)
+        resets = [f for f in raw.frames if f.kind == RST_STREAM]
+        assert [(f.stream_id, f.error_code) for f in resets] == [(1, code)]
+        assert not any(f.kind == GOAWAY for f in raw.frames)
+
+
 def test_a_bodiless_request_with_a_content_length_is_a_stream_error() -> None:
     with h2c_server(echo) as srv, RawH2(srv) as raw:
         encoder = Encoder()

@@ -34,6 +34,10 @@ Why some of h2's defaults are not ours (RFC 9113 references):
 - h2's GOAWAY closes its state machine, which then refuses to send anything: a graceful stop
   must still answer the streams already accepted (section 6.8), so that GOAWAY is written
   here, and h2's own is kept for the end.
+- h2 answers each frame that arrives on a stream this server reset with one more
+  RST_STREAM (STREAM_CLOSED): a body still in flight drew one per DATA frame. Section 5.1
+  says those frames MUST be ignored (the client sent them before it saw the reset), so
+  `_Connection` drops those resets; their bytes still go back to the connection's window.
 """
 
 from __future__ import annotations
@@ -61,9 +65,9 @@ from h2.events import (
 from h2.exceptions import H2Error, ProtocolError, StreamClosedError
 from h2.frame_buffer import FrameBuffer
 from h2.settings import SettingCodes, Settings
-from h2.stream import H2Stream
+from h2.stream import H2Stream, StreamClosedBy
 from hpack import Decoder, HPACKError, OversizedHeaderListError
-from hyperframe.frame import Frame, GoAwayFrame
+from hyperframe.frame import Frame, GoAwayFrame, RstStreamFrame
 
 from wsgiserver.errors import BadRequest, ContentTooLarge, HTTPError
 from wsgiserver.http2.limits import HPACK_BOUND, H2Limits
@@ -261,13 +265,37 @@ class _Connection(H2Connection):
     - `_begin_new_stream` is where h2 creates a stream: the class of the stream it just
       made is changed to `_UncountedStream`;
     - the decoder is a `_FieldDecoder`, the frame buffer a `_FrameScreen`;
-    - `_receive_goaway_frame` lets a graceful GOAWAY leave the connection open.
+    - `_receive_goaway_frame` lets a graceful GOAWAY leave the connection open;
+    - `_receive_frame` and `_prepare_for_sending` drop the reset h2 makes for a frame
+      that arrives on a stream this server had reset.
     """
 
     def __init__(self, config: H2Configuration) -> None:
         super().__init__(config)
         self.decoder = _FieldDecoder()
         self.incoming_buffer: _FrameScreen = _FrameScreen()
+        self._ignoring = 0  # the stream a frame being received is ignored on (0: none)
+
+    def _receive_frame(self, frame: Frame) -> list[Event]:
+        stream_id = frame.stream_id
+        if stream_id and self._stream_closed_by(stream_id) is StreamClosedBy.SEND_RST_STREAM:
+            self._ignoring = stream_id  # reset by this server before this frame came
+        try:
+            return super()._receive_frame(frame)
+        finally:
+            self._ignoring = 0
+
+    def _prepare_for_sending(self, frames: list[Frame]) -> None:
+        ignoring = self._ignoring
+        if ignoring:
+            # h2's answer to a frame on a stream this server reset: RFC 9113 section 5.1
+            # says to ignore such a frame (the client sent it before it saw the reset).
+            frames = [
+                frame
+                for frame in frames
+                if not (isinstance(frame, RstStreamFrame) and frame.stream_id == ignoring)
+            ]
+        super()._prepare_for_sending(frames)
 
     def _begin_new_stream(self, stream_id: int, allowed_ids: AllowedStreamIDs) -> H2Stream:
         stream = super()._begin_new_stream(stream_id, allowed_ids)
