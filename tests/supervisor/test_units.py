@@ -391,6 +391,34 @@ def test_a_worker_that_cannot_be_started_is_retried_not_a_traceback(
         supervisor._close_sockets()
 
 
+def test_a_worker_that_answered_requests_is_replaced_during_another_workers_back_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # One slot crash-looped (its app could not be imported: replacements backed off); then
+    # the OOM killer took the other worker, which had served. Its replacement waited for the
+    # other slot's back-off: no worker at all for up to 10 s, while the log said "replacing
+    # it" (an operations probe).
+    supervisor = Supervisor(Config(workers=2, bind=("127.0.0.1:0",)), lambda: echo_app)
+    spawned: list[float] = []
+    monkeypatch.setattr(supervisor, "_spawn", spawned.append)
+    monkeypatch.setattr(supervisor, "_act_on_signals", lambda: None)  # none come here
+    try:
+        healthy = Worker(4242, -1, supervisor.generation, 90.0, 99.0, ready=True, served=True)
+        supervisor.workers = {healthy.pid: healthy}
+        supervisor.announced = True
+        supervisor.next_spawn = 105.0  # the other slot's replacement waits until then
+        supervisor._balance(100.0)
+        assert spawned == []
+        del supervisor.workers[healthy.pid]
+        supervisor._on_exit(healthy, signal.SIGKILL)
+        supervisor._balance(100.0)
+        assert spawned == [100.0]  # this one now; the crash-looping slot still waits
+        supervisor._balance(100.5)
+        assert spawned == [100.0]
+    finally:
+        supervisor._close_sockets()
+
+
 def test_ttin_grows_the_workers_up_to_the_limit_of_workers_only() -> None:
     # --workers has a limit (config.options.MAX_WORKERS); TTIN must not go past it.
     config = Config(workers=MAX_WORKERS - 1, bind=("127.0.0.1:0",))

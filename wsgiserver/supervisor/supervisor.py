@@ -146,6 +146,9 @@ class Supervisor:
         self.failures = 0
         self.last_failure = 0.0
         self.next_spawn = 0.0
+        # Replacements of workers that had answered requests, owed now whatever the back-off
+        # of other crashes (`_on_exit`, `_balance`).
+        self.urgent = 0
         self.watcher: FileWatcher | None = None
         # --admin-bind (docs/observability.rst): workers count into slots of one
         # shared anonymous mmap created here, before any fork; the supervisor's own select
@@ -500,6 +503,7 @@ class Supervisor:
             # in this very pass, whatever the crashes before. Backing off here left no
             # worker at all for seconds when one request in a second crashed a worker.
             log.warning("worker %d exited unexpectedly (%s); replacing it", worker.pid, how)
+            self.urgent += 1  # not held back by another slot's back-off (`next_spawn`)
             return
         # Replaced in this very pass (`_balance` runs next), unless crashes repeat: more of
         # them than there are workers, each within CRASH_WINDOW of the previous one, by
@@ -557,10 +561,14 @@ class Supervisor:
         live = [w for w in self.workers.values() if w.stop_sent is None and w.abort_sent is None]
         good = [w for w in live if w.generation == self.generation and not w.retiring]
         ready = [w for w in good if w.ready]
-        if len(good) < self.target and now >= self.next_spawn:
-            for _ in range(self.target - len(good)):
+        missing = self.target - len(good)
+        backing_off = now < self.next_spawn
+        urgent, self.urgent = min(self.urgent, max(missing, 0)), 0
+        if missing > 0 and (urgent or not backing_off):
+            # Backing off, only the replacements of workers that had answered requests.
+            for _ in range(urgent if backing_off else missing):
                 self._spawn(now)
-                if self.next_spawn > now:
+                if self.next_spawn > now and not backing_off:
                     break  # it failed: the rest wait for the retry, with one error logged
                 # Between two forks, not after the last one: a stop that comes while many
                 # workers start (or a reload replaces them) is acted on at once, and no worker
