@@ -209,15 +209,19 @@ def test_supervisor_signals_in_single_process_mode_are_ignored(
     assert not pid.exists()
 
 
+# Says when it is in the app, then reads the whole body before it answers.
+BODY_READING_APP = (
+    "import sys\n"
+    "def app(environ, start_response):\n"
+    "    sys.stderr.write('app entered\\n'); sys.stderr.flush()\n"
+    "    environ['wsgi.input'].read()\n"
+    "    start_response('200 OK', [])\n"
+    "    return [b'done']\n"
+)
+
+
 def test_sigterm_lets_an_in_flight_request_finish(cli: list[CliProcess], tmp_path: Path) -> None:
-    (tmp_path / "slowapp.py").write_text(
-        "import sys\n"
-        "def app(environ, start_response):\n"
-        "    sys.stderr.write('app entered\\n'); sys.stderr.flush()\n"
-        "    environ['wsgi.input'].read()\n"
-        "    start_response('200 OK', [])\n"
-        "    return [b'done']\n"
-    )
+    (tmp_path / "slowapp.py").write_text(BODY_READING_APP)
     process = start(cli, "--bind", "127.0.0.1:0", "--app-dir", str(tmp_path), "slowapp:app")
     with RawClient(process.address()) as client:
         # The app blocks reading a body we have not finished sending (larger than the 64 KiB
@@ -231,6 +235,25 @@ def test_sigterm_lets_an_in_flight_request_finish(cli: list[CliProcess], tmp_pat
         assert response.body == b"done"
         assert response.closes
     assert process.wait() == 0
+
+
+def test_sigquit_stops_at_once_as_the_supervisors_fast_stop(
+    cli: list[CliProcess], tmp_path: Path
+) -> None:
+    # Its default action killed the process (a core dump): no log line, the pid file left.
+    (tmp_path / "stuckapp.py").write_text(BODY_READING_APP)
+    pid = tmp_path / "server.pid"
+    args = ["--bind", "127.0.0.1:0", "--pid", str(pid), "--app-dir", str(tmp_path)]
+    process = start(cli, *args, "stuckapp:app")
+    with RawClient(process.address()) as client:
+        client.send(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 70000\r\n\r\n")
+        process.wait_for("app entered")
+        process.proc.send_signal(signal.SIGQUIT)  # the body never comes: no waiting for it
+        assert process.wait() == 0
+        assert client.read_until_close() == b""  # dropped, as by the supervisor's QUIT
+    process.wait_for("received SIGQUIT, stopping now")
+    assert process.lines[-1].endswith("stopped")
+    assert not pid.exists()
 
 
 LENGTH_APP = (

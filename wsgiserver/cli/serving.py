@@ -248,7 +248,7 @@ def _run_supervised(config: Config, load: Callable[[], WSGIApp]) -> int:
 
 
 def run(server: Server) -> int:
-    """Serve until SIGINT or SIGTERM, then stop gracefully."""
+    """Serve until SIGINT or SIGTERM, then stop gracefully (SIGQUIT: at once)."""
 
     stopping: list[int] = []
 
@@ -274,6 +274,15 @@ def run(server: Server) -> int:
         )
         systemd.notify("STOPPING=1")
 
+    def stop_now(signum: int, _frame: object) -> None:
+        # QUIT is the supervisor's fast stop (and what Ctrl-backslash and nginx images send):
+        # its default action killed the process with a core dump, no log line, the pid
+        # file left behind.
+        stopping.append(signum)
+        server.shutdown_now()
+        log.info("received %s, stopping now", signal.Signals(signum).name)
+        systemd.notify("STOPPING=1")
+
     def no_reload(signum: int, _frame: object) -> None:
         # One process cannot reload its app in place; the default actions would end it,
         # dropping in-flight requests and leaving the pid file behind (ExecReload=kill -HUP).
@@ -292,6 +301,8 @@ def run(server: Server) -> int:
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
+        if hasattr(signal, "SIGQUIT"):
+            signal.signal(signal.SIGQUIT, stop_now)
         for name in ("SIGHUP", "SIGUSR2"):
             if hasattr(signal, name):
                 signal.signal(getattr(signal, name), no_reload)
