@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import signal
@@ -25,9 +26,9 @@ SERVING = re.compile(r"serving on http://([0-9.]+):([0-9]+)")
 class CliProcess:
     """A running `python -m wsgiserver`; a thread collects its stderr lines as they come."""
 
-    def __init__(self, args: Sequence[str], cwd: Path = ROOT) -> None:
+    def __init__(self, args: Sequence[str], cwd: Path = ROOT, prefix: Sequence[str] = ()) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "wsgiserver", *args],
+            [*prefix, sys.executable, "-m", "wsgiserver", *args],
             cwd=cwd,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -254,6 +255,33 @@ def test_sigquit_stops_at_once_as_the_supervisors_fast_stop(
     process.wait_for("received SIGQUIT, stopping now")
     assert process.lines[-1].endswith("stopped")
     assert not pid.exists()
+
+
+def test_as_pid_1_the_supervisor_runs_to_reap_orphaned_processes(
+    cli: list[CliProcess], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A container with no init: the kernel gives PID 1 every orphaned process to reap. One
+    # process serving the app left a zombie for each (an app's `cmd &` in a shell), and
+    # could not reap them all without taking the app's own subprocesses' exit statuses.
+    unshare = shutil.which("unshare")
+    probe = [unshare, "--pid", "--fork", "true"] if unshare else []
+    if not probe or subprocess.run(probe, capture_output=True, check=False).returncode:
+        pytest.skip("unshare --pid is not available here (it needs root)")
+    assert unshare is not None
+    process = CliProcess(
+        ["--bind", "127.0.0.1:0", "sample_apps.hello:app"],
+        prefix=[unshare, "--pid", "--kill-child"],  # killed with it if the test fails
+    )
+    cli.append(process)
+    line = process.wait_for(r"serving on http://\S+ with 1 worker\(s\), supervisor pid 1$")
+    assert line.string.endswith("supervisor pid 1")
+    with RawClient(process.address()) as client:
+        assert client.request(get("/")).status == 200
+    # unshare passes no signal on: TERM goes to the supervisor, its child.
+    children = Path(f"/proc/{process.proc.pid}/task/{process.proc.pid}/children").read_text()
+    (supervisor,) = map(int, children.split())
+    os.kill(supervisor, signal.SIGTERM)
+    assert process.wait() == 0  # unshare exits with its child's status
 
 
 LENGTH_APP = (

@@ -210,9 +210,15 @@ def raise_open_files_limit() -> None:
 
 
 def _supervised(config: Config) -> bool:
-    """Options that need worker processes run the pre-forking supervisor (POSIX only)."""
+    """Options that need worker processes run the pre-forking supervisor (POSIX only); so
+    does PID 1 (a container with no init), which must reap the orphaned processes that the
+    kernel gives it: the supervisor reaps every child, the app's own run in its worker. A
+    single process could not (reaping them all would take the exit statuses of the app's
+    own subprocesses), and left a zombie for each."""
     recycling = config.max_requests or config.max_worker_lifetime or config.max_worker_memory
-    return config.workers > 1 or config.reload or config.preload or bool(recycling)
+    return (
+        config.workers > 1 or config.reload or config.preload or bool(recycling) or os.getpid() == 1
+    )
 
 
 def _activated_sockets() -> list[socket.socket] | None:

@@ -80,7 +80,7 @@ SECTIONS: dict[str, str] = {
     "Application": "What to serve, and where its code is.",
     "Binding": "Where to listen.",
     "Processes": "Worker processes (POSIX): more than one worker, --preload or recycling run "
-    "a pre-forking supervisor.",
+    "a pre-forking supervisor, and so does PID 1 (it reaps orphaned processes).",
     "Thread pool": "Threads that run the app, in each process.",
     "Timeouts": "How long each step may take, and overload control.",
     "Limits": "The largest requests and the most connections accepted.",
