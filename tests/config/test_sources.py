@@ -197,6 +197,11 @@ def test_snake_and_kebab_keys(tmp_path: Path) -> None:
         ("keepalive-timeout = nan\n", ["keepalive-timeout = nan", "expected a finite number"]),
         ("max_threads = 1\nmax-threads = 2\n", ["max-threads (config file", "given twice"]),
         ("threads = \n", ["invalid TOML"]),
+        ("port = 8000\n", ["port (config file", "did you mean bind? (it takes HOST:PORT)"]),
+        (
+            "[tool.wsgiserver]\nthreads = 3\n",
+            ["[tool.wsgiserver] (config file ", "read only from a file named pyproject.toml"],
+        ),
     ],
 )
 def test_config_file_errors_name_key_and_file(
@@ -264,6 +269,12 @@ def test_missing_config_file_is_an_error(tmp_path: Path) -> None:
             "WSGISERVER_threads (environment): unknown option; did you mean WSGISERVER_THREADS?",
         ),
         ({"WSGISERVER_": "1"}, "WSGISERVER_ (environment): unknown option"),
+        (
+            # Another server's name, not the closest spelling (it was WSGISERVER_PASTE).
+            {"WSGISERVER_PORT": "8080"},
+            "WSGISERVER_PORT (environment): unknown option; did you mean WSGISERVER_BIND? "
+            "(it takes HOST:PORT)",
+        ),
     ],
 )
 def test_environment_errors_name_the_variable(

@@ -619,7 +619,18 @@ def test_options_cannot_be_abbreviated() -> None:
     # the same prefix would change what an existing command line means.
     code, stderr = run_failing("--thread", "3", "--bind", "127.0.0.1:0", "sample_apps.hello:app")
     assert code == 2
-    assert_one_line(stderr, "unrecognized arguments: --thread")
+    assert_one_line(stderr, "unrecognized arguments: --thread", "did you mean --threads?")
+
+
+@pytest.mark.parametrize("flag", ["--port", "--host=0.0.0.0"])
+def test_another_servers_flag_names_ours(flag: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # The hint every other source gives for an unknown option, and ours for other names.
+    from wsgiserver.cli.main import main
+
+    with pytest.raises(SystemExit) as info:
+        main([flag, "8000", "sample_apps.hello:app"])
+    assert info.value.code == 2
+    assert_one_line(capsys.readouterr().err, "did you mean --bind? (it takes HOST:PORT)")
 
 
 def test_an_address_given_twice_is_an_option_error() -> None:

@@ -16,7 +16,7 @@ import dataclasses
 from typing import Any, NoReturn
 
 from wsgiserver.config.conversions import argument_from_text, canonical_choice, field_type
-from wsgiserver.config.options import SECTIONS, fields_by_section, shown
+from wsgiserver.config.options import SECTIONS, did_you_mean, fields_by_section, shown
 from wsgiserver.config.sources import CONFIG_ENV, ENV_FALLBACKS, PRECEDENCE_TEXT, cli_flag, env_var
 from wsgiserver.errors import EXIT_CONFIG
 from wsgiserver.version import __version__
@@ -28,7 +28,13 @@ CONFIG_ARGUMENTS = ("config_file", "print_config", "check_config")
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         # One line, like every other startup error (argparse prints the whole usage first).
-        self.exit(EXIT_CONFIG, f"{self.prog}: error: {message} (see --help)\n")
+        hint = ""
+        if message.startswith("unrecognized arguments: "):
+            # The same hint as an unknown option from any other source (`--port`: --bind).
+            flags = [word for word in message.split()[2:] if word.startswith("--")]
+            known = [flag for action in self._actions for flag in action.option_strings]
+            hint = did_you_mean(flags[0].partition("=")[0], known) if flags else ""
+        self.exit(EXIT_CONFIG, f"{self.prog}: error: {message}{hint} (see --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -155,9 +155,27 @@ PATH_FROM_START = "start"
 PATH_FROM_CHDIR = "chdir"
 
 
+# Options other servers have that are one of ours here: an "unknown option" names ours
+# (WSGISERVER_PORT was closest, by spelling, to WSGISERVER_PASTE).
+_BIND = ("bind", "it takes HOST:PORT")
+_OTHER_SERVERS_NAMES = {"port": _BIND, "host": _BIND, "listen": _BIND, "address": _BIND}
+
+
+def _bare_name(name: str) -> str:
+    """`--keepalive-timeout`, `WSGISERVER_KEEPALIVE_TIMEOUT`, `keepalive-timeout`:
+    `keepalive_timeout`."""
+    folded = name.casefold().lstrip("-").replace("-", "_")
+    return folded.removeprefix("wsgiserver_")
+
+
 def did_you_mean(word: str, known: Iterable[str]) -> str:
     """`; did you mean NAME?` with the known name closest to a mistyped `word`, or "" when
     none is close: the hint of every "unknown option" error, whatever its source."""
+    known = list(known)
+    ours, note = _OTHER_SERVERS_NAMES.get(_bare_name(word), ("", ""))
+    for name in known if ours else ():
+        if _bare_name(name) == ours:
+            return f"; did you mean {name}? ({note})"
     # Without regard to case: WSGISERVER_threads is closest to WSGISERVER_THREADS, not to
     # the name that happens to share most of its upper-case letters.
     by_folded = {name.casefold(): name for name in known}

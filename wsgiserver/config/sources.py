@@ -163,6 +163,12 @@ def from_table(table: Mapping[str, Any], source: Source) -> Layer:
     seen: dict[str, str] = {}
     for key, value in table.items():
         name = key.replace("-", "_")
+        if name == "tool" and isinstance(value, dict) and "wsgiserver" in value:
+            layer.errors.append(
+                f"[tool.wsgiserver] ({source}): read only from a file named pyproject.toml; "
+                "in any other config file the options go at the top level"
+            )
+            continue
         if name not in fields:
             known = sorted([*fields, *map(toml_key, fields)])
             layer.errors.append(f"{key} ({source}): unknown option{did_you_mean(key, known)}")
@@ -199,6 +205,11 @@ def from_environ(environ: Mapping[str, str]) -> Layer:
         try:
             layer.put(f.name, from_text(field_type(f.type), text), Source(Kind.ENV, name))
         except ValueError as exc:
+            if not text:
+                # Empty where empty is no value (a number, a flag, bind): unset, as
+                # WEB_CONCURRENCY and WSGISERVER_CONFIG are. Templated manifests
+                # (`value: "${THREADS}"`) set variables empty.
+                continue
             layer.errors.append(f"{name}={shown(f.name, text)} (environment): {exc}")
     for name, variable in ENV_FALLBACKS.items():
         # The Heroku/Render convention (WEB_CONCURRENCY), below WSGISERVER_WORKERS (and --workers).
