@@ -685,3 +685,45 @@ def test_a_draining_stop_past_its_deadline_lets_every_thread_out_of_the_poller()
         for thread in threads:
             thread.join(UPPER_BOUND)
             assert not thread.is_alive(), "a pool thread is still in the closed poller"
+
+
+@pytest.mark.parametrize("drain", [True, False], ids=["draining", "embedded"])
+def test_a_stop_closes_without_a_reset_over_pipelined_bytes_it_never_read(drain: bool) -> None:
+    """A stop ends a keep-alive connection after its response in flight. Pipelined bytes
+    behind that request, still unread in the kernel, made the close a reset (RFC 9112
+    section 9.6), which can erase the response before the client reads it (a probe: 2 to 3
+    resets in 5). The close lingers instead, reading them."""
+    entered, release = threading.Event(), threading.Event()
+
+    def gated(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        environ["wsgi.input"].read()
+        entered.set()
+        assert release.wait(UPPER_BOUND)
+        start_response("200 OK", [("Content-Length", "2")])
+        return [b"ok"]
+
+    server = Server(gated, bind="127.0.0.1:0", process=ProcessRole(drain=drain))
+    thread = threading.Thread(target=server.serve_forever, name="test-serving")
+    thread.start()
+    assert server.wait_serving(UPPER_BOUND)
+    stopper = threading.Thread(target=server.shutdown, name="test-stop")
+    try:
+        bound = server.addresses[0]
+        with socket.create_connection((bound.host, bound.port), timeout=UPPER_BOUND) as sock:
+            sock.sendall(get())
+            assert entered.wait(UPPER_BOUND)  # the server has read that request, no more
+            body = b"p" * 100_000
+            sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n" + body)
+            stopper.start()
+            release.set()
+            received = b""
+            while chunk := sock.recv(65536):  # ConnectionResetError if the close resets
+                received += chunk
+        assert received.startswith(b"HTTP/1.1 200 OK\r\n")
+        assert b"Connection: close\r\n" in received
+        assert received.endswith(b"\r\n\r\nok")  # the pipelined request was not served
+    finally:
+        release.set()
+        stopper.join(UPPER_BOUND)
+        thread.join(UPPER_BOUND)
+    assert not thread.is_alive()

@@ -376,6 +376,15 @@ class SocketChannel:
             return False
         return True
 
+    def input_waiting(self) -> bool:
+        """Bytes (or the client's close) wait in the kernel, unread: one poll, no wait."""
+        poller = select.poll()
+        poller.register(self.sock.fileno(), select.POLLIN)
+        try:
+            return bool(poller.poll(0))
+        except OSError:
+            return False
+
     def discard_input(self) -> bool:
         """Read and drop what the client sends; True once it closed (or failed), False when
         nothing more has arrived for now."""

@@ -802,7 +802,15 @@ class Transport:
         if outcome is not None and outcome.aborted and self._cut_unframed():
             self._channel.abort()
             return self.close()
-        if conn.has_buffered_data or not conn.request_complete:
+        if (
+            conn.has_buffered_data
+            or not conn.request_complete
+            # The server ends a keep-alive connection (stopping, --max-requests...): the
+            # client may have sent more (pipelined requests, a body) that is still unread
+            # in the kernel, and closing on it would reset the connection (RFC 9112
+            # section 9.6), perhaps before the client has read this response.
+            or (conn.close_requested and self._channel.input_waiting())
+        ):
             return self._start_linger()
         self._channel.close_notify()
         return self.close()
