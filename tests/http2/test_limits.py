@@ -322,8 +322,11 @@ def post_block(encoder: Encoder, length: bytes) -> bytes:
         ([(b":path", b"/")], True),
         ([(b"connection", b"close")], True),
         ([(b"Upper", b"1")], True),
+        # RFC 9110 section 6.5.1, as over HTTP/1.1 (accepted here before, a probe found).
+        ([(b"content-length", b"9")], True),
+        ([(b"host", b"evil.example")], True),
     ],
-    ids=["valid", "pseudo-header", "connection-specific", "upper-case"],
+    ids=["valid", "pseudo-header", "connection-specific", "upper-case", "length", "host"],
 )
 def test_request_trailers_are_checked_then_dropped(
     trailers: list[tuple[bytes, bytes]], reset: bool

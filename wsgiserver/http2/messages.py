@@ -22,6 +22,7 @@ from wsgiserver.protocol import grammar
 from wsgiserver.protocol.events import Request
 from wsgiserver.protocol.headers import expects_continue, parse_content_length
 from wsgiserver.protocol.limits import Limits
+from wsgiserver.protocol.readers import check_trailer_field
 from wsgiserver.protocol.writers import ResponseFields
 
 Header = tuple[bytes, bytes]
@@ -127,6 +128,7 @@ def check_trailers(headers: list[Header], limits: Limits) -> None:
         if name[:1] == b":":
             raise BadRequest(f"pseudo-header field {_shown(name)} in trailers")
         _check_field(name, value, limits.max_header_field)
+        check_trailer_field(name)  # as over HTTP/1.1 (RFC 9110 section 6.5.1)
 
 
 def _check_field(name: bytes, value: bytes, max_field: int) -> None:

@@ -34,6 +34,13 @@ FORBIDDEN_TRAILERS = frozenset(
 TRUNCATED_BODY = "connection closed before the request body was complete"
 
 
+def check_trailer_field(name: bytes) -> None:
+    """A field of a request's trailer section that RFC 9110 section 6.5.1 forbids there is a
+    400, over HTTP/1.1 and HTTP/2 alike. `name` is lower-case."""
+    if name in FORBIDDEN_TRAILERS:
+        raise BadRequest(f"{name.decode('ascii')} is not allowed in a trailer section")
+
+
 class ContentLengthReader:
     """A body of exactly `length` bytes."""
 
@@ -170,8 +177,7 @@ class ChunkedReader:
             raise BadRequest("too many trailer fields")
         fields = parse_field_lines(lines, self._limits)
         for name, _ in fields:
-            if name in FORBIDDEN_TRAILERS:
-                raise BadRequest(f"{name.decode('ascii')} is not allowed in a trailer section")
+            check_trailer_field(name)
         self.trailers = fields
         del buf[: end + 4]
         self._state = _DONE
