@@ -313,10 +313,18 @@ def test_empty_text_is_an_error_but_an_empty_variable_is_unset(name: str) -> Non
     assert (layer.errors, layer.values) == ([], {})
 
 
+def test_an_empty_variable_of_a_choice_or_bind_is_unset_too() -> None:
+    variables = ("LOG_LEVEL", "H2C", "TLS_MIN_VERSION", "ACCESS_LOG_FORMAT", "BIND")
+    layer = from_environ({f"WSGISERVER_{name}": "" for name in variables})
+    assert (layer.errors, layer.values) == ([], {})
+
+
 def test_an_empty_variable_is_a_value_where_empty_means_something() -> None:
-    layer = from_environ({"WSGISERVER_ACCESS_LOG": "", "WSGISERVER_REQUEST_ID_HEADER": ""})
+    names = ("ACCESS_LOG", "REQUEST_ID_HEADER", "FORWARDED_ALLOW_IPS")
+    layer = from_environ({f"WSGISERVER_{name}": "" for name in names})
     assert layer.errors == []
-    assert layer.values == {"access_log": None, "request_id_header": ""}  # '': generate ids
+    # No access log; always generate ids; trust no proxy.
+    assert layer.values == {"access_log": None, "request_id_header": "", "forwarded_allow_ips": ""}
 
 
 @pytest.mark.parametrize("text", ["DEBUG", "Debug", "debug"])

@@ -184,6 +184,16 @@ def from_table(table: Mapping[str, Any], source: Source) -> Layer:
     return layer
 
 
+def _empty_is_a_value(f: dataclasses.Field[Any]) -> bool:
+    """Whether empty text is a valid value of the option (`access-log`: none; `request-id-
+    header`: generate ids), rather than none at all (a number, a flag, a choice, `bind`)."""
+    try:
+        Config(**{f.name: from_text(field_type(f.type), "")})
+    except (ValueError, ConfigError):
+        return False
+    return True
+
+
 def from_environ(environ: Mapping[str, str]) -> Layer:
     """Options of the `WSGISERVER_*` variables; unknown ones (not reserved) are errors."""
     layer = Layer()
@@ -202,14 +212,13 @@ def from_environ(environ: Mapping[str, str]) -> Layer:
             hint = did_you_mean(name, sorted(by_env))
             layer.errors.append(f"{name} (environment): unknown option{hint}")
             continue
+        if not text and not _empty_is_a_value(f):
+            # Unset, as WEB_CONCURRENCY and WSGISERVER_CONFIG are: templated manifests
+            # (`value: "${THREADS}"`) set variables empty.
+            continue
         try:
             layer.put(f.name, from_text(field_type(f.type), text), Source(Kind.ENV, name))
         except ValueError as exc:
-            if not text:
-                # Empty where empty is no value (a number, a flag, bind): unset, as
-                # WEB_CONCURRENCY and WSGISERVER_CONFIG are. Templated manifests
-                # (`value: "${THREADS}"`) set variables empty.
-                continue
             layer.errors.append(f"{name}={shown(f.name, text)} (environment): {exc}")
     for name, variable in ENV_FALLBACKS.items():
         # The Heroku/Render convention (WEB_CONCURRENCY), below WSGISERVER_WORKERS (and --workers).
