@@ -617,7 +617,7 @@ class H2Protocol:
         comes then is ignored, more body is a malformed request, section 8.1.1); meanwhile
         it counts toward the client's concurrent streams, half-closed (section 5.1.2)."""
         self._busy.discard(stream_id)
-        if stream_id in self._remote_open and self._remote_open[stream_id] != 0:
+        if self._remote_open.get(stream_id, 0) != 0:  # None: a length never announced
             self.reset(stream_id, NO_ERROR)
 
     def remote_open(self, stream_id: int) -> bool:
